@@ -1,0 +1,57 @@
+# modeltrail — make run | make test | make lint | make bench
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
+PYTEST_ARGS ?=
+
+.PHONY: run test lint fmt bench redis schemas clean
+
+$(PY):
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+
+$(STAMP): pyproject.toml | $(PY)
+	$(PY) -m pip install --quiet -e '.[test]'
+	rm -f $(VENV)/.installed-* && touch $(STAMP)
+
+install: $(STAMP)
+
+run: $(STAMP)
+	$(VENV)/bin/modeltrail up
+
+# Redis must be up for the integration tests: start it if installed, install it if not (root).
+redis:
+	@if ! $(PY) -c "import redis,sys; redis.Redis.from_url('redis://127.0.0.1:6379').ping()" 2>/dev/null; then \
+	  if ! command -v redis-server >/dev/null; then \
+	    if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq redis-server; \
+	    else echo "redis-server missing and not root: install Redis" >&2; exit 1; fi; \
+	  fi; \
+	  mkdir -p /tmp/modeltrail-redis; \
+	  redis-server --daemonize yes --bind 127.0.0.1 --port 6379 --save "" --appendonly no \
+	    --dir /tmp/modeltrail-redis --logfile /tmp/modeltrail-redis/redis.log; \
+	  for i in $$(seq 50); do $(PY) -c "import redis; redis.Redis.from_url('redis://127.0.0.1:6379').ping()" 2>/dev/null && break; sleep 0.1; done; \
+	fi
+
+test: $(STAMP) redis
+	$(VENV)/bin/pytest -q --durations=15 $(PYTEST_ARGS)
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
+
+fmt: $(STAMP)
+	$(VENV)/bin/ruff check --fix .
+	$(VENV)/bin/ruff format .
+
+bench: $(STAMP)
+	$(PY) -m pip install --quiet -e '.[test,bench]'
+	for b in bench/*.py; do echo "== $$b"; $(PY) $$b --json || exit 1; done
+
+schemas: $(STAMP)
+	$(VENV)/bin/modeltrail schemas export
+
+clean:
+	rm -rf $(VENV) modeltrail-data .pytest_cache .mypy_cache .ruff_cache

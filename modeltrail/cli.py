@@ -1,0 +1,31 @@
+"""Entry point of the `modeltrail` console script."""
+
+from __future__ import annotations
+
+import typer
+
+from modeltrail import __version__
+from modeltrail.cmd_schemas import app as schemas_app
+
+app = typer.Typer(
+    name="modeltrail",
+    help="CloudTrail for AI traffic: audit, judge and kill LLM sessions.",
+    no_args_is_help=True,
+    add_completion=False,
+)
+app.add_typer(schemas_app, name="schemas")
+
+
+@app.command()
+def version() -> None:
+    """Print the modeltrail version."""
+    typer.echo(__version__)
+
+
+def main() -> None:
+    """Run the CLI."""
+    app()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,235 @@
+"""What `modeltrail up` runs, as pure data: options, parts, their env, order and status.
+
+Nothing here starts a process; `modeltrail.up` does that from these values, so the
+mapping from command-line options to each service's `MODELTRAIL_*` environment,
+the start/stop order and the status table are unit-tested without servers.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+from urllib.parse import urlparse
+
+__all__ = [
+    "PARTS",
+    "START_ORDER",
+    "STOP_ORDER",
+    "BackendSpec",
+    "Part",
+    "StackOptions",
+    "client_env_lines",
+    "part_envs",
+    "status_rows",
+]
+
+Provider = Literal["openai", "anthropic", "ollama", "passthrough"]
+PROVIDERS: tuple[Provider, ...] = ("openai", "anthropic", "ollama", "passthrough")
+Part = Literal["broker", "fake-backend", "sink", "streams", "proxy"]
+
+#: Every part in start order: consumers are up before the proxy produces, so the
+#: first request is judged and archived.
+START_ORDER: tuple[Part, ...] = ("broker", "fake-backend", "sink", "streams", "proxy")
+#: Stop order: the proxy drains first (its last events still reach Kafka), the
+#: fake backend once nothing calls it, then streams (last verdicts), then the sink
+#: (flushes its last files), and the broker last.
+STOP_ORDER: tuple[Part, ...] = ("proxy", "fake-backend", "streams", "sink", "broker")
+PARTS = START_ORDER
+
+DEMO_BACKEND = "demo"
+DEMO_ANTHROPIC_BACKEND = "demo-anthropic"
+
+
+@dataclass(frozen=True, slots=True)
+class BackendSpec:
+    """A backend given on the command line as `NAME=URL[,provider]`."""
+
+    name: str
+    url: str
+    provider: Provider = "openai"
+
+    @classmethod
+    def parse(cls, text: str) -> BackendSpec:
+        """Parse `NAME=URL[,provider]`; raises ValueError with a readable message."""
+        name, sep, rest = text.partition("=")
+        name = name.strip()
+        if not sep or not name or not rest.strip():
+            raise ValueError(f"backend {text!r}: expected NAME=URL[,provider]")
+        url, _, provider = rest.partition(",")
+        url, provider = url.strip(), (provider.strip() or "openai").lower()
+        parsed = urlparse(url)
+        if parsed.scheme not in ("http", "https") or not parsed.netloc:
+            raise ValueError(f"backend {name!r}: {url!r} is not an http(s) URL")
+        if provider not in PROVIDERS:
+            raise ValueError(
+                f"backend {name!r}: provider {provider!r} is not one of {', '.join(PROVIDERS)}"
+            )
+        return cls(name=name, url=url.rstrip("/"), provider=provider)  # type: ignore[arg-type]
+
+    def config(self) -> dict[str, object]:
+        """The `BackendConfig` JSON object the proxy reads from `MODELTRAIL_PROXY__BACKENDS`."""
+        out: dict[str, object] = {"name": self.name, "url": self.url, "provider": self.provider}
+        if self.provider == "anthropic":
+            out["models"] = ["claude*"]
+        return out
+
+
+@dataclass(frozen=True, slots=True)
+class StackOptions:
+    """Everything `modeltrail up` was asked for; defaults are the embedded stack."""
+
+    data_dir: Path = Path("./modeltrail-data")
+    kafka: str | None = None
+    kafka_port: int = 9092
+    topic_prefix: str = ""
+    redis: str | None = None
+    s3: str | None = None
+    s3_endpoint: str | None = None
+    s3_region: str | None = None
+    host: str = "127.0.0.1"
+    port: int = 8080
+    control_host: str = "127.0.0.1"
+    control_port: int = 9090
+    backends: tuple[BackendSpec, ...] = ()
+    demo_backend: bool | None = None
+    policy_preset: str | None = None
+    extra_env: dict[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.s3 is not None:
+            parsed = urlparse(self.s3)
+            if parsed.scheme != "s3" or not parsed.netloc:
+                raise ValueError(f"--s3 {self.s3!r}: expected s3://bucket/prefix")
+        names = [b.name for b in self.backends]
+        if len(names) != len(set(names)):
+            raise ValueError(f"backend names must be unique: {names}")
+        if self.use_demo_backend and {DEMO_BACKEND, DEMO_ANTHROPIC_BACKEND} & set(names):
+            raise ValueError(f"backend name {DEMO_BACKEND!r} is reserved for --demo-backend")
+
+    @property
+    def use_demo_backend(self) -> bool:
+        """The fake backend runs when asked, or by default when no backend is configured."""
+        return self.demo_backend if self.demo_backend is not None else not self.backends
+
+    @property
+    def embedded_broker(self) -> bool:
+        return self.kafka is None
+
+    @property
+    def logs_dir(self) -> Path:
+        return self.data_dir / "logs"
+
+    @property
+    def trail(self) -> str:
+        """Where the sink writes: the S3 URL, or `<data-dir>/trail`."""
+        return self.s3.rstrip("/") if self.s3 else str(self.data_dir / "trail")
+
+    def parts(self) -> tuple[Part, ...]:
+        """The parts this stack runs, in start order."""
+        skip: set[str] = set()
+        if not self.embedded_broker:
+            skip.add("broker")
+        if not self.use_demo_backend:
+            skip.add("fake-backend")
+        return tuple(p for p in START_ORDER if p not in skip)
+
+
+def _loopback(host: str) -> str:
+    return "127.0.0.1" if host in ("0.0.0.0", "::", "") else host
+
+
+def _backends(opts: StackOptions, fake_url: str | None) -> tuple[list[dict[str, object]], str]:
+    configs = [b.config() for b in opts.backends]
+    default = opts.backends[0].name if opts.backends else ""
+    if opts.use_demo_backend:
+        if not fake_url:
+            raise ValueError("the demo backend is on but its URL is unknown")
+        configs.append({"name": DEMO_BACKEND, "url": fake_url, "provider": "openai"})
+        configs.append(
+            {
+                "name": DEMO_ANTHROPIC_BACKEND,
+                "url": fake_url,
+                "provider": "anthropic",
+                "models": ["claude*"],
+            }
+        )
+        if not opts.backends:
+            default = DEMO_BACKEND
+    return configs, default
+
+
+def part_envs(
+    opts: StackOptions, *, bootstrap: str, fake_url: str | None = None
+) -> dict[Part, dict[str, str]]:
+    """The `MODELTRAIL_*` environment of each service part (only the parts that read env)."""
+    common = {
+        "MODELTRAIL_KAFKA__BOOTSTRAP_SERVERS": bootstrap,
+        "MODELTRAIL_KAFKA__TOPIC_PREFIX": opts.topic_prefix,
+    }
+    if opts.redis:
+        common["MODELTRAIL_REDIS__URL"] = opts.redis
+    backends, default = _backends(opts, fake_url)
+    proxy = {
+        **common,
+        "MODELTRAIL_PROXY__HOST": opts.host,
+        "MODELTRAIL_PROXY__PORT": str(opts.port),
+        "MODELTRAIL_PROXY__CONTROL_HOST": opts.control_host,
+        "MODELTRAIL_PROXY__CONTROL_PORT": str(opts.control_port),
+        "MODELTRAIL_PROXY__BACKENDS": json.dumps(backends, separators=(",", ":")),
+        "MODELTRAIL_PROXY__SPOOL_DIR": str(opts.data_dir / "spool"),
+        "MODELTRAIL_PROXY__SESSION_STORE": "redis" if opts.redis else "memory",
+        "MODELTRAIL_PROXY__HISTORY_PATH": opts.trail,
+    }
+    if default:
+        proxy["MODELTRAIL_PROXY__DEFAULT_BACKEND"] = default
+    streams = {**common}
+    if opts.policy_preset:
+        streams["MODELTRAIL_STREAMS__POLICY_PRESET"] = opts.policy_preset
+    sink = {**common, "MODELTRAIL_SINK__TARGET": opts.trail}
+    if opts.s3_endpoint:
+        sink["MODELTRAIL_SINK__S3_ENDPOINT"] = opts.s3_endpoint
+    if opts.s3_region:
+        sink["MODELTRAIL_SINK__S3_REGION"] = opts.s3_region
+    envs: dict[Part, dict[str, str]] = {"proxy": proxy, "streams": streams, "sink": sink}
+    for part_env in envs.values():
+        part_env.update(opts.extra_env)
+    return envs
+
+
+def client_env_lines(opts: StackOptions) -> list[str]:
+    """The lines a user pastes into a shell to point their clients at the proxy."""
+    base = f"http://{_loopback(opts.host)}:{opts.port}"
+    return [f"OPENAI_BASE_URL={base}/v1", f"ANTHROPIC_BASE_URL={base}"]
+
+
+def status_rows(
+    opts: StackOptions, *, bootstrap: str, fake_url: str | None = None
+) -> list[tuple[str, str]]:
+    """(what, where) rows of the status table shown once the stack is ready."""
+    control = f"http://{_loopback(opts.control_host)}:{opts.control_port}"
+    rows = [
+        ("proxy", f"http://{_loopback(opts.host)}:{opts.port}"),
+        ("control API", f"{control}/control/health"),
+        ("metrics", f"{control}/metrics"),
+        ("kafka", bootstrap + ("" if opts.embedded_broker else " (external)")),
+        ("session store", f"redis ({_redact(opts.redis)})" if opts.redis else "memory"),
+        ("audit trail", opts.trail),
+        ("logs", str(opts.logs_dir)),
+    ]
+    if fake_url and opts.use_demo_backend:
+        rows.append(("demo backend", fake_url))
+    for backend in opts.backends:
+        rows.append((f"backend {backend.name}", f"{backend.url} ({backend.provider})"))
+    rows.extend(("env", line) for line in client_env_lines(opts))
+    return rows
+
+
+def _redact(url: str) -> str:
+    """A URL without its password, for display."""
+    parsed = urlparse(url)
+    if parsed.password:
+        netloc = parsed.netloc.replace(f":{parsed.password}@", ":***@")
+        return parsed._replace(netloc=netloc).geturl()
+    return url

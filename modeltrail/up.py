@@ -1,0 +1,332 @@
+"""`modeltrail up`: run the embedded stack as child processes, show progress, stop in order.
+
+Each part is a `ManagedProcess` with its log under `<data-dir>/logs/<part>.log`.
+Start order and stop order come from `modeltrail.stack`; stopping sends SIGTERM to
+one part at a time and waits for it, so the proxy drains before streams stop and
+the sink flushes its last files before the broker goes away.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import signal
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import FrameType
+
+from rich.console import Console, Group, RenderableType
+from rich.live import Live
+from rich.panel import Panel
+from rich.spinner import Spinner
+from rich.table import Table
+from rich.text import Text
+
+from modeltrail.embedded.process import ManagedProcess, ProcessDied, free_port, port_open
+from modeltrail.embedded.servers import tansu_broker
+from modeltrail.stack import STOP_ORDER, Part, StackOptions, part_envs, status_rows
+from schemas.kafka import ensure_topics
+from schemas.settings import KafkaSettings
+
+__all__ = ["Stack", "StackError", "run_up"]
+
+#: Log lines that mean a consumer part is ready, when it prints one.
+READY_PATTERNS: dict[Part, re.Pattern[str]] = {
+    "streams": re.compile(r"Worker\]: Ready|worker_ready|streams_ready|ready", re.I),
+    "sink": re.compile(r"sink_started|sink_ready|partitions_assigned|ready|started", re.I),
+}
+STOP_TIMEOUTS: dict[Part, float] = {
+    "proxy": 30.0,
+    "fake-backend": 5.0,
+    "streams": 20.0,
+    "sink": 30.0,
+    "broker": 10.0,
+}
+START_TIMEOUTS: dict[Part, float] = {"streams": 120.0, "sink": 60.0, "proxy": 60.0}
+
+
+class StackError(RuntimeError):
+    """The stack could not start: a port is taken or a part died while starting."""
+
+
+def http_ok(url: str, timeout: float = 0.5) -> bool:
+    """Whether GET url answers 200."""
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as resp:
+            return int(resp.status) == 200
+    except (urllib.error.URLError, OSError, ValueError):
+        return False
+
+
+@dataclass
+class LogReady:
+    """Ready once the log shows a ready line, or the process stayed up `settle_s` and logged."""
+
+    path: Path
+    pattern: re.Pattern[str]
+    settle_s: float = 3.0
+    _since: float | None = None
+
+    def __call__(self) -> bool:
+        now = time.monotonic()
+        if self._since is None:
+            self._since = now
+        try:
+            text = self.path.read_text(errors="replace")[-65_536:]
+        except OSError:
+            return False
+        if self.pattern.search(text):
+            return True
+        return bool(text.strip()) and now - self._since >= self.settle_s
+
+
+@dataclass
+class PartState:
+    """What the progress display shows for one part."""
+
+    name: str
+    state: str = "waiting"
+    detail: str = ""
+    started_at: float | None = None
+
+
+@dataclass
+class Stack:
+    """The parts of one `modeltrail up`, built from options; `start`/`stop` run them."""
+
+    opts: StackOptions
+    python: str = sys.executable
+    processes: dict[Part, ManagedProcess] = field(default_factory=dict)
+    states: dict[str, PartState] = field(default_factory=dict)
+    bootstrap: str = ""
+    fake_url: str | None = None
+
+    def __post_init__(self) -> None:
+        self.bootstrap = self.opts.kafka or f"127.0.0.1:{self.opts.kafka_port}"
+        for name in self.opts.parts():
+            self.states[name] = PartState(name)
+            if name == "broker":
+                self.states["topics"] = PartState("topics")
+
+    # --- building --------------------------------------------------------------------
+
+    def log_path(self, part: str) -> Path:
+        return self.opts.logs_dir / f"{part}.log"
+
+    def check_ports(self) -> None:
+        """Fail early, with the option to change, when a fixed port is already taken."""
+        wanted = [("--port", self.opts.host, self.opts.port)]
+        wanted.append(("--control-port", self.opts.control_host, self.opts.control_port))
+        if self.opts.embedded_broker:
+            wanted.append(("--kafka-port", "127.0.0.1", self.opts.kafka_port))
+        for option, host, port in wanted:
+            probe = "127.0.0.1" if host in ("0.0.0.0", "::") else host
+            if port_open(probe, port):
+                raise StackError(f"port {port} is already in use; choose another with {option}")
+
+    def build(self, part: Part) -> ManagedProcess:
+        """The ManagedProcess of one part (the fake backend first, for its URL)."""
+        log = self.log_path(part)
+        if part == "broker":
+            return tansu_broker(self.opts.kafka_port, log)
+        if part == "fake-backend":
+            port = free_port()
+            self.fake_url = f"http://127.0.0.1:{port}"
+            argv = [self.python, "-m", "proxy.fake_backend", "--host", "127.0.0.1"]
+            return ManagedProcess(
+                part,
+                [*argv, "--port", str(port)],
+                log_path=log,
+                ready=lambda: port_open("127.0.0.1", port),
+                start_timeout=30,
+            )
+        env = part_envs(self.opts, bootstrap=self.bootstrap, fake_url=self.fake_url)[part]
+        module = {"proxy": "proxy", "streams": "streams", "sink": "sinks"}[part]
+        if part == "proxy":
+            host = "127.0.0.1" if self.opts.control_host in ("0.0.0.0", "::") else None
+            control = f"http://{host or self.opts.control_host}:{self.opts.control_port}"
+            proxy_host = "127.0.0.1" if self.opts.host in ("0.0.0.0", "::") else self.opts.host
+            port = self.opts.port
+
+            def ready() -> bool:
+                return port_open(proxy_host, port) and http_ok(f"{control}/control/health")
+
+        else:
+            ready = LogReady(log, READY_PATTERNS[part])
+        return ManagedProcess(
+            part,
+            [self.python, "-m", module],
+            log_path=log,
+            ready=ready,
+            env=env,
+            start_timeout=START_TIMEOUTS.get(part, 60.0),
+        )
+
+    # --- running ---------------------------------------------------------------------
+
+    def _set(self, part: str, state: str, detail: str = "") -> None:
+        st = self.states[part]
+        if state == "starting":
+            st.started_at = time.monotonic()
+        if state == "ready" and st.started_at is not None and not detail:
+            detail = f"{time.monotonic() - st.started_at:.1f}s"
+        st.state, st.detail = state, detail
+
+    def start(self) -> None:
+        """Start every part in order; raises StackError (after stopping what started)."""
+        self.check_ports()
+        self.opts.logs_dir.mkdir(parents=True, exist_ok=True)
+        for part in self.opts.parts():
+            self._set(part, "starting")
+            _rotate(self.log_path(part))
+            proc = self.build(part)
+            self.processes[part] = proc
+            try:
+                proc.start()
+            except ProcessDied as exc:
+                self._set(part, "failed", "see log below")
+                raise StackError(str(exc)) from exc
+            self._set(part, "ready")
+            if part == "broker":
+                self._create_topics()
+
+    def _create_topics(self) -> None:
+        self._set("topics", "starting")
+        settings = KafkaSettings(
+            bootstrap_servers=self.bootstrap, topic_prefix=self.opts.topic_prefix
+        )
+        try:
+            names = asyncio.run(ensure_topics(settings, timeout_s=30.0))
+        except Exception as exc:
+            self._set("topics", "failed", str(exc))
+            raise StackError(f"could not create topics on {self.bootstrap}: {exc}") from exc
+        self._set("topics", "ready", f"{len(names)} topics")
+
+    def create_external_topics(self) -> None:
+        """With `--kafka`, create the topics on that cluster (idempotent)."""
+        self.states["topics"] = PartState("topics")
+        self._create_topics()
+
+    def dead(self) -> Part | None:
+        """The first started part that is no longer running, if any."""
+        for part, proc in self.processes.items():
+            if not proc.alive:
+                return part
+        return None
+
+    def stop(self, on_stopped: Callable[[str, int | None], None] | None = None) -> None:
+        """Stop the parts one at a time in STOP_ORDER; a second Ctrl-C kills the rest."""
+        order = [p for p in STOP_ORDER if p in self.processes]
+        for i, part in enumerate(order):
+            proc = self.processes[part]
+            try:
+                self._set(part, "stopping")
+                code = proc.stop(timeout=STOP_TIMEOUTS[part])
+            except KeyboardInterrupt:
+                for rest in order[i:]:
+                    self.processes[rest].kill()
+                    self._set(rest, "killed")
+                return
+            self._set(part, "stopped", f"exit {code}")
+            if on_stopped:
+                on_stopped(part, code)
+
+    # --- display ---------------------------------------------------------------------
+
+    def progress(self) -> RenderableType:
+        """The live table of parts and their state."""
+        table = Table(title="modeltrail up", title_justify="left", box=None, padding=(0, 2))
+        table.add_column("part")
+        table.add_column("state")
+        table.add_column("")
+        for st in self.states.values():
+            state: RenderableType
+            if st.state in ("starting", "stopping"):
+                state = Spinner("dots", text=Text(st.state, style="yellow"))
+            else:
+                style = {"ready": "green", "failed": "bold red", "stopped": "dim"}.get(st.state, "")
+                state = Text(st.state, style=style)
+            table.add_row(st.name, state, st.detail)
+        return table
+
+    def status_table(self) -> Table:
+        """The table printed once everything is ready."""
+        table = Table(title="modeltrail is running", title_justify="left", show_header=False)
+        table.add_column(style="bold")
+        table.add_column()
+        for what, where in status_rows(self.opts, bootstrap=self.bootstrap, fake_url=self.fake_url):
+            table.add_row(what, where)
+        return table
+
+
+def _rotate(log: Path) -> None:
+    """Keep one previous log per part, so a tail shows this run only."""
+    if log.exists():
+        log.replace(log.with_suffix(".log.1"))
+
+
+class _Live:
+    """A rich Live display that redraws the stack's progress table."""
+
+    def __init__(self, stack: Stack) -> None:
+        self.stack = stack
+
+    def __rich__(self) -> RenderableType:
+        return self.stack.progress()
+
+
+@contextmanager
+def _sigterm_as_interrupt() -> Iterator[None]:
+    def handler(signum: int, frame: FrameType | None) -> None:
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def run_up(opts: StackOptions, console: Console | None = None, *, poll_s: float = 0.5) -> int:
+    """Start the stack, wait for Ctrl-C/SIGTERM or a dead part, stop in order; exit code."""
+    console = console or Console()
+    stack = Stack(opts)
+    code = 0
+    with _sigterm_as_interrupt():
+        try:
+            with Live(_Live(stack), console=console, refresh_per_second=8, transient=False):
+                if not opts.embedded_broker:
+                    stack.create_external_topics()
+                stack.start()
+            console.print(stack.status_table())
+            console.print("[dim]Ctrl-C stops the stack (proxy drains, sink flushes).[/dim]")
+            while (dead := stack.dead()) is None:
+                time.sleep(poll_s)
+            proc = stack.processes[dead]
+            console.print(
+                Panel(
+                    proc.tail(),
+                    title=f"{dead} exited with {proc.proc.returncode if proc.proc else '?'}",
+                    subtitle=str(proc.log_path),
+                    border_style="red",
+                )
+            )
+            code = 1
+        except StackError as exc:
+            console.print(Panel(str(exc), title="modeltrail up failed", border_style="red"))
+            code = 1
+        except KeyboardInterrupt:
+            console.print("[yellow]stopping: proxy drains, sink flushes...[/yellow]")
+        finally:
+            try:
+                stack.stop(lambda part, rc: console.print(f"  {part} stopped (exit {rc})"))
+            except KeyboardInterrupt:
+                pass
+    console.print(Group(Text("modeltrail stopped", style="bold")))
+    return code

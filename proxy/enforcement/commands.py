@@ -1,0 +1,170 @@
+"""Followers of the command and violation topics: aiokafka consumers with no group.
+
+Every proxy replica needs every session command, so there is no consumer group
+and no committed offset: the compacted `session.commands` topic is read from
+the beginning at each start-up (the latest command per session survives
+compaction), then followed live. `start()` returns only once the replay has
+reached the end offsets seen at start, so a replica never serves a request
+before it knows the kills that were in force when it came up.
+
+Delivery: at-least-once into the handler (a record can be seen again after a
+reconnect); handlers must be idempotent, which the kill registry is.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable
+
+from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
+from aiokafka.errors import KafkaError
+
+from proxy.enforcement.errors import CommandTopicMissing, ReplayTimeout
+from schemas.settings import KafkaSettings
+
+__all__ = ["RecordHandler", "TopicFollower"]
+
+log = logging.getLogger(__name__)
+
+RecordHandler = Callable[[ConsumerRecord[bytes, bytes]], Awaitable[None]]
+
+
+class TopicFollower:
+    """Read every partition of one topic without a group; hand each record to `handler`."""
+
+    def __init__(
+        self,
+        kafka: KafkaSettings,
+        topic: str,
+        handler: RecordHandler,
+        *,
+        from_beginning: bool,
+        fetch_max_wait_ms: int = 5,
+        replay_timeout_s: float = 30.0,
+    ) -> None:
+        self._kafka = kafka
+        self.topic = topic
+        self._handler = handler
+        self._from_beginning = from_beginning
+        self._fetch_max_wait_ms = fetch_max_wait_ms
+        self._replay_timeout_s = replay_timeout_s
+        self._consumer: AIOKafkaConsumer | None = None
+        self._task: asyncio.Task[None] | None = None
+        self.records = 0
+        self.errors = 0
+        self.replayed = 0
+
+    @property
+    def running(self) -> bool:
+        return self._task is not None and not self._task.done()
+
+    async def start(self) -> None:
+        """Assign all partitions, replay up to the current end offsets, then follow live.
+
+        Raises:
+            CommandTopicMissing: the topic does not exist by the replay deadline.
+            ReplayTimeout: the replay did not reach the end offsets in time.
+        """
+        if self._consumer is not None:
+            return
+        consumer = AIOKafkaConsumer(
+            group_id=None,
+            enable_auto_commit=False,
+            auto_offset_reset="earliest" if self._from_beginning else "latest",
+            fetch_max_wait_ms=self._fetch_max_wait_ms,
+            **self._kafka.client_kwargs(),  # type: ignore[arg-type]
+        )
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self._replay_timeout_s
+        try:
+            await consumer.start()
+            tps = await self._partitions(consumer, deadline)
+            consumer.assign(tps)
+            if self._from_beginning:
+                await consumer.seek_to_beginning(*tps)
+                ends = await consumer.end_offsets(tps)
+                await self._replay(consumer, ends, deadline)
+            else:
+                await consumer.seek_to_end(*tps)
+                for tp in tps:  # resolve positions now: later records are not missed
+                    await consumer.position(tp)
+        except BaseException:
+            await consumer.stop()
+            raise
+        self._consumer = consumer
+        self._task = asyncio.create_task(self._follow(consumer), name=f"follow:{self.topic}")
+        log.info("topic_follow_started", extra={"topic": self.topic, "replayed": self.replayed})
+
+    async def stop(self) -> None:
+        """Stop following; idempotent."""
+        task, self._task = self._task, None
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        consumer, self._consumer = self._consumer, None
+        if consumer is not None:
+            await consumer.stop()
+
+    async def _partitions(self, consumer: AIOKafkaConsumer, deadline: float) -> list[TopicPartition]:
+        loop = asyncio.get_running_loop()
+        while True:
+            try:
+                await consumer.topics()  # refreshes metadata
+            except KafkaError as exc:
+                log.warning("topic_metadata_failed", extra={"topic": self.topic, "error": str(exc)})
+            parts = consumer.partitions_for_topic(self.topic)
+            if parts:
+                return [TopicPartition(self.topic, p) for p in sorted(parts)]
+            if loop.time() > deadline:
+                raise CommandTopicMissing(f"topic {self.topic!r} does not exist")
+            await asyncio.sleep(0.2)
+
+    async def _replay(
+        self, consumer: AIOKafkaConsumer, ends: dict[TopicPartition, int], deadline: float
+    ) -> None:
+        loop = asyncio.get_running_loop()
+        pending = {tp for tp, end in ends.items() if end > 0}
+        while pending:
+            remaining = deadline - loop.time()
+            if remaining <= 0:
+                raise ReplayTimeout(
+                    f"replay of {self.topic!r} did not reach the end offsets in "
+                    f"{self._replay_timeout_s:g}s"
+                )
+            batch = await consumer.getmany(*pending, timeout_ms=int(min(remaining, 0.2) * 1000))
+            for records in batch.values():
+                for record in records:
+                    await self._handle(record)
+                    self.replayed += 1
+            for tp in list(pending):
+                if await consumer.position(tp) >= ends[tp]:
+                    pending.discard(tp)
+
+    async def _follow(self, consumer: AIOKafkaConsumer) -> None:
+        while True:
+            try:
+                batch = await consumer.getmany(timeout_ms=500)
+            except KafkaError as exc:  # broker gone or restarting: keep trying
+                self.errors += 1
+                log.warning("topic_follow_failed", extra={"topic": self.topic, "error": str(exc)})
+                await asyncio.sleep(1.0)
+                continue
+            for records in batch.values():
+                for record in records:
+                    await self._handle(record)
+
+    async def _handle(self, record: ConsumerRecord[bytes, bytes]) -> None:
+        self.records += 1
+        if record.value is None:  # a compaction tombstone
+            return
+        try:
+            await self._handler(record)
+        except Exception:  # one bad record must not stop enforcement
+            self.errors += 1
+            log.exception(
+                "record_handler_failed",
+                extra={"topic": record.topic, "partition": record.partition, "offset": record.offset},
+            )

@@ -1,0 +1,120 @@
+"""Errors of the proxy, each mapped to an HTTP status and an error `type`.
+
+    ProxyError                   root; `status`, `error_type`, `retriable`
+    ├── BadRequest               400 malformed JSON or an unusable request
+    ├── BodyTooLarge             413 request body over `max_body_bytes`
+    ├── UnknownBackend           404 no backend matches (header, model, prefix, default)
+    ├── SessionKilled            403 a kill command blocks the session
+    ├── BrokerUnavailable        503 `fail_closed` and the broker is unreachable
+    └── UpstreamError            502 the backend failed (retriable)
+        ├── UpstreamUnreachable  502 connection refused / reset / DNS
+        └── UpstreamTimeout      504 connect or read timeout
+    SpoolError                   the local spool is unreadable or unwritable (not HTTP)
+
+`error_body` renders any of them in the backend's own error shape (OpenAI,
+Anthropic or Ollama), so clients parse proxy errors like backend errors.
+"""
+
+from __future__ import annotations
+
+import orjson
+
+from schemas.events import Provider
+
+__all__ = [
+    "BadRequest",
+    "BodyTooLarge",
+    "BrokerUnavailable",
+    "ProxyError",
+    "SessionKilled",
+    "SpoolError",
+    "UnknownBackend",
+    "UpstreamError",
+    "UpstreamTimeout",
+    "UpstreamUnreachable",
+    "error_body",
+    "stream_error_chunk",
+]
+
+
+class ProxyError(Exception):
+    """Root of the proxy errors answered to clients."""
+
+    status = 500
+    error_type = "proxy_error"
+    retriable = False
+
+    def __init__(self, message: str, *, extra: dict[str, str] | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.extra = extra or {}
+
+
+class BadRequest(ProxyError):
+    status = 400
+    error_type = "invalid_request_error"
+
+
+class BodyTooLarge(ProxyError):
+    status = 413
+    error_type = "request_too_large"
+
+
+class UnknownBackend(ProxyError):
+    status = 404
+    error_type = "unknown_backend"
+
+
+class SessionKilled(ProxyError):
+    status = 403
+    error_type = "session_killed"
+
+
+class BrokerUnavailable(ProxyError):
+    status = 503
+    error_type = "audit_unavailable"
+    retriable = True
+
+
+class UpstreamError(ProxyError):
+    status = 502
+    error_type = "upstream_error"
+    retriable = True
+
+
+class UpstreamUnreachable(UpstreamError):
+    error_type = "upstream_unreachable"
+
+
+class UpstreamTimeout(UpstreamError):
+    status = 504
+    error_type = "upstream_timeout"
+
+
+class SpoolError(Exception):
+    """The durable spool cannot be read or written; never retriable in-process."""
+
+    retriable = False
+
+
+def _payload(provider: Provider, error_type: str, message: str, extra: dict[str, str]) -> object:
+    if provider == "anthropic":
+        return {"type": "error", "error": {"type": error_type, "message": message, **extra}}
+    if provider == "ollama":
+        return {"error": message, "type": error_type, **extra}
+    return {"error": {"message": message, "type": error_type, "code": error_type, **extra}}
+
+
+def error_body(provider: Provider, err: ProxyError) -> bytes:
+    """The JSON body answering `err`, in the provider's own error shape."""
+    return orjson.dumps(_payload(provider, err.error_type, err.message, err.extra))
+
+
+def stream_error_chunk(provider: Provider, err: ProxyError, *, ndjson: bool) -> bytes:
+    """A final stream event carrying `err`: SSE for OpenAI/Anthropic, a line for NDJSON."""
+    data = orjson.dumps(_payload(provider, err.error_type, err.message, err.extra))
+    if ndjson:
+        return data + b"\n"
+    if provider == "anthropic":
+        return b"event: error\ndata: " + data + b"\n\n"
+    return b"data: " + data + b"\n\n"

@@ -1,0 +1,94 @@
+"""Proxy settings: env `MODELTRAIL_PROXY__*` (nested with `__`), plus the shared
+`MODELTRAIL_KAFKA__*` and `MODELTRAIL_REDIS__*` sections. Built once in `proxy.__main__`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from schemas.settings import KafkaSettings, RedisSettings
+
+__all__ = ["BackendConfig", "ControlKey", "ProxySettings"]
+
+
+class BackendConfig(BaseModel):
+    """One model backend the proxy can route to."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str
+    url: str = Field(description="base URL; its own path is kept, e.g. https://host/openai")
+    provider: Literal["openai", "anthropic", "ollama", "passthrough"] = "openai"
+    api_key: SecretStr | None = Field(default=None, description="injected when set")
+    models: list[str] = Field(default_factory=list, description="model globs routed here")
+    path_prefix: str | None = Field(default=None, description="e.g. /anthropic; stripped")
+
+
+class ControlKey(BaseModel):
+    """A bearer key for the control API and the scopes it grants."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    id: str
+    key: SecretStr
+    scopes: list[Literal["read", "kill", "admin"]] = Field(default_factory=lambda: ["read"])
+
+
+class ProxySettings(BaseSettings):
+    """Everything the proxy process needs."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="MODELTRAIL_PROXY__", env_nested_delimiter="__", extra="forbid"
+    )
+
+    kafka: KafkaSettings = Field(default_factory=KafkaSettings)
+    redis: RedisSettings = Field(default_factory=RedisSettings)
+    instance_id: str = Field(default="proxy-1", description="`source` of emitted events")
+
+    # --- forwarding, capture, emission (proxy core) ---
+    host: str = "0.0.0.0"
+    port: int = 8080
+    backends: list[BackendConfig] = Field(default_factory=list)
+    default_backend: str | None = None
+    max_body_bytes: int = 10 * 1024 * 1024
+    upstream_timeout_s: float = 300.0
+    connect_timeout_s: float = 5.0
+    capture: Literal["all", "flagged_only", "metadata_only"] = "all"
+    capture_max_bytes: int = 64 * 1024
+    session_header: str = "x-session-id"
+    session_idle_s: float = 1800.0
+    trusted_proxies: list[str] = Field(default_factory=list, description="CIDRs")
+    key_salt: SecretStr = SecretStr("modeltrail-default-salt")
+    queue_size: int = 10_000
+    on_broker_down: Literal["spool", "fail_closed", "fail_open"] = "spool"
+    spool_dir: Path = Path("./modeltrail-data/spool")
+    stream_window_chars: int = 2048
+    stream_window_overlap: int = 128
+
+    # --- enforcement, session store, control API ---
+    session_store: Literal["memory", "redis"] = "memory"
+    control_host: str = "127.0.0.1"
+    control_port: int = 9090
+    control_keys: list[ControlKey] = Field(default_factory=list)
+    history_path: str = Field(
+        default="./modeltrail-data/trail", description="Parquet trail the history API reads"
+    )
+    session_ttl_s: float = Field(
+        default=7 * 86400.0, gt=0, description="how long an idle session's record is kept"
+    )
+    memory_max_sessions: int = Field(
+        default=100_000, ge=1, description="memory store: least recently seen evicted beyond"
+    )
+    observe_queue_size: int = Field(
+        default=10_000, ge=1, description="session bookkeeping queue; overflow is counted"
+    )
+    enforcement_replay_timeout_s: float = Field(
+        default=30.0, gt=0, description="start-up replay of session.commands must end by then"
+    )
+    command_fetch_wait_ms: int = Field(
+        default=5, ge=0, description="fetch_max_wait_ms of the session.commands follower"
+    )

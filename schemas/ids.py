@@ -1,0 +1,55 @@
+"""Identifiers: UUIDv7 event ids (time-sortable) and salted key fingerprints."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import os
+import threading
+import time
+import uuid
+
+__all__ = ["fingerprint", "uuid7", "uuid7_time_ms"]
+
+_lock = threading.Lock()
+_last_ms = 0
+_counter = 0
+
+
+def uuid7() -> str:
+    """Return a RFC 9562 UUIDv7 string; monotonic within one process."""
+    global _last_ms, _counter
+    with _lock:
+        ms = time.time_ns() // 1_000_000
+        if ms <= _last_ms:
+            # Same (or skewed) millisecond: bump a 12-bit counter so ids stay sortable.
+            _counter += 1
+            if _counter > 0xFFF:
+                _last_ms += 1
+                _counter = 0
+            ms = _last_ms
+        else:
+            _last_ms = ms
+            _counter = int.from_bytes(os.urandom(2), "big") & 0x3FF
+        rand_b = int.from_bytes(os.urandom(8), "big") & ((1 << 62) - 1)
+        value = (ms & ((1 << 48) - 1)) << 80
+        value |= 0x7 << 76
+        value |= (_counter & 0xFFF) << 64
+        value |= 0b10 << 62
+        value |= rand_b
+    return str(uuid.UUID(int=value))
+
+
+def uuid7_time_ms(value: str) -> int:
+    """Return the Unix millisecond timestamp embedded in a UUIDv7 string."""
+    return uuid.UUID(value).int >> 80
+
+
+def fingerprint(secret: str, salt: str) -> str:
+    """Return a salted, non-reversible fingerprint of a secret (an API key, say).
+
+    Only the first 16 hex characters of an HMAC-SHA256 are kept: enough to tell
+    keys apart, useless for recovering them.
+    """
+    digest = hmac.new(salt.encode(), secret.encode(), hashlib.sha256).hexdigest()
+    return f"fp_{digest[:16]}"
