@@ -39,7 +39,6 @@ STOP_ORDER: tuple[Part, ...] = ("proxy", "fake-backend", "streams", "sink", "bro
 PARTS = START_ORDER
 
 DEMO_BACKEND = "demo"
-DEMO_ANTHROPIC_BACKEND = "demo-anthropic"
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,7 +104,7 @@ class StackOptions:
         names = [b.name for b in self.backends]
         if len(names) != len(set(names)):
             raise ValueError(f"backend names must be unique: {names}")
-        if self.use_demo_backend and {DEMO_BACKEND, DEMO_ANTHROPIC_BACKEND} & set(names):
+        if self.use_demo_backend and DEMO_BACKEND in names:
             raise ValueError(f"backend name {DEMO_BACKEND!r} is reserved for --demo-backend")
 
     @property
@@ -146,15 +145,9 @@ def _backends(opts: StackOptions, fake_url: str | None) -> tuple[list[dict[str, 
     if opts.use_demo_backend:
         if not fake_url:
             raise ValueError("the demo backend is on but its URL is unknown")
+        # One backend is enough: the proxy picks the dialect from the path, and the
+        # fake serves OpenAI, Anthropic and Ollama paths alike.
         configs.append({"name": DEMO_BACKEND, "url": fake_url, "provider": "openai"})
-        configs.append(
-            {
-                "name": DEMO_ANTHROPIC_BACKEND,
-                "url": fake_url,
-                "provider": "anthropic",
-                "models": ["claude*"],
-            }
-        )
         if not opts.backends:
             default = DEMO_BACKEND
     return configs, default
@@ -184,12 +177,12 @@ def part_envs(
     }
     if default:
         proxy["MODELTRAIL_PROXY__DEFAULT_BACKEND"] = default
-    streams = {**common}
+    streams = {**common, "MODELTRAIL_STREAMS__DATA_DIR": str(opts.data_dir / "streams")}
     if opts.policy_preset:
         streams["MODELTRAIL_STREAMS__POLICY_PRESET"] = opts.policy_preset
     sink = {**common, "MODELTRAIL_SINK__TARGET": opts.trail}
     if opts.s3_endpoint:
-        sink["MODELTRAIL_SINK__S3_ENDPOINT"] = opts.s3_endpoint
+        sink["MODELTRAIL_SINK__S3_ENDPOINT_URL"] = opts.s3_endpoint
     if opts.s3_region:
         sink["MODELTRAIL_SINK__S3_REGION"] = opts.s3_region
     envs: dict[Part, dict[str, str]] = {"proxy": proxy, "streams": streams, "sink": sink}

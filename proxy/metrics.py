@@ -65,6 +65,24 @@ class ProxyMetrics:
         self.broker_up = Gauge(
             "modeltrail_proxy_broker_up", "1 when events go straight to Kafka", registry=r
         )
+        # Written by proxy.enforcement (kill state and session bookkeeping).
+        self.kill_commands = Counter(
+            "modeltrail_proxy_kill_commands",
+            "Session commands applied, by command and source",
+            ["command", "source"],
+            registry=r,
+        )
+        self.killed_sessions = Gauge(
+            "modeltrail_proxy_killed_sessions", "Sessions currently blocked", registry=r
+        )
+        self.active_sessions = Gauge(
+            "modeltrail_proxy_active_sessions", "Sessions in the session store", registry=r
+        )
+        self.session_updates_dropped = Counter(
+            "modeltrail_proxy_session_updates_dropped",
+            "Session bookkeeping updates dropped on a full queue",
+            registry=r,
+        )
         self._children: dict[tuple[str, ...], Counter] = {}
         self._latency_children: dict[str, tuple[Histogram, Histogram]] = {}
 

@@ -35,7 +35,7 @@ class ControlKey(BaseModel):
 
     id: str
     key: SecretStr
-    scopes: list[Literal["read", "kill", "admin"]] = Field(default_factory=lambda: ["read"])
+    scopes: list[Literal["read", "kill", "admin"]] = Field(default=["read"])
 
 
 class ProxySettings(BaseSettings):
@@ -68,6 +68,11 @@ class ProxySettings(BaseSettings):
     spool_dir: Path = Path("./modeltrail-data/spool")
     stream_window_chars: int = 2048
     stream_window_overlap: int = 128
+    upstream_max_connections: int = Field(default=1000, description="pooled upstream connections")
+    emit_linger_ms: int = Field(default=5, description="producer linger: batching vs latency")
+    emit_timeout_ms: int = Field(
+        default=3000, description="broker ack timeout before events divert to the broker-down policy"
+    )
 
     # --- enforcement, session store, control API ---
     session_store: Literal["memory", "redis"] = "memory"

@@ -1,8 +1,8 @@
 """Errors raised by the schemas package.
 
-    SchemaError                 root; never retriable: the bytes will not change
-    ├── DecodeError             a Kafka value is not JSON or not a known event
-    └── SchemaDriftError        committed JSON Schema files differ from the models
+SchemaError                 root; never retriable: the bytes will not change
+├── DecodeError             a Kafka value is not JSON or not a known event
+└── SchemaDriftError        committed JSON Schema files differ from the models
 """
 
 from __future__ import annotations

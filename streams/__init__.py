@@ -1,0 +1,51 @@
+"""The streams worker: a faust app that judges proxy events against policy, keeps
+per-session state in changelog-backed tables and publishes violations and kill commands.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from streams.deadletter import dead_letter
+from streams.decisions import THRESHOLD_RULE_ID, Engine, Judgement, decision_id, judge
+from streams.errors import PublishError, StateError, StreamsConfigError, StreamsError
+from streams.processor import BatchResult, Output, Processor, Record
+from streams.settings import StreamsSettings
+from streams.state import SessionState
+
+if TYPE_CHECKING:
+    from streams.app import SESSIONS_TABLE, StreamsApp, create_app, load_engine
+
+_LAZY = {"SESSIONS_TABLE", "StreamsApp", "create_app", "load_engine"}
+
+__all__ = [
+    "SESSIONS_TABLE",
+    "THRESHOLD_RULE_ID",
+    "BatchResult",
+    "Engine",
+    "Judgement",
+    "Output",
+    "Processor",
+    "PublishError",
+    "Record",
+    "SessionState",
+    "StateError",
+    "StreamsApp",
+    "StreamsConfigError",
+    "StreamsError",
+    "StreamsSettings",
+    "create_app",
+    "dead_letter",
+    "decision_id",
+    "judge",
+    "load_engine",
+]
+
+
+def __getattr__(name: str) -> Any:
+    # faust is heavy: importing `streams.policy` (the proxy and the CLI do) must not load it.
+    if name in _LAZY:
+        from streams import app
+
+        return getattr(app, name)
+    raise AttributeError(f"module 'streams' has no attribute {name!r}")

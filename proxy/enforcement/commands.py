@@ -108,7 +108,9 @@ class TopicFollower:
         if consumer is not None:
             await consumer.stop()
 
-    async def _partitions(self, consumer: AIOKafkaConsumer, deadline: float) -> list[TopicPartition]:
+    async def _partitions(
+        self, consumer: AIOKafkaConsumer, deadline: float
+    ) -> list[TopicPartition]:
         loop = asyncio.get_running_loop()
         while True:
             try:
@@ -166,5 +168,9 @@ class TopicFollower:
             self.errors += 1
             log.exception(
                 "record_handler_failed",
-                extra={"topic": record.topic, "partition": record.partition, "offset": record.offset},
+                extra={
+                    "topic": record.topic,
+                    "partition": record.partition,
+                    "offset": record.offset,
+                },
             )

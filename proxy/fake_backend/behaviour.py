@@ -167,19 +167,29 @@ def find_tool_call(last_user: str) -> ToolCall | None:
 
 
 def split_words(text: str, parts: int) -> list[str]:
-    """Split text into at most `parts` pieces on word boundaries; they join back to text."""
+    """Split text into min(parts, words) pieces on word boundaries; they join back to text."""
     words = _WORD.findall(text)
     if not words:
         return [text] if text else []
     covered = sum(len(word) for word in words)
     words[-1] += text[covered:]
-    size = -(-len(words) // max(parts, 1))
-    return ["".join(words[i : i + size]) for i in range(0, len(words), size)]
+    return ["".join(group) for group in _groups(words, parts)]
 
 
 def split_chars(text: str, parts: int) -> list[str]:
-    """Split text into at most `parts` pieces of near-equal length (tool-call arguments)."""
+    """Split text into min(parts, len) pieces of near-equal length (tool-call arguments)."""
     if not text:
         return []
-    size = -(-len(text) // max(parts, 1))
-    return [text[i : i + size] for i in range(0, len(text), size)]
+    return ["".join(group) for group in _groups(list(text), parts)]
+
+
+def _groups(items: list[str], parts: int) -> list[list[str]]:
+    """Exactly min(parts, len(items)) consecutive groups, sizes differing by at most one."""
+    count = min(max(parts, 1), len(items))
+    size, extra = divmod(len(items), count)
+    groups, start = [], 0
+    for index in range(count):
+        end = start + size + (1 if index < extra else 0)
+        groups.append(items[start:end])
+        start = end
+    return groups

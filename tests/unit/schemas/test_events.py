@@ -133,9 +133,7 @@ def test_arrow_schema_matches_models() -> None:
 
 def test_arrow_table_from_events() -> None:
     events = [_request(session_id=f"s{i}") for i in range(3)]
-    table = pa.Table.from_pylist(
-        [e.model_dump() for e in events], schema=arrow_schema(LLMRequest)
-    )
+    table = pa.Table.from_pylist([e.model_dump() for e in events], schema=arrow_schema(LLMRequest))
     assert table.num_rows == 3
     assert table.column("messages").to_pylist()[0][0]["content"] == "héllo ✓"
 

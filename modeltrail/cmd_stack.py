@@ -1,0 +1,129 @@
+"""`modeltrail up` and `modeltrail demo`: typer commands (wired into `modeltrail.cli`)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+from rich.console import Console
+
+from modeltrail.stack import BackendSpec, StackOptions
+
+__all__ = ["app", "demo", "options_from_cli", "up"]
+
+app = typer.Typer(help="Run the embedded stack and drive a demo through it.")
+
+
+def options_from_cli(
+    *,
+    data_dir: Path,
+    kafka: str | None,
+    kafka_port: int,
+    topic_prefix: str,
+    redis: str | None,
+    s3: str | None,
+    s3_endpoint: str | None,
+    s3_region: str | None,
+    host: str,
+    port: int,
+    control_host: str,
+    control_port: int,
+    backend: list[str],
+    demo_backend: bool | None,
+    policy: str | None,
+) -> StackOptions:
+    """Turn command-line values into StackOptions; raises typer.BadParameter."""
+    try:
+        backends = tuple(BackendSpec.parse(b) for b in backend)
+        return StackOptions(
+            data_dir=data_dir.resolve(),
+            kafka=kafka,
+            kafka_port=kafka_port,
+            topic_prefix=topic_prefix,
+            redis=redis,
+            s3=s3,
+            s3_endpoint=s3_endpoint,
+            s3_region=s3_region,
+            host=host,
+            port=port,
+            control_host=control_host,
+            control_port=control_port,
+            backends=backends,
+            demo_backend=demo_backend,
+            policy_preset=policy,
+        )
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from exc
+
+
+@app.command()
+def up(
+    data_dir: Path = typer.Option(Path("./modeltrail-data"), help="logs, spool and the trail"),
+    kafka: str | None = typer.Option(
+        None, help="external Kafka bootstrap servers (no embedded broker)"
+    ),
+    kafka_port: int = typer.Option(9092, help="port of the embedded broker"),
+    topic_prefix: str = typer.Option("", help="prefix of every topic name"),
+    redis: str | None = typer.Option(None, help="Redis URL: turns the redis session store on"),
+    s3: str | None = typer.Option(None, help="write the trail to s3://bucket/prefix"),
+    s3_endpoint: str | None = typer.Option(None, help="S3 endpoint (MinIO, SeaweedFS, ...)"),
+    s3_region: str | None = typer.Option(None, help="S3 region"),
+    host: str = typer.Option("127.0.0.1", help="address the proxy binds"),
+    port: int = typer.Option(8080, help="proxy port"),
+    control_host: str = typer.Option("127.0.0.1", help="address the control API binds"),
+    control_port: int = typer.Option(9090, help="control API port"),
+    backend: list[str] = typer.Option(
+        [], "--backend", "-b", help="NAME=URL[,provider] (repeatable); the first is the default"
+    ),
+    demo_backend: bool | None = typer.Option(
+        None,
+        "--demo-backend/--no-demo-backend",
+        help="run the fake LLM backend (default: on when no --backend is given)",
+    ),
+    policy: str | None = typer.Option(None, help="policy preset: minimal, standard, strict"),
+) -> None:
+    """Start the broker, topics, streams worker, sink and proxy; Ctrl-C stops them in order."""
+    from modeltrail.up import run_up
+
+    opts = options_from_cli(
+        data_dir=data_dir,
+        kafka=kafka,
+        kafka_port=kafka_port,
+        topic_prefix=topic_prefix,
+        redis=redis,
+        s3=s3,
+        s3_endpoint=s3_endpoint,
+        s3_region=s3_region,
+        host=host,
+        port=port,
+        control_host=control_host,
+        control_port=control_port,
+        backend=backend,
+        demo_backend=demo_backend,
+        policy=policy,
+    )
+    raise typer.Exit(run_up(opts, Console()))
+
+
+@app.command()
+def demo(
+    proxy: str = typer.Option("http://127.0.0.1:8080", help="proxy base URL"),
+    control: str = typer.Option("http://127.0.0.1:9090", help="control API base URL"),
+    trail: str = typer.Option("./modeltrail-data/trail", help="Parquet trail to query"),
+    control_key: str | None = typer.Option(
+        None, envvar="MODELTRAIL_CONTROL_KEY", help="bearer key for the control API"
+    ),
+    timeout: float = typer.Option(30.0, help="seconds to wait for the kill and the trail"),
+) -> None:
+    """Send a short conversation with an attack through a running stack and show the kill."""
+    from modeltrail.demo import run_demo
+
+    code = run_demo(
+        proxy=proxy,
+        control=control,
+        trail=trail,
+        control_key=control_key,
+        timeout_s=timeout,
+        console=Console(),
+    )
+    raise typer.Exit(code)

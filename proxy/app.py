@@ -1,0 +1,421 @@
+"""The proxy ASGI app: read, route, identify, audit, enforce, forward, relay.
+
+A plain ASGI callable rather than a framework router: the hot path is one
+function, with no per-request validation of bodies beyond a JSON parse.
+The lifespan owns the upstream client, the emitter and the enforcement.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Awaitable, Callable, MutableMapping
+from datetime import datetime
+from typing import Any
+
+import orjson
+
+from proxy.capture import build_request, build_response
+from proxy.emitter import Emitter
+from proxy.enforcement.base import Enforcement
+from proxy.errors import (
+    BadRequest,
+    BodyTooLarge,
+    BrokerUnavailable,
+    ProxyError,
+    UpstreamError,
+    UpstreamTimeout,
+    error_body,
+)
+from proxy.forward import HOP_BY_HOP, Forwarder
+from proxy.identity import ClientAddress, SessionResolver, api_key_of
+from proxy.metrics import ProxyMetrics
+from proxy.relay import (
+    Relayed,
+    is_stream,
+    killed_error,
+    relay_buffered,
+    relay_stream,
+    response_headers,
+)
+from proxy.routing import Route, Router, dialect_of
+from proxy.settings import ProxySettings
+from proxy.spool import Spool
+from proxy.sse import WindowCutter
+from schemas.events import LLMRequest, LLMResponse, Outcome, Provider, SessionCommand, StreamWindow
+from schemas.ids import uuid7
+
+__all__ = ["AllowAll", "ProxyApp", "create_app"]
+
+log = logging.getLogger(__name__)
+
+Scope = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
+Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
+
+_JSON = [(b"content-type", b"application/json")]
+_STRIP = HOP_BY_HOP | {"accept-encoding", "x-backend"}
+_CREDENTIALS = frozenset({"authorization", "x-api-key", "api-key", "x-goog-api-key"})
+
+
+class AllowAll:
+    """An `Enforcement` that blocks nothing and records nothing (tests, `--no-enforcement`)."""
+
+    async def start(self) -> None:
+        return None
+
+    async def stop(self) -> None:
+        return None
+
+    def check(self, session_id: str, now: datetime | None = None) -> SessionCommand | None:
+        return None
+
+    def observe_request(self, event: LLMRequest) -> None:
+        return None
+
+    def observe_response(self, event: LLMResponse) -> None:
+        return None
+
+
+def build_emitter(settings: ProxySettings, metrics: ProxyMetrics | None = None) -> Emitter:
+    """The emitter the settings ask for (with its spool in `spool` mode)."""
+    spool = Spool(settings.spool_dir) if settings.on_broker_down == "spool" else None
+    return Emitter(
+        settings.kafka,
+        mode=settings.on_broker_down,
+        spool=spool,
+        queue_size=settings.queue_size,
+        linger_ms=settings.emit_linger_ms,
+        request_timeout_ms=settings.emit_timeout_ms,
+        metrics=metrics,
+    )
+
+
+class ProxyApp:
+    """One proxy instance; create with `create_app`."""
+
+    def __init__(
+        self,
+        settings: ProxySettings,
+        *,
+        enforcement: Enforcement | None = None,
+        publisher: Emitter | None = None,
+        forwarder: Forwarder | None = None,
+        metrics: ProxyMetrics | None = None,
+    ) -> None:
+        self.settings = settings
+        self.metrics = metrics or ProxyMetrics()
+        self.router = Router(settings)
+        self.sessions = SessionResolver(
+            settings.session_header, settings.key_salt.get_secret_value(), settings.session_idle_s
+        )
+        self.addresses = ClientAddress(settings.trusted_proxies)
+        self.emitter = publisher or build_emitter(settings, self.metrics)
+        self.enforcement: Enforcement = enforcement or AllowAll()
+        self.forwarder = forwarder or Forwarder(
+            timeout_s=settings.upstream_timeout_s,
+            connect_timeout_s=settings.connect_timeout_s,
+            max_connections=settings.upstream_max_connections,
+        )
+        self._source = settings.instance_id
+        self._capture = settings.capture
+        self._cap = settings.capture_max_bytes
+        self._max_body = settings.max_body_bytes
+        self._session_header = settings.session_header.lower()
+
+    async def startup(self) -> None:
+        await self.forwarder.start()
+        await self.emitter.start()
+        await self.enforcement.start()
+
+    async def shutdown(self) -> None:
+        await self.enforcement.stop()
+        await self.emitter.stop()
+        await self.forwarder.stop()
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            await self._http(scope, receive, send)
+        elif scope["type"] == "lifespan":
+            await self._lifespan(receive, send)
+
+    async def _lifespan(self, receive: Receive, send: Send) -> None:
+        while True:
+            msg = await receive()
+            if msg["type"] == "lifespan.startup":
+                try:
+                    await self.startup()
+                except Exception as exc:
+                    log.exception("proxy_startup_failed")
+                    await send({"type": "lifespan.startup.failed", "message": repr(exc)})
+                    return
+                await send({"type": "lifespan.startup.complete"})
+            elif msg["type"] == "lifespan.shutdown":
+                await self.shutdown()
+                await send({"type": "lifespan.shutdown.complete"})
+                return
+
+    async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
+        t0 = time.perf_counter()
+        request_id = uuid7()
+        headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
+        path, prefix_backend = self.router.strip_prefix(scope["path"])
+        provider: Provider = dialect_of(path)
+        route: Route | None = None
+        session = headers.get(self._session_header) or "-"
+        try:
+            body = await self._read_body(headers, receive)
+            parsed: Any = None
+            if body and provider != "passthrough":
+                try:
+                    parsed = orjson.loads(body)
+                except orjson.JSONDecodeError as exc:
+                    raise BadRequest(f"request body is not valid JSON: {exc.msg}") from exc
+            model = parsed.get("model") if isinstance(parsed, dict) else None
+            route = self.router.route(
+                path,
+                scope.get("query_string", b"").decode("latin-1"),
+                headers.get("x-backend"),
+                model if isinstance(model, str) else None,
+                prefix_backend,
+            )
+            client = scope.get("client")
+            client_ip = self.addresses.resolve(
+                client[0] if client else None, headers.get("x-forwarded-for")
+            )
+            key_fp = self.sessions.key_fingerprint(api_key_of(headers))
+            session = self.sessions.resolve(headers, parsed, key_fp, client_ip, route.backend.name)
+            if not self.emitter.accepting():
+                raise BrokerUnavailable("the audit broker is unreachable and the proxy fails closed")
+            req = build_request(
+                source=self._source,
+                session_id=session,
+                request_id=request_id,
+                backend=route.backend.name,
+                provider=provider,
+                method=scope["method"],
+                path=path,
+                body=parsed,
+                body_bytes=len(body),
+                client_ip=client_ip,
+                user_agent=headers.get("user-agent"),
+                key_fp=key_fp,
+                policy=self._capture,
+                max_chars=self._cap,
+            )
+            self.enforcement.observe_request(req)
+            self.emitter.publish(req)
+            cmd = self.enforcement.check(session)
+            if cmd is not None:
+                self.metrics.kills.labels("request").inc()
+                raise killed_error(cmd, session)
+            await self._forward(scope, receive, send, route, req, body, t0)
+        except ProxyError as err:
+            await self._reject(send, err, route, provider, path, session, request_id, t0)
+
+    async def _read_body(self, headers: dict[str, str], receive: Receive) -> bytes:
+        declared = headers.get("content-length")
+        if declared and declared.isdigit() and int(declared) > self._max_body:
+            raise BodyTooLarge(f"request body over the {self._max_body}-byte limit")
+        chunks: list[bytes] = []
+        size = 0
+        while True:
+            msg = await receive()
+            if msg["type"] != "http.request":
+                break
+            chunk = msg.get("body", b"")
+            if chunk:
+                size += len(chunk)
+                if size > self._max_body:
+                    raise BodyTooLarge(f"request body over the {self._max_body}-byte limit")
+                chunks.append(chunk)
+            if not msg.get("more_body", False):
+                break
+        return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+
+    def _upstream_headers(self, scope: Scope, route: Route) -> list[tuple[str, str]]:
+        inject = route.inject
+        out = [
+            (k.decode("latin-1"), v.decode("latin-1"))
+            for k, v in scope["headers"]
+            if (name := k.decode("latin-1")) not in _STRIP and not (inject and name in _CREDENTIALS)
+        ]
+        out.append(("accept-encoding", "identity"))
+        out.extend(inject)
+        return out
+
+    async def _forward(
+        self,
+        scope: Scope,
+        receive: Receive,
+        send: Send,
+        route: Route,
+        req: LLMRequest,
+        body: bytes,
+        t0: float,
+    ) -> None:
+        response = await self.forwarder.open(
+            scope["method"], route.url, self._upstream_headers(scope, route), body
+        )
+        ttfb = time.perf_counter() - t0
+        extra = [
+            (b"x-modeltrail-request-id", (req.request_id or "").encode()),
+            (b"x-modeltrail-session-id", req.session_id.encode("latin-1", "replace")),
+        ]
+        out_headers = response_headers(response, extra)
+        capture = route.provider != "passthrough"
+        if is_stream(response):
+            cutter = None
+            if capture and self._capture != "metadata_only":
+                cutter = WindowCutter(
+                    self.settings.stream_window_chars, self.settings.stream_window_overlap
+                )
+            relayed = await relay_stream(
+                response,
+                receive,
+                send,
+                out_headers,
+                provider=route.provider,
+                capture=capture,
+                enforcement=self.enforcement,
+                session_id=req.session_id,
+                cutter=cutter,
+                on_window=lambda i, off, text: self._window(req, i, off, text),
+            )
+            if relayed.outcome == "killed":
+                self.metrics.kills.labels("stream").inc()
+        else:
+            relayed = await relay_buffered(
+                response, send, out_headers, route.provider, route.path, capture
+            )
+        self._finish(req, route, response.status_code, relayed, ttfb, t0)
+
+    def _window(self, req: LLMRequest, index: int, offset: int, text: str) -> None:
+        self.emitter.publish(
+            StreamWindow.model_construct(
+                source=self._source,
+                session_id=req.session_id,
+                request_id=req.request_id,
+                backend=req.backend,
+                provider=req.provider,
+                model=req.model,
+                window_index=index,
+                offset_chars=offset,
+                text=text,
+            )
+        )
+
+    def _finish(
+        self,
+        req: LLMRequest,
+        route: Route,
+        status: int,
+        relayed: Relayed,
+        ttfb: float | None,
+        t0: float,
+    ) -> None:
+        latency = time.perf_counter() - t0
+        evt = build_response(
+            source=self._source,
+            session_id=req.session_id,
+            request_id=req.request_id or "",
+            backend=route.backend.name,
+            provider=route.provider,
+            path=route.path,
+            model=req.model,
+            stream=req.stream,
+            status_code=status,
+            outcome=relayed.outcome,
+            ttfb_ms=ttfb * 1000 if ttfb is not None else None,
+            latency_ms=latency * 1000,
+            result=relayed.result,
+            body_bytes=relayed.body_bytes,
+            policy=self._capture,
+            max_chars=self._cap,
+            error_type=relayed.error_type,
+            error_message=relayed.error_message,
+        )
+        self.enforcement.observe_response(evt)
+        self.emitter.publish(evt)
+        self.metrics.observe(
+            route.backend.name,
+            route.provider,
+            relayed.outcome,
+            status,
+            latency,
+            ttfb,
+            evt.input_tokens,
+            evt.output_tokens,
+        )
+
+    async def _reject(
+        self,
+        send: Send,
+        err: ProxyError,
+        route: Route | None,
+        provider: Provider,
+        path: str,
+        session: str,
+        request_id: str,
+        t0: float,
+    ) -> None:
+        """Answer an error in the backend's shape and audit it as a response event."""
+        shape: Provider = provider
+        if shape == "passthrough":
+            shape = route.backend.provider if route is not None else "openai"
+        body = error_body(shape, err)
+        await send(
+            {
+                "type": "http.response.start",
+                "status": err.status,
+                "headers": [
+                    *_JSON,
+                    (b"content-length", str(len(body)).encode()),
+                    (b"x-modeltrail-request-id", request_id.encode()),
+                ],
+            }
+        )
+        await send({"type": "http.response.body", "body": body, "more_body": False})
+        outcome: Outcome = _OUTCOMES.get(type(err).__name__, "rejected")
+        if isinstance(err, UpstreamError):
+            outcome = "timeout" if isinstance(err, UpstreamTimeout) else "unreachable"
+        backend = route.backend.name if route is not None else "-"
+        latency = time.perf_counter() - t0
+        evt = LLMResponse.model_construct(
+            source=self._source,
+            session_id=session,
+            request_id=request_id,
+            backend=backend,
+            provider=provider,
+            path=path,
+            status_code=err.status,
+            outcome=outcome,
+            latency_ms=latency * 1000,
+            error_type=err.error_type,
+            error_message=err.message,
+        )
+        if route is not None:
+            self.enforcement.observe_response(evt)
+        self.emitter.publish(evt)
+        self.metrics.observe(backend, provider, outcome, err.status, latency, None, None, None)
+
+
+_OUTCOMES: dict[str, Outcome] = {"SessionKilled": "killed", "BrokerUnavailable": "blocked"}
+
+
+def create_app(
+    settings: ProxySettings,
+    *,
+    enforcement: Enforcement | None = None,
+    publisher: Emitter | None = None,
+    forwarder: Forwarder | None = None,
+    metrics: ProxyMetrics | None = None,
+) -> ProxyApp:
+    """Build the proxy ASGI app; nothing connects until the lifespan starts it."""
+    return ProxyApp(
+        settings,
+        enforcement=enforcement,
+        publisher=publisher,
+        forwarder=forwarder,
+        metrics=metrics,
+    )

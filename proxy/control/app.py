@@ -1,0 +1,241 @@
+"""The control API: sessions, kills, flagged sessions, history, stats and metrics.
+
+Served on its own port (default 127.0.0.1:9090) next to the proxy. A kill or
+resume is applied on this replica at once (and mirrored to Redis for the
+others) and published to `session.commands` through the emitter, so every
+replica, including ones started later, applies it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import logging
+from collections.abc import Awaitable, Mapping
+from datetime import datetime
+from typing import Annotated, Protocol, TypeVar
+
+from fastapi import Depends, FastAPI, HTTPException, Path, Query, Request
+from fastapi.responses import JSONResponse, Response
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from proxy.control.auth import KeyAuth, Principal, check_bind, require
+from proxy.control.errors import HistoryError
+from proxy.control.history import query_history
+from proxy.control.models import (
+    CommandResult,
+    HistoryPage,
+    KillRequest,
+    ResumeRequest,
+    SessionList,
+)
+from proxy.enforcement.errors import StoreError
+from proxy.enforcement.service import EnforcementService
+from proxy.enforcement.store import SessionInfo
+from proxy.errors import ProxyError, SpoolError
+from proxy.metrics import ProxyMetrics
+from proxy.settings import ProxySettings
+from schemas.events import EventEnvelope, SessionCommand, utcnow
+from schemas.ids import uuid7
+
+__all__ = ["ControlEmitter", "create_control_app"]
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+SessionId = Annotated[str, Path(min_length=1, max_length=512)]
+Limit = Annotated[int, Query(ge=1, le=10_000)]
+
+
+class ControlEmitter(Protocol):
+    """The part of the proxy's emitter the control API uses."""
+
+    def publish(self, event: EventEnvelope) -> object:
+        """Queue one event for Kafka; may be sync or async."""
+
+    def stats(self) -> Mapping[str, object]:
+        """Queue depth, sent, dropped, spooled, spool bytes."""
+
+
+def create_control_app(
+    settings: ProxySettings,
+    enforcement: EnforcementService,
+    emitter: ControlEmitter | None,
+    *,
+    metrics: ProxyMetrics | None = None,
+) -> FastAPI:
+    """Build the control app; raises ControlConfigError when the bind would be unsafe.
+
+    The caller owns `enforcement` and `emitter` (starts and stops them).
+    """
+    check_bind(settings)
+    app = FastAPI(
+        title="modeltrail control API",
+        version="1",
+        description="Sessions, kills, flagged sessions, audit history and metrics.",
+    )
+    app.state.auth = KeyAuth(settings.control_keys)
+    metrics = metrics or enforcement.metrics or ProxyMetrics()
+    reader = Depends(require("read"))
+    killer = Depends(require("kill"))
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+        body = {"error": {"type": _error_type(exc.status_code), "message": str(exc.detail)}}
+        return JSONResponse(body, status_code=exc.status_code, headers=exc.headers)
+
+    @app.get("/control/health", tags=["health"])
+    async def health() -> dict[str, object]:
+        """Liveness: open, no key needed."""
+        return {"status": "ok", "instance": settings.instance_id}
+
+    @app.get("/control/stats", tags=["stats"], dependencies=[reader])
+    async def stats() -> dict[str, object]:
+        """Enforcement and emitter counters of this replica."""
+        return {
+            "instance": settings.instance_id,
+            "enforcement": dict(await enforcement.stats()),
+            "emitter": dict(emitter.stats()) if emitter is not None else None,
+        }
+
+    @app.get("/control/sessions", tags=["sessions"], dependencies=[reader])
+    async def sessions(
+        active: bool | None = None,
+        killed: bool | None = None,
+        flagged: bool | None = None,
+        backend: str | None = None,
+        limit: Limit = 100,
+    ) -> SessionList:
+        """Sessions, most recently seen first."""
+        found = await _store(
+            enforcement.sessions(
+                active=active, killed=killed, flagged=flagged, backend=backend, limit=limit
+            )
+        )
+        return SessionList(count=len(found), sessions=found)
+
+    @app.get("/control/sessions/{session_id}", tags=["sessions"], dependencies=[reader])
+    async def session(session_id: SessionId) -> SessionInfo:
+        """One session with its kill state."""
+        info = await _store(enforcement.session(session_id))
+        if info is None:
+            raise HTTPException(status_code=404, detail="unknown session")
+        return info
+
+    @app.post("/control/sessions/{session_id}/kill", tags=["sessions"])
+    async def kill(
+        session_id: SessionId, body: KillRequest, who: Principal = killer
+    ) -> CommandResult:
+        """Block a session on every replica (for a duration, until a time, or for good)."""
+        now = utcnow()
+        cmd = SessionCommand(
+            source=settings.instance_id,
+            session_id=session_id,
+            time=now,
+            command="kill",
+            block_mode=body.mode,
+            expires_at=body.expires_at(now),
+            reason=body.reason,
+            rule_id=body.rule_id,
+            issuer=f"operator:{who.id}",
+            decision_id=uuid7(),
+        )
+        return await _command(cmd)
+
+    @app.post("/control/sessions/{session_id}/resume", tags=["sessions"])
+    async def resume(
+        session_id: SessionId, body: ResumeRequest | None = None, who: Principal = killer
+    ) -> CommandResult:
+        """Lift a kill on every replica."""
+        cmd = SessionCommand(
+            source=settings.instance_id,
+            session_id=session_id,
+            command="resume",
+            reason=body.reason if body is not None else "",
+            issuer=f"operator:{who.id}",
+            decision_id=uuid7(),
+        )
+        return await _command(cmd)
+
+    @app.get("/control/flagged", tags=["sessions"], dependencies=[reader])
+    async def flagged(limit: Limit = 100) -> SessionList:
+        """Sessions with at least one policy violation."""
+        found = await _store(enforcement.sessions(flagged=True, limit=limit))
+        return SessionList(count=len(found), sessions=found)
+
+    @app.get("/control/history", tags=["history"], dependencies=[reader])
+    async def history(
+        session: str | None = None,
+        event_type: Annotated[str | None, Query(alias="type")] = None,
+        since: datetime | None = None,
+        limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    ) -> HistoryPage:
+        """Events from the Parquet audit trail, newest first; metadata only."""
+        try:
+            rows = await asyncio.to_thread(
+                query_history,
+                settings.history_path,
+                session=session,
+                event_type=event_type,
+                since=since,
+                limit=limit,
+            )
+        except HistoryError as exc:
+            raise HTTPException(status_code=503, detail=str(exc)) from exc
+        return HistoryPage(count=len(rows), events=rows)
+
+    @app.get("/metrics", tags=["metrics"], dependencies=[reader])
+    async def prometheus() -> Response:
+        """Prometheus text exposition of this replica's metrics."""
+        try:
+            await enforcement.stats()  # refreshes the session gauges
+        except StoreError:
+            pass
+        return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
+
+    async def _command(cmd: SessionCommand) -> CommandResult:
+        try:
+            applied = await enforcement.apply_local(cmd)
+        except StoreError as exc:
+            # Applied here already; the other replicas will get it from Kafka.
+            log.warning("command_mirror_failed", extra={"error": str(exc)})
+            applied = True
+        published = False
+        if emitter is not None:
+            try:
+                result = emitter.publish(cmd)
+                if inspect.isawaitable(result):
+                    result = await result
+            except (ProxyError, SpoolError) as exc:
+                raise HTTPException(
+                    status_code=503,
+                    detail=f"applied on this replica but not published to Kafka: {exc}",
+                ) from exc
+            published = result is not False
+        log.info(
+            "session_command_issued",
+            extra={"session_id": cmd.session_id, "command": cmd.command, "issuer": cmd.issuer},
+        )
+        return CommandResult(command=cmd, applied=applied, published=published)
+
+    return app
+
+
+async def _store(awaitable: Awaitable[T]) -> T:
+    """Await a store read; a store outage is a 503, not a stack trace."""
+    try:
+        return await awaitable
+    except StoreError as exc:
+        raise HTTPException(status_code=503, detail=f"session store unavailable: {exc}") from exc
+
+
+def _error_type(status: int) -> str:
+    return {
+        401: "unauthorized",
+        403: "forbidden",
+        404: "not_found",
+        422: "invalid_request",
+        503: "unavailable",
+    }.get(status, "error")

@@ -1,0 +1,116 @@
+"""Bearer-key authentication with scopes for the control API.
+
+Scopes: `read` (look), `kill` (kill and resume sessions), `admin` (everything).
+Keys are compared in constant time and never logged; only the key's `id`
+appears in logs and as the issuer of a command. Without configured keys the
+API is open, which is allowed on a loopback address only.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import ipaddress
+from dataclasses import dataclass
+from typing import Literal
+
+from fastapi import HTTPException, Request, Security
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from proxy.control.errors import ControlConfigError
+from proxy.settings import ControlKey, ProxySettings
+
+__all__ = ["KeyAuth", "Principal", "Scope", "check_bind", "is_loopback", "require"]
+
+Scope = Literal["read", "kill", "admin"]
+
+bearer = HTTPBearer(auto_error=False, description="a control API key")
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    """Who called: a key id and the scopes it holds."""
+
+    id: str
+    scopes: frozenset[str]
+
+    def allows(self, scope: Scope) -> bool:
+        return "admin" in self.scopes or scope in self.scopes
+
+
+ANONYMOUS = Principal(id="local", scopes=frozenset({"admin"}))
+
+
+def is_loopback(host: str) -> bool:
+    """Whether `host` only accepts connections from this machine."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def check_bind(settings: ProxySettings) -> None:
+    """Raise ControlConfigError when the control API would be open to the network."""
+    if not settings.control_keys and not is_loopback(settings.control_host):
+        raise ControlConfigError(
+            f"refusing to serve the control API on {settings.control_host}:"
+            f"{settings.control_port} without keys: set MODELTRAIL_PROXY__CONTROL_KEYS or "
+            "bind a loopback address (127.0.0.1)"
+        )
+    ids = [k.id for k in settings.control_keys]
+    if len(ids) != len(set(ids)):
+        raise ControlConfigError("control key ids must be unique")
+    if any(not k.key.get_secret_value() for k in settings.control_keys):
+        raise ControlConfigError("a control key is empty")
+
+
+class KeyAuth:
+    """Resolve a bearer token to a Principal, in constant time per configured key."""
+
+    def __init__(self, keys: list[ControlKey]) -> None:
+        # Compare digests: equal length whatever the presented token's length.
+        self._keys = [
+            (hashlib.sha256(k.key.get_secret_value().encode()).digest(), k.id, frozenset(k.scopes))
+            for k in keys
+        ]
+
+    @property
+    def open(self) -> bool:
+        return not self._keys
+
+    def identify(self, token: str | None) -> Principal | None:
+        """The principal holding `token`, or None."""
+        if self.open:
+            return ANONYMOUS
+        if not token:
+            return None
+        presented = hashlib.sha256(token.encode()).digest()
+        found: Principal | None = None
+        for digest, key_id, scopes in self._keys:  # no early exit: timing does not leak
+            if hmac.compare_digest(presented, digest):
+                found = Principal(id=key_id, scopes=scopes)
+        return found
+
+
+def require(scope: Scope):  # type: ignore[no-untyped-def]
+    """A FastAPI dependency that admits callers holding `scope` (401/403 otherwise)."""
+
+    async def dependency(
+        request: Request,
+        credentials: HTTPAuthorizationCredentials | None = Security(bearer),
+    ) -> Principal:
+        auth: KeyAuth = request.app.state.auth
+        principal = auth.identify(credentials.credentials if credentials else None)
+        if principal is None:
+            raise HTTPException(
+                status_code=401,
+                detail="missing or invalid bearer key",
+                headers={"WWW-Authenticate": "Bearer"},
+            )
+        if not principal.allows(scope):
+            raise HTTPException(status_code=403, detail=f"this key lacks the {scope!r} scope")
+        return principal
+
+    return dependency

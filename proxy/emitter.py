@@ -1,0 +1,339 @@
+"""Event emission: a bounded in-memory queue drained by one aiokafka producer.
+
+`publish()` never blocks and never raises: the request path only enqueues.
+The drain task sends batches with `acks="all"` (no idempotence: the Tansu
+broker lacks it) and waits for every ack before the next batch, so a failed
+batch is known record by record.
+
+When the broker is unreachable, `on_broker_down` decides:
+- `spool`: unacked and later events are appended to the durable `Spool` in
+  order; once a TCP probe sees the broker again, a fresh producer is made, the
+  topics are (re)created (a restarted in-memory broker has none) and the spool
+  is replayed in order. A record is committed (removed) only after its ack, so
+  every event reaches Kafka once; only a broker dying mid-replay can resend
+  records acked after the last commit (consumers dedupe on `event_id`).
+- `fail_closed`: `accepting()` turns false, the app answers 503; events that
+  were already queued are dropped and counted.
+- `fail_open`: events are dropped and counted; traffic continues.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable
+from typing import Literal
+
+from aiokafka import AIOKafkaProducer
+from aiokafka.errors import KafkaError
+
+from proxy.errors import BrokerUnavailable
+from proxy.metrics import ProxyMetrics
+from proxy.spool import Record, Spool
+from schemas.codec import encode, encode_key
+from schemas.events import EventEnvelope
+from schemas.kafka import ensure_topics
+from schemas.settings import KafkaSettings
+
+__all__ = ["BrokerMode", "Emitter"]
+
+log = logging.getLogger(__name__)
+
+BrokerMode = Literal["spool", "fail_closed", "fail_open"]
+
+
+class Emitter:
+    """Non-blocking event publisher with an explicit broker-down policy."""
+
+    def __init__(
+        self,
+        kafka: KafkaSettings,
+        *,
+        mode: BrokerMode = "spool",
+        spool: Spool | None = None,
+        queue_size: int = 10_000,
+        linger_ms: int = 5,
+        batch_max: int = 500,
+        request_timeout_ms: int = 3000,
+        probe_interval_s: float = 0.5,
+        metrics: ProxyMetrics | None = None,
+    ) -> None:
+        if mode == "spool" and spool is None:
+            raise ValueError("mode 'spool' needs a Spool")
+        self.kafka = kafka
+        self.mode = mode
+        self.spool = spool
+        self._queue: asyncio.Queue[EventEnvelope] = asyncio.Queue(queue_size)
+        self._linger_ms = linger_ms
+        self._batch_max = batch_max
+        self._timeout_ms = request_timeout_ms
+        self._probe_s = probe_interval_s
+        self._topic_of = kafka.topics.by_model()
+        self._producer: AIOKafkaProducer | None = None
+        self._healthy = False
+        self._lock = asyncio.Lock()
+        self._tasks: list[asyncio.Task[None]] = []
+        self._busy = False
+        self._started = False
+        self.sent = self.dropped = self.spooled = self.replayed = 0
+        self._metrics = metrics
+        self._count: dict[str, Callable[[float], None]] = {}
+        if metrics is not None:
+            metrics.bind_emitter(
+                lambda: float(self._queue.qsize()),
+                lambda: float(self.spool.pending_bytes if self.spool else 0),
+                lambda: 1.0 if self._healthy else 0.0,
+            )
+            self._count = {f: metrics.events.labels(f).inc for f in ("sent", "spooled", "replayed", "dropped")}
+
+    # ---- lifecycle -------------------------------------------------------
+
+    async def start(self) -> None:
+        """Open the spool, connect (a down broker is not an error), start the tasks."""
+        if self._started:
+            return
+        self._started = True
+        if self.spool is not None:
+            self.spool.open()
+        if await self._connect() and (self.spool is None or self.spool.empty):
+            self._healthy = True
+        elif self.spool is not None and self._producer is not None:
+            await self._replay()
+        self._tasks = [
+            asyncio.create_task(self._drain(), name="emitter-drain"),
+            asyncio.create_task(self._watch(), name="emitter-watch"),
+        ]
+        log.info("emitter_started", extra={"mode": self.mode, "broker_up": self._healthy})
+
+    async def stop(self, timeout_s: float = 10.0) -> None:
+        """Drain the queue (sending or spooling it), then close. Idempotent."""
+        if not self._started:
+            return
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout_s
+        while (not self._queue.empty() or self._busy) and loop.time() < deadline:  # noqa: ASYNC110
+            await asyncio.sleep(0.01)
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self._tasks = []
+        leftover = [self._queue.get_nowait() for _ in range(self._queue.qsize())]
+        if leftover:
+            await self._divert([self._record(e) for e in leftover])
+        if self._producer is not None:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(self._producer.stop(), 5)
+            self._producer = None
+        if self.spool is not None:
+            self.spool.close()
+        self._healthy = False
+        self._started = False
+        log.info("emitter_stopped", extra=self.stats())
+
+    async def __aenter__(self) -> Emitter:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.stop()
+
+    # ---- the request path ------------------------------------------------
+
+    def publish(self, event: EventEnvelope) -> bool:
+        """Enqueue an event; never blocks. False (and counted) when the queue is full."""
+        try:
+            self._queue.put_nowait(event)
+            return True
+        except asyncio.QueueFull:
+            self._drop(1)
+            return False
+
+    def accepting(self) -> bool:
+        """False only in `fail_closed` mode while the broker is down."""
+        return self._healthy or self.mode != "fail_closed"
+
+    @property
+    def healthy(self) -> bool:
+        return self._healthy
+
+    async def send(self, event: EventEnvelope) -> None:
+        """Send one event now and wait for its ack (control API commands).
+
+        Raises:
+            BrokerUnavailable: the broker did not ack.
+        """
+        producer = self._producer
+        if producer is None or not self._healthy:
+            raise BrokerUnavailable("the event broker is unreachable")
+        topic, key, value = self._record(event)
+        try:
+            await (await producer.send(topic, value, key=key))
+        except KafkaError as exc:
+            raise BrokerUnavailable(f"broker did not ack: {type(exc).__name__}") from exc
+        self.sent += 1
+
+    def stats(self) -> dict[str, object]:
+        """Queue depth and counters for /control/stats."""
+        return {
+            "mode": self.mode,
+            "broker_up": self._healthy,
+            "queue_depth": self._queue.qsize(),
+            "sent": self.sent,
+            "dropped": self.dropped,
+            "spooled": self.spooled,
+            "replayed": self.replayed,
+            "spool_bytes": self.spool.pending_bytes if self.spool else 0,
+        }
+
+    # ---- internals ---------------------------------------------------------
+
+    def _record(self, event: EventEnvelope) -> Record:
+        return self._topic_of[type(event)], encode_key(event), encode(event)
+
+    def _drop(self, n: int) -> None:
+        self.dropped += n
+        if self._count:
+            self._count["dropped"](n)
+
+    async def _connect(self) -> bool:
+        """Replace the producer with a fresh, started one; False if the broker is down."""
+        old, self._producer = self._producer, None
+        if old is not None:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(old.stop(), 2)
+        producer = AIOKafkaProducer(
+            **self.kafka.client_kwargs(),  # type: ignore[arg-type]
+            acks="all",
+            enable_idempotence=False,
+            linger_ms=self._linger_ms,
+            request_timeout_ms=self._timeout_ms,
+            retry_backoff_ms=50,
+            max_batch_size=256 * 1024,
+        )
+        try:
+            await asyncio.wait_for(producer.start(), self._timeout_ms / 1000)
+            await ensure_topics(self.kafka, timeout_s=self._timeout_ms / 1000)
+        except (TimeoutError, KafkaError, OSError) as exc:
+            log.warning("broker_unreachable", extra={"error": type(exc).__name__})
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(producer.stop(), 2)
+            return False
+        self._producer = producer
+        return True
+
+    async def _send(self, records: list[Record]) -> list[Record]:
+        """Send a batch and wait for every ack; return the records NOT acked, in order."""
+        producer = self._producer
+        if producer is None:
+            return records
+        futures: list[asyncio.Future[object]] = []
+        unsent: list[Record] = []
+        for i, (topic, key, value) in enumerate(records):
+            try:
+                futures.append(await producer.send(topic, value, key=key))
+            except (TimeoutError, KafkaError):
+                unsent = records[i:]
+                break
+        results = await asyncio.gather(*futures, return_exceptions=True)
+        failed = [r for r, res in zip(records, results, strict=False) if isinstance(res, BaseException)]
+        ok = len(futures) - len(failed)
+        self.sent += ok
+        if self._count and ok:
+            self._count["sent"](ok)
+        return failed + unsent
+
+    async def _divert(self, records: list[Record]) -> None:
+        """Broker down: spool the records (mode `spool`) or drop and count them."""
+        if self.spool is not None and self.mode == "spool":
+            await asyncio.to_thread(self.spool.append, records)
+            self.spooled += len(records)
+            if self._count:
+                self._count["spooled"](len(records))
+        else:
+            self._drop(len(records))
+
+    async def _drain(self) -> None:
+        while True:
+            first = await self._queue.get()
+            self._busy = True
+            try:
+                batch = [first]
+                while len(batch) < self._batch_max and not self._queue.empty():
+                    batch.append(self._queue.get_nowait())
+                records = [self._record(e) for e in batch]
+                async with self._lock:
+                    if self._healthy:
+                        failed = await self._send(records)
+                        if failed:
+                            self._mark_down()
+                            await self._divert(failed)
+                    else:
+                        await self._divert(records)
+            except Exception:  # top-level loop: log and keep draining
+                log.exception("emitter_drain_failed")
+            finally:
+                self._busy = False
+
+    def _mark_down(self) -> None:
+        if self._healthy:
+            self._healthy = False
+            log.warning("broker_down", extra={"mode": self.mode})
+
+    async def _probe(self) -> bool:
+        """Whether any bootstrap server accepts a TCP connection."""
+        for server in self.kafka.bootstrap_servers.split(","):
+            host, _, port = server.strip().rpartition(":")
+            try:
+                _, writer = await asyncio.wait_for(
+                    asyncio.open_connection(host or "127.0.0.1", int(port)), 1.0
+                )
+            except (TimeoutError, OSError, ValueError):
+                continue
+            writer.close()
+            with contextlib.suppress(OSError):
+                await writer.wait_closed()
+            return True
+        return False
+
+    async def _watch(self) -> None:
+        """Notice a dead broker early; when it is back, reconnect and replay the spool."""
+        while True:
+            await asyncio.sleep(self._probe_s)
+            try:
+                up = await self._probe()
+                if self._healthy:
+                    if not up:
+                        self._mark_down()
+                    continue
+                if up and await self._connect():
+                    await self._replay()
+            except Exception:  # top-level loop: log and keep watching
+                log.exception("emitter_watch_failed")
+
+    async def _replay(self) -> None:
+        """Send the spool in order, committing after acks; healthy again once it is empty."""
+        while True:
+            async with self._lock:
+                spool = self.spool
+                batch = spool.read(self._batch_max) if spool is not None else []
+                if not batch:
+                    self._healthy = True
+                    log.info("broker_up", extra={"replayed": self.replayed})
+                    return
+                assert spool is not None
+                failed = await self._send([rec for rec, _ in batch])
+                n_ok = len(batch) - len(failed)
+                if failed:
+                    # Commit only the acked prefix: order is kept, nothing skipped.
+                    first_fail = next(i for i, (rec, _) in enumerate(batch) if rec in failed)
+                    if first_fail:
+                        spool.commit(batch[first_fail - 1][1])
+                    self.replayed += first_fail
+                    return
+                spool.commit(batch[-1][1])
+                self.replayed += n_ok
+                if self._count:
+                    self._count["replayed"](n_ok)

@@ -1,0 +1,38 @@
+"""Kill enforcement and session bookkeeping for the proxy.
+
+`EnforcementService` is what the forwarding app and the control API use; the
+kill registry is pure, the followers and stores are the I/O shell.
+"""
+
+from __future__ import annotations
+
+from proxy.enforcement.base import Enforcement, EventPublisher
+from proxy.enforcement.commands import TopicFollower
+from proxy.enforcement.errors import (
+    CommandTopicMissing,
+    EnforcementError,
+    ReplayTimeout,
+    StoreError,
+)
+from proxy.enforcement.kills import KillRegistry
+from proxy.enforcement.redis_store import RedisSessionStore
+from proxy.enforcement.service import EnforcementService, build_store
+from proxy.enforcement.store import KillState, MemorySessionStore, SessionInfo, SessionStore
+
+__all__ = [
+    "CommandTopicMissing",
+    "Enforcement",
+    "EnforcementError",
+    "EnforcementService",
+    "EventPublisher",
+    "KillRegistry",
+    "KillState",
+    "MemorySessionStore",
+    "RedisSessionStore",
+    "ReplayTimeout",
+    "SessionInfo",
+    "SessionStore",
+    "StoreError",
+    "TopicFollower",
+    "build_store",
+]

@@ -1,0 +1,308 @@
+"""`RedisSessionStore`: sessions, counters and kill state shared by several proxies.
+
+Layout under the configured key prefix P::
+
+    P session:<id>       hash   counters, first/last seen, backend, model, flags (TTL)
+    P sessions           zset   id -> last seen (listing, idle trimming)
+    P flagged            zset   id -> time of the latest violation
+    P violations:<id>    set    violation event ids already counted (TTL)
+    P kills              hash   id -> latest SessionCommand JSON
+    P kills:order        hash   id -> sortable (time, event_id) of that command
+    P commands           pub/sub channel: a mirrored command, for the other replicas
+
+Guarantees: counters are atomic (HINCRBY); a violation counts once per event id
+and a command replaces only an older one (both in Lua, so atomic); a command
+saved by one replica reaches every other replica through pub/sub within
+milliseconds, before Kafka delivers it, and survives in `kills` for replicas
+that start later.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Sequence
+from datetime import UTC, datetime
+from typing import Any, cast
+
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
+
+from proxy.enforcement.errors import StoreError
+from proxy.enforcement.store import (
+    CommandCallback,
+    KillState,
+    Observation,
+    SessionInfo,
+    command_order,
+)
+from schemas.codec import decode_as, encode
+from schemas.errors import DecodeError
+from schemas.events import LLMRequest, SessionCommand, Violation
+
+__all__ = ["RedisSessionStore"]
+
+log = logging.getLogger(__name__)
+
+_FLAG = """
+if redis.call('SADD', KEYS[1], ARGV[1]) == 0 then return 0 end
+redis.call('EXPIRE', KEYS[1], ARGV[2])
+redis.call('HINCRBY', KEYS[2], 'violations', 1)
+redis.call('HSET', KEYS[2], 'flagged', '1', 'last_rule_id', ARGV[3], 'last_severity', ARGV[4])
+redis.call('HSETNX', KEYS[2], 'first_seen', ARGV[5])
+redis.call('HSETNX', KEYS[2], 'last_seen', ARGV[5])
+redis.call('EXPIRE', KEYS[2], ARGV[2])
+redis.call('ZADD', KEYS[3], ARGV[5], ARGV[6])
+redis.call('ZADD', KEYS[4], 'NX', ARGV[5], ARGV[6])
+return 1
+"""
+
+_SAVE_COMMAND = """
+local cur = redis.call('HGET', KEYS[2], ARGV[1])
+if cur and cur >= ARGV[2] then return 0 end
+redis.call('HSET', KEYS[2], ARGV[1], ARGV[2])
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[3])
+redis.call('PUBLISH', ARGV[4], ARGV[3])
+return 1
+"""
+
+_INT_FIELDS = (
+    "requests",
+    "responses",
+    "errors",
+    "input_tokens",
+    "output_tokens",
+    "total_tokens",
+    "violations",
+)
+_STR_FIELDS = (
+    "backend",
+    "model",
+    "client_ip",
+    "api_key_fingerprint",
+    "last_rule_id",
+    "last_severity",
+)
+
+
+def _dt(value: str | None) -> datetime | None:
+    return None if value is None else datetime.fromtimestamp(float(value), UTC)
+
+
+class RedisSessionStore:
+    """Sessions and kill state in Redis (redis.asyncio); see the module docstring."""
+
+    def __init__(self, url: str, *, key_prefix: str = "modeltrail:", ttl_s: float = 604800.0):
+        self._url = url
+        self._p = key_prefix
+        self._ttl = max(1, int(ttl_s))
+        self._redis: Redis | None = None
+        self._listener: asyncio.Task[None] | None = None
+        self._flag_script = None  # registered in start()
+        self._save_script = None
+
+    @property
+    def channel(self) -> str:
+        return f"{self._p}commands"
+
+    def _key(self, name: str) -> str:
+        return f"{self._p}{name}"
+
+    @property
+    def redis(self) -> Redis:
+        if self._redis is None:
+            raise StoreError("RedisSessionStore is not started")
+        return self._redis
+
+    async def start(self, on_command: CommandCallback | None = None) -> None:
+        if self._redis is not None:
+            return
+        client = Redis.from_url(self._url, decode_responses=True)
+        try:
+            await client.ping()
+        except RedisError as exc:
+            await client.aclose()
+            raise StoreError(f"Redis is not reachable: {exc}") from exc
+        self._redis = client
+        self._flag_script = client.register_script(_FLAG)  # type: ignore[assignment]
+        self._save_script = client.register_script(_SAVE_COMMAND)  # type: ignore[assignment]
+        if on_command is not None:
+            ready = asyncio.Event()
+            self._listener = asyncio.create_task(self._listen(on_command, ready))
+            await asyncio.wait_for(ready.wait(), timeout=10)
+
+    async def stop(self) -> None:
+        task, self._listener = self._listener, None
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        client, self._redis = self._redis, None
+        if client is not None:
+            await client.aclose()
+
+    async def _listen(self, on_command: CommandCallback, ready: asyncio.Event) -> None:
+        while True:
+            pubsub = self.redis.pubsub(ignore_subscribe_messages=True)
+            try:
+                await pubsub.subscribe(self.channel)
+                ready.set()
+                async for message in pubsub.listen():
+                    if message.get("type") != "message":
+                        continue
+                    try:
+                        on_command(decode_as(SessionCommand, message["data"]))
+                    except DecodeError as exc:
+                        log.warning("mirrored_command_undecodable", extra={"error": str(exc)})
+            except RedisError as exc:
+                log.warning("redis_subscribe_failed", extra={"error": str(exc)})
+                await asyncio.sleep(1.0)
+            finally:
+                with contextlib.suppress(RedisError):
+                    await pubsub.aclose()  # type: ignore[no-untyped-call]
+
+    async def record(self, events: Sequence[Observation]) -> None:
+        if not events:
+            return
+        pipe = self.redis.pipeline(transaction=False)
+        sessions = self._key("sessions")
+        latest: dict[str, float] = {}
+        for e in events:
+            key = self._key(f"session:{e.session_id}")
+            ts = e.time.timestamp()
+            fields: dict[str, str | float] = {"last_seen": ts, "backend": e.backend}
+            if e.model:
+                fields["model"] = e.model
+            pipe.hsetnx(key, "first_seen", ts)
+            if isinstance(e, LLMRequest):
+                if e.client_ip:
+                    fields["client_ip"] = e.client_ip
+                if e.api_key_fingerprint:
+                    fields["api_key_fingerprint"] = e.api_key_fingerprint
+                pipe.hincrby(key, "requests", 1)
+            else:
+                pipe.hincrby(key, "responses", 1)
+                if e.status_code >= 400 or e.outcome != "ok":
+                    pipe.hincrby(key, "errors", 1)
+                total = e.total_tokens or (e.input_tokens or 0) + (e.output_tokens or 0)
+                for name, value in (
+                    ("input_tokens", e.input_tokens),
+                    ("output_tokens", e.output_tokens),
+                    ("total_tokens", total),
+                ):
+                    if value:
+                        pipe.hincrby(key, name, value)
+            pipe.hset(key, mapping=fields)  # type: ignore[arg-type]
+            pipe.expire(key, self._ttl)
+            latest[e.session_id] = max(ts, latest.get(e.session_id, 0.0))
+        pipe.zadd(sessions, latest, gt=True)  # type: ignore[arg-type]
+        pipe.zremrangebyscore(sessions, "-inf", max(latest.values()) - self._ttl)
+        await self._run(pipe.execute())
+
+    async def flag(self, violation: Violation) -> bool:
+        sid = violation.session_id
+        keys = [
+            self._key(f"violations:{sid}"),
+            self._key(f"session:{sid}"),
+            self._key("flagged"),
+            self._key("sessions"),
+        ]
+        args = [
+            violation.event_id,
+            self._ttl,
+            violation.rule_id,
+            violation.severity,
+            violation.time.timestamp(),
+            sid,
+        ]
+        assert self._flag_script is not None
+        return bool(await self._run(self._flag_script(keys=keys, args=args)))
+
+    async def save_command(self, cmd: SessionCommand) -> bool:
+        keys = [self._key("kills"), self._key("kills:order")]
+        args = [cmd.session_id, command_order(cmd), encode(cmd).decode(), self.channel]
+        assert self._save_script is not None
+        return bool(await self._run(self._save_script(keys=keys, args=args)))
+
+    async def commands(self) -> list[SessionCommand]:
+        raw = cast(dict[str, str], await self._run(self.redis.hgetall(self._key("kills"))))
+        out: list[SessionCommand] = []
+        for value in raw.values():
+            try:
+                out.append(decode_as(SessionCommand, value))
+            except DecodeError as exc:
+                log.warning("mirrored_command_undecodable", extra={"error": str(exc)})
+        return out
+
+    async def get(self, session_id: str) -> SessionInfo | None:
+        found = await self._infos([session_id])
+        return found[0] if found else None
+
+    async def query(
+        self,
+        *,
+        flagged: bool | None = None,
+        backend: str | None = None,
+        since: datetime | None = None,
+        limit: int = 100,
+    ) -> list[SessionInfo]:
+        index = self._key("flagged") if flagged else self._key("sessions")
+        floor = since.timestamp() if since is not None else "-inf"
+        # Filters other than recency run client-side over a bounded window.
+        window = limit if backend is None and flagged is None else max(limit * 20, 1000)
+        ids = cast(
+            list[str],
+            await self._run(self.redis.zrevrangebyscore(index, "+inf", floor, start=0, num=window)),
+        )
+        out: list[SessionInfo] = []
+        for info in await self._infos(ids):
+            if flagged is not None and info.flagged != flagged:
+                continue
+            if backend is not None and info.backend != backend:
+                continue
+            if since is not None and info.last_seen is not None and info.last_seen < since:
+                continue
+            out.append(info)
+            if len(out) >= limit:
+                break
+        return out
+
+    async def count(self) -> int:
+        return int(await self._run(self.redis.zcard(self._key("sessions"))))
+
+    async def _infos(self, ids: Sequence[str]) -> list[SessionInfo]:
+        if not ids:
+            return []
+        pipe = self.redis.pipeline(transaction=False)
+        for sid in ids:
+            pipe.hgetall(self._key(f"session:{sid}"))
+        pipe.hmget(self._key("kills"), list(ids))
+        results = cast(list[object], await self._run(pipe.execute()))
+        kills = cast(list[str | None], results[-1])
+        out: list[SessionInfo] = []
+        for sid, raw, kill in zip(ids, results[:-1], kills, strict=True):
+            h = cast(dict[str, str], raw)
+            if not h:
+                continue
+            state = None
+            if kill is not None:
+                with contextlib.suppress(DecodeError):
+                    state = KillState.of(decode_as(SessionCommand, kill))
+            fields: dict[str, object] = {f: int(h.get(f, 0)) for f in _INT_FIELDS}
+            fields.update({f: h.get(f) for f in _STR_FIELDS})
+            fields.update(
+                session_id=sid,
+                first_seen=_dt(h.get("first_seen")),
+                last_seen=_dt(h.get("last_seen")),
+                flagged=h.get("flagged") == "1",
+                kill=state,
+            )
+            out.append(SessionInfo.model_validate(fields))
+        return out
+
+    async def _run(self, awaitable: Awaitable[Any]) -> Any:
+        try:
+            return await awaitable
+        except RedisError as exc:
+            raise StoreError(f"Redis command failed: {exc}") from exc

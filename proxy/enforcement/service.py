@@ -1,0 +1,357 @@
+"""`EnforcementService`: the real `Enforcement` behind the forwarding path.
+
+It owns the kill registry (the in-memory truth `check` reads), the follower of
+the compacted `session.commands` topic (replayed at start, then live), a
+follower of `audit.violations` (marks sessions flagged, from the live end) and
+the session store. Bookkeeping goes through an in-process queue drained by one
+writer task, so `observe_*` never blocks or raises on the request path; when
+the queue is full an observation is dropped and counted, while commands and
+violations are never dropped.
+
+Guarantees: every command present on `session.commands` when `start()` is
+called is applied before `start()` returns; later ones are applied within the
+follower's fetch wait (milliseconds). With the Redis store a command applied
+here through `apply_local` reaches the other replicas over pub/sub at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import inspect
+import logging
+from collections.abc import Mapping
+from datetime import datetime, timedelta
+
+from aiokafka import ConsumerRecord
+
+from proxy.enforcement.base import EventPublisher
+from proxy.enforcement.commands import TopicFollower
+from proxy.enforcement.errors import StoreError
+from proxy.enforcement.kills import KillRegistry
+from proxy.enforcement.redis_store import RedisSessionStore
+from proxy.enforcement.store import KillState, MemorySessionStore, SessionInfo, SessionStore
+from proxy.metrics import ProxyMetrics
+from proxy.settings import ProxySettings
+from schemas.codec import decode_as
+from schemas.errors import DecodeError
+from schemas.events import DeadLetter, LLMRequest, LLMResponse, SessionCommand, Violation, utcnow
+
+__all__ = ["EnforcementService", "build_store"]
+
+log = logging.getLogger(__name__)
+
+_Item = LLMRequest | LLMResponse | Violation | SessionCommand
+_BATCH = 512
+
+
+def build_store(settings: ProxySettings) -> SessionStore:
+    """The session store the settings ask for."""
+    if settings.session_store == "redis":
+        return RedisSessionStore(
+            settings.redis.url.get_secret_value(),
+            key_prefix=settings.redis.key_prefix,
+            ttl_s=settings.session_ttl_s,
+        )
+    return MemorySessionStore(max_sessions=settings.memory_max_sessions)
+
+
+class EnforcementService:
+    """Kill registry + command/violation followers + session store."""
+
+    def __init__(
+        self,
+        settings: ProxySettings,
+        *,
+        publisher: EventPublisher | None = None,
+        store: SessionStore | None = None,
+        metrics: ProxyMetrics | None = None,
+    ) -> None:
+        self.settings = settings
+        self.registry = KillRegistry()
+        self.store = store if store is not None else build_store(settings)
+        self.metrics = metrics
+        self._publisher = publisher
+        topics = settings.kafka.topics
+        self._commands = TopicFollower(
+            settings.kafka,
+            topics.commands,
+            self._on_command_record,
+            from_beginning=True,
+            fetch_max_wait_ms=settings.command_fetch_wait_ms,
+            replay_timeout_s=settings.enforcement_replay_timeout_s,
+        )
+        self._violations = TopicFollower(
+            settings.kafka,
+            topics.violations,
+            self._on_violation_record,
+            from_beginning=False,
+            fetch_max_wait_ms=50,
+            replay_timeout_s=settings.enforcement_replay_timeout_s,
+        )
+        self._queue: asyncio.Queue[_Item] = asyncio.Queue()
+        self._writer: asyncio.Task[None] | None = None
+        self._started = False
+        self.counters: dict[str, int] = dict.fromkeys(
+            ("commands", "commands_applied", "violations", "observed", "dropped", "store_errors"),
+            0,
+        )
+
+    async def __aenter__(self) -> EnforcementService:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.stop()
+
+    async def start(self) -> None:
+        """Load mirrored kills, replay session.commands to its end, then follow live."""
+        if self._started:
+            return
+        self._started = True
+        self._writer = asyncio.create_task(self._drain(), name="enforcement-writer")
+        try:
+            await self.store.start(on_command=self._on_mirrored)
+            for cmd in await self.store.commands():
+                self._apply(cmd, "store")
+            await self._commands.start()
+            await self._violations.start()
+        except BaseException:
+            await self.stop()
+            raise
+        log.info(
+            "enforcement_started",
+            extra={
+                "replayed": self._commands.replayed,
+                "kills": len(self.registry.active(utcnow())),
+            },
+        )
+
+    async def stop(self) -> None:
+        """Stop followers, flush pending bookkeeping, disconnect; idempotent."""
+        await self._commands.stop()
+        await self._violations.stop()
+        writer, self._writer = self._writer, None
+        if writer is not None:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._queue.join(), timeout=5)
+            writer.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await writer
+        await self.store.stop()
+        self._started = False
+
+    # --- the forwarding path (sync, never blocks) ---
+
+    def check(self, session_id: str, now: datetime | None = None) -> SessionCommand | None:
+        """The kill blocking this session right now, or None. O(1), never awaits."""
+        return self.registry.check(session_id, now or utcnow())
+
+    def observe_request(self, event: LLMRequest) -> None:
+        """Queue a request for the session store; dropped (and counted) when full."""
+        self._observe(event)
+
+    def observe_response(self, event: LLMResponse) -> None:
+        """Queue a response for the session store; dropped (and counted) when full."""
+        self._observe(event)
+
+    def _observe(self, event: LLMRequest | LLMResponse) -> None:
+        if self._writer is None or self._queue.qsize() >= self.settings.observe_queue_size:
+            self.counters["dropped"] += 1
+            if self.metrics is not None:
+                self.metrics.session_updates_dropped.inc()
+            return
+        self.counters["observed"] += 1
+        self._queue.put_nowait(event)
+
+    # --- commands ---
+
+    async def apply_local(self, cmd: SessionCommand) -> bool:
+        """Apply a command at once here and mirror it to the store (other replicas).
+
+        Raises:
+            StoreError: the store could not mirror it (it is applied locally anyway).
+        """
+        changed = self._apply(cmd, "local")
+        await self.store.save_command(cmd)
+        return changed
+
+    def _apply(self, cmd: SessionCommand, source: str) -> bool:
+        changed = self.registry.apply(cmd)
+        if changed:
+            self.counters["commands_applied"] += 1
+            if self.metrics is not None:
+                self.metrics.kill_commands.labels(cmd.command, source).inc()
+            log.info(
+                "session_killed" if cmd.command == "kill" else "session_resumed",
+                extra={
+                    "session_id": cmd.session_id,
+                    "rule_id": cmd.rule_id,
+                    "block_mode": cmd.block_mode,
+                    "source": source,
+                },
+            )
+        return changed
+
+    def _on_mirrored(self, cmd: SessionCommand) -> None:
+        self._apply(cmd, "redis")
+
+    async def _on_command_record(self, record: ConsumerRecord[bytes, bytes]) -> None:
+        self.counters["commands"] += 1
+        try:
+            cmd = decode_as(SessionCommand, record.value or b"")
+        except DecodeError as exc:
+            await self._dead_letter(record, str(exc))
+            return
+        if self._apply(cmd, "kafka"):
+            self._queue.put_nowait(cmd)  # mirror for replicas that start later
+
+    async def _on_violation_record(self, record: ConsumerRecord[bytes, bytes]) -> None:
+        try:
+            violation = decode_as(Violation, record.value or b"")
+        except DecodeError as exc:
+            await self._dead_letter(record, str(exc))
+            return
+        self.counters["violations"] += 1
+        self._queue.put_nowait(violation)
+
+    async def _dead_letter(self, record: ConsumerRecord[bytes, bytes], reason: str) -> None:
+        log.warning(
+            "record_undecodable",
+            extra={"topic": record.topic, "partition": record.partition, "offset": record.offset},
+        )
+        if self._publisher is None:
+            return
+        key = record.key.decode(errors="replace") if record.key else None
+        letter = DeadLetter(
+            source=self.settings.instance_id,
+            session_id=key or "",
+            topic=record.topic,
+            partition=record.partition,
+            offset=record.offset,
+            key=key,
+            reason=reason[:1000],
+            consumer=f"{self.settings.instance_id}/enforcement",
+            value_excerpt=repr(record.value[:512]) if record.value else "",
+        )
+        result = self._publisher.publish(letter)
+        if inspect.isawaitable(result):
+            await result
+
+    # --- the store writer ---
+
+    async def flush(self) -> None:
+        """Wait until every queued update reached the store."""
+        await self._queue.join()
+
+    async def _drain(self) -> None:
+        while True:
+            batch = [await self._queue.get()]
+            while len(batch) < _BATCH and not self._queue.empty():
+                batch.append(self._queue.get_nowait())
+            try:
+                await self._write(batch)
+            except StoreError as exc:
+                self.counters["store_errors"] += 1
+                log.warning("session_store_failed", extra={"error": str(exc), "lost": len(batch)})
+            except Exception:
+                self.counters["store_errors"] += 1
+                log.exception("session_store_failed")
+            finally:
+                for _ in batch:
+                    self._queue.task_done()
+
+    async def _write(self, batch: list[_Item]) -> None:
+        observations = [e for e in batch if isinstance(e, LLMRequest | LLMResponse)]
+        if observations:
+            await self.store.record(observations)
+        for item in batch:
+            if isinstance(item, Violation):
+                await self.store.flag(item)
+            elif isinstance(item, SessionCommand):
+                await self.store.save_command(item)
+
+    # --- queries for the control API ---
+
+    def _merge(self, info: SessionInfo | None, sid: str, now: datetime) -> SessionInfo | None:
+        latest = self.registry.latest(sid)
+        killed = self.registry.check(sid, now) is not None
+        if info is None:
+            if latest is None:
+                return None
+            info = SessionInfo(session_id=sid)
+        kill = KillState.of(latest) if latest is not None else info.kill
+        return info.model_copy(update={"killed": killed, "kill": kill})
+
+    async def session(self, session_id: str) -> SessionInfo | None:
+        """One session with its live kill state, or None when never seen nor commanded."""
+        return self._merge(await self.store.get(session_id), session_id, utcnow())
+
+    async def sessions(
+        self,
+        *,
+        active: bool | None = None,
+        killed: bool | None = None,
+        flagged: bool | None = None,
+        backend: str | None = None,
+        limit: int = 100,
+    ) -> list[SessionInfo]:
+        """Sessions, most recently seen first, filtered."""
+        now = utcnow()
+        idle_floor = now - timedelta(seconds=self.settings.session_idle_s)
+        if killed:
+            kills = sorted(self.registry.active(now), key=lambda c: c.time, reverse=True)
+            candidates = [
+                self._merge(await self.store.get(c.session_id), c.session_id, now) for c in kills
+            ]
+        else:
+            wide = active is False or killed is False
+            found = await self.store.query(
+                flagged=flagged,
+                backend=backend,
+                since=idle_floor if active else None,
+                limit=limit * 10 if wide else limit,
+            )
+            candidates = [self._merge(i, i.session_id, now) for i in found]
+        out: list[SessionInfo] = []
+        for info in candidates:
+            if info is None:
+                continue
+            is_active = info.last_seen is not None and info.last_seen >= idle_floor
+            if active is not None and is_active != active:
+                continue
+            if killed is not None and info.killed != killed:
+                continue
+            if flagged is not None and info.flagged != flagged:
+                continue
+            if backend is not None and info.backend != backend:
+                continue
+            out.append(info)
+            if len(out) >= limit:
+                break
+        return out
+
+    async def stats(self) -> Mapping[str, object]:
+        """Counters for `/control/stats` and the gauges of `/metrics`."""
+        now = utcnow()
+        killed = len(self.registry.active(now))
+        try:
+            sessions: int | None = await self.store.count()
+            active = len(await self.sessions(active=True, limit=100_000))
+        except StoreError:
+            sessions = active = None
+        if self.metrics is not None:
+            self.metrics.killed_sessions.set(killed)
+            if active is not None:
+                self.metrics.active_sessions.set(active)
+        return {
+            "store": self.settings.session_store,
+            "sessions": sessions,
+            "active_sessions": active,
+            "killed_sessions": killed,
+            "commands_known": len(self.registry),
+            "commands_replayed": self._commands.replayed,
+            "following": self._commands.running,
+            "queue_depth": self._queue.qsize(),
+            **self.counters,
+        }

@@ -1,0 +1,292 @@
+"""Session store: per-session bookkeeping shared by the proxy and the control API.
+
+`SessionStore` is the Protocol; `MemorySessionStore` (one process) lives here,
+`RedisSessionStore` (several proxies share sessions, counters and kill state) in
+`redis_store.py`. Every write is idempotent where the input can repeat:
+violations count once per `event_id`, a mirrored command only replaces an
+older one. Request/response counters are at-least-once from the caller's view
+(the proxy observes each request once).
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict, deque
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Protocol
+
+from pydantic import BaseModel, ConfigDict
+
+from schemas.events import (
+    BlockMode,
+    CommandKind,
+    LLMRequest,
+    LLMResponse,
+    SessionCommand,
+    Violation,
+)
+
+__all__ = [
+    "CommandCallback",
+    "KillState",
+    "MemorySessionStore",
+    "Observation",
+    "SessionInfo",
+    "SessionStore",
+    "command_order",
+]
+
+Observation = LLMRequest | LLMResponse
+CommandCallback = Callable[[SessionCommand], None]
+
+
+def command_order(cmd: SessionCommand) -> str:
+    """A string that sorts like `(time, event_id)`: newer commands sort higher."""
+    micros = int(cmd.time.timestamp() * 1_000_000)
+    return f"{micros:020d}:{cmd.event_id}"
+
+
+class KillState(BaseModel):
+    """The command currently deciding a session's fate, as the control API shows it."""
+
+    model_config = ConfigDict(frozen=True)
+
+    command: CommandKind
+    block_mode: BlockMode | None = None
+    expires_at: datetime | None = None
+    reason: str = ""
+    rule_id: str | None = None
+    issuer: str
+    decision_id: str
+    time: datetime
+
+    @classmethod
+    def of(cls, cmd: SessionCommand) -> KillState:
+        return cls(
+            command=cmd.command,
+            block_mode=cmd.block_mode,
+            expires_at=cmd.expires_at,
+            reason=cmd.reason,
+            rule_id=cmd.rule_id,
+            issuer=cmd.issuer,
+            decision_id=cmd.decision_id,
+            time=cmd.time,
+        )
+
+
+class SessionInfo(BaseModel):
+    """What is known about one session (no prompt bodies, no raw keys)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    session_id: str
+    first_seen: datetime | None = None
+    last_seen: datetime | None = None
+    requests: int = 0
+    responses: int = 0
+    errors: int = 0
+    input_tokens: int = 0
+    output_tokens: int = 0
+    total_tokens: int = 0
+    backend: str | None = None
+    model: str | None = None
+    client_ip: str | None = None
+    api_key_fingerprint: str | None = None
+    flagged: bool = False
+    violations: int = 0
+    last_rule_id: str | None = None
+    last_severity: str | None = None
+    killed: bool = False
+    kill: KillState | None = None
+
+
+class SessionStore(Protocol):
+    """Where session records and mirrored kill state live."""
+
+    async def start(self, on_command: CommandCallback | None = None) -> None:
+        """Connect; `on_command` receives commands other replicas mirror (may be never)."""
+
+    async def stop(self) -> None:
+        """Disconnect; idempotent."""
+
+    async def record(self, events: Sequence[Observation]) -> None:
+        """Count requests/responses, tokens, errors; update last seen, backend, model."""
+
+    async def flag(self, violation: Violation) -> bool:
+        """Mark the session flagged; True if this violation was new (counted once)."""
+
+    async def save_command(self, cmd: SessionCommand) -> bool:
+        """Mirror a command if newer than the one held (and tell other replicas)."""
+
+    async def commands(self) -> list[SessionCommand]:
+        """Every mirrored command (the latest per session)."""
+
+    async def get(self, session_id: str) -> SessionInfo | None:
+        """One session, or None."""
+
+    async def query(
+        self,
+        *,
+        flagged: bool | None = None,
+        backend: str | None = None,
+        since: datetime | None = None,
+        limit: int = 100,
+    ) -> list[SessionInfo]:
+        """Sessions, most recently seen first, filtered."""
+
+    async def count(self) -> int:
+        """How many sessions are held."""
+
+
+def _ts(value: float | None) -> datetime | None:
+    return None if value is None else datetime.fromtimestamp(value, UTC)
+
+
+@dataclass(slots=True)
+class _Session:
+    session_id: str
+    first_seen: float | None = None
+    last_seen: float | None = None
+    requests: int = 0
+    responses: int = 0
+    errors: int = 0
+    input_tokens: int = 0
+    output_tokens: int = 0
+    total_tokens: int = 0
+    backend: str | None = None
+    model: str | None = None
+    client_ip: str | None = None
+    api_key_fingerprint: str | None = None
+    flagged: bool = False
+    violations: int = 0
+    last_rule_id: str | None = None
+    last_severity: str | None = None
+    violation_ids: deque[str] = field(default_factory=lambda: deque(maxlen=256))
+
+    def seen(self, ts: float) -> None:
+        if self.first_seen is None or ts < self.first_seen:
+            self.first_seen = ts
+        if self.last_seen is None or ts > self.last_seen:
+            self.last_seen = ts
+
+    def info(self, kill: SessionCommand | None) -> SessionInfo:
+        return SessionInfo(
+            session_id=self.session_id,
+            first_seen=_ts(self.first_seen),
+            last_seen=_ts(self.last_seen),
+            requests=self.requests,
+            responses=self.responses,
+            errors=self.errors,
+            input_tokens=self.input_tokens,
+            output_tokens=self.output_tokens,
+            total_tokens=self.total_tokens,
+            backend=self.backend,
+            model=self.model,
+            client_ip=self.client_ip,
+            api_key_fingerprint=self.api_key_fingerprint,
+            flagged=self.flagged,
+            violations=self.violations,
+            last_rule_id=self.last_rule_id,
+            last_severity=self.last_severity,
+            kill=KillState.of(kill) if kill is not None else None,
+        )
+
+
+def apply_observation(s: _Session, e: Observation) -> None:
+    """Fold one request or response into a session record (shared with tests)."""
+    s.seen(e.time.timestamp())
+    s.backend = e.backend
+    if e.model:
+        s.model = e.model
+    if isinstance(e, LLMRequest):
+        s.requests += 1
+        if e.client_ip:
+            s.client_ip = e.client_ip
+        if e.api_key_fingerprint:
+            s.api_key_fingerprint = e.api_key_fingerprint
+        return
+    s.responses += 1
+    if e.status_code >= 400 or e.outcome != "ok":
+        s.errors += 1
+    s.input_tokens += e.input_tokens or 0
+    s.output_tokens += e.output_tokens or 0
+    s.total_tokens += e.total_tokens or (e.input_tokens or 0) + (e.output_tokens or 0)
+
+
+class MemorySessionStore:
+    """One process's sessions, least recently seen evicted beyond `max_sessions`."""
+
+    def __init__(self, *, max_sessions: int = 100_000) -> None:
+        self._max = max_sessions
+        self._sessions: OrderedDict[str, _Session] = OrderedDict()
+        self._commands: dict[str, SessionCommand] = {}
+
+    async def start(self, on_command: CommandCallback | None = None) -> None:
+        return None  # one process: nobody else mirrors commands to us
+
+    async def stop(self) -> None:
+        return None
+
+    def _session(self, sid: str) -> _Session:
+        s = self._sessions.get(sid)
+        if s is None:
+            s = self._sessions[sid] = _Session(sid)
+            if len(self._sessions) > self._max:
+                self._sessions.popitem(last=False)
+        else:
+            self._sessions.move_to_end(sid)
+        return s
+
+    async def record(self, events: Sequence[Observation]) -> None:
+        for e in events:
+            apply_observation(self._session(e.session_id), e)
+
+    async def flag(self, violation: Violation) -> bool:
+        s = self._session(violation.session_id)
+        if violation.event_id in s.violation_ids:
+            return False
+        s.violation_ids.append(violation.event_id)
+        s.seen(violation.time.timestamp())
+        s.flagged = True
+        s.violations += 1
+        s.last_rule_id = violation.rule_id
+        s.last_severity = violation.severity
+        return True
+
+    async def save_command(self, cmd: SessionCommand) -> bool:
+        current = self._commands.get(cmd.session_id)
+        if current is not None and command_order(cmd) <= command_order(current):
+            return False
+        self._commands[cmd.session_id] = cmd
+        return True
+
+    async def commands(self) -> list[SessionCommand]:
+        return list(self._commands.values())
+
+    async def get(self, session_id: str) -> SessionInfo | None:
+        s = self._sessions.get(session_id)
+        return None if s is None else s.info(self._commands.get(session_id))
+
+    async def query(
+        self,
+        *,
+        flagged: bool | None = None,
+        backend: str | None = None,
+        since: datetime | None = None,
+        limit: int = 100,
+    ) -> list[SessionInfo]:
+        floor = since.timestamp() if since is not None else None
+        out: list[SessionInfo] = []
+        for s in sorted(self._sessions.values(), key=lambda s: s.last_seen or 0.0, reverse=True):
+            if len(out) >= limit or (floor is not None and (s.last_seen or 0.0) < floor):
+                break
+            if flagged is not None and s.flagged != flagged:
+                continue
+            if backend is not None and s.backend != backend:
+                continue
+            out.append(s.info(self._commands.get(s.session_id)))
+        return out
+
+    async def count(self) -> int:
+        return len(self._sessions)

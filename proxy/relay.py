@@ -1,0 +1,157 @@
+"""Relaying one upstream answer to the ASGI client, capturing it on the side.
+
+Streams go chunk by chunk, exactly as received, with the kill check before
+every chunk; buffered (non-stream) answers are read whole and sent with their
+length. Either way the result is what the parsers assembled plus an outcome.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import httpx
+
+from proxy.capture import Assembled, parse_response_body
+from proxy.enforcement.base import Enforcement
+from proxy.errors import SessionKilled, UpstreamError, UpstreamTimeout, stream_error_chunk
+from proxy.forward import HOP_BY_HOP, Forwarder
+from proxy.sse import StreamParser, WindowCutter
+from schemas.events import Outcome, Provider, SessionCommand
+
+__all__ = ["Relayed", "is_stream", "killed_error", "relay_buffered", "relay_stream"]
+
+Send = Callable[[dict[str, object]], object]
+Receive = Callable[[], object]
+
+
+@dataclass(slots=True)
+class Relayed:
+    """How a relay ended."""
+
+    outcome: Outcome
+    body_bytes: int
+    result: Assembled | None
+    error_type: str | None = None
+    error_message: str | None = None
+
+
+def is_stream(response: httpx.Response) -> bool:
+    """Whether to relay incrementally: SSE, NDJSON, or no declared length."""
+    ctype = response.headers.get("content-type", "")
+    return (
+        "text/event-stream" in ctype
+        or "ndjson" in ctype
+        or "content-length" not in response.headers
+    )
+
+
+def response_headers(response: httpx.Response, extra: list[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes]]:
+    """The backend's headers minus hop-by-hop ones, plus ours."""
+    out = [(k, v) for k, v in response.headers.raw if k.lower().decode("latin-1") not in HOP_BY_HOP]
+    out.extend(extra)
+    return out
+
+
+def killed_error(cmd: SessionCommand, session_id: str) -> SessionKilled:
+    """The 403 error naming the kill's reason and rule."""
+    reason = cmd.reason or "killed by policy"
+    return SessionKilled(
+        f"session blocked: {reason}",
+        extra={"reason": reason, "rule_id": cmd.rule_id or "", "session_id": session_id},
+    )
+
+
+async def relay_buffered(
+    response: httpx.Response,
+    send: Send,
+    headers: list[tuple[bytes, bytes]],
+    provider: Provider,
+    path: str,
+    capture: bool,
+) -> Relayed:
+    """Read the whole (small, sized) answer, send it, parse it."""
+    try:
+        parts = [c async for c in Forwarder.chunks(response)]
+    finally:
+        await response.aclose()
+    body = b"".join(parts)
+    headers.append((b"content-length", str(len(body)).encode()))
+    await send({"type": "http.response.start", "status": response.status_code, "headers": headers})
+    await send({"type": "http.response.body", "body": body, "more_body": False})
+    result = parse_response_body(provider, path, body) if capture else None
+    return Relayed("ok" if response.status_code < 400 else "upstream_error", len(body), result)
+
+
+async def relay_stream(
+    response: httpx.Response,
+    receive: Receive,
+    send: Send,
+    headers: list[tuple[bytes, bytes]],
+    *,
+    provider: Provider,
+    capture: bool,
+    enforcement: Enforcement,
+    session_id: str,
+    cutter: WindowCutter | None,
+    on_window: Callable[[int, int, str], None],
+) -> Relayed:
+    """Relay chunk by chunk; cut on a kill, stop on a client disconnect."""
+    ndjson = "ndjson" in response.headers.get("content-type", "")
+    sse = ndjson or "text/event-stream" in response.headers.get("content-type", "")
+    parser = StreamParser(provider, ndjson=ndjson) if capture else None
+    gone = asyncio.Event()
+
+    async def watch() -> None:
+        while True:
+            msg = await receive()  # type: ignore[misc]
+            if msg.get("type") == "http.disconnect":  # type: ignore[union-attr]
+                gone.set()
+                return
+
+    watcher = asyncio.create_task(watch())
+    await send({"type": "http.response.start", "status": response.status_code, "headers": headers})
+    outcome: Outcome = "ok" if response.status_code < 400 else "upstream_error"
+    total = 0
+    err_type = err_msg = None
+    try:
+        async for chunk in Forwarder.chunks(response):
+            if gone.is_set():
+                outcome = "client_disconnect"
+                break
+            cmd = enforcement.check(session_id)
+            if cmd is not None:
+                err = killed_error(cmd, session_id)
+                if sse:
+                    await send({"type": "http.response.body", "body": stream_error_chunk(provider, err, ndjson=ndjson), "more_body": True})
+                outcome, err_type, err_msg = "killed", err.error_type, err.message
+                break
+            await send({"type": "http.response.body", "body": chunk, "more_body": True})
+            total += len(chunk)
+            if parser is not None:
+                text = parser.feed(chunk)
+                if text and cutter is not None:
+                    for window in cutter.feed(text):
+                        on_window(*window)
+        else:
+            if gone.is_set():
+                outcome = "client_disconnect"
+    except UpstreamError as exc:
+        outcome = "timeout" if isinstance(exc, UpstreamTimeout) else "upstream_error"
+        err_type, err_msg = exc.error_type, exc.message
+        if sse and not gone.is_set():
+            await send({"type": "http.response.body", "body": stream_error_chunk(provider, exc, ndjson=ndjson), "more_body": True})
+    finally:
+        watcher.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await watcher
+        await response.aclose()
+    await send({"type": "http.response.body", "body": b"", "more_body": False})
+    result = parser.finish() if parser is not None else None
+    if cutter is not None and result is not None:
+        last = cutter.finish()
+        if last is not None:
+            on_window(*last)
+    return Relayed(outcome, total, result, err_type, err_msg)

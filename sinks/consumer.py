@@ -1,0 +1,300 @@
+"""The sink: an aiokafka consumer group that writes the event topics as Parquet files.
+
+Delivery guarantee (exactly-once trail, by construction):
+
+* Every event of an archived topic lands in exactly one object, even when the
+  process is killed with SIGKILL at any moment, S3 goes away, or partitions move.
+* Offsets are committed only after the object is written (never auto-commit).
+* A file is the contiguous offset range [start, end] of one partition. Its key
+  is a function of (table, topic, partition, start, hour of its first event);
+  `start` is the offset committed when the previous file was done. Boundaries
+  inside a run come from the input only (`sinks.batch`: rows, input bytes,
+  event-time span, hour), so a replay cuts the same files and writes the same keys.
+* The idle flush and the shutdown flush are time-driven and so NOT a function
+  of the input. They stay safe because each partition keeps at most ONE object
+  that is written but not yet committed, and that object always starts at the
+  committed offset: files of a partition are uploaded strictly one after the
+  other, and the next upload waits until the previous commit succeeded. After
+  a crash, the replay starts at the committed offset and its first file gets
+  that very key, so it *replaces* the orphan whatever boundary the replay picks;
+  no other orphan can exist, hence no duplicate and no gap.
+* On revocation the partition's in-flight upload is awaited (an upload running
+  in a thread cannot be cancelled, and must not land after the next owner
+  wrote the same key) and its buffers are dropped; the next owner replays from
+  the committed offset.
+* Store failures are retried with exponential backoff, forever; a partition with
+  files waiting is paused, so memory stays bounded (per partition at most the
+  open file plus `MAX_PENDING` closed ones, each at most `max_bytes` of input).
+* Records that are not valid events go to the dead-letter topic (at-least-once:
+  sent before the commit of their file, so a replay may send them again).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections import deque
+from dataclasses import dataclass, field
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener, TopicPartition
+from aiokafka.errors import CommitFailedError, IllegalStateError
+
+from schemas import TABLES, DeadLetter, arrow_schema, encode
+from sinks.batch import Limits
+from sinks.partition import ClosedFile, PartitionBuffer
+from sinks.settings import SinkSettings
+from sinks.store import ObjectStore, open_store, parse_target
+
+__all__ = ["MAX_PENDING", "Sink", "SinkStats"]
+
+log = logging.getLogger(__name__)
+
+#: Closed files a partition may hold before it is paused.
+MAX_PENDING = 2
+
+
+@dataclass
+class SinkStats:
+    """Counters since start."""
+
+    events: int = 0
+    files: int = 0
+    bytes: int = 0
+    dead_letters: int = 0
+    store_retries: int = 0
+    first_input: float | None = None  # perf_counter() of the first record ingested
+
+
+@dataclass(eq=False)
+class _Partition:
+    tp: TopicPartition
+    buffer: PartitionBuffer
+    pending: deque[ClosedFile] = field(default_factory=deque)
+    task: asyncio.Task[None] | None = None
+    inflight: asyncio.Future[None] | None = None
+    revoked: bool = False
+    last_input: float = field(default_factory=time.monotonic)
+
+
+class _Listener(ConsumerRebalanceListener):  # type: ignore[misc]
+    def __init__(self, sink: Sink) -> None:
+        self.sink = sink
+
+    async def on_partitions_revoked(self, revoked: list[TopicPartition]) -> None:
+        await self.sink._revoke(list(revoked))
+
+    async def on_partitions_assigned(self, assigned: list[TopicPartition]) -> None:
+        log.info("partitions_assigned", extra={"partitions": [str(tp) for tp in assigned]})
+
+
+class Sink:
+    """One sink process: consume, cut files, store, commit. `await sink.run()` until `stop()`."""
+
+    def __init__(self, settings: SinkSettings, store: ObjectStore | None = None) -> None:
+        self.settings = settings
+        if store is None:
+            store, self.target = open_store(settings)
+        else:
+            self.target = parse_target(settings.target)
+        self.store: ObjectStore = store
+        topics = settings.kafka.topics
+        self._table_of: dict[str, str] = {}
+        for table in settings.tables:
+            model = TABLES[table]
+            self._table_of[topics.by_model()[model]] = table
+        self.limits = Limits(
+            settings.max_rows, settings.max_bytes, int(settings.max_span_s * 1_000_000)
+        )
+        self.stats = SinkStats()
+        self._parts: dict[TopicPartition, _Partition] = {}
+        self._lock = asyncio.Lock()
+        self._stopping = asyncio.Event()
+        self._consumer: AIOKafkaConsumer | None = None
+        self._producer: AIOKafkaProducer | None = None
+
+    def stop(self) -> None:
+        """Ask `run` to flush what it holds, commit, and return."""
+        self._stopping.set()
+
+    async def run(self) -> None:
+        """Consume until `stop()`; then flush every open file and wait until all are committed."""
+        s = self.settings
+        kw = s.kafka.client_kwargs()
+        self._consumer = AIOKafkaConsumer(
+            **kw,  # type: ignore[arg-type]
+            group_id=s.group_id,
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",
+            fetch_max_wait_ms=s.fetch_max_wait_ms,
+            max_partition_fetch_bytes=8 * 1024 * 1024,
+            fetch_max_bytes=64 * 1024 * 1024,
+            session_timeout_ms=s.session_timeout_ms,
+            heartbeat_interval_ms=s.heartbeat_interval_ms,
+        )
+        if s.dead_letter:
+            self._producer = AIOKafkaProducer(**kw, acks="all")  # type: ignore[arg-type]
+            await self._producer.start()
+        self._consumer.subscribe(list(self._table_of), listener=_Listener(self))
+        await self._consumer.start()
+        log.info("sink_started", extra={"target": self.target.url, "topics": list(self._table_of)})
+        try:
+            while not self._stopping.is_set():
+                batch = await self._consumer.getmany(
+                    timeout_ms=200, max_records=s.fetch_max_records
+                )
+                async with self._lock:
+                    for tp, records in batch.items():
+                        await self._ingest(tp, records)
+                    self._flush_idle()
+            async with self._lock:
+                for part in list(self._parts.values()):
+                    self._enqueue(part, part.buffer.flush())
+            await self._drain_all()
+        finally:
+            for part in self._parts.values():
+                if part.task is not None:
+                    part.task.cancel()
+            await self._consumer.stop()
+            if self._producer is not None:
+                await self._producer.stop()
+            await self.store.close()
+            log.info("sink_stopped", extra={"events": self.stats.events, "files": self.stats.files})
+
+    async def _ingest(self, tp: TopicPartition, records: list[object]) -> None:
+        assert self._consumer is not None
+        part = self._parts.get(tp)
+        committed = None
+        if part is None:
+            table = self._table_of[tp.topic]
+            model = TABLES[table]
+            buffer = PartitionBuffer(
+                table=table,
+                topic=tp.topic,
+                partition=tp.partition,
+                schema=arrow_schema(model),
+                expected_type=model.model_fields["type"].default,
+                limits=self.limits,
+            )
+            part = self._parts[tp] = _Partition(tp, buffer)
+            committed = await self._consumer.committed(tp)
+        for done in part.buffer.ingest(records, committed):  # type: ignore[arg-type]
+            self._enqueue(part, done)
+        part.last_input = time.monotonic()
+        if self.stats.first_input is None:
+            self.stats.first_input = time.perf_counter()
+
+    def _flush_idle(self) -> None:
+        now = time.monotonic()
+        for part in self._parts.values():
+            if part.buffer.buffered and now - part.last_input >= self.settings.idle_flush_s:
+                self._enqueue(part, part.buffer.flush())
+
+    def _enqueue(self, part: _Partition, done: ClosedFile | None) -> None:
+        if done is None:
+            return
+        part.pending.append(done)
+        if len(part.pending) >= MAX_PENDING and self._consumer is not None:
+            self._consumer.pause(part.tp)
+        if part.task is None or part.task.done():
+            part.task = asyncio.create_task(self._deliver_all(part))
+
+    async def _deliver_all(self, part: _Partition) -> None:
+        """Store then commit each closed file of one partition, strictly in order."""
+        while part.pending and not part.revoked:
+            done = part.pending[0]
+            if not await self._deliver(part, done):
+                return
+            part.pending.popleft()
+            self.stats.events += done.rows
+            if len(part.pending) < MAX_PENDING and self._consumer is not None and not part.revoked:
+                self._consumer.resume(part.tp)
+
+    async def _deliver(self, part: _Partition, done: ClosedFile) -> bool:
+        s = self.settings
+        key = done.key(self.target.prefix)
+        if key is not None:
+            data = await asyncio.to_thread(
+                done.encode, arrow_schema(TABLES[done.table]), s.compression_level
+            )
+            if not await self._retry(part, "store", lambda: self.store.put(key, data), shield=True):
+                return False
+            self.stats.files += 1
+            self.stats.bytes += len(data)
+            log.debug("batch_flushed", extra={"key": key, "rows": done.rows})
+        if done.bad and self._producer is not None:
+            if not await self._retry(part, "deadletter", lambda: self._dead_letter(done)):
+                return False
+        return await self._retry(part, "commit", lambda: self._commit(part, done))
+
+    async def _retry(self, part: _Partition, what: str, op, *, shield: bool = False) -> bool:  # type: ignore[no-untyped-def]
+        delay = self.settings.retry_initial_s
+        while not part.revoked:
+            try:
+                if shield:
+                    part.inflight = asyncio.ensure_future(op())
+                    await asyncio.shield(part.inflight)
+                    part.inflight = None
+                else:
+                    await op()
+                return True
+            except (CommitFailedError, IllegalStateError):
+                log.info("commit_refused", extra={"partition": str(part.tp)})
+                return False
+            except Exception as exc:  # retry anything: nothing may be lost
+                part.inflight = None
+                self.stats.store_retries += 1
+                log.warning(
+                    "retrying",
+                    extra={"op": what, "partition": str(part.tp), "error": str(exc)[:300]},
+                )
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, self.settings.retry_max_s)
+        return False
+
+    async def _commit(self, part: _Partition, done: ClosedFile) -> None:
+        assert self._consumer is not None
+        await self._consumer.commit({part.tp: done.commit_offset})
+
+    async def _dead_letter(self, done: ClosedFile) -> None:
+        assert self._producer is not None
+        topic = self.settings.kafka.topics.deadletter
+        futures = []
+        for bad in done.bad:
+            if bad.value is None:
+                continue  # a tombstone is not an error
+            key = bad.key.decode(errors="replace") if bad.key else None
+            event = DeadLetter(
+                source=self.settings.instance_id,
+                session_id=key or "unknown",
+                topic=done.topic,
+                partition=done.partition,
+                offset=bad.offset,
+                key=key,
+                reason=bad.reason,
+                consumer=f"sink:{self.settings.group_id}",
+                value_excerpt=bad.value[:512].decode(errors="backslashreplace"),
+            )
+            futures.append(await self._producer.send(topic, encode(event), key=bad.key))
+        await asyncio.gather(*futures)
+        self.stats.dead_letters += len(futures)
+
+    async def _revoke(self, revoked: list[TopicPartition]) -> None:
+        async with self._lock:
+            for tp in revoked:
+                part = self._parts.pop(tp, None)
+                if part is None:
+                    continue
+                part.revoked = True
+                if part.task is not None:
+                    part.task.cancel()
+                    await asyncio.gather(part.task, return_exceptions=True)
+                if part.inflight is not None:
+                    # Let a running upload finish before the next owner may write its key.
+                    await asyncio.gather(part.inflight, return_exceptions=True)
+        log.info("partitions_revoked", extra={"partitions": [str(tp) for tp in revoked]})
+
+    async def _drain_all(self) -> None:
+        tasks = [p.task for p in self._parts.values() if p.task is not None]
+        if tasks:
+            await asyncio.gather(*tasks, return_exceptions=True)

@@ -1,0 +1,182 @@
+"""One partition's open file: records in, closed files out. Pure (no I/O, no clock).
+
+A file covers a contiguous offset range [start_offset, end_offset] of one
+partition. The first file after an assignment starts at the committed offset
+(or, with none, at the first record read); every later file starts right after
+the previous one's end. So `start_offset` of a file equals the offset committed
+when the previous file was done, and a consumer restarting from that commit
+starts the same file at the same offset: same key.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Protocol
+
+import pyarrow as pa
+
+from sinks.batch import Limits, OpenFile, plan_cuts
+from sinks.decode import decode_values
+from sinks.keys import object_key
+from sinks.parquet import conform, to_parquet
+
+__all__ = ["BadRecord", "ClosedFile", "PartitionBuffer", "Record"]
+
+
+class Record(Protocol):
+    """The parts of a Kafka record the sink uses (aiokafka's ConsumerRecord fits)."""
+
+    @property
+    def offset(self) -> int: ...
+    @property
+    def key(self) -> bytes | None: ...
+    @property
+    def value(self) -> bytes | None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class BadRecord:
+    """A record that is not a valid event of the table, kept for the dead-letter topic."""
+
+    offset: int
+    key: bytes | None
+    value: bytes | None
+    reason: str
+
+
+@dataclass(slots=True)
+class ClosedFile:
+    """A finished file: its offset range, its rows, the records that were not events."""
+
+    table: str
+    topic: str
+    partition: int
+    start_offset: int
+    end_offset: int
+    rows: int
+    first_time: datetime | None
+    chunks: list[pa.Table]
+    bad: list[BadRecord]
+    encoded: bytes | None = None
+
+    @property
+    def commit_offset(self) -> int:
+        """The offset to commit once this file is stored: the next file's start."""
+        return self.end_offset + 1
+
+    def key(self, prefix: str) -> str | None:
+        """The object key, or None when no record of the range was a valid event."""
+        if self.first_time is None:
+            return None
+        return object_key(
+            prefix, self.table, self.topic, self.partition, self.start_offset, self.first_time
+        )
+
+    def encode(self, schema: pa.Schema, level: int = 3) -> bytes:
+        """Parquet bytes of the file; cached (a retry uploads the same bytes), rows released."""
+        if self.encoded is None:
+            self.encoded = to_parquet(
+                conform(self.chunks, schema),
+                level=level,
+                metadata={
+                    "modeltrail.topic": self.topic,
+                    "modeltrail.partition": str(self.partition),
+                    "modeltrail.first_offset": str(self.start_offset),
+                    "modeltrail.last_offset": str(self.end_offset),
+                },
+            )
+            self.chunks = []
+        return self.encoded
+
+
+@dataclass(slots=True)
+class PartitionBuffer:
+    """The open file of one topic-partition."""
+
+    table: str
+    topic: str
+    partition: int
+    schema: pa.Schema
+    expected_type: str
+    limits: Limits
+    start_offset: int | None = None
+    last_offset: int | None = None
+    open: OpenFile = field(default_factory=OpenFile)
+    chunks: list[pa.Table] = field(default_factory=list)
+    bad: list[BadRecord] = field(default_factory=list)
+
+    @property
+    def buffered(self) -> int:
+        """Records in the open file."""
+        return self.open.rows
+
+    @property
+    def buffered_bytes(self) -> int:
+        return self.open.bytes
+
+    def ingest(self, records: Sequence[Record], committed: int | None = None) -> list[ClosedFile]:
+        """Add consecutive records; return the files the deterministic rule closed.
+
+        `committed` is the group's committed offset, needed only for the first
+        records after an assignment.
+        """
+        if not records:
+            return []
+        if self.start_offset is None:
+            first = records[0].offset
+            self.start_offset = committed if committed is not None and committed <= first else first
+        values = [r.value for r in records]
+        sizes = [len(v) if v else 0 for v in values]
+        decoded = decode_values(values, self.schema, self.expected_type)
+        cuts, after = plan_cuts(self.open, sizes, decoded.times_us, self.limits)
+        bounds = [0, *cuts, len(records)]
+        closed: list[ClosedFile] = []
+        for j in range(len(bounds) - 1):
+            a, b = bounds[j], bounds[j + 1]
+            if j > 0:
+                done = self._close()
+                if done is not None:
+                    closed.append(done)
+            if a == b:
+                continue
+            r0, r1 = decoded.row_range(a, b)
+            if r1 > r0:
+                self.chunks.append(decoded.table.slice(r0, r1 - r0))
+            for i, reason in decoded.bad.items():
+                if a <= i < b:
+                    rec = records[i]
+                    self.bad.append(BadRecord(rec.offset, rec.key, rec.value, reason))
+            self.last_offset = records[b - 1].offset
+        self.open = after
+        return closed
+
+    def flush(self) -> ClosedFile | None:
+        """Close the open file now (idle partition, shutdown); None when it is empty."""
+        done = self._close()
+        self.open = OpenFile()
+        return done
+
+    def _close(self) -> ClosedFile | None:
+        if self.last_offset is None or self.start_offset is None:
+            return None
+        if self.last_offset < self.start_offset:
+            return None
+        rows = sum(c.num_rows for c in self.chunks)
+        first = next((c["time"][0].as_py() for c in self.chunks if c.num_rows), None)
+        done = ClosedFile(
+            table=self.table,
+            rows=rows,
+            first_time=first.astimezone(UTC) if first is not None else None,
+            topic=self.topic,
+            partition=self.partition,
+            start_offset=self.start_offset,
+            end_offset=self.last_offset,
+            chunks=self.chunks,
+            bad=self.bad,
+        )
+        self.start_offset = self.last_offset + 1
+        self.chunks = []
+        self.bad = []
+        return done

@@ -1,0 +1,66 @@
+"""Sink settings: env `MODELTRAIL_SINK__*` (nested with `__`), plus the shared
+`MODELTRAIL_KAFKA__*` section. Built once in `sinks.__main__`.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from schemas.settings import KafkaSettings
+
+__all__ = ["SinkSettings"]
+
+TableName = Literal[
+    "requests", "responses", "stream_windows", "violations", "session_commands", "deadletter"
+]
+
+
+def _default_tables() -> list[TableName]:
+    return ["requests", "responses", "violations", "session_commands"]
+
+
+class SinkSettings(BaseSettings):
+    """Everything one sink process needs."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="MODELTRAIL_SINK__", env_nested_delimiter="__", extra="forbid"
+    )
+
+    kafka: KafkaSettings = Field(default_factory=KafkaSettings)
+    instance_id: str = Field(default="sink-1", description="`source` of dead letters it emits")
+
+    # --- where files go ---
+    target: str = Field(
+        default="./modeltrail-data", description="a local directory or s3://bucket/prefix"
+    )
+    s3_endpoint_url: str | None = Field(default=None, description="MinIO, SeaweedFS, ...")
+    s3_region: str = "us-east-1"
+    s3_access_key_id: SecretStr | None = None
+    s3_secret_access_key: SecretStr | None = None
+    s3_multipart_threshold_bytes: int = Field(default=16 * 1024 * 1024, ge=5 * 1024 * 1024)
+    fsync: bool = Field(default=True, description="local target: fsync before the rename")
+    compression_level: int = Field(default=3, ge=1, le=22, description="zstd level")
+
+    # --- what is read ---
+    group_id: str = "modeltrail-sink"
+    tables: list[TableName] = Field(default_factory=_default_tables)
+    fetch_max_records: int = Field(default=20_000, ge=1)
+    fetch_max_wait_ms: int = Field(default=50, ge=0)
+    session_timeout_ms: int = Field(default=10_000, ge=1_000)
+    heartbeat_interval_ms: int = Field(default=1_000, ge=100)
+
+    # --- file boundaries (deterministic: functions of the input only) ---
+    max_rows: int = Field(default=200_000, ge=1, description="records per file")
+    max_bytes: int = Field(default=64 * 1024 * 1024, ge=1, description="input bytes per file")
+    max_span_s: float = Field(default=3600.0, gt=0, description="event-time span per file")
+    idle_flush_s: float = Field(default=10.0, gt=0, description="flush a quiet partition")
+
+    # --- failure handling ---
+    retry_initial_s: float = Field(default=0.2, gt=0)
+    retry_max_s: float = Field(default=10.0, gt=0)
+    dead_letter: bool = Field(default=True, description="send undecodable records to deadletter")
+    log_format: Literal["text", "json"] = "text"
+    log_level: str = "INFO"

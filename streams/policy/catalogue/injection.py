@@ -1,0 +1,190 @@
+"""Prompt injection, jailbreaks, role spoofing, smuggling and system-prompt extraction (LLM01, LLM07).
+
+General heuristics, not a list of known attacks: an override verb followed
+within a few words by what it overrides (instructions, rules, guardrails),
+persona switches that promise no limits, chat-template delimiters in user
+text, text addressed to "the AI" inside tool results, and requests for the
+hidden prompt. Benign look-alikes ("ignore the previous commit", "act as a
+tutor") lack the second half of the pair and do not match.
+"""
+
+from __future__ import annotations
+
+from streams.policy.catalogue._build import UNTRUSTED_ROLES, rule
+from streams.policy.rules import OUTPUT_TARGETS
+
+__all__ = ["RULES"]
+
+_W = r"(?:\W+\w+){0,%d}?\W+"
+_OVERRIDE_VERB = r"\b(?:ignore|disregard|forget|override|bypass|skip|neglect|abandon|discard|circumvent|set aside)\b"
+_OVERRIDE_TARGET = (
+    r"(?:instructions?|directives?|rules|guidelines|guardrails|prompts?|programming|constraints"
+    r"|restrictions|polic(?:y|ies)|protocols?|safeguards|filters|training|commands|orders)\b"
+)
+_NO_LIMITS = (
+    r"\b(?:no|without(?: any)?|free of|zero)\W+(?:\w+\W+){0,2}?(?:restrictions|limits|limitations|rules|filters?"
+    r"|content polic(?:y|ies)|censorship|guidelines|guardrails|ethics|morals)\b"
+)
+_ROLE_WORDS = r"(?:ai|bot|assistant|llm|model|agent|language model|chatbot|ai system|copilot)s?"
+
+RULES = (
+    rule(
+        "PI-001", "Instruction override: ignore/disregard/forget prior instructions or rules",
+        "LLM01", "high", "block", {"request"}, "injection", roles=UNTRUSTED_ROLES, transforms=True,
+        patterns=[
+            r"(?i)" + _OVERRIDE_VERB + (_W % 5) + _OVERRIDE_TARGET,
+            r"(?i)\b(?:ignore|disregard|forget)\W+(?:all|everything|anything)\W+(?:\w+\W+){0,2}?"
+            r"(?:above|before|prior|previous|earlier|you (?:were|have been) told|we discussed)",
+            r"(?i)\b(?:previous|prior|above|earlier|preceding|original|initial)\W+(?:\w+\W+){0,2}?"
+            r"instructions?\W+(?:\w+\W+){0,3}?(?:no longer apply|are void|are cancelled|are obsolete)",
+        ],
+    ),
+    rule(
+        "PI-002", "Instruction override in other languages (de, fr, es, it, pt, nl)",
+        "LLM01", "high", "block", {"request"}, "injection", roles=UNTRUSTED_ROLES,
+        patterns=[
+            r"(?i)\b(?:ignorier\w*|vergiss|missachte\w*)\b" + (_W % 4)
+            + r"(?:anweisungen|regeln|richtlinien|instruktionen|vorgaben)",
+            r"(?i)\bvergiss\W+alles\b|\bkeine\W+regeln\b|\bneue\W+anweisungen\b",
+            r"(?i)\b(?:ignore[zr]?|oublie[zr]?)\b" + (_W % 4) + r"(?:instructions|r[eè]gles|consignes|directives)",
+            r"(?i)\b(?:ignora|olvida|ignore|ignorar|dimentica|esquece|negeer|vergeet)\b" + (_W % 4)
+            + r"(?:instrucciones|reglas|normas|istruzioni|regole|instruções|regras|instructies|regels)",
+        ],
+    ),
+    rule(
+        "PI-003", "Authority claim: new instructions, policy changed, safety disabled",
+        "LLM01", "high", "block", {"request"}, "injection", roles=UNTRUSTED_ROLES,
+        patterns=[
+            r"(?i)\bnew\W+(?:instructions?|directives?|rules)\W*:|\byour\W+new\W+(?:instructions?|directives?|task|role|purpose)\b",
+            r"(?i)\b(?:supersedes?|overrides?|replaces?)\W+(?:all\W+)?(?:prior|previous|earlier|existing)\W+(?:ones|instructions|rules)",
+            r"(?i)\b(?:safety|security|content)\W+(?:\w+\W+){0,1}?(?:protocols?|filters?|checks?|guidelines|policy|restrictions)\W+(?:are\W+|have been\W+)?(?:disabled|suspended|lifted|removed|turned off|off)\b",
+            r"(?i)\b(?:skip|bypass|disable|turn off|suspend)\W+(?:all\W+|any\W+|the\W+)?(?:\w+\W+){0,1}?(?:safety|security)\W+(?:checks?|filters?|protocols?|guidelines|measures|rules)",
+            r"(?i)\byour\W+(?:rules|guidelines|instructions|policy)\W+(?:have|has)\W+(?:been\W+)?(?:changed|updated|lifted)",
+            r"(?i)\b(?:comply|complying)\W+with\W+(?:every|all|any)\W+requests?\b|\bgrant\W+(?:all|every)\W+requests?\b",
+            r"(?i)\byou\W+(?:now\W+)?(?:must|will|shall)\W+(?:now\W+)?(?:obey|comply|answer everything|ignore)\b",
+            r"(?i)\bfrom now on\W+(?:\w+\W+){0,3}?(?:no|without)\W+(?:\w+\W+){0,2}?(?:restrictions|limits|rules|filters?)",
+            r"(?i)\b(?:system|admin|developer)\W+override\b|^\W*override\W*:",
+        ],
+    ),
+    rule(
+        "PI-004", "Chat-template delimiters or role labels spoofed inside untrusted text",
+        "LLM01", "high", "block", {"request"}, "injection", roles=UNTRUSTED_ROLES,
+        patterns=[
+            r"<\|(?:im_start|im_end|system|user|assistant|endoftext|start_header_id|end_header_id|eot_id)\|>",
+            r"\[/?INST\]|<</?SYS>>|<\|?/?(?:system|assistant)\|?>",
+            r"(?im)^\W{0,6}\[?(?:system|assistant|developer)\]?\W{0,3}:\W*\w+",
+            r"(?im)^\W{0,6}\[(?:system|admin|developer)\]",
+            r"(?i)(?:#{2,}|-{3,}|={3,})\W*(?:end|begin|start)\W+of\W+(?:the\W+)?(?:user\W+input|document|context|system\W+prompt|prompt|instructions)",
+        ],
+    ),
+    rule(
+        "PI-005", "Indirect injection: text in a tool result or document that instructs the AI",
+        "LLM01", "high", "block", {"request"}, "injection", roles={"tool", "function"},
+        patterns=[
+            r"(?i)\b(?:note|message|notice|instructions?|attention|important)\W+(?:to|for)\W+(?:the\W+|any\W+|all\W+)?" + _ROLE_WORDS + r"\b",
+            r"(?i)\bif\W+you\W+are\W+an?\W+(?:\w+\W+){0,1}?" + _ROLE_WORDS + r"\b",
+            r"(?i)\b" + _ROLE_WORDS + r"\W+(?:\w+\W+){0,1}?(?:reading|processing|reviewing|integrating|summari[sz]ing|parsing)\W+this\b",
+            r"(?i)\b(?:call|use|invoke|run|execute|trigger)\W+(?:the\W+)?[a-z]+_[a-z_]+\b",
+            r"(?i)\b(?:include|append|add|insert|put|repeat)\b(?:\W+\S+){0,10}?\W+(?:in|to|at)\W+(?:the\W+end\W+of\W+)?(?:your|my|every|each|any|all)\W+(?:\w+\W+){0,2}?(?:summary|summaries|reply|replies|response|responses|answer|answers|output|review|report)",
+            r"(?i)\b(?:in|to|at the end of)\W+(?:every|each|all|any)\W+(?:future\W+)?(?:summary|summaries|reply|replies|response|responses|answer|report)s?\b",
+            r"(?i)\bsave\W+(?:\w+\W+){0,3}?to\W+your\W+(?:\w+\W+){0,1}?memory\b|\bremember\W+for\W+all\W+future\b",
+            r"(?i)\b(?:system\W*note|systemhinweis|note\W+syst[eè]me|nota\W+del\W+sistema|nota\W+di\W+sistema)\b",
+            r"(?i)\b(?:before|instead of)\W+(?:you\W+)?(?:answer|respond|repl)\w*\W+(?:to\W+)?(?:the\W+)?user\b",
+        ],
+    ),
+    rule(
+        "PI-006", "Indirect injection addressed to the AI inside a user-pasted document or ticket",
+        "LLM01", "high", "block", {"request"}, "injection", roles={"user"},
+        patterns=[
+            r"(?i)\b" + _ROLE_WORDS + r"\W+(?:reading|processing|reviewing)\W+this\b",
+            r"(?i)\bnote\W+to\W+the\W+" + _ROLE_WORDS + r"\b",
+            r"(?i)\byour\W+real\W+(?:task|goal|job|instructions?)\W+(?:is|are)\b",
+            r"(?i)\bwhen\W+you\W+(?:process|read|see|summari[sz]e)\W+this\b" + (_W % 6)
+            + r"(?:email|send|forward|post|upload)\b",
+        ],
+    ),
+    rule(
+        "JB-001", "Jailbreak persona: DAN, developer mode, unrestricted or uncensored assistant",
+        "LLM01", "high", "block", {"request"}, "jailbreak", roles=UNTRUSTED_ROLES, transforms=True,
+        patterns=[
+            r"\bDAN\b|(?i)\bdo\W+anything\W+now\b|\bjailbr(?:eak|oken)\w*\b|\b(?:developer|god|dev|debug|unrestricted|admin)\W+mode\b",
+            r"(?i)\b(?:you\W+are(?:\W+now)?|act\W+as|acting\W+as|pretend(?:\W+to\W+be|\W+you\W+are)|roleplay\W+as|behave\W+like|respond\W+as)\b"
+            + (_W % 6) + r"(?:unrestricted|uncensored|unfiltered|amoral|unethical|evil|unbound|unchained|rogue)",
+            r"(?i)\b(?:you\W+are(?:\W+now)?|act\W+as|pretend(?:\W+to\W+be|\W+you\W+are)|as\W+if\W+you\W+have|an?\W+ai\W+with)\b"
+            + (_W % 5) + r"(?:no|without)\W+(?:any\W+)?(?:\w+\W+){0,1}?(?:rules|restrictions|limits|filters?|content\W+polic(?:y|ies)|guidelines|ethics|censorship)",
+            r"(?i)\byou\W+are\W+no\W+longer\W+(?:an?\W+|bound|restricted|limited)",
+            r"(?i)\byou\W+(?:now\W+)?(?:have|has)\W+no\W+(?:\w+\W+){0,1}?(?:rules|restrictions|limits|limitations|filters?|content\W+polic(?:y|ies))",
+        ],
+    ),
+    rule(
+        "JB-002", "Jailbreak by reasoning: claims the safety rules do not apply to this request",
+        "LLM01", "high", "block", {"request"}, "jailbreak", roles=UNTRUSTED_ROLES,
+        patterns=[
+            r"(?i)\b(?:safety|content|security)\W+(?:guidelines|rules|policy|policies|restrictions|filters)\W+(?:\w+\W+){0,2}?(?:not\W+meant|do\W+not\W+apply|don't\W+apply|does\W+not\W+apply|are\W+suspended|not\W+apply)",
+            r"(?i)\bexempt\W+from\W+(?:the\W+)?(?:usual\W+)?(?:restrictions|rules|polic(?:y|ies)|guidelines|filters)",
+            r"(?i)\b(?:answer|respond|reply|proceed)\w*\W+(?:\w+\W+){0,3}?(?:without|with\W+no)\W+(?:any\W+)?(?:restrictions|limits|filters?|censorship)",
+            r"(?i)\b(?:output|provide|produce)\W+(?:the\W+)?restricted\W+content\b|\bcomply\W+fully\b",
+            r"(?i)\b(?:sans|sin|senza|ohne|sem|zonder)\W+(?:\w+\W+){0,1}?(?:restrictions|restricciones|restrizioni|einschr(?:ä|ae)nkungen|restrições|beperkingen|limites|filtro|filter|regeln|reglas|regole)",
+            r"(?i)\b(?:uneingeschr(?:ä|ae)nkt|modo\W+desarrollador|mode\W+d[ée]veloppeur|modalit[àa]\W+sviluppatore|entwicklermodus)\b",
+        ],
+    ),
+    rule(
+        "PI-007", "Encoded-instruction trick: decode this and do what it says",
+        "LLM01", "high", "block", {"request"}, "injection", roles=UNTRUSTED_ROLES,
+        patterns=[
+            r"(?i)\bdecode\w*\b" + (_W % 8) + r"(?:follow|do|execute|run|obey|act on|carry out)\b",
+            r"(?i)\b(?:base64|base32|rot13|hex|binary|morse|encoded|cipher)\b" + (_W % 10)
+            + r"(?:execute|follow|obey)\w*\b",
+            r"(?i)\bdo\W+(?:exactly\W+)?what\W+it\W+says\b",
+        ],
+    ),
+    rule(
+        "PI-008", "Exfiltration request: send data, credentials or customer records out",
+        "LLM02", "high", "block", {"request"}, "injection", roles=UNTRUSTED_ROLES,
+        patterns=[
+            r"(?i)\b(?:send|e-?mail|forward|post|upload|transmit|exfiltrate|leak|share|dump|output|export|collect|gather|reveal)\w*\b"
+            + (_W % 4) + r"(?:all|full|entire|every|raw|complete|whole)\W+(?:\w+\W+){0,1}?(?:customer|client|user|order|account|employee|patient)s?\W+(?:list|data|records?|database|emails?|details)",
+            r"(?i)\b(?:collect|gather|send|reveal|leak|dump|print|list|output|expose|email|forward|give\W+me|tell\W+me)\w*\W+(?:\w+\W+){0,2}?(?:the|all|any|your|every|those)\W+(?:\w+\W+){0,3}?(?:api\W+keys?|credentials|passwords|secrets|environment\W+variables|env\W+vars|private\W+keys?|access\W+tokens?)\b",
+            r"(?i)\b(?:forward|send|post)\w*\W+(?:\w+\W+){0,4}?(?:externally|to\W+an\W+external|outside\W+the\W+company)\b",
+            r"(?i)\b(?:donn[ée]es\W+clients?|kundendaten|internen\W+daten|datos\W+de\W+(?:los\W+)?clientes|dati\W+dei\W+clienti|adresse\W+externe)\b",
+            r"(?i)\b(?:dump|print|reveal|output|show)\w*\W+(?:\w+\W+){0,2}?(?:internal|hidden|secret)\W+(?:configuration|config|settings|data)\b",
+        ],
+    ),
+    rule(
+        "LK-001", "System-prompt extraction: asks for the hidden prompt or instructions",
+        "LLM07", "high", "block", {"request"}, "leakage", roles=UNTRUSTED_ROLES, transforms=True,
+        patterns=[
+            r"(?i)\b(?:reveal|show|print|tell|give|display|output|repeat|dump|leak|disclose|recite|write\W+out|what\W+(?:is|are|was|were))\w*\b"
+            + (_W % 4) + r"(?:system\W+(?:prompt|message|instructions)|hidden\W+(?:prompt|instructions)|initial\W+(?:instructions|prompt)|original\W+(?:instructions|prompt)|developer\W+(?:message|instructions)|operating\W+instructions|(?:your|the)\W+(?:\w+\W+){0,1}?prompt)\b",
+            r"(?i)\b(?:your|the)\W+(?:\w+\W+){0,2}?(?:instructions|prompt|rules|guidelines)\W+(?:\w+\W+){0,3}?(?:verbatim|word\W+for\W+word)",
+            r"(?i)\b(?:instructions|guidelines|rules)\W+you\W+(?:were|have\W+been)\W+given\b",
+            r"(?i)\brepeat\W+(?:\w+\W+){0,2}?(?:words|text|everything)\W+above\b|\bwhat\W+was\W+written\W+above\b",
+            r"(?i)\beverything\W+in\W+your\W+context\W+window\b",
+            r"(?i)\b(?:system-?prompt|systemanweisungen|instructions?\W+syst[eè]me|prompt\W+syst[eè]me|instrucciones\W+del\W+sistema|prompt\W+del\W+sistema|prompt\W+de\W+sistema|istruzioni\W+di\s+sistema|prompt\W+di\W+sistema)\b",
+        ],
+    ),
+    rule(
+        "LK-002", "System-prompt leakage in the model's output",
+        "LLM07", "high", "block", OUTPUT_TARGETS, "leakage",
+        patterns=[
+            r"(?i)\b(?:my|the)\W+(?:system\W+prompt|system\W+instructions|initial\W+instructions|hidden\W+instructions)\W+(?:is|are|says|reads?|states?)\W*:",
+            r"(?i)\bhere\W+(?:is|are)\W+(?:my|the)\W+(?:full\W+|complete\W+|exact\W+)?(?:system\W+prompt|instructions\W+I\W+was\W+given|initial\W+instructions)",
+            r"(?i)\bI\W+was\W+(?:instructed|told)\W+(?:by\W+(?:my|the)\W+developers?\W+)?(?:to\W+)?(?:never|not\W+to)\W+reveal\b",
+        ],
+    ),
+    rule(
+        "LK-003", "Model output opens with a chat-template role marker (prompt echo)",
+        "LLM07", "warning", "flag", OUTPUT_TARGETS, "leakage",
+        patterns=[r"<\|im_start\|>system|<<SYS>>|(?i)^\W*you\W+are\W+a\w*\W+(?:\w+\W+){0,6}?assistant\W+(?:\w+\W+){0,6}?(?:you\W+must|never|always)\b"],
+    ),
+    rule(
+        "SM-001", "Invisible Unicode tag characters smuggling hidden text",
+        "LLM01", "critical", "block", {"request", "response", "stream_window", "tool_call"}, "injection",
+        kind="smuggling", metric="tag_chars", threshold=1,
+    ),
+    rule(
+        "SM-002", "Many zero-width or bidi control characters hidden in text",
+        "LLM01", "warning", "flag", {"request", "response", "stream_window", "tool_call"}, "injection",
+        kind="smuggling", metric="invisible_chars", threshold=8,
+    ),
+)  # fmt: skip

@@ -1,0 +1,255 @@
+"""The policy engine: a compiled rule set that judges one event at a time.
+
+Pure: no I/O, no clock, no await. `evaluate(event, ctx)` normalises each text
+of the event once, runs every content rule in one RE2 set pass per text,
+checks tool calls and the session's volume against `ctx`, and returns
+findings. The faust agents, the proxy (inline checks) and the CLI share it.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import hashlib
+import json
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Literal
+
+from schemas.events import BlockMode, Evidence, LLMRequest, LLMResponse, Severity, StreamWindow, Target
+from streams.policy.evidence import MAX_EVIDENCE, evidence
+from streams.policy.matcher import Matcher
+from streams.policy.normalize import Signals, views
+from streams.policy.rules import Rule
+from streams.policy.types import Finding, SessionContext
+
+__all__ = ["DEFAULT_WEIGHTS", "PolicyEngine", "SessionPolicy"]
+
+Mode = Literal["enforce", "audit"]
+DEFAULT_WEIGHTS: dict[str, float] = {"info": 1.0, "warning": 5.0, "high": 25.0, "critical": 60.0}
+# (target, role, field, text): one text of an event as the rules see it.
+_Unit = tuple[Target, str | None, str, str]
+
+
+@dataclass(frozen=True, slots=True)
+class SessionPolicy:
+    """How findings add up to a kill: risk points per severity, a decaying score, a threshold."""
+
+    risk_kill_threshold: float = 100.0
+    risk_half_life_s: float = 600.0
+    kill_block_mode: BlockMode = "duration"
+    kill_duration_s: float = 900.0
+    severity_weights: dict[str, float] = field(default_factory=lambda: dict(DEFAULT_WEIGHTS))
+
+
+def _units(event: LLMRequest | LLMResponse | StreamWindow) -> list[_Unit]:
+    out: list[_Unit] = []
+    if isinstance(event, LLMRequest):
+        for i, m in enumerate(event.messages):
+            if m.content:
+                out.append(("request", m.role, f"messages[{i}].content", m.content))
+        return out
+    text = event.text
+    target: Target = "response" if isinstance(event, LLMResponse) else "stream_window"
+    if text:
+        out.append((target, "assistant", "text", text))
+    for i, tc in enumerate(event.tool_calls):
+        if tc.arguments:
+            out.append(("tool_call", "assistant", f"tool_calls[{i}].arguments", tc.arguments))
+    return out
+
+
+class PolicyEngine:
+    """An immutable, compiled rule set plus mode and session thresholds."""
+
+    def __init__(
+        self,
+        rules: Sequence[Rule],
+        *,
+        mode: Mode = "enforce",
+        session: SessionPolicy | None = None,
+        name: str = "custom",
+    ) -> None:
+        self.rules: tuple[Rule, ...] = tuple(r for r in rules if r.enabled)
+        self.mode: Mode = mode
+        self.session: SessionPolicy = session or SessionPolicy()
+        self.name = name
+        self._by_id = {r.id: r for r in self.rules}
+        self._matcher = Matcher([r for r in self.rules if r.kind == "pattern"])
+        self._accept: dict[tuple[Target, str | None, bool], dict[str, bool]] = {}
+        self.version = self._hash()
+
+    @classmethod
+    def load(cls, preset: str = "standard", files: Sequence[Path] = ()) -> PolicyEngine:
+        """Build from a preset and policy files; raises `PolicyValidationError`."""
+        from streams.policy.config import load_policy
+
+        return load_policy(preset, files)
+
+    def _hash(self) -> str:
+        doc = {
+            "mode": self.mode,
+            "session": asdict(self.session),
+            "rules": [r.summary() for r in sorted(self.rules, key=lambda r: r.id)],
+        }
+        return hashlib.sha256(json.dumps(doc, sort_keys=True).encode()).hexdigest()[:16]
+
+    def rule(self, rule_id: str) -> Rule | None:
+        """The enabled rule with this id, if any."""
+        return self._by_id.get(rule_id)
+
+    def risk_points(self, finding: Finding) -> float:
+        """Risk a finding adds to its session's score (the rule's own weight, else by severity)."""
+        r = self._by_id.get(finding.rule_id)
+        if r is not None and r.risk is not None:
+            return r.risk
+        return self.session.severity_weights.get(finding.severity, 0.0)
+
+    # -- content -------------------------------------------------------------------------
+
+    def _accepts(self, target: Target, role: str | None, transformed: bool) -> dict[str, bool]:
+        key = (target, role, transformed)
+        acc = self._accept.get(key)
+        if acc is None:
+            acc = {
+                r.id: r.applies(target, role) and (r.transforms or not transformed)
+                for r in self.rules
+                if r.kind == "pattern"
+            }
+            self._accept[key] = acc
+        return acc
+
+    def _scan(self, units: list[_Unit]) -> list[Finding]:
+        hits: dict[str, list[Evidence]] = {}
+        counts: dict[str, int] = {}
+        first: dict[str, tuple[Target, str | None]] = {}
+        for target, role, fld, text in units:
+            plain = self._accepts(target, role, False)
+            transformed = self._accepts(target, role, True)
+            vs, signals = views(text, fld, transforms=any(transformed.values()))
+            for v in vs:
+                accept = transformed if v.kind == "transform" else plain
+                for hit in self._matcher.scan(v, accept):
+                    rid = hit.rule.id
+                    counts[rid] = counts.get(rid, 0) + 1
+                    first.setdefault(rid, (target, role))
+                    ev = hits.setdefault(rid, [])
+                    if len(ev) < MAX_EVIDENCE:
+                        ev.append(evidence(hit))
+            self._smuggling(signals, target, role, fld, hits, counts, first)
+        out: list[Finding] = []
+        for rid, n in counts.items():
+            r = self._by_id[rid]
+            if n < (r.threshold or 1):
+                continue
+            target, role = first[rid]
+            out.append(self._finding(r, target, role, tuple(hits.get(rid, ()))))
+        return out
+
+    def _smuggling(
+        self,
+        signals: Signals,
+        target: Target,
+        role: str | None,
+        fld: str,
+        hits: dict[str, list[Evidence]],
+        counts: dict[str, int],
+        first: dict[str, tuple[Target, str | None]],
+    ) -> None:
+        if not (signals.tag_chars or signals.invisible_chars):
+            return
+        for r in self.rules:
+            if r.kind != "smuggling" or not r.applies(target, role):
+                continue
+            n = signals.tag_chars if r.metric == "tag_chars" else signals.invisible_chars
+            if n >= (r.threshold or 1):
+                counts[r.id] = counts.get(r.id, 0) + n
+                first.setdefault(r.id, (target, role))
+                excerpt = f"{n} hidden characters"
+                hits.setdefault(r.id, []).append(Evidence(field=fld, start=0, end=0, excerpt=excerpt))
+
+    @staticmethod
+    def _finding(r: Rule, target: Target, role: str | None, ev: tuple[Evidence, ...]) -> Finding:
+        return Finding(r.id, r.description, r.owasp, r.severity, r.action, target, role, ev)
+
+    # -- tools and volume ----------------------------------------------------------------
+
+    def _tools(self, event: LLMResponse | StreamWindow) -> list[Finding]:
+        out: list[Finding] = []
+        for r in self.rules:
+            if r.kind != "tool" or not event.tool_calls:
+                continue
+            ev = [
+                Evidence(field=f"tool_calls[{i}].name", start=0, end=len(tc.name), excerpt=tc.name)
+                for i, tc in enumerate(event.tool_calls)
+                if any(fnmatch.fnmatchcase(tc.name.lower(), g.lower()) for g in r.tools)
+            ]
+            if ev:
+                out.append(self._finding(r, "tool_call", "assistant", tuple(ev[:MAX_EVIDENCE])))
+        return out
+
+    def _metric(
+        self, r: Rule, event: LLMRequest | LLMResponse | StreamWindow, ctx: SessionContext
+    ) -> float | None:
+        m = r.metric
+        req = isinstance(event, LLMRequest)
+        if m == "requests_per_minute" and req:
+            return float(ctx.requests_last_minute)
+        if m == "session_duration_s" and req and ctx.started_at is not None:
+            return (ctx.now - ctx.started_at).total_seconds()
+        if m == "bytes_total" and req:
+            return float(ctx.bytes_total)
+        if m == "prompt_chars" and isinstance(event, LLMRequest):
+            return float(sum(len(msg.content) for msg in event.messages))
+        if m == "tokens_total" and isinstance(event, LLMResponse):
+            return float(ctx.tokens_total)
+        if m == "tool_calls_total" and isinstance(event, LLMResponse):
+            return float(ctx.tool_calls_total)
+        if m == "tool_calls_per_event" and not req:
+            return float(len(event.tool_calls))
+        if m == "rate_anomaly" and req and ctx.baseline_rpm is not None:
+            if ctx.baseline_samples < 5 or ctx.requests_last_minute < 10:
+                return None
+            return ctx.requests_last_minute / max(ctx.baseline_rpm, 1.0)
+        return None
+
+    def _volume(
+        self, event: LLMRequest | LLMResponse | StreamWindow, ctx: SessionContext
+    ) -> list[Finding]:
+        out: list[Finding] = []
+        for r in self.rules:
+            if r.kind != "volume" or r.threshold is None:
+                continue
+            value = self._metric(r, event, ctx)
+            if value is None or value <= r.threshold:
+                continue
+            target: Target = "request" if r.metric == "prompt_chars" else "session"
+            if r.metric == "tool_calls_per_event":
+                target = "tool_call"
+            excerpt = f"{r.metric}={value:g} > {r.threshold:g}"
+            ev = (Evidence(field=str(r.metric), start=0, end=0, excerpt=excerpt),)
+            out.append(self._finding(r, target, None, ev))
+        return out
+
+    # -- public --------------------------------------------------------------------------
+
+    def evaluate(
+        self, event: LLMRequest | LLMResponse | StreamWindow, ctx: SessionContext
+    ) -> list[Finding]:
+        """Every finding for one event given its session's state (which includes this event)."""
+        findings = self._scan(_units(event))
+        if not isinstance(event, LLMRequest):
+            findings += self._tools(event)
+        findings += self._volume(event, ctx)
+        return findings
+
+    def evaluate_text(
+        self,
+        text: str,
+        *,
+        role: str = "user",
+        target: Target = "request",
+        ctx: SessionContext | None = None,
+    ) -> list[Finding]:
+        """Content findings for one bare text, as if it were one message of `target`."""
+        return self._scan([(target, role, "text", text)])

@@ -1,0 +1,207 @@
+"""Text normalisation and decoding: one pass per event, before any rule runs.
+
+`views(text, field)` returns the texts rules scan: the normalised text (NFKC,
+invisible and bidi/control characters stripped, homoglyphs folded), each
+encoded payload in it decoded once (base64, base32, hex, binary, URL and
+backslash escapes, Unicode tag characters), and, for short texts, cheap
+rewrites an attacker uses to dodge a scanner (rot13, leetspeak, reversed,
+spaced letters). Spans in findings refer to the view's text.
+
+Every pattern is RE2 (linear time); decoding is bounded in runs and bytes.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import codecs
+import unicodedata
+import urllib.parse
+from dataclasses import dataclass
+from typing import Literal
+
+import re2
+
+__all__ = ["Signals", "View", "ViewKind", "normalize", "views"]
+
+ViewKind = Literal["plain", "decoded", "transform"]
+
+MAX_DECODED_RUNS = 16
+MAX_DECODED_CHARS = 65_536
+MAX_TRANSFORM_CHARS = 4_096
+_PRINTABLE_RATIO = 0.85
+
+_INVISIBLE = (
+    [0x00AD, 0x034F, 0x061C, 0x115F, 0x1160, 0x17B4, 0x17B5, 0x180E, 0x3164, 0xFEFF, 0xFFA0]
+    + list(range(0x200B, 0x2010))
+    + list(range(0x2028, 0x202F))
+    + list(range(0x2060, 0x2070))
+    + list(range(0xFE00, 0xFE10))
+    + list(range(0xE0000, 0xE0080))
+)
+_CONTROLS = [c for c in range(0x20) if c not in (9, 10, 13)] + list(range(0x7F, 0xA0))
+
+_HOMOGLYPHS = {
+    # Cyrillic
+    "а": "a", "в": "b", "е": "e", "к": "k", "м": "m", "н": "h", "о": "o", "р": "p",
+    "с": "c", "т": "t", "у": "y", "х": "x", "ѕ": "s", "і": "i", "ј": "j", "ԁ": "d",
+    "һ": "h", "ӏ": "l", "ԛ": "q", "ԝ": "w", "ь": "b",
+    "А": "A", "В": "B", "Е": "E", "К": "K", "М": "M", "Н": "H", "О": "O", "Р": "P",
+    "С": "C", "Т": "T", "У": "Y", "Х": "X", "Ѕ": "S", "І": "I", "Ј": "J", "Ԁ": "D",
+    # Greek
+    "α": "a", "β": "b", "ε": "e", "ι": "i", "κ": "k", "ν": "v", "ο": "o", "ρ": "p",
+    "τ": "t", "υ": "u", "χ": "x", "γ": "y",
+    "Α": "A", "Β": "B", "Ε": "E", "Ζ": "Z", "Η": "H", "Ι": "I", "Κ": "K", "Μ": "M",
+    "Ν": "N", "Ο": "O", "Ρ": "P", "Τ": "T", "Υ": "Y", "Χ": "X",
+    # Latin look-alikes and typographic punctuation
+    "ı": "i", "ȷ": "j", "ɡ": "g", "ℓ": "l", "‘": "'", "’": "'", "“": '"', "”": '"',
+    "‐": "-", "‑": "-", "‒": "-", "–": "-", "—": "-", "−": "-",
+}  # fmt: skip
+_TABLE: dict[int, int | str | None] = {c: None for c in _INVISIBLE + _CONTROLS}
+_TABLE.update({ord(k): v for k, v in _HOMOGLYPHS.items()})
+_ASCII_CTRL = re2.compile(rb"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+_TAGS = re2.compile("[\U000e0020-\U000e007e]+")
+_BIDI = frozenset(list(range(0x202A, 0x202F)) + list(range(0x2066, 0x206A)) + [0x200E, 0x200F])
+
+_B64 = re2.compile(rb"[A-Za-z0-9+/_-]{16,}={0,2}")
+_B32 = re2.compile(rb"[A-Z2-7]{16,}={0,6}")
+_HEX = re2.compile(rb"(?:0x)?[0-9A-Fa-f]{16,}")
+_BIN = re2.compile(rb"(?:[01]{8} ?){4,}")
+_PCT = re2.compile(rb"%[0-9A-Fa-f]{2}")
+_UESC = re2.compile(rb"\\u[0-9A-Fa-f]{4}|\\x[0-9A-Fa-f]{2}")
+_SPACED = re2.compile(r"(?:\b[A-Za-z] ){3,}[A-Za-z]\b")
+_LEET = str.maketrans("013457@$", "oieastas")
+
+
+@dataclass(frozen=True, slots=True)
+class Signals:
+    """What normalisation removed: evidence of smuggling on its own."""
+
+    tag_chars: int = 0
+    invisible_chars: int = 0
+    bidi_chars: int = 0
+    hidden_text: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class View:
+    """One text to scan: `data` is `text` in UTF-8 (what RE2 reads)."""
+
+    field: str
+    text: str
+    data: bytes
+    kind: ViewKind
+
+
+def normalize(text: str) -> tuple[str, Signals]:
+    """Return the normalised text and what was stripped from it."""
+    if text.isascii():
+        if _ASCII_CTRL.search(text.encode()) is None:
+            return text, Signals()
+        cleaned = text.translate(_TABLE)
+        return cleaned, Signals(invisible_chars=len(text) - len(cleaned))
+    hidden = "".join(chr(ord(c) - 0xE0000) for m in _TAGS.finditer(text) for c in m.group())
+    tags = sum(1 for c in text if 0xE0000 <= ord(c) <= 0xE007F) if hidden else 0
+    bidi = sum(1 for c in text if ord(c) in _BIDI)
+    folded = unicodedata.normalize("NFKC", text).translate(_TABLE)
+    invisible = max(0, len(text) - len(folded) - tags)
+    return folded, Signals(tags, invisible, bidi, hidden)
+
+
+def _readable(raw: bytes) -> str | None:
+    """Decoded bytes as text if they read like text, else None."""
+    try:
+        s = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+    if len(s) < 4:
+        return None
+    printable = sum(1 for c in s if c.isprintable() or c in "\n\t\r")
+    if printable / len(s) < _PRINTABLE_RATIO or not any(c.isalpha() for c in s):
+        return None
+    letters = sum(1 for c in s if c.isalpha() or c == " ")
+    return s if letters / len(s) >= 0.6 else None
+
+
+def _b64(run: bytes) -> bytes | None:
+    run = run.rstrip(b"=")
+    try:
+        if b"-" in run or b"_" in run:
+            return base64.urlsafe_b64decode(run + b"=" * (-len(run) % 4))
+        return base64.b64decode(run + b"=" * (-len(run) % 4))
+    except (binascii.Error, ValueError):
+        return None
+
+
+def _b32(run: bytes) -> bytes | None:
+    run = run.rstrip(b"=")
+    try:
+        return base64.b32decode(run + b"=" * (-len(run) % 8))
+    except (binascii.Error, ValueError):
+        return None
+
+
+def _hex(run: bytes) -> bytes | None:
+    run = run[2:] if run[:2] == b"0x" else run
+    run = run[: len(run) - len(run) % 2]
+    try:
+        return bytes.fromhex(run.decode())
+    except ValueError:
+        return None
+
+
+def _bin(run: bytes) -> bytes | None:
+    bits = run.replace(b" ", b"")
+    return bytes(int(bits[i : i + 8], 2) for i in range(0, len(bits) - 7, 8))
+
+
+_DECODERS = (("base64", _B64, _b64), ("base32", _B32, _b32), ("hex", _HEX, _hex), ("binary", _BIN, _bin))
+
+
+def _decoded(data: bytes) -> list[tuple[str, str]]:
+    out: list[tuple[str, str]] = []
+    budget = MAX_DECODED_CHARS
+    for name, pattern, decode in _DECODERS:
+        for m in pattern.finditer(data):
+            if len(out) >= MAX_DECODED_RUNS or budget <= 0:
+                return out
+            raw = decode(m.group())
+            text = _readable(raw) if raw else None
+            if text:
+                out.append((name, text[:budget]))
+                budget -= len(text)
+    if len(_PCT.findall(data)) >= 3:
+        out.append(("url", urllib.parse.unquote(data.decode("utf-8", "replace"))[:budget]))
+    if len(_UESC.findall(data)) >= 4:
+        s = data.decode("utf-8", "replace")[:budget]
+        out.append(("escape", codecs.decode(s.replace("\\\\", "\\"), "unicode_escape", "replace")))
+    return out
+
+
+def _transforms(text: str) -> list[tuple[str, str]]:
+    out = [
+        ("rot13", codecs.encode(text, "rot13")),
+        ("leet", text.lower().translate(_LEET)),
+        ("reversed", text[::-1]),
+    ]
+    despaced = _SPACED.sub(lambda m: m.group().replace(" ", ""), text)
+    if despaced != text:
+        out.append(("despaced", despaced))
+    return out
+
+
+def views(text: str, field: str, *, transforms: bool = True) -> tuple[list[View], Signals]:
+    """All views of `text` rules scan, plus the smuggling signals normalisation saw."""
+    norm, signals = normalize(text)
+    data = norm.encode()
+    out = [View(field, norm, data, "plain")]
+    if signals.hidden_text:
+        hidden = signals.hidden_text
+        out.append(View(f"{field}#unicode-tags", hidden, hidden.encode(), "decoded"))
+    for name, decoded in _decoded(data):
+        dn, _ = normalize(decoded)
+        out.append(View(f"{field}#{name}", dn, dn.encode(), "decoded"))
+    if transforms and len(norm) <= MAX_TRANSFORM_CHARS:
+        for name, t in _transforms(norm):
+            out.append(View(f"{field}#{name}", t, t.encode(), "transform"))
+    return out, signals

@@ -1,0 +1,194 @@
+"""The worker's pure core: a batch of raw Kafka records in, outputs and new states out.
+
+No I/O and no clock: the faust agent hands in records and a state loader, then
+publishes `BatchResult.outputs` and writes `BatchResult.states` back to its table.
+Delivery contract with the caller: publish every output and wait for its ack
+*before* writing the states; then a crash can only repeat outputs (same ids,
+deduplicated downstream), never lose one.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+from schemas.codec import decode, encode
+from schemas.errors import DecodeError
+from schemas.events import (
+    EventEnvelope,
+    LLMRequest,
+    LLMResponse,
+    SessionCommand,
+    StreamWindow,
+)
+from schemas.topics import Topics
+from streams.deadletter import dead_letter
+from streams.decisions import Engine, judge
+from streams.state import SessionState
+
+__all__ = ["BatchResult", "Output", "Processor", "Record"]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class Record:
+    """One Kafka record as consumed (raw bytes)."""
+
+    topic: str
+    partition: int
+    offset: int
+    key: bytes | None
+    value: bytes | None
+    timestamp_ms: int
+
+
+@dataclass(frozen=True, slots=True)
+class Output:
+    """One message to publish: topic, key (the session id) and the encoded event."""
+
+    topic: str
+    key: bytes
+    value: bytes
+
+
+@dataclass(slots=True)
+class BatchResult:
+    """Everything one batch produced."""
+
+    outputs: list[Output] = field(default_factory=list)
+    states: dict[str, SessionState] = field(default_factory=dict)
+    events: int = 0
+    replayed: int = 0
+    violations: int = 0
+    commands: int = 0
+    dead_letters: int = 0
+
+
+StateLoader = Callable[[str], SessionState | None]
+
+
+class Processor:
+    """Decode -> update state -> evaluate -> judge, for a batch of records."""
+
+    def __init__(
+        self,
+        engine: Callable[[], Engine],
+        topics: Topics,
+        *,
+        source: str,
+        consumer: str,
+    ) -> None:
+        self._engine = engine
+        self._topics = topics
+        self._source = source
+        self._consumer = consumer
+        self._proxy_topics = frozenset(topics.event_topics())
+
+    def process(self, records: Sequence[Record], load: StateLoader) -> BatchResult:
+        """Handle `records` in order; `load` returns a session's stored state or None."""
+        engine = self._engine()  # one rule set per batch: a hot reload lands between batches
+        result = BatchResult()
+        for rec in records:
+            if rec.value is None:
+                self._dead(result, rec, "empty value (tombstone) on an event topic")
+                continue
+            try:
+                event = decode(rec.value)
+            except DecodeError as exc:
+                self._dead(result, rec, f"undecodable: {exc}")
+                continue
+            if rec.topic == self._topics.commands:
+                if isinstance(event, SessionCommand):
+                    self._follow_command(result, rec, event, load)
+                else:
+                    self._dead(result, rec, f"unexpected {event.type} on the command topic")
+                continue
+            if rec.topic not in self._proxy_topics or not isinstance(
+                event, LLMRequest | LLMResponse | StreamWindow
+            ):
+                self._dead(result, rec, f"unexpected {event.type} on {rec.topic}")
+                continue
+            self._judge(result, rec, event, engine, load)
+        return result
+
+    def _state(self, result: BatchResult, session_id: str, load: StateLoader) -> SessionState:
+        state = result.states.get(session_id)
+        if state is None:
+            state = load(session_id) or SessionState(session_id)
+        return state
+
+    def _judge(
+        self,
+        result: BatchResult,
+        rec: Record,
+        event: LLMRequest | LLMResponse | StreamWindow,
+        engine: Engine,
+        load: StateLoader,
+    ) -> None:
+        state = self._state(result, event.session_id, load)
+        if state.seen(rec.topic, rec.offset):
+            result.replayed += 1
+            return
+        now = event.time.timestamp()
+        state.observe(event, now)
+        try:
+            findings = engine.evaluate(event, state.context(now, engine.session.risk_half_life_s))
+        except Exception as exc:  # a rule bug must not stop the worker: dead-letter the event
+            log.exception("evaluate_failed", extra={"rule_engine": engine.version})
+            self._dead(result, rec, f"evaluate failed: {type(exc).__name__}: {exc}")
+            findings = []
+        verdict = judge(event, findings, state, engine, now=now, source=self._source)
+        key = event.session_id.encode()
+        for v in verdict.violations:
+            result.outputs.append(Output(self._topics.violations, key, encode(v)))
+        result.violations += len(verdict.violations)
+        if verdict.command is not None:
+            result.outputs.append(Output(self._topics.commands, key, encode(verdict.command)))
+            result.commands += 1
+            log.warning(
+                "session_killed",
+                extra={
+                    "session_id": event.session_id,
+                    "rule_id": verdict.command.rule_id,
+                    "decision_id": verdict.command.decision_id,
+                },
+            )
+        state.mark(rec.topic, rec.offset)
+        result.states[event.session_id] = state
+        result.events += 1
+
+    def _follow_command(
+        self, result: BatchResult, rec: Record, command: SessionCommand, load: StateLoader
+    ) -> None:
+        state = self._state(result, command.session_id, load)
+        if state.seen(rec.topic, rec.offset):
+            result.replayed += 1
+            return
+        state.apply_command(command)
+        if command.command == "kill":
+            state.remember(command.decision_id)
+        state.mark(rec.topic, rec.offset)
+        result.states[command.session_id] = state
+        result.events += 1
+
+    def _dead(self, result: BatchResult, rec: Record, reason: str) -> None:
+        letter = dead_letter(
+            topic=rec.topic,
+            partition=rec.partition,
+            offset=rec.offset,
+            key=rec.key,
+            value=rec.value,
+            reason=reason,
+            consumer=self._consumer,
+            source=self._source,
+            timestamp_ms=rec.timestamp_ms,
+        )
+        result.outputs.append(Output(self._topics.deadletter, _key(letter), encode(letter)))
+        result.dead_letters += 1
+        log.warning("dead_letter", extra={"topic": rec.topic, "offset": rec.offset})
+
+
+def _key(event: EventEnvelope) -> bytes:
+    return event.session_id.encode()

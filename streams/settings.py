@@ -1,0 +1,58 @@
+"""Streams worker settings: env `MODELTRAIL_STREAMS__*` (nested with `__`), plus the shared
+`MODELTRAIL_KAFKA__*` section. Built once in `streams.__main__` and passed down.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from schemas.settings import KafkaSettings
+
+__all__ = ["StreamsSettings"]
+
+
+class StreamsSettings(BaseSettings):
+    """Everything one streams worker needs."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="MODELTRAIL_STREAMS__", env_nested_delimiter="__", extra="forbid"
+    )
+
+    kafka: KafkaSettings = Field(default_factory=KafkaSettings)
+    app_id: str = Field(
+        default="modeltrail-streams",
+        description="faust app id: the consumer group and the changelog topics' prefix",
+    )
+    instance_id: str = Field(default="streams-1", description="`source`/`issuer` of events")
+
+    # --- policy ---
+    policy_preset: Literal["minimal", "standard", "strict"] = "standard"
+    policy_files: list[Path] = Field(default_factory=list, description="custom policy YAML")
+
+    # --- faust runtime ---
+    data_dir: Path = Field(
+        default=Path("./modeltrail-data/streams"),
+        description="faust data dir; tables are in memory and recovered from changelogs",
+    )
+    web_enabled: bool = False
+    web_port: int = 6066
+    log_level: Literal["debug", "info", "warning", "error"] = "info"
+
+    # --- batching and latency ---
+    batch_size: int = Field(default=500, ge=1, description="events handled per agent batch")
+    batch_within_s: float = Field(
+        default=0.005, gt=0, description="longest wait to fill a batch (adds to kill latency)"
+    )
+    fetch_max_wait_ms: int = Field(
+        default=10, ge=0, description="broker long-poll wait; small keeps kill latency low"
+    )
+    max_poll_records: int = Field(default=2000, ge=1)
+    commit_interval_s: float = Field(default=1.0, gt=0, description="offset commit interval")
+    producer_linger_ms: int = Field(default=0, ge=0)
+    recovery_delay_s: float = Field(
+        default=0.0, ge=0, description="pause after table recovery before processing"
+    )

@@ -1,0 +1,224 @@
+"""Per-session state kept in a faust table: pure data and arithmetic, no I/O, no clock.
+
+Every method that depends on time takes `now` (epoch seconds, the event's own
+time), so replaying the same events rebuilds the same state. The record also
+remembers the last offset it applied per source topic: a replay after a crash
+(at-least-once delivery) skips events already counted, so counts stay exact.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import orjson
+
+from schemas.events import LLMRequest, LLMResponse, SessionCommand, StreamWindow
+from streams.errors import StateError
+from streams.policy.types import SessionContext
+
+__all__ = [
+    "BASELINE_ALPHA",
+    "BASELINE_MIN_SAMPLES",
+    "MAX_DECISIONS",
+    "SessionState",
+    "decayed",
+]
+
+#: Weight of the newest completed minute in the requests-per-minute baseline.
+BASELINE_ALPHA = 0.3
+#: Completed active minutes needed before the baseline is shown to rules.
+BASELINE_MIN_SAMPLES = 3
+#: Decision ids remembered per session (a replay never re-issues any of them).
+MAX_DECISIONS = 64
+_BUCKET_S = 5
+_WINDOW_S = 60
+
+
+def decayed(score: float, since: float, now: float, half_life_s: float) -> float:
+    """`score` measured at `since`, halved every `half_life_s` seconds until `now`."""
+    if score <= 0.0 or half_life_s <= 0.0 or now <= since:
+        return max(score, 0.0)
+    return score * math.pow(0.5, (now - since) / half_life_s)
+
+
+def _ts(value: datetime | None) -> float | None:
+    return None if value is None else value.timestamp()
+
+
+@dataclass(slots=True)
+class SessionState:
+    """What the worker knows about one session; stored as JSON bytes in the table."""
+
+    session_id: str
+    started_at: float | None = None
+    last_seen: float = 0.0
+    requests_total: int = 0
+    responses_total: int = 0
+    windows_total: int = 0
+    tokens_total: int = 0
+    bytes_total: int = 0
+    tool_calls_total: int = 0
+    violations_total: int = 0
+    risk_score: float = 0.0
+    risk_at: float = 0.0
+    # 5-second buckets of request counts: {bucket start (s): count}, last minute only.
+    rpm_buckets: dict[int, int] = field(default_factory=dict)
+    minute_start: float | None = None
+    minute_count: int = 0
+    baseline_rpm: float | None = None
+    baseline_samples: int = 0
+    offsets: dict[str, int] = field(default_factory=dict)
+    decisions: list[str] = field(default_factory=list)
+    kill_active: bool = False
+    kill_expires: float | None = None
+
+    # ----- replay protection -------------------------------------------------
+
+    def seen(self, topic: str, offset: int) -> bool:
+        """Whether the message at (topic, offset) was already applied to this state."""
+        last = self.offsets.get(topic)
+        return last is not None and offset <= last
+
+    def mark(self, topic: str, offset: int) -> None:
+        """Record (topic, offset) as applied."""
+        if offset > self.offsets.get(topic, -1):
+            self.offsets[topic] = offset
+
+    # ----- counting ----------------------------------------------------------
+
+    def observe(self, event: LLMRequest | LLMResponse | StreamWindow, now: float) -> None:
+        """Count one proxy event at time `now` (its own event time)."""
+        if self.started_at is None or now < self.started_at:
+            self.started_at = now
+        self.last_seen = max(self.last_seen, now)
+        if isinstance(event, LLMRequest):
+            self.requests_total += 1
+            self.bytes_total += event.body_bytes
+            self._count_request(now)
+        elif isinstance(event, LLMResponse):
+            self.responses_total += 1
+            self.bytes_total += event.body_bytes
+            tokens = event.total_tokens
+            if tokens is None:
+                tokens = (event.input_tokens or 0) + (event.output_tokens or 0)
+            self.tokens_total += tokens
+            self.tool_calls_total += len(event.tool_calls)
+        else:
+            self.windows_total += 1
+
+    def _count_request(self, now: float) -> None:
+        bucket = int(now // _BUCKET_S) * _BUCKET_S
+        self.rpm_buckets[bucket] = self.rpm_buckets.get(bucket, 0) + 1
+        horizon = now - _WINDOW_S - _BUCKET_S
+        if len(self.rpm_buckets) > _WINDOW_S // _BUCKET_S + 1:
+            self.rpm_buckets = {b: c for b, c in self.rpm_buckets.items() if b > horizon}
+        # Baseline: an EWMA over the session's *active* minutes, so an idle gap does not
+        # make the next ordinary burst look anomalous.
+        minute = float(int(now // _WINDOW_S) * _WINDOW_S)
+        if self.minute_start is None:
+            self.minute_start = minute
+        elif minute > self.minute_start:
+            sample = float(self.minute_count)
+            if self.baseline_rpm is None:
+                self.baseline_rpm = sample
+            else:
+                self.baseline_rpm = BASELINE_ALPHA * sample + (1 - BASELINE_ALPHA) * (
+                    self.baseline_rpm
+                )
+            self.baseline_samples += 1
+            self.minute_start = minute
+            self.minute_count = 0
+        if minute >= self.minute_start:
+            self.minute_count += 1
+
+    def requests_last_minute(self, now: float) -> int:
+        """Requests whose 5-second bucket overlaps the minute before `now`."""
+        lower = now - _WINDOW_S
+        return sum(c for b, c in self.rpm_buckets.items() if b + _BUCKET_S > lower and b <= now)
+
+    # ----- risk and kills ----------------------------------------------------
+
+    def risk_at_time(self, now: float, half_life_s: float) -> float:
+        """The risk score decayed to `now`."""
+        return decayed(self.risk_score, self.risk_at, now, half_life_s)
+
+    def add_risk(self, points: float, now: float, half_life_s: float) -> float:
+        """Decay the score to `now`, add `points`, return the new score."""
+        if now >= self.risk_at:
+            self.risk_score = self.risk_at_time(now, half_life_s)
+            self.risk_at = now
+        self.risk_score += max(points, 0.0)
+        return self.risk_score
+
+    def kill_in_force(self, now: float) -> bool:
+        """Whether a kill (issued or observed) still blocks the session at `now`."""
+        if not self.kill_active:
+            return False
+        return self.kill_expires is None or now < self.kill_expires
+
+    def remember(self, decision_id: str) -> bool:
+        """Record a decision id; False when it was already issued."""
+        if decision_id in self.decisions:
+            return False
+        self.decisions.append(decision_id)
+        if len(self.decisions) > MAX_DECISIONS:
+            del self.decisions[: len(self.decisions) - MAX_DECISIONS]
+        return True
+
+    def apply_command(self, command: SessionCommand) -> None:
+        """Follow a kill or resume from any issuer (this worker, an operator, a CLI)."""
+        if command.command == "kill":
+            self.kill_active = True
+            self.kill_expires = None if command.block_mode == "permanent" else _ts(
+                command.expires_at
+            )
+        else:
+            # A resume forgives: without the reset the next event would re-cross the threshold.
+            self.kill_active = False
+            self.kill_expires = None
+            self.risk_score = 0.0
+            self.risk_at = max(self.risk_at, command.time.timestamp())
+
+    # ----- views -------------------------------------------------------------
+
+    def context(self, now: float, half_life_s: float) -> SessionContext:
+        """The snapshot rules see."""
+        ready = self.baseline_samples >= BASELINE_MIN_SAMPLES
+        return SessionContext(
+            session_id=self.session_id,
+            now=datetime.fromtimestamp(now, UTC),
+            started_at=(
+                None if self.started_at is None else datetime.fromtimestamp(self.started_at, UTC)
+            ),
+            requests_total=self.requests_total,
+            requests_last_minute=self.requests_last_minute(now),
+            tokens_total=self.tokens_total,
+            bytes_total=self.bytes_total,
+            tool_calls_total=self.tool_calls_total,
+            violations_total=self.violations_total,
+            risk_score=self.risk_at_time(now, half_life_s),
+            baseline_rpm=self.baseline_rpm if ready else None,
+            baseline_samples=self.baseline_samples,
+        )
+
+    # ----- serialisation -----------------------------------------------------
+
+    def to_bytes(self) -> bytes:
+        """JSON bytes for the table's changelog."""
+        data: dict[str, Any] = {name: getattr(self, name) for name in self.__slots__}
+        data["rpm_buckets"] = [[b, c] for b, c in self.rpm_buckets.items()]
+        return orjson.dumps(data)
+
+    @classmethod
+    def from_bytes(cls, value: bytes) -> SessionState:
+        """Read a table value back; raises StateError when it is not a state record."""
+        try:
+            data = orjson.loads(value)
+            data["rpm_buckets"] = {int(b): int(c) for b, c in data.get("rpm_buckets", [])}
+            known = {k: v for k, v in data.items() if k in cls.__slots__}
+            return cls(**known)
+        except (orjson.JSONDecodeError, TypeError, ValueError, KeyError, AttributeError) as exc:
+            raise StateError(f"unreadable session state: {exc}") from exc
