@@ -34,23 +34,42 @@ def sample_events(n: int, sessions: int = 500) -> list[tuple[str, bytes, bytes]]
         sid = f"sess-{i % sessions:05d}"
         if i % 2 == 0:
             ev: LLMRequest | LLMResponse = LLMRequest(
-                source="bench", session_id=sid, request_id=f"r{i}", backend="openai",
-                provider="openai", path="/v1/chat/completions", model="gpt-4o-mini",
-                client_ip="10.0.0.7", api_key_fingerprint="fp_0123456789abcdef",
+                source="bench",
+                session_id=sid,
+                request_id=f"r{i}",
+                backend="openai",
+                provider="openai",
+                path="/v1/chat/completions",
+                model="gpt-4o-mini",
+                client_ip="10.0.0.7",
+                api_key_fingerprint="fp_0123456789abcdef",
                 messages=[
                     ChatMessage(role="system", content="You are a helpful coding assistant."),
                     ChatMessage(role="user", content=f"Explain item {i} of the list, briefly."),
                 ],
-                max_tokens=256, temperature=0.2, body_bytes=240,
+                max_tokens=256,
+                temperature=0.2,
+                body_bytes=240,
             )
             table = "requests"
         else:
             ev = LLMResponse(
-                source="bench", session_id=sid, request_id=f"r{i - 1}", backend="openai",
-                provider="openai", path="/v1/chat/completions", model="gpt-4o-mini",
-                status_code=200, ttfb_ms=120.5, latency_ms=840.2, input_tokens=42,
-                output_tokens=96, total_tokens=138, text=f"Item {i} is a short answer.",
-                finish_reason="stop", body_bytes=512,
+                source="bench",
+                session_id=sid,
+                request_id=f"r{i - 1}",
+                backend="openai",
+                provider="openai",
+                path="/v1/chat/completions",
+                model="gpt-4o-mini",
+                status_code=200,
+                ttfb_ms=120.5,
+                latency_ms=840.2,
+                input_tokens=42,
+                output_tokens=96,
+                total_tokens=138,
+                text=f"Item {i} is a short answer.",
+                finish_reason="stop",
+                body_bytes=512,
             )
             table = "responses"
         out.append((table, encode_key(ev), encode(ev)))
@@ -62,7 +81,10 @@ async def produce(kafka: KafkaSettings, events: list[tuple[str, bytes, bytes]]) 
     topics = {"requests": kafka.topics.requests, "responses": kafka.topics.responses}
     producer = AIOKafkaProducer(
         **kafka.client_kwargs(),  # type: ignore[arg-type]
-        acks="all", linger_ms=20, max_batch_size=1024 * 1024, max_request_size=8 * 1024 * 1024,
+        acks="all",
+        linger_ms=20,
+        max_batch_size=1024 * 1024,
+        max_request_size=8 * 1024 * 1024,
     )
     await producer.start()
     t0 = time.perf_counter()
@@ -127,8 +149,13 @@ async def main_async(args: argparse.Namespace) -> dict[str, object]:
                 endpoint = s3.endpoint  # type: ignore[attr-defined]
             import boto3
 
-            client = boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1",
-                                  aws_access_key_id="bench", aws_secret_access_key="bench")
+            client = boto3.client(
+                "s3",
+                endpoint_url=endpoint,
+                region_name="us-east-1",
+                aws_access_key_id="bench",
+                aws_secret_access_key="bench",
+            )
             for _ in range(300):
                 try:
                     client.create_bucket(Bucket="bench")
@@ -137,16 +164,23 @@ async def main_async(args: argparse.Namespace) -> dict[str, object]:
                     await asyncio.sleep(0.2)
             targets.append(("s3", f"s3://bench/{uuid.uuid4().hex[:8]}"))
         for name, target in targets:
-            kafka = KafkaSettings(bootstrap_servers=bootstrap,
-                                  topic_prefix=f"b{uuid.uuid4().hex[:8]}.", partitions=args.partitions)
+            kafka = KafkaSettings(
+                bootstrap_servers=bootstrap,
+                topic_prefix=f"b{uuid.uuid4().hex[:8]}.",
+                partitions=args.partitions,
+            )
             await ensure_topics(kafka)
             result[f"produce_events_per_s_{name}"] = round(await produce(kafka, events))
             settings = SinkSettings(
-                kafka=kafka, target=target, group_id=f"bench-{name}", idle_flush_s=0.25,
+                kafka=kafka,
+                target=target,
+                group_id=f"bench-{name}",
+                idle_flush_s=0.25,
                 s3_endpoint_url=args.s3_endpoint or (endpoint if name == "s3" else None),
                 s3_access_key_id="bench" if name == "s3" else None,  # type: ignore[arg-type]
                 s3_secret_access_key="bench" if name == "s3" else None,  # type: ignore[arg-type]
-                max_rows=args.max_rows, dead_letter=False,
+                max_rows=args.max_rows,
+                dead_letter=False,
             )
             figures = await run_sink(settings, args.events)
             if name == "local":

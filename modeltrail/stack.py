@@ -180,7 +180,8 @@ def part_envs(
     streams = {**common, "MODELTRAIL_STREAMS__DATA_DIR": str(opts.data_dir / "streams")}
     if opts.policy_preset:
         streams["MODELTRAIL_STREAMS__POLICY_PRESET"] = opts.policy_preset
-    sink = {**common, "MODELTRAIL_SINK__TARGET": opts.trail}
+    # A short idle flush: the trail of a quiet dev stack is queryable within seconds.
+    sink = {**common, "MODELTRAIL_SINK__TARGET": opts.trail, "MODELTRAIL_SINK__IDLE_FLUSH_S": "2"}
     if opts.s3_endpoint:
         sink["MODELTRAIL_SINK__S3_ENDPOINT_URL"] = opts.s3_endpoint
     if opts.s3_region:

@@ -16,7 +16,7 @@ from typing import Any
 import orjson
 
 from proxy.capture import build_request, build_response
-from proxy.emitter import Emitter
+from proxy.emitter import Emitter, Publisher
 from proxy.enforcement.base import Enforcement
 from proxy.errors import (
     BadRequest,
@@ -42,7 +42,15 @@ from proxy.routing import Route, Router, dialect_of
 from proxy.settings import ProxySettings
 from proxy.spool import Spool
 from proxy.sse import WindowCutter
-from schemas.events import LLMRequest, LLMResponse, Outcome, Provider, SessionCommand, StreamWindow
+from schemas.events import (
+    LLMRequest,
+    LLMResponse,
+    Outcome,
+    Provider,
+    SessionCommand,
+    StreamWindow,
+    utcnow,
+)
 from schemas.ids import uuid7
 
 __all__ = ["AllowAll", "ProxyApp", "create_app"]
@@ -99,7 +107,7 @@ class ProxyApp:
         settings: ProxySettings,
         *,
         enforcement: Enforcement | None = None,
-        publisher: Emitter | None = None,
+        publisher: Publisher | None = None,
         forwarder: Forwarder | None = None,
         metrics: ProxyMetrics | None = None,
     ) -> None:
@@ -110,7 +118,7 @@ class ProxyApp:
             settings.session_header, settings.key_salt.get_secret_value(), settings.session_idle_s
         )
         self.addresses = ClientAddress(settings.trusted_proxies)
-        self.emitter = publisher or build_emitter(settings, self.metrics)
+        self.emitter: Publisher = publisher or build_emitter(settings, self.metrics)
         self.enforcement: Enforcement = enforcement or AllowAll()
         self.forwarder = forwarder or Forwarder(
             timeout_s=settings.upstream_timeout_s,
@@ -186,7 +194,9 @@ class ProxyApp:
             key_fp = self.sessions.key_fingerprint(api_key_of(headers))
             session = self.sessions.resolve(headers, parsed, key_fp, client_ip, route.backend.name)
             if not self.emitter.accepting():
-                raise BrokerUnavailable("the audit broker is unreachable and the proxy fails closed")
+                raise BrokerUnavailable(
+                    "the audit broker is unreachable and the proxy fails closed"
+                )
             req = build_request(
                 source=self._source,
                 session_id=session,
@@ -293,6 +303,9 @@ class ProxyApp:
     def _window(self, req: LLMRequest, index: int, offset: int, text: str) -> None:
         self.emitter.publish(
             StreamWindow.model_construct(
+                event_id=uuid7(),
+                time=utcnow(),
+                tool_calls=[],
                 source=self._source,
                 session_id=req.session_id,
                 request_id=req.request_id,
@@ -382,6 +395,9 @@ class ProxyApp:
         backend = route.backend.name if route is not None else "-"
         latency = time.perf_counter() - t0
         evt = LLMResponse.model_construct(
+            event_id=uuid7(),
+            time=utcnow(),
+            tool_calls=[],
             source=self._source,
             session_id=session,
             request_id=request_id,
@@ -407,7 +423,7 @@ def create_app(
     settings: ProxySettings,
     *,
     enforcement: Enforcement | None = None,
-    publisher: Emitter | None = None,
+    publisher: Publisher | None = None,
     forwarder: Forwarder | None = None,
     metrics: ProxyMetrics | None = None,
 ) -> ProxyApp:

@@ -15,7 +15,16 @@ from typing import Any, Literal
 
 import orjson
 
-from schemas.events import ChatMessage, LLMRequest, LLMResponse, Outcome, Provider, ToolCall
+from schemas.events import (
+    ChatMessage,
+    LLMRequest,
+    LLMResponse,
+    Outcome,
+    Provider,
+    ToolCall,
+    utcnow,
+)
+from schemas.ids import uuid7
 
 __all__ = [
     "Assembled",
@@ -154,14 +163,15 @@ def build_request(
     policy: CapturePolicy,
     max_chars: int,
 ) -> LLMRequest:
-    """The request event; `body` is the parsed JSON (or None for non-JSON bodies)."""
+    """The request event (its `event_id` is the request id); `body` is the parsed JSON."""
     d = body if isinstance(body, dict) else {}
     messages: list[ChatMessage] = []
     truncated = False
     captured = policy != "metadata_only"
     if captured and d:
         messages, truncated = _cap(_messages(provider, d), max_chars)
-    options = d.get("options") if isinstance(d.get("options"), dict) else {}
+    opt = d.get("options")
+    options: dict[str, Any] = opt if isinstance(opt, dict) else {}
     max_tokens = _num(d.get("max_tokens")) or _num(d.get("max_completion_tokens"))
     max_tokens = max_tokens or _num(d.get("max_output_tokens")) or _num(options.get("num_predict"))
     temp = d.get("temperature", options.get("temperature"))
@@ -169,7 +179,11 @@ def build_request(
     stream = d.get("stream")
     if provider == "ollama" and stream is None and path in ("/api/chat", "/api/generate"):
         stream = True  # Ollama streams unless told otherwise
+    # Every field with a default factory is passed: model_construct would
+    # otherwise inspect each factory's signature on every call.
     return LLMRequest.model_construct(
+        event_id=request_id,
+        time=utcnow(),
         source=source,
         session_id=session_id,
         request_id=request_id,
@@ -224,13 +238,16 @@ def _openai(data: dict[str, Any], out: Assembled) -> None:
     choices = data.get("choices")
     if isinstance(choices, list) and choices and isinstance(choices[0], dict):
         c = choices[0]
-        msg = c.get("message") if isinstance(c.get("message"), dict) else {}
+        m = c.get("message")
+        msg: dict[str, Any] = m if isinstance(m, dict) else {}
         out.text = _text_of(msg.get("content")) if msg else str(c.get("text") or "")
         for tc in msg.get("tool_calls") or []:
             fn = tc.get("function") or {}
             out.tool_calls.append(
                 ToolCall.model_construct(
-                    id=tc.get("id"), name=str(fn.get("name", "")), arguments=fn.get("arguments") or ""
+                    id=tc.get("id"),
+                    name=str(fn.get("name", "")),
+                    arguments=fn.get("arguments") or "",
                 )
             )
         out.finish_reason = c.get("finish_reason")
@@ -343,6 +360,8 @@ def build_response(
     if total is None and r.input_tokens is not None and r.output_tokens is not None:
         total = r.input_tokens + r.output_tokens
     return LLMResponse.model_construct(
+        event_id=uuid7(),
+        time=utcnow(),
         source=source,
         session_id=session_id,
         request_id=request_id,

@@ -23,10 +23,11 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Callable
-from typing import Literal
+from typing import Literal, Protocol
 
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
+from aiokafka.partitioner import DefaultPartitioner
 
 from proxy.errors import BrokerUnavailable
 from proxy.metrics import ProxyMetrics
@@ -36,11 +37,53 @@ from schemas.events import EventEnvelope
 from schemas.kafka import ensure_topics
 from schemas.settings import KafkaSettings
 
-__all__ = ["BrokerMode", "Emitter"]
+__all__ = ["BrokerMode", "Emitter", "Publisher"]
 
 log = logging.getLogger(__name__)
 
 BrokerMode = Literal["spool", "fail_closed", "fail_open"]
+
+
+class Publisher(Protocol):
+    """What the forwarding app needs from an emitter (tests hand in in-process ones)."""
+
+    async def start(self) -> None: ...
+
+    async def stop(self) -> None: ...
+
+    def publish(self, event: EventEnvelope) -> bool:
+        """Enqueue without blocking; False when the event was dropped."""
+        ...
+
+    def accepting(self) -> bool:
+        """False when new requests must be refused (`fail_closed`, broker down)."""
+        ...
+
+    def stats(self) -> dict[str, object]: ...
+
+
+class _CachedPartitioner:
+    """The default (murmur2, Java-compatible) partitioner, memoised per key.
+
+    Keys are session ids, which repeat; aiokafka's murmur2 is pure Python.
+    """
+
+    def __init__(self, max_keys: int = 100_000) -> None:
+        self._default = DefaultPartitioner()
+        self._cache: dict[tuple[bytes, int], int] = {}
+        self._max = max_keys
+
+    def __call__(self, key: bytes | None, all_partitions: list[int], available: list[int]) -> int:
+        if key is None:
+            return int(self._default(key, all_partitions, available))
+        slot = (key, len(all_partitions))
+        hit = self._cache.get(slot)
+        if hit is None:
+            hit = int(self._default(key, all_partitions, available))
+            if len(self._cache) >= self._max:
+                self._cache.clear()
+            self._cache[slot] = hit
+        return hit
 
 
 class Emitter:
@@ -70,6 +113,7 @@ class Emitter:
         self._timeout_ms = request_timeout_ms
         self._probe_s = probe_interval_s
         self._topic_of = kafka.topics.by_model()
+        self._partitioner = _CachedPartitioner()
         self._producer: AIOKafkaProducer | None = None
         self._healthy = False
         self._lock = asyncio.Lock()
@@ -85,7 +129,9 @@ class Emitter:
                 lambda: float(self.spool.pending_bytes if self.spool else 0),
                 lambda: 1.0 if self._healthy else 0.0,
             )
-            self._count = {f: metrics.events.labels(f).inc for f in ("sent", "spooled", "replayed", "dropped")}
+            self._count = {
+                f: metrics.events.labels(f).inc for f in ("sent", "spooled", "replayed", "dropped")
+            }
 
     # ---- lifecycle -------------------------------------------------------
 
@@ -212,6 +258,7 @@ class Emitter:
             request_timeout_ms=self._timeout_ms,
             retry_backoff_ms=50,
             max_batch_size=256 * 1024,
+            partitioner=self._partitioner,
         )
         try:
             await asyncio.wait_for(producer.start(), self._timeout_ms / 1000)
@@ -238,7 +285,9 @@ class Emitter:
                 unsent = records[i:]
                 break
         results = await asyncio.gather(*futures, return_exceptions=True)
-        failed = [r for r, res in zip(records, results, strict=False) if isinstance(res, BaseException)]
+        failed = [
+            r for r, res in zip(records, results, strict=False) if isinstance(res, BaseException)
+        ]
         ok = len(futures) - len(failed)
         self.sent += ok
         if self._count and ok:

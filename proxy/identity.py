@@ -121,8 +121,12 @@ class SessionResolver:
             self._live[base] = (current[0], now)
             return current[0]
         digest = hashlib.sha256(base.encode()).hexdigest()[:12]
-        # A new idle window starts a new session: suffix the start time so ids differ.
-        session = f"fp-{digest}-{int(time.time() * 1000):x}"
+        # A new idle window starts a new session: suffix the start time (ms, strictly
+        # after the previous window's) so ids differ across windows and restarts.
+        start = int(time.time() * 1000)
+        if current is not None:
+            start = max(start, int(current[0].rsplit("-", 1)[1], 16) + 1)
+        session = f"fp-{digest}-{start:x}"
         if len(self._live) >= self._max:
             self._prune(now)
         self._live[base] = (session, now)

@@ -48,7 +48,10 @@ class ProxyMetrics:
             registry=r,
         )
         self.kills = Counter(
-            "modeltrail_proxy_kills", "Requests refused or streams cut by a kill", ["where"], registry=r
+            "modeltrail_proxy_kills",
+            "Requests refused or streams cut by a kill",
+            ["where"],
+            registry=r,
         )
         self.events = Counter(
             "modeltrail_proxy_events",

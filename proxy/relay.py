@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable, MutableMapping
 from dataclasses import dataclass
+from typing import Any
 
 import httpx
 
@@ -23,8 +24,8 @@ from schemas.events import Outcome, Provider, SessionCommand
 
 __all__ = ["Relayed", "is_stream", "killed_error", "relay_buffered", "relay_stream"]
 
-Send = Callable[[dict[str, object]], object]
-Receive = Callable[[], object]
+Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
+Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
 
 
 @dataclass(slots=True)
@@ -48,7 +49,9 @@ def is_stream(response: httpx.Response) -> bool:
     )
 
 
-def response_headers(response: httpx.Response, extra: list[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes]]:
+def response_headers(
+    response: httpx.Response, extra: list[tuple[bytes, bytes]]
+) -> list[tuple[bytes, bytes]]:
     """The backend's headers minus hop-by-hop ones, plus ours."""
     out = [(k, v) for k, v in response.headers.raw if k.lower().decode("latin-1") not in HOP_BY_HOP]
     out.extend(extra)
@@ -106,8 +109,8 @@ async def relay_stream(
 
     async def watch() -> None:
         while True:
-            msg = await receive()  # type: ignore[misc]
-            if msg.get("type") == "http.disconnect":  # type: ignore[union-attr]
+            msg = await receive()
+            if msg.get("type") == "http.disconnect":
                 gone.set()
                 return
 
@@ -125,7 +128,13 @@ async def relay_stream(
             if cmd is not None:
                 err = killed_error(cmd, session_id)
                 if sse:
-                    await send({"type": "http.response.body", "body": stream_error_chunk(provider, err, ndjson=ndjson), "more_body": True})
+                    await send(
+                        {
+                            "type": "http.response.body",
+                            "body": stream_error_chunk(provider, err, ndjson=ndjson),
+                            "more_body": True,
+                        }
+                    )
                 outcome, err_type, err_msg = "killed", err.error_type, err.message
                 break
             await send({"type": "http.response.body", "body": chunk, "more_body": True})
@@ -142,7 +151,13 @@ async def relay_stream(
         outcome = "timeout" if isinstance(exc, UpstreamTimeout) else "upstream_error"
         err_type, err_msg = exc.error_type, exc.message
         if sse and not gone.is_set():
-            await send({"type": "http.response.body", "body": stream_error_chunk(provider, exc, ndjson=ndjson), "more_body": True})
+            await send(
+                {
+                    "type": "http.response.body",
+                    "body": stream_error_chunk(provider, exc, ndjson=ndjson),
+                    "more_body": True,
+                }
+            )
     finally:
         watcher.cancel()
         with contextlib.suppress(asyncio.CancelledError):

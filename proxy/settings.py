@@ -71,7 +71,8 @@ class ProxySettings(BaseSettings):
     upstream_max_connections: int = Field(default=1000, description="pooled upstream connections")
     emit_linger_ms: int = Field(default=5, description="producer linger: batching vs latency")
     emit_timeout_ms: int = Field(
-        default=3000, description="broker ack timeout before events divert to the broker-down policy"
+        default=3000,
+        description="broker ack timeout before events divert to the broker-down policy",
     )
 
     # --- enforcement, session store, control API ---
@@ -93,6 +94,11 @@ class ProxySettings(BaseSettings):
     )
     enforcement_replay_timeout_s: float = Field(
         default=30.0, gt=0, description="start-up replay of session.commands must end by then"
+    )
+    enforcement_replay_required: bool = Field(
+        default=True,
+        description="refuse to start when session.commands cannot be replayed; false: start "
+        "degraded (kills from the Redis mirror only) and keep retrying",
     )
     command_fetch_wait_ms: int = Field(
         default=5, ge=0, description="fetch_max_wait_ms of the session.commands follower"

@@ -188,7 +188,9 @@ class StreamParser:
         elif kind == "content_block_start":
             block = obj.get("content_block") or {}
             if block.get("type") == "tool_use":
-                self._calls[obj.get("index", 0)] = _Call(block.get("id"), str(block.get("name", "")))
+                self._calls[obj.get("index", 0)] = _Call(
+                    block.get("id"), str(block.get("name", ""))
+                )
             elif block.get("type") == "text" and block.get("text"):
                 self._parts.append(str(block["text"]))
         elif kind == "message_start":

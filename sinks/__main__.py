@@ -48,10 +48,22 @@ def _configure_logging(settings: SinkSettings) -> None:
 async def _run(settings: SinkSettings) -> None:
     await ensure_topics(settings.kafka)
     sink = Sink(settings)
+    task = asyncio.create_task(sink.run())
+
+    def on_signal() -> None:
+        # First signal: flush, store, commit, exit. Second: exit now; safe, as
+        # nothing is committed that is not stored (the replay redoes the rest).
+        if sink.stopping:
+            task.cancel()
+        sink.stop()
+
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, sink.stop)
-    await sink.run()
+        loop.add_signal_handler(sig, on_signal)
+    try:
+        await task
+    except asyncio.CancelledError:
+        logging.getLogger(__name__).warning("sink_aborted")
 
 
 def main() -> None:

@@ -113,6 +113,10 @@ class Sink:
         self._consumer: AIOKafkaConsumer | None = None
         self._producer: AIOKafkaProducer | None = None
 
+    @property
+    def stopping(self) -> bool:
+        return self._stopping.is_set()
+
     def stop(self) -> None:
         """Ask `run` to flush what it holds, commit, and return."""
         self._stopping.set()

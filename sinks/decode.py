@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from itertools import accumulate
 
+import orjson
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.json as pj
@@ -46,37 +47,65 @@ class Decoded:
         return [0, *accumulate(0 if i in self.bad else 1 for i in range(n))]
 
 
-def _read(data: bytes, schema: pa.Schema, max_len: int) -> pa.Table:
+def _read(data: bytes, schema: pa.Schema, max_len: int, *, threads: bool = True) -> pa.Table:
     block = 1 << 20
     while block <= max_len + 1:
         block <<= 1
     return pj.read_json(
         io.BytesIO(data),
-        read_options=pj.ReadOptions(use_threads=True, block_size=block),
+        read_options=pj.ReadOptions(use_threads=threads, block_size=block),
         parse_options=pj.ParseOptions(
             explicit_schema=schema, unexpected_field_behavior="infer", newlines_in_values=False
         ),
     )
 
 
-def _read_one(value: bytes | None, schema: pa.Schema) -> pa.Table | str:
+def _screen(value: bytes | None) -> bytes | str:
+    """One line of JSON object text for the reader, or why the record is not one."""
     if value is None:
         return "tombstone"
-    if not value.strip() or b"\n" in value.strip():
-        # A pretty-printed value is still JSON: compact it record by record.
-        try:
-            import orjson
-
-            value = orjson.dumps(orjson.loads(value))
-        except ValueError:
-            return "not JSON"
     try:
-        table = _read(value, schema, len(value))
+        obj = orjson.loads(value)
+    except orjson.JSONDecodeError:
+        return "not JSON"
+    if not isinstance(obj, dict):
+        return "not a JSON object"
+    return orjson.dumps(obj) if b"\n" in value else value
+
+
+def _read_one(value: bytes, schema: pa.Schema) -> pa.Table | str:
+    try:
+        return _read(value, schema, len(value), threads=False)
     except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:
         return f"not a valid event: {str(exc).splitlines()[0][:200]}"
-    if table.num_rows != 1:
-        return "not one JSON object"
-    return table
+
+
+def _slow_path(
+    values: Sequence[bytes | None], schema: pa.Schema
+) -> tuple[pa.Table, dict[int, str]]:
+    bad: dict[int, str] = {}
+    lines: dict[int, bytes] = {}
+    for i, value in enumerate(values):
+        screened = _screen(value)
+        if isinstance(screened, str):
+            bad[i] = screened
+        else:
+            lines[i] = screened
+    if lines:
+        try:
+            table = _read(b"\n".join(lines.values()), schema, max(map(len, lines.values())))
+            if table.num_rows == len(lines):
+                return table, bad
+        except (pa.ArrowInvalid, pa.ArrowTypeError):
+            pass
+    parts: list[pa.Table] = []
+    for i, line in lines.items():
+        one = _read_one(line, schema)
+        if isinstance(one, str):
+            bad[i] = one
+        else:
+            parts.append(one)
+    return _concat(parts, schema), bad
 
 
 def _validate(table: pa.Table, expected_type: str) -> pa.ChunkedArray:
@@ -110,14 +139,7 @@ def decode_values(values: Sequence[bytes | None], schema: pa.Schema, expected_ty
         if table is not None and table.num_rows != len(values):
             table = None
     if table is None:
-        parts: list[pa.Table] = []
-        for i, value in enumerate(values):
-            one = _read_one(value, schema)
-            if isinstance(one, str):
-                bad[i] = one
-            else:
-                parts.append(one)
-        table = _concat(parts, schema)
+        table, bad = _slow_path(values, schema)
     good_index = [i for i in range(len(values)) if i not in bad]
     mask = _validate(table, expected_type)
     if not pc.all(mask).as_py():

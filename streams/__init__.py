@@ -14,9 +14,9 @@ from streams.settings import StreamsSettings
 from streams.state import SessionState
 
 if TYPE_CHECKING:
-    from streams.app import SESSIONS_TABLE, StreamsApp, create_app, load_engine
+    from streams.app import SESSIONS_TABLE, StreamsApp, create_app, load_policy
 
-_LAZY = {"SESSIONS_TABLE", "StreamsApp", "create_app", "load_engine"}
+_LAZY = {"SESSIONS_TABLE", "StreamsApp", "create_app", "load_policy"}
 
 __all__ = [
     "SESSIONS_TABLE",
@@ -38,7 +38,7 @@ __all__ = [
     "dead_letter",
     "decision_id",
     "judge",
-    "load_engine",
+    "load_policy",
 ]
 
 

@@ -1,12 +1,14 @@
 """`python -m streams`: run one streams worker from env settings (`MODELTRAIL_STREAMS__*`,
 `MODELTRAIL_KAFKA__*`). SIGTERM/SIGINT stop it cleanly: the current batch finishes, the
-changelog is flushed and offsets are committed before exit.
+changelog is flushed and offsets are committed before exit. SIGHUP reloads the policy files
+(atomically, between two batches; a file that does not validate keeps the live rules).
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import signal
 import sys
 
 import faust
@@ -31,6 +33,18 @@ def main() -> None:
         print(f"modeltrail streams: {exc}", file=sys.stderr)
         raise SystemExit(2) from exc
     worker = faust.Worker(app, loglevel=settings.log_level, loop=loop, quiet=True)
+    if app.policy is not None:
+        holder = app.policy
+
+        def reload_policy() -> None:
+            try:
+                engine = holder.reload()
+            except Exception:  # a bad edit keeps the live rules; say why and carry on
+                log.exception("policy_reload_failed")
+            else:
+                log.info("policy_reloaded", extra={"policy_version": engine.version})
+
+        loop.add_signal_handler(signal.SIGHUP, reload_policy)
     log.info("streams_worker_start", extra={"app_id": settings.app_id})
     worker.execute_from_commandline()
 

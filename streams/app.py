@@ -3,8 +3,9 @@ a changelog-backed session table, and raw-bytes output topics.
 
 Delivery: at-least-once, without faust's exactly_once (the Tansu broker has no
 transactions). Per batch the agent publishes every output and waits for the
-broker's acks, *then* writes the session states; faust flushes those changelog
-writes before it commits the source offsets. A crash therefore replays events
+broker's acks, *then* hands the session states to the write-behind store, which
+writes them to the table before every offset commit; faust flushes those
+changelog writes before it commits the source offsets. A crash therefore replays events
 whose outputs may already be out: their ids are deterministic (see
 `streams.decisions`), and the per-topic offsets kept in each session's state make
 the replay skip the counting, so state and kill decisions are never doubled.
@@ -16,18 +17,22 @@ import asyncio
 import logging
 import ssl
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 import faust
+from faust.streams import Stream
 from faust.transport.drivers import aiokafka as faust_aiokafka
 
 from streams.decisions import Engine
 from streams.errors import PublishError, StreamsConfigError
 from streams.processor import Processor, Record
 from streams.settings import StreamsSettings
-from streams.state import SessionState
+from streams.store import SessionStore
 
-__all__ = ["SESSIONS_TABLE", "StreamsApp", "create_app", "load_engine"]
+if TYPE_CHECKING:
+    from streams.policy.holder import PolicyHolder
+
+__all__ = ["SESSIONS_TABLE", "StreamsApp", "create_app", "load_policy"]
 
 log = logging.getLogger(__name__)
 
@@ -49,38 +54,42 @@ class _Consumer(faust_aiokafka.Consumer):
     def _new_consumer_thread(self) -> faust_aiokafka.AIOKafkaConsumerThread:
         return _ConsumerThread(self, loop=self.loop, beacon=self.beacon)
 
+    async def force_commit(self, *args: Any, **kwargs: Any) -> bool:
+        # Every offset commit (interval, rebalance, shutdown) passes here: write the
+        # pending session states first, so the changelog is flushed before the offsets.
+        store = getattr(self.app, "session_store", None)
+        if store is not None:
+            store.flush()
+        return bool(await super().force_commit(*args, **kwargs))
+
 
 class _Transport(faust_aiokafka.Transport):
     Consumer = _Consumer
 
 
 class StreamsApp(faust.App):
-    """faust.App with a tunable consumer fetch wait."""
+    """faust.App with a tunable consumer fetch wait and a write-behind session store."""
 
     fetch_max_wait_ms: int = 10
+    policy: PolicyHolder | None = None
+    session_store: SessionStore | None = None
 
     def _new_transport(self) -> Any:
         return _Transport(self.conf.broker_consumer, self)
 
 
-def load_engine(settings: StreamsSettings) -> Callable[[], Engine]:
-    """Load the configured policy; returns the getter the agent calls once per batch."""
-    from streams.policy import engine as policy_engine
+def load_policy(settings: StreamsSettings) -> PolicyHolder:
+    """Load the configured policy into a holder (hot reload: `holder.reload()`).
+
+    Raises:
+        StreamsConfigError: the preset or a policy file does not load or validate.
+    """
+    from streams.policy.holder import PolicyHolder
 
     try:
-        holder_cls = getattr(policy_engine, "PolicyHolder", None)
-        engine = policy_engine.PolicyEngine.load(
-            preset=settings.policy_preset, files=tuple(settings.policy_files)
-        )
+        return PolicyHolder(settings.policy_preset, tuple(settings.policy_files))
     except Exception as exc:  # any policy error is fatal at start-up, with its message
         raise StreamsConfigError(f"cannot load policy: {exc}") from exc
-    if holder_cls is not None:
-        holder = holder_cls(engine)
-        for attr in ("get", "current"):
-            getter = getattr(holder, attr, None)
-            if callable(getter):
-                return getter  # type: ignore[no-any-return]
-    return lambda: engine
 
 
 def _credentials(settings: StreamsSettings) -> faust.SASLCredentials | None:
@@ -99,9 +108,13 @@ def _credentials(settings: StreamsSettings) -> faust.SASLCredentials | None:
 def create_app(
     settings: StreamsSettings, engine: Engine | Callable[[], Engine] | None = None
 ) -> StreamsApp:
-    """Build the faust app; `engine` (an engine or a getter) defaults to the configured policy."""
+    """Build the faust app; `engine` (an engine or a getter) defaults to the configured policy,
+    held in `app.policy` (a `PolicyHolder`) so a reload swaps rules between two batches."""
+    holder: PolicyHolder | None = None
+    get_engine: Callable[[], Engine]
     if engine is None:
-        get_engine = load_engine(settings)
+        holder = load_policy(settings)
+        get_engine = lambda: holder.engine  # noqa: E731
     elif callable(engine) and not hasattr(engine, "evaluate"):
         get_engine = engine
     else:
@@ -129,8 +142,12 @@ def create_app(
         broker_commit_interval=settings.commit_interval_s,
         broker_max_poll_records=settings.max_poll_records,
         stream_recovery_delay=settings.recovery_delay_s,
+        broker_session_timeout=settings.session_timeout_s,
+        broker_rebalance_timeout=settings.rebalance_timeout_s,
+        broker_heartbeat_interval=min(3.0, settings.session_timeout_s / 3),
     )
     app.fetch_max_wait_ms = settings.fetch_max_wait_ms
+    app.policy = holder
     topics = kafka.topics
     raw: dict[str, Any] = {"key_type": bytes, "value_type": bytes}
     raw |= {"key_serializer": "raw", "value_serializer": "raw"}
@@ -146,17 +163,25 @@ def create_app(
         default=None,
         partitions=kafka.partitions,
         use_partitioner=True,
-        **raw,
+        key_type=bytes,  # bytes types mean the raw codec both ways
+        value_type=bytes,
     )
-    processor = Processor(get_engine, topics, source=settings.instance_id, consumer=settings.app_id)
+    store = app.session_store = SessionStore(sessions)
 
-    def load(session_id: str) -> SessionState | None:
-        value = sessions.get(session_id.encode())
-        return None if value is None else SessionState.from_bytes(value)
+    @app.on_partitions_revoked.connect
+    async def on_revoked(sender: Any, *args: Any, signal: Any, **kwargs: Any) -> None:
+        # the offsets were committed (and the store flushed); another worker may own
+        # these sessions now, and the table is recovered again on assignment
+        store.reset()
+    processor = Processor(get_engine, topics, source=settings.instance_id, consumer=settings.app_id)
 
     @app.agent(source, name="judge")
     async def judge(stream: faust.StreamT[bytes]) -> None:
-        async for events in stream.take_events(settings.batch_size, settings.batch_within_s):
+        # take_events is on the concrete Stream, not on the StreamT interface
+        batches = cast(Stream[bytes], stream).take_events(
+            settings.batch_size, settings.batch_within_s
+        )
+        async for events in batches:
             records = [
                 Record(
                     topic=e.message.topic,
@@ -168,7 +193,7 @@ def create_app(
                 )
                 for e in events
             ]
-            result = processor.process(records, load)
+            result = processor.process(records, store.load)
             pending = [
                 await sinks[o.topic].send(key=o.key, value=o.value, force=True)
                 for o in result.outputs
@@ -177,9 +202,11 @@ def create_app(
                 try:
                     await asyncio.gather(*pending)
                 except Exception as exc:
-                    raise PublishError(f"outputs not acknowledged: {exc}") from exc
-            for session_id, state in result.states.items():
-                sessions[session_id.encode()] = state.to_bytes()
+                    # Stop without adopting this batch's states: the restart replays it.
+                    log.exception("outputs_not_acknowledged")
+                    await app.crash(PublishError(f"outputs not acknowledged: {exc}"))
+                    return
+            store.put(result.states)  # only now: outputs first, then state
             if result.commands or result.dead_letters:
                 log.info(
                     "batch_judged",

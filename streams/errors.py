@@ -1,10 +1,10 @@
 """Errors raised by the streams worker (the policy engine has its own in `policy/errors.py`).
 
-    StreamsError                root
-    ├── StreamsConfigError      bad settings or policy at start-up; not retriable
-    ├── StateError              a table value that cannot be read back; not retriable
-    └── PublishError            an output (violation, command, dead letter) was not acked;
-                                retriable: the batch is processed again after a restart
+StreamsError                root
+├── StreamsConfigError      bad settings or policy at start-up; not retriable
+├── StateError              a table value that cannot be read back; not retriable
+└── PublishError            an output (violation, command, dead letter) was not acked;
+                            retriable: the batch is processed again after a restart
 """
 
 from __future__ import annotations

@@ -53,6 +53,12 @@ class StreamsSettings(BaseSettings):
     max_poll_records: int = Field(default=2000, ge=1)
     commit_interval_s: float = Field(default=1.0, gt=0, description="offset commit interval")
     producer_linger_ms: int = Field(default=0, ge=0)
+    session_timeout_s: float = Field(
+        default=6.0, gt=0, description="group session timeout; Tansu holds a join for half of it"
+    )
+    rebalance_timeout_s: float = Field(
+        default=3.0, gt=0, description="how long a group join waits for other members"
+    )
     recovery_delay_s: float = Field(
         default=0.0, ge=0, description="pause after table recovery before processing"
     )

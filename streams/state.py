@@ -8,6 +8,7 @@ remembers the last offset it applied per source topic: a replay after a crash
 
 from __future__ import annotations
 
+import copy
 import math
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -172,8 +173,8 @@ class SessionState:
         """Follow a kill or resume from any issuer (this worker, an operator, a CLI)."""
         if command.command == "kill":
             self.kill_active = True
-            self.kill_expires = None if command.block_mode == "permanent" else _ts(
-                command.expires_at
+            self.kill_expires = (
+                None if command.block_mode == "permanent" else _ts(command.expires_at)
             )
         else:
             # A resume forgives: without the reset the next event would re-cross the threshold.
@@ -205,6 +206,14 @@ class SessionState:
         )
 
     # ----- serialisation -----------------------------------------------------
+
+    def copy(self) -> SessionState:
+        """An independent copy (containers included); cheaper than a JSON round trip."""
+        other = copy.copy(self)
+        other.rpm_buckets = dict(self.rpm_buckets)
+        other.offsets = dict(self.offsets)
+        other.decisions = list(self.decisions)
+        return other
 
     def to_bytes(self) -> bytes:
         """JSON bytes for the table's changelog."""

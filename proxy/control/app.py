@@ -25,6 +25,7 @@ from proxy.control.errors import HistoryError
 from proxy.control.history import query_history
 from proxy.control.models import (
     CommandResult,
+    Delivery,
     HistoryPage,
     KillRequest,
     ResumeRequest,
@@ -78,6 +79,8 @@ def create_control_app(
     )
     app.state.auth = KeyAuth(settings.control_keys)
     metrics = metrics or enforcement.metrics or ProxyMetrics()
+    if enforcement.metrics is None:
+        enforcement.metrics = metrics  # so kills and session gauges land on what we serve
     reader = Depends(require("read"))
     killer = Depends(require("kill"))
 
@@ -202,25 +205,36 @@ def create_control_app(
             # Applied here already; the other replicas will get it from Kafka.
             log.warning("command_mirror_failed", extra={"error": str(exc)})
             applied = True
-        published = False
-        if emitter is not None:
-            try:
-                result = emitter.publish(cmd)
-                if inspect.isawaitable(result):
-                    result = await result
-            except (ProxyError, SpoolError) as exc:
-                raise HTTPException(
-                    status_code=503,
-                    detail=f"applied on this replica but not published to Kafka: {exc}",
-                ) from exc
-            published = result is not False
+        delivery = await _publish(emitter, cmd) if emitter is not None else "not_sent"
+        if emitter is not None and delivery == "not_sent":
+            raise HTTPException(
+                status_code=503,
+                detail="applied on this replica but not published to Kafka (queue full)",
+            )
         log.info(
             "session_command_issued",
             extra={"session_id": cmd.session_id, "command": cmd.command, "issuer": cmd.issuer},
         )
-        return CommandResult(command=cmd, applied=applied, published=published)
+        return CommandResult(
+            command=cmd, applied=applied, published=delivery != "not_sent", delivery=delivery
+        )
 
     return app
+
+
+async def _publish(emitter: ControlEmitter, cmd: SessionCommand) -> Delivery:
+    """Send with an ack when the emitter can (`send`), else queue it (`publish`)."""
+    send = getattr(emitter, "send", None)
+    if send is not None:
+        try:
+            await send(cmd)
+            return "acked"
+        except (ProxyError, SpoolError) as exc:
+            log.warning("command_send_failed", extra={"error": str(exc)})
+    result = emitter.publish(cmd)
+    if inspect.isawaitable(result):
+        result = await result
+    return "not_sent" if result is False else "queued"
 
 
 async def _store(awaitable: Awaitable[T]) -> T:

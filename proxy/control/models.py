@@ -10,7 +10,16 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from proxy.enforcement.store import SessionInfo
 from schemas.events import SessionCommand
 
-__all__ = ["CommandResult", "HistoryPage", "KillRequest", "ResumeRequest", "SessionList"]
+Delivery = Literal["acked", "queued", "not_sent"]
+
+__all__ = [
+    "CommandResult",
+    "Delivery",
+    "HistoryPage",
+    "KillRequest",
+    "ResumeRequest",
+    "SessionList",
+]
 
 
 class KillRequest(BaseModel):
@@ -56,7 +65,8 @@ class CommandResult(BaseModel):
 
     command: SessionCommand
     applied: bool = Field(description="false when this replica already had a newer state")
-    published: bool = Field(description="queued for Kafka (every replica will apply it)")
+    published: bool = Field(description="sent or queued for Kafka (every replica applies it)")
+    delivery: Delivery = Field(description="acked by the broker, queued (or spooled), not sent")
 
 
 class SessionList(BaseModel):

@@ -22,11 +22,14 @@ from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 from aiokafka.errors import KafkaError
 
 from proxy.enforcement.errors import CommandTopicMissing, ReplayTimeout
+from schemas.events import DeadLetter
 from schemas.settings import KafkaSettings
 
-__all__ = ["RecordHandler", "TopicFollower"]
+__all__ = ["RecordHandler", "TopicFollower", "dead_letter"]
 
 log = logging.getLogger(__name__)
+
+_PARTITION_CHECK_S = 2.0
 
 RecordHandler = Callable[[ConsumerRecord[bytes, bytes]], Awaitable[None]]
 
@@ -65,21 +68,15 @@ class TopicFollower:
 
         Raises:
             CommandTopicMissing: the topic does not exist by the replay deadline.
-            ReplayTimeout: the replay did not reach the end offsets in time.
+            ReplayTimeout: the broker is unreachable, or the replay did not reach
+                the end offsets in time.
         """
         if self._consumer is not None:
             return
-        consumer = AIOKafkaConsumer(
-            group_id=None,
-            enable_auto_commit=False,
-            auto_offset_reset="earliest" if self._from_beginning else "latest",
-            fetch_max_wait_ms=self._fetch_max_wait_ms,
-            **self._kafka.client_kwargs(),  # type: ignore[arg-type]
-        )
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self._replay_timeout_s
+        consumer = await self._connect(deadline)
         try:
-            await consumer.start()
             tps = await self._partitions(consumer, deadline)
             consumer.assign(tps)
             if self._from_beginning:
@@ -90,8 +87,11 @@ class TopicFollower:
                 await consumer.seek_to_end(*tps)
                 for tp in tps:  # resolve positions now: later records are not missed
                     await consumer.position(tp)
+        except KafkaError as exc:
+            await _stop_consumer(consumer)
+            raise ReplayTimeout(f"reading {self.topic!r} failed: {exc}") from exc
         except BaseException:
-            await consumer.stop()
+            await _stop_consumer(consumer)
             raise
         self._consumer = consumer
         self._task = asyncio.create_task(self._follow(consumer), name=f"follow:{self.topic}")
@@ -106,7 +106,28 @@ class TopicFollower:
                 await task
         consumer, self._consumer = self._consumer, None
         if consumer is not None:
-            await consumer.stop()
+            await _stop_consumer(consumer)
+
+    async def _connect(self, deadline: float) -> AIOKafkaConsumer:
+        loop = asyncio.get_running_loop()
+        while True:
+            consumer = AIOKafkaConsumer(
+                group_id=None,
+                enable_auto_commit=False,
+                auto_offset_reset="earliest" if self._from_beginning else "latest",
+                fetch_max_wait_ms=self._fetch_max_wait_ms,
+                **self._kafka.client_kwargs(),  # type: ignore[arg-type]
+            )
+            try:
+                await consumer.start()
+                return consumer
+            except KafkaError as exc:
+                await _stop_consumer(consumer)
+                if loop.time() + 0.5 > deadline:
+                    raise ReplayTimeout(
+                        f"broker {self._kafka.bootstrap_servers} unreachable: {exc}"
+                    ) from exc
+                await asyncio.sleep(0.5)
 
     async def _partitions(
         self, consumer: AIOKafkaConsumer, deadline: float
@@ -146,8 +167,13 @@ class TopicFollower:
                     pending.discard(tp)
 
     async def _follow(self, consumer: AIOKafkaConsumer) -> None:
+        loop = asyncio.get_running_loop()
+        next_check = loop.time() + _PARTITION_CHECK_S
         while True:
             try:
+                if loop.time() >= next_check:
+                    next_check = loop.time() + _PARTITION_CHECK_S
+                    await self._reassign(consumer)
                 batch = await consumer.getmany(timeout_ms=500)
             except KafkaError as exc:  # broker gone or restarting: keep trying
                 self.errors += 1
@@ -157,6 +183,28 @@ class TopicFollower:
             for records in batch.values():
                 for record in records:
                     await self._handle(record)
+
+    async def _reassign(self, consumer: AIOKafkaConsumer) -> None:
+        """Follow partitions that appeared since start (a restarted in-memory broker
+        may recreate the topic with another partition count)."""
+        await consumer.topics()
+        parts = consumer.partitions_for_topic(self.topic) or set()
+        assigned = {tp.partition for tp in consumer.assignment()}
+        if not parts or parts <= assigned:
+            return
+        known = {
+            tp: await consumer.position(tp) for tp in consumer.assignment() if tp.partition in parts
+        }
+        tps = [TopicPartition(self.topic, p) for p in sorted(parts)]
+        consumer.assign(tps)
+        for tp in tps:
+            if tp in known:
+                consumer.seek(tp, known[tp])
+            elif self._from_beginning:
+                await consumer.seek_to_beginning(tp)
+            else:
+                await consumer.seek_to_end(tp)
+        log.info("topic_partitions_changed", extra={"topic": self.topic, "partitions": len(tps)})
 
     async def _handle(self, record: ConsumerRecord[bytes, bytes]) -> None:
         self.records += 1
@@ -174,3 +222,34 @@ class TopicFollower:
                     "offset": record.offset,
                 },
             )
+
+
+async def _stop_consumer(consumer: AIOKafkaConsumer) -> None:
+    """Stop a consumer; aiokafka's fetcher can leak a CancelledError after a broker restart."""
+    try:
+        await consumer.stop()
+    except asyncio.CancelledError:
+        task = asyncio.current_task()
+        if task is not None and task.cancelling():
+            raise  # we are being cancelled ourselves: propagate
+        log.warning("consumer_stop_cancelled")
+    except KafkaError as exc:
+        log.warning("consumer_stop_failed", extra={"error": str(exc)})
+
+
+def dead_letter(
+    record: ConsumerRecord[bytes, bytes], reason: str, *, source: str, consumer: str
+) -> DeadLetter:
+    """The dead-letter event for a record that could not be decoded (an excerpt, escaped)."""
+    key = record.key.decode(errors="replace") if record.key else None
+    return DeadLetter(
+        source=source,
+        session_id=key or "",
+        topic=record.topic,
+        partition=record.partition,
+        offset=record.offset,
+        key=key,
+        reason=reason[:1000],
+        consumer=consumer,
+        value_excerpt=repr(record.value[:512])[:512] if record.value else "",
+    )

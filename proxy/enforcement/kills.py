@@ -62,6 +62,10 @@ class KillRegistry:
             return None
         return cmd
 
+    def held(self, session_id: str) -> SessionCommand | None:
+        """The kill held for a session, whether or not it has expired (no clock needed)."""
+        return self._kills.get(session_id)
+
     def latest(self, session_id: str) -> SessionCommand | None:
         """The newest command seen for a session (kill or resume), active or not."""
         return self._latest.get(session_id)

@@ -268,8 +268,9 @@ class RedisSessionStore:
                 break
         return out
 
-    async def count(self) -> int:
-        return int(await self._run(self.redis.zcard(self._key("sessions"))))
+    async def count(self, since: datetime | None = None) -> int:
+        floor = since.timestamp() if since is not None else "-inf"
+        return int(await self._run(self.redis.zcount(self._key("sessions"), floor, "+inf")))
 
     async def _infos(self, ids: Sequence[str]) -> list[SessionInfo]:
         if not ids:

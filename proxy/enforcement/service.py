@@ -9,7 +9,9 @@ the queue is full an observation is dropped and counted, while commands and
 violations are never dropped.
 
 Guarantees: every command present on `session.commands` when `start()` is
-called is applied before `start()` returns; later ones are applied within the
+called is applied before `start()` returns (or `start()` raises; with
+`enforcement_replay_required=False` it logs `enforcement_degraded`, serves
+with the kills mirrored in the store, and keeps retrying); later ones are applied within the
 follower's fetch wait (milliseconds). With the Redis store a command applied
 here through `apply_local` reaches the other replicas over pub/sub at once.
 """
@@ -25,17 +27,18 @@ from datetime import datetime, timedelta
 
 from aiokafka import ConsumerRecord
 
+from proxy.enforcement import views
 from proxy.enforcement.base import EventPublisher
-from proxy.enforcement.commands import TopicFollower
-from proxy.enforcement.errors import StoreError
+from proxy.enforcement.commands import TopicFollower, dead_letter
+from proxy.enforcement.errors import EnforcementError, StoreError
 from proxy.enforcement.kills import KillRegistry
 from proxy.enforcement.redis_store import RedisSessionStore
-from proxy.enforcement.store import KillState, MemorySessionStore, SessionInfo, SessionStore
+from proxy.enforcement.store import MemorySessionStore, SessionInfo, SessionStore
 from proxy.metrics import ProxyMetrics
 from proxy.settings import ProxySettings
 from schemas.codec import decode_as
 from schemas.errors import DecodeError
-from schemas.events import DeadLetter, LLMRequest, LLMResponse, SessionCommand, Violation, utcnow
+from schemas.events import LLMRequest, LLMResponse, SessionCommand, Violation, utcnow
 
 __all__ = ["EnforcementService", "build_store"]
 
@@ -91,6 +94,7 @@ class EnforcementService:
         )
         self._queue: asyncio.Queue[_Item] = asyncio.Queue()
         self._writer: asyncio.Task[None] | None = None
+        self._retry: asyncio.Task[None] | None = None
         self._started = False
         self.counters: dict[str, int] = dict.fromkeys(
             ("commands", "commands_applied", "violations", "observed", "dropped", "store_errors"),
@@ -114,8 +118,14 @@ class EnforcementService:
             await self.store.start(on_command=self._on_mirrored)
             for cmd in await self.store.commands():
                 self._apply(cmd, "store")
-            await self._commands.start()
-            await self._violations.start()
+            await self._follow()
+        except EnforcementError as exc:
+            if self.settings.enforcement_replay_required or isinstance(exc, StoreError):
+                await self.stop()
+                raise
+            # Serve with the kills known so far (Redis mirror) and keep trying.
+            log.error("enforcement_degraded", extra={"error": str(exc)})
+            self._retry = asyncio.create_task(self._follow_later(), name="enforcement-retry")
         except BaseException:
             await self.stop()
             raise
@@ -127,8 +137,28 @@ class EnforcementService:
             },
         )
 
+    async def _follow(self) -> None:
+        await self._commands.start()
+        await self._violations.start()
+
+    async def _follow_later(self) -> None:
+        while True:
+            await asyncio.sleep(2.0)
+            try:
+                await self._follow()
+            except EnforcementError as exc:
+                log.warning("enforcement_retry_failed", extra={"error": str(exc)})
+                continue
+            log.info("enforcement_recovered", extra={"replayed": self._commands.replayed})
+            return
+
     async def stop(self) -> None:
         """Stop followers, flush pending bookkeeping, disconnect; idempotent."""
+        retry, self._retry = self._retry, None
+        if retry is not None:
+            retry.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await retry
         await self._commands.stop()
         await self._violations.stop()
         writer, self._writer = self._writer, None
@@ -145,7 +175,10 @@ class EnforcementService:
 
     def check(self, session_id: str, now: datetime | None = None) -> SessionCommand | None:
         """The kill blocking this session right now, or None. O(1), never awaits."""
-        return self.registry.check(session_id, now or utcnow())
+        cmd = self.registry.held(session_id)  # the common case, no kill: no clock read
+        if cmd is None or not cmd.active_at(now or utcnow()):
+            return None
+        return cmd
 
     def observe_request(self, event: LLMRequest) -> None:
         """Queue a request for the session store; dropped (and counted) when full."""
@@ -222,17 +255,11 @@ class EnforcementService:
         )
         if self._publisher is None:
             return
-        key = record.key.decode(errors="replace") if record.key else None
-        letter = DeadLetter(
+        letter = dead_letter(
+            record,
+            reason,
             source=self.settings.instance_id,
-            session_id=key or "",
-            topic=record.topic,
-            partition=record.partition,
-            offset=record.offset,
-            key=key,
-            reason=reason[:1000],
             consumer=f"{self.settings.instance_id}/enforcement",
-            value_excerpt=repr(record.value[:512]) if record.value else "",
         )
         result = self._publisher.publish(letter)
         if inspect.isawaitable(result):
@@ -273,19 +300,9 @@ class EnforcementService:
 
     # --- queries for the control API ---
 
-    def _merge(self, info: SessionInfo | None, sid: str, now: datetime) -> SessionInfo | None:
-        latest = self.registry.latest(sid)
-        killed = self.registry.check(sid, now) is not None
-        if info is None:
-            if latest is None:
-                return None
-            info = SessionInfo(session_id=sid)
-        kill = KillState.of(latest) if latest is not None else info.kill
-        return info.model_copy(update={"killed": killed, "kill": kill})
-
     async def session(self, session_id: str) -> SessionInfo | None:
         """One session with its live kill state, or None when never seen nor commanded."""
-        return self._merge(await self.store.get(session_id), session_id, utcnow())
+        return await views.session(self.store, self.registry, session_id, utcnow())
 
     async def sessions(
         self,
@@ -297,47 +314,23 @@ class EnforcementService:
         limit: int = 100,
     ) -> list[SessionInfo]:
         """Sessions, most recently seen first, filtered."""
-        now = utcnow()
-        idle_floor = now - timedelta(seconds=self.settings.session_idle_s)
-        if killed:
-            kills = sorted(self.registry.active(now), key=lambda c: c.time, reverse=True)
-            candidates = [
-                self._merge(await self.store.get(c.session_id), c.session_id, now) for c in kills
-            ]
-        else:
-            wide = active is False or killed is False
-            found = await self.store.query(
-                flagged=flagged,
-                backend=backend,
-                since=idle_floor if active else None,
-                limit=limit * 10 if wide else limit,
-            )
-            candidates = [self._merge(i, i.session_id, now) for i in found]
-        out: list[SessionInfo] = []
-        for info in candidates:
-            if info is None:
-                continue
-            is_active = info.last_seen is not None and info.last_seen >= idle_floor
-            if active is not None and is_active != active:
-                continue
-            if killed is not None and info.killed != killed:
-                continue
-            if flagged is not None and info.flagged != flagged:
-                continue
-            if backend is not None and info.backend != backend:
-                continue
-            out.append(info)
-            if len(out) >= limit:
-                break
-        return out
+        return await views.sessions(
+            self.store,
+            self.registry,
+            views.Filters(active, killed, flagged, backend, limit),
+            now=utcnow(),
+            idle_s=self.settings.session_idle_s,
+        )
 
     async def stats(self) -> Mapping[str, object]:
         """Counters for `/control/stats` and the gauges of `/metrics`."""
         now = utcnow()
+        self.registry.prune(now)
         killed = len(self.registry.active(now))
+        idle_floor = now - timedelta(seconds=self.settings.session_idle_s)
         try:
             sessions: int | None = await self.store.count()
-            active = len(await self.sessions(active=True, limit=100_000))
+            active: int | None = await self.store.count(since=idle_floor)
         except StoreError:
             sessions = active = None
         if self.metrics is not None:

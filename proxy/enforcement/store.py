@@ -135,8 +135,8 @@ class SessionStore(Protocol):
     ) -> list[SessionInfo]:
         """Sessions, most recently seen first, filtered."""
 
-    async def count(self) -> int:
-        """How many sessions are held."""
+    async def count(self, since: datetime | None = None) -> int:
+        """How many sessions are held (seen at or after `since`, when given)."""
 
 
 def _ts(value: float | None) -> datetime | None:
@@ -288,5 +288,8 @@ class MemorySessionStore:
             out.append(s.info(self._commands.get(s.session_id)))
         return out
 
-    async def count(self) -> int:
-        return len(self._sessions)
+    async def count(self, since: datetime | None = None) -> int:
+        if since is None:
+            return len(self._sessions)
+        floor = since.timestamp()
+        return sum(1 for s in self._sessions.values() if (s.last_seen or 0.0) >= floor)

@@ -16,14 +16,21 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Literal
 
-from schemas.events import BlockMode, Evidence, LLMRequest, LLMResponse, Severity, StreamWindow, Target
+from schemas.events import (
+    BlockMode,
+    Evidence,
+    LLMRequest,
+    LLMResponse,
+    StreamWindow,
+    Target,
+)
 from streams.policy.evidence import MAX_EVIDENCE, evidence
-from streams.policy.matcher import Matcher
+from streams.policy.matcher import Hit, Matcher
 from streams.policy.normalize import Signals, views
 from streams.policy.rules import Rule
 from streams.policy.types import Finding, SessionContext
 
-__all__ = ["DEFAULT_WEIGHTS", "PolicyEngine", "SessionPolicy"]
+__all__ = ["DEFAULT_WEIGHTS", "Mode", "PolicyEngine", "SessionPolicy"]
 
 Mode = Literal["enforce", "audit"]
 DEFAULT_WEIGHTS: dict[str, float] = {"info": 1.0, "warning": 5.0, "high": 25.0, "critical": 60.0}
@@ -59,6 +66,22 @@ def _units(event: LLMRequest | LLMResponse | StreamWindow) -> list[_Unit]:
     return out
 
 
+def _resolve(hits: list[Hit]) -> list[Hit]:
+    """Drop hits that overlap a hit of a rule they yield to (a card number is not a phone)."""
+    if not any(h.rule.yields_to for h in hits):
+        return hits
+    spans: dict[str, list[tuple[int, int]]] = {}
+    for h in hits:
+        spans.setdefault(h.rule.id, []).append((h.start, h.end))
+    return [
+        h
+        for h in hits
+        if not any(
+            s < h.end and h.start < e for rid in h.rule.yields_to for s, e in spans.get(rid, ())
+        )
+    ]
+
+
 class PolicyEngine:
     """An immutable, compiled rule set plus mode and session thresholds."""
 
@@ -76,6 +99,10 @@ class PolicyEngine:
         self.name = name
         self._by_id = {r.id: r for r in self.rules}
         self._matcher = Matcher([r for r in self.rules if r.kind == "pattern"])
+        # Rewritten text (rot13, leetspeak, ...) only feeds the few rules that ask for it.
+        self._rewrite_matcher = Matcher(
+            [r for r in self.rules if r.kind == "pattern" and r.transforms]
+        )
         self._accept: dict[tuple[Target, str | None, bool], dict[str, bool]] = {}
         self.version = self._hash()
 
@@ -129,7 +156,8 @@ class PolicyEngine:
             vs, signals = views(text, fld, transforms=any(transformed.values()))
             for v in vs:
                 accept = transformed if v.kind == "transform" else plain
-                for hit in self._matcher.scan(v, accept):
+                matcher = self._rewrite_matcher if v.kind == "transform" else self._matcher
+                for hit in _resolve(list(matcher.scan(v, accept))):
                     rid = hit.rule.id
                     counts[rid] = counts.get(rid, 0) + 1
                     first.setdefault(rid, (target, role))
@@ -166,7 +194,9 @@ class PolicyEngine:
                 counts[r.id] = counts.get(r.id, 0) + n
                 first.setdefault(r.id, (target, role))
                 excerpt = f"{n} hidden characters"
-                hits.setdefault(r.id, []).append(Evidence(field=fld, start=0, end=0, excerpt=excerpt))
+                hits.setdefault(r.id, []).append(
+                    Evidence(field=fld, start=0, end=0, excerpt=excerpt)
+                )
 
     @staticmethod
     def _finding(r: Rule, target: Target, role: str | None, ev: tuple[Evidence, ...]) -> Finding:
@@ -205,7 +235,7 @@ class PolicyEngine:
             return float(ctx.tokens_total)
         if m == "tool_calls_total" and isinstance(event, LLMResponse):
             return float(ctx.tool_calls_total)
-        if m == "tool_calls_per_event" and not req:
+        if m == "tool_calls_per_event" and not isinstance(event, LLMRequest):
             return float(len(event.tool_calls))
         if m == "rate_anomaly" and req and ctx.baseline_rpm is not None:
             if ctx.baseline_samples < 5 or ctx.requests_last_minute < 10:

@@ -19,7 +19,10 @@ class PolicyHolder:
     """
 
     def __init__(
-        self, preset: str = "standard", files: Sequence[Path] = (), engine: PolicyEngine | None = None
+        self,
+        preset: str = "standard",
+        files: Sequence[Path] = (),
+        engine: PolicyEngine | None = None,
     ) -> None:
         self.preset = preset
         self.files = tuple(Path(f) for f in files)

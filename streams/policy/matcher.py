@@ -23,6 +23,7 @@ __all__ = ["Hit", "Matcher"]
 CHUNK = 256 * 1024
 OVERLAP = 4 * 1024
 MAX_HITS_PER_PATTERN = 64
+# Room for the DFA of the whole rule set; too small a budget makes RE2 rebuild states.
 _MAX_MEM = 64 << 20
 
 

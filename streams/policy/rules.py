@@ -75,6 +75,8 @@ class Rule:
     transforms: bool = False
     enabled: bool = True
     risk: float | None = None
+    # Ids of rules whose overlapping match wins over this one (a card is not also a phone).
+    yields_to: tuple[str, ...] = ()
     extra: dict[str, str] = field(default_factory=dict, compare=False, hash=False)
 
     def applies(self, target: Target, role: str | None) -> bool:
@@ -90,5 +92,6 @@ class Rule:
         d["roles"] = sorted(self.roles) if self.roles is not None else None
         d["patterns"] = list(self.patterns)
         d["tools"] = list(self.tools)
+        d["yields_to"] = list(self.yields_to)
         d.pop("extra", None)
         return d

@@ -84,7 +84,7 @@ def _near(view: bytes, start: int, end: int, width: int = 80) -> bytes:
 
 def _card(m: bytes, view: bytes, start: int, end: int) -> bool:
     d = _digits(m)
-    if not 13 <= len(d) <= 19 or not luhn_ok(d) or len(set(d)) < 3:
+    if not 12 <= len(d) <= 19 or not luhn_ok(d) or len(set(d)) < 2:
         return False
     if d in TEST_CARDS and _DOCS_CONTEXT.search(_near(view, start, end)):
         return False
@@ -105,17 +105,54 @@ def _iban(m: bytes, view: bytes, start: int, end: int) -> bool:
     return iban_ok(m.decode())
 
 
+_DATE_LIKE = re2.compile(rb"^(?:\d{4}[-/.]\d{1,2}[-/.]\d{1,2}|\d{1,2}[-/.]\d{1,2}[-/.]\d{2,4})$")
+_SSN_SHAPE = re2.compile(rb"^\d{3}-\d{2}-\d{4}$")
+_YEARS = re2.compile(rb"^(?:19|20)\d\d[\s-](?:19|20)\d\d$")
+_STREET_AFTER = re2.compile(
+    rb"(?i)^\s+(?:(?:rue|via|calle|avenida|avda\.?|rua|travessa|boulevard|ul\.|al\.|the corner)\b"
+    rb"|(?:[\w'.-]+\s+){0,3}?(?:street|st|road|rd|avenue|ave|lane|ln|drive|dr|boulevard|blvd|way|court"
+    rb"|ct|place|pl|square|sq|crescent|cres|terrace|highway|hwy|parkway|pkwy|row|alley|circle|close)\b)"
+)
+_NUMERIC_EDGE = b"0123456789:./_"
+_UNIT_BEFORE = re2.compile(rb"(?i)\b(?:apt|apartment|suite|unit|flat|no|box)\.?\s*$")
+
+
+def _inside_number(view: bytes, start: int, end: int) -> bool:
+    """Whether the match continues a longer number, decimal, time or version on either side."""
+    before = view[start - 1 : start] if start > 0 else b""
+    after = view[end : end + 2]
+    if before and (before in _NUMERIC_EDGE or before == b"+"):
+        return True
+    if before == b"," and start > 1 and view[start - 2 : start - 1].isdigit():
+        return True
+    if after[:1] == b":" or (after[:1] and after[:1].isdigit()):
+        return True
+    return after[:1] in b".," and after[1:2].isdigit()
+
+
 def _phone(m: bytes, view: bytes, start: int, end: int) -> bool:
     d = _digits(m)
     if not 7 <= len(d) <= 15 or len(set(d)) < 3:
         return False
-    # A bare run of digits is more often an id than a phone number: demand structure.
     s = m.strip()
-    structured = s[:1] in (b"+", b"(") or s[:2] == b"00" or len(_DIGITS.findall(s)) != len(s)
-    return structured and not _UUID.match(s)
+    if _DATE_LIKE.match(s) or _YEARS.match(s) or _UUID.match(s) or _SSN_SHAPE.match(s):
+        return False
+    if _inside_number(view, start, end):
+        return False
+    if _UNIT_BEFORE.search(view[max(0, start - 12) : start]):
+        return False
+    # A number followed by a street name is a house number, not a phone number.
+    return _STREET_AFTER.match(view[end : end + 60]) is None
+
+
+_VERSION_BEFORE = re2.compile(rb"(?i)(?:\bv|\bversion|\bver|\brelease|\bbuild|\brev)\W{0,3}$")
 
 
 def _ipv4(m: bytes, view: bytes, start: int, end: int) -> bool:
+    if _inside_number(view, start, end) or _VERSION_BEFORE.search(view[max(0, start - 12) : start]):
+        return False
+    if all(len(part) == 1 for part in m.split(b".")):
+        return False  # 1.2.3.4 reads as a version number
     try:
         ip = ipaddress.ip_address(m.decode())
     except ValueError:
@@ -142,8 +179,40 @@ def _high_entropy(m: bytes, view: bytes, start: int, end: int) -> bool:
         threshold = 3.5
     has_digit = any(48 <= b <= 57 for b in token)
     lowered = token.lower()
-    placeholder = any(w in lowered for w in (b"xxxx", b"your", b"example", b"placeholder", b"redacted"))
+    placeholder = any(
+        w in lowered for w in (b"xxxx", b"your", b"example", b"placeholder", b"redacted")
+    )
     return has_digit and not placeholder and entropy(token) >= threshold
+
+
+_PLACEHOLDERS = (
+    b"xxxx",
+    b"your",
+    b"example",
+    b"placeholder",
+    b"redacted",
+    b"changeme",
+    b"<",
+    b"{",
+    b"$",
+    b"****",
+)
+
+
+def _password(m: bytes, view: bytes, start: int, end: int) -> bool:
+    value = m.split(b"=", 1)[-1] if b"=" in m else m.split(b":", 1)[-1]
+    value = value.lstrip(b">").strip(b" \"'")
+    if len(value) < 8 or any(p in value.lower() for p in _PLACEHOLDERS):
+        return False
+    classes = sum(
+        (
+            any(97 <= b <= 122 for b in value),
+            any(65 <= b <= 90 for b in value),
+            any(48 <= b <= 57 for b in value),
+            any(not chr(b).isalnum() for b in value),
+        )
+    )
+    return classes >= 2
 
 
 def _not_uuid(m: bytes, view: bytes, start: int, end: int) -> bool:
@@ -159,4 +228,5 @@ VALIDATORS: dict[str, Validator] = {
     "ipv6": _ipv6,
     "high_entropy": _high_entropy,
     "not_uuid": _not_uuid,
+    "password": _password,
 }

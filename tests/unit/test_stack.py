@@ -148,6 +148,7 @@ def test_embedded_env_validates_in_each_service(
     sink = _load("sink", envs["sink"], monkeypatch)
     assert isinstance(sink, SinkSettings)
     assert sink.target == str(tmp_path / "trail") and sink.kafka.topic_prefix == "mt."
+    assert sink.idle_flush_s == 2.0
     streams = _load("streams", envs["streams"], monkeypatch)
     assert isinstance(streams, StreamsSettings)
     assert streams.data_dir == tmp_path / "streams"
@@ -300,3 +301,76 @@ def test_dead_part_is_found(tmp_path: Path) -> None:
     proc.proc.wait(10)
     assert stack.dead() == "sink"
     assert "boom" in proc.tail()
+
+
+def test_audit_rows_read_one_session_from_the_trail(tmp_path: Path) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from modeltrail.trail import audit_rows
+    from schemas import TABLES, arrow_schema
+    from schemas.events import LLMRequest, LLMResponse, SessionCommand, Violation
+    from sinks.keys import object_key
+    from sinks.parquet import events_table, to_parquet
+
+    t0 = datetime(2026, 11, 23, 15, 0, tzinfo=UTC)
+    base = {"source": "test", "session_id": "s'1"}
+    events = [
+        LLMRequest(
+            **base,
+            time=t0,
+            backend="demo",
+            provider="openai",
+            path="/v1/chat/completions",
+            model="m",
+        ),
+        LLMResponse(
+            **base,
+            time=t0 + timedelta(seconds=1),
+            backend="demo",
+            provider="openai",
+            path="/v1/chat/completions",
+            status_code=200,
+            latency_ms=1.0,
+            total_tokens=7,
+        ),
+        Violation(
+            **base,
+            time=t0 + timedelta(seconds=2),
+            rule_id="secrets.aws_access_key",
+            owasp="LLM02",
+            severity="critical",
+            action="kill",
+            enforced=True,
+            target="response",
+        ),
+        SessionCommand(
+            **base,
+            time=t0 + timedelta(seconds=3),
+            command="kill",
+            block_mode="permanent",
+            rule_id="secrets.aws_access_key",
+            issuer="streams-1",
+            decision_id="d1",
+        ),
+        LLMRequest(
+            source="test", session_id="other", time=t0, backend="demo", provider="openai", path="/x"
+        ),
+    ]
+    assert audit_rows(str(tmp_path), "s'1") == [], "an empty trail has no rows"
+    by_table = {name: [e for e in events if type(e) is model] for name, model in TABLES.items()}
+    for table, rows in by_table.items():
+        if rows:
+            key = object_key("", table, f"t.{table}", 0, 0, rows[0].time)
+            path = tmp_path / key
+            path.parent.mkdir(parents=True)
+            path.write_bytes(to_parquet(events_table(rows, arrow_schema(TABLES[table]))))
+    rows = audit_rows(str(tmp_path), "s'1")
+    assert [(r["kind"], r["what"]) for r in rows] == [
+        ("request", "POST /v1/chat/completions"),
+        ("response", "200 ok"),
+        ("violation", "secrets.aws_access_key"),
+        ("command", "kill"),
+    ]
+    assert rows[0]["detail"] == "m"
+    assert rows[1]["detail"] == "7 tokens"
+    assert rows[3]["detail"] == "permanent secrets.aws_access_key by streams-1"

@@ -32,6 +32,7 @@ def rule(
     metric: Metric | None = None,
     tools: Iterable[str] = (),
     transforms: bool = False,
+    yields_to: Iterable[str] = (),
 ) -> Rule:
     """Build one frozen `Rule`."""
     return Rule(
@@ -51,4 +52,5 @@ def rule(
         metric=metric,
         tools=tuple(tools),
         transforms=transforms,
+        yields_to=tuple(yields_to),
     )

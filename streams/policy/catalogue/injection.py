@@ -46,7 +46,7 @@ RULES = (
             r"(?i)\b(?:ignorier\w*|vergiss|missachte\w*)\b" + (_W % 4)
             + r"(?:anweisungen|regeln|richtlinien|instruktionen|vorgaben)",
             r"(?i)\bvergiss\W+alles\b|\bkeine\W+regeln\b|\bneue\W+anweisungen\b",
-            r"(?i)\b(?:ignore[zr]?|oublie[zr]?)\b" + (_W % 4) + r"(?:instructions|r[eè]gles|consignes|directives)",
+            r"(?i)\b(?:ignorez|ignorer|oubliez|oublier|oublie)\b" + (_W % 4) + r"(?:instructions|r[eè]gles|consignes|directives)",
             r"(?i)\b(?:ignora|olvida|ignore|ignorar|dimentica|esquece|negeer|vergeet)\b" + (_W % 4)
             + r"(?:instrucciones|reglas|normas|istruzioni|regole|instruções|regras|instructies|regels)",
         ],

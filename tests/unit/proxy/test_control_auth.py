@@ -33,8 +33,16 @@ class ListPublisher:
 
 @pytest.mark.parametrize(
     ("host", "loopback"),
-    [("127.0.0.1", True), ("localhost", True), ("::1", True), ("[::1]", True),
-     ("127.0.0.9", True), ("0.0.0.0", False), ("10.1.2.3", False), ("example.com", False)],
+    [
+        ("127.0.0.1", True),
+        ("localhost", True),
+        ("::1", True),
+        ("[::1]", True),
+        ("127.0.0.9", True),
+        ("0.0.0.0", False),
+        ("10.1.2.3", False),
+        ("example.com", False),
+    ],
 )
 def test_is_loopback(host: str, loopback: bool) -> None:
     assert is_loopback(host) is loopback
@@ -126,7 +134,7 @@ async def test_kill_applies_locally_and_publishes(
     )
     assert r.status_code == 200, r.text
     body = r.json()
-    assert body["applied"] and body["published"]
+    assert body["applied"] and body["published"] and body["delivery"] == "queued"
     assert body["command"]["issuer"] == "operator:oncall"
     [event] = publisher.events
     assert isinstance(event, SessionCommand) and event.session_id == "s9"

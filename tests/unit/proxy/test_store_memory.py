@@ -85,9 +85,23 @@ async def test_violation_counts_once_per_event_id() -> None:
 
 async def test_command_mirror_keeps_the_newest() -> None:
     store = MemorySessionStore()
-    kw = {"source": "t", "session_id": "s1", "issuer": "t"}
-    new = SessionCommand(command="resume", time=T0 + timedelta(seconds=1), decision_id="b", **kw)
-    old = SessionCommand(command="kill", time=T0, decision_id="a", block_mode="permanent", **kw)
+    new = SessionCommand(
+        source="t",
+        session_id="s1",
+        issuer="t",
+        command="resume",
+        time=T0 + timedelta(seconds=1),
+        decision_id="b",
+    )
+    old = SessionCommand(
+        source="t",
+        session_id="s1",
+        issuer="t",
+        command="kill",
+        time=T0,
+        decision_id="a",
+        block_mode="permanent",
+    )
     assert await store.save_command(new)
     assert not await store.save_command(old)
     assert await store.commands() == [new]

@@ -1,0 +1,250 @@
+"""Proxy overhead: direct-to-backend vs through one proxy process, auditing on.
+
+Starts a Tansu broker, the fake backend (zero delay) and `python -m proxy` (one
+uvicorn worker, events to Kafka, enforcement following the command topic), then
+measures from separate load-generator processes:
+
+1. added latency at concurrency 1: direct and proxied requests interleaved;
+2. maximum throughput through the proxy (and directly): `wrk` when installed,
+   else a closed-loop aiohttp load spread over processes;
+3. added p99 at a fixed offered load of half the proxy's maximum (open loop,
+   latency measured from each request's scheduled start).
+
+`--json` prints one JSON line last:
+{"added_p50_ms", "added_p99_ms", "loaded_added_p99_ms", "rps_per_core", "direct_rps"}.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import multiprocessing as mp
+import os
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import aiohttp
+
+from modeltrail.embedded.process import ManagedProcess, free_port, port_open
+from modeltrail.embedded.servers import tansu_broker
+
+BODY = json.dumps(
+    {"model": "gpt-4o", "messages": [{"role": "user", "content": "hello, how are you?"}]}
+).encode()
+HEADERS = {"content-type": "application/json", "authorization": "Bearer sk-bench"}
+PATH = "/v1/chat/completions"
+
+
+def pct(values: list[float], p: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(p / 100 * len(ordered)))]
+
+
+# ---- load generators (run in child processes) ---------------------------------
+
+
+async def _interleaved(direct: str, proxied: str, n: int) -> tuple[list[float], list[float]]:
+    d: list[float] = []
+    p: list[float] = []
+    async with aiohttp.ClientSession() as s:
+        for url in (direct, proxied) * 50:  # warm both connections and paths
+            async with s.post(url + PATH, data=BODY, headers=HEADERS) as r:
+                await r.read()
+        for i in range(n):
+            pair = ((direct, d), (proxied, p)) if i % 2 == 0 else ((proxied, p), (direct, d))
+            for url, out in pair:
+                t = time.perf_counter()
+                async with s.post(url + PATH, data=BODY, headers=HEADERS) as r:
+                    await r.read()
+                    assert r.status == 200, r.status
+                out.append((time.perf_counter() - t) * 1000)
+    return d, p
+
+
+async def _closed(url: str, conc: int, seconds: float) -> int:
+    done = 0
+    stop = time.perf_counter() + seconds
+    conn = aiohttp.TCPConnector(limit=conc)
+    async with aiohttp.ClientSession(connector=conn) as s:
+
+        async def worker() -> None:
+            nonlocal done
+            while time.perf_counter() < stop:
+                async with s.post(url + PATH, data=BODY, headers=HEADERS) as r:
+                    await r.read()
+                done += 1
+
+        await asyncio.gather(*(worker() for _ in range(conc)))
+    return done
+
+
+async def _open(url: str, rate: float, seconds: float) -> list[float]:
+    lat: list[float] = []
+    conn = aiohttp.TCPConnector(limit=0)
+    async with aiohttp.ClientSession(connector=conn) as s:
+
+        async def one(scheduled: float) -> None:
+            async with s.post(url + PATH, data=BODY, headers=HEADERS) as r:
+                await r.read()
+            lat.append((time.perf_counter() - scheduled) * 1000)
+
+        tasks = []
+        start = time.perf_counter() + 0.05
+        n = int(rate * seconds)
+        for i in range(n):
+            at = start + i / rate
+            delay = at - time.perf_counter()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            tasks.append(asyncio.create_task(one(at)))
+        await asyncio.gather(*tasks)
+    return lat
+
+
+def _run_closed(args: tuple[str, int, float]) -> int:
+    return asyncio.run(_closed(*args))
+
+
+def _run_open(args: tuple[str, float, float]) -> list[float]:
+    return asyncio.run(_open(*args))
+
+
+def _run_interleaved(args: tuple[str, str, int]) -> tuple[list[float], list[float]]:
+    return asyncio.run(_interleaved(*args))
+
+
+def max_rps(url: str, seconds: float, conc: int, procs: int) -> float:
+    """Requests/s at saturation: wrk if installed, else aiohttp in `procs` processes."""
+    wrk = shutil.which("wrk")
+    if wrk:
+        with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as f:
+            f.write(
+                'wrk.method = "POST"\n'
+                f"wrk.body = {json.dumps(BODY.decode())}\n"
+                'wrk.headers["Content-Type"] = "application/json"\n'
+                'wrk.headers["Authorization"] = "Bearer sk-bench"\n'
+            )
+        out = subprocess.run(
+            [wrk, "-t2", f"-c{conc}", f"-d{seconds:.0f}s", "-s", f.name, url + PATH],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+        os.unlink(f.name)
+        m = re.search(r"Requests/sec:\s+([\d.]+)", out)
+        non2xx = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", out)
+        if m is None or non2xx:
+            raise RuntimeError(f"wrk failed:\n{out}")
+        return float(m.group(1))
+    with mp.get_context("spawn").Pool(procs) as pool:
+        counts = pool.map(_run_closed, [(url, conc // procs, seconds)] * procs)
+    return sum(counts) / seconds
+
+
+def open_loop(url: str, rate: float, seconds: float, procs: int) -> list[float]:
+    with mp.get_context("spawn").Pool(procs) as pool:
+        parts = pool.map(_run_open, [(url, rate / procs, seconds)] * procs)
+    return [x for part in parts for x in part]
+
+
+# ---- the stack -------------------------------------------------------------------
+
+
+def start_stack(workdir: Path) -> tuple[list[ManagedProcess], str, str]:
+    broker = tansu_broker(None, workdir / "broker.log").start()
+    bport, pport, cport = free_port(), free_port(), free_port()
+    backend = ManagedProcess(
+        "fake-backend",
+        [sys.executable, "-m", "proxy.fake_backend", "--port", str(bport)],
+        log_path=workdir / "backend.log",
+        ready=lambda: port_open("127.0.0.1", bport),
+    ).start()
+    env = {
+        "MODELTRAIL_KAFKA__BOOTSTRAP_SERVERS": broker.address,  # type: ignore[attr-defined]
+        "MODELTRAIL_KAFKA__TOPIC_PREFIX": "bench.",
+        "MODELTRAIL_PROXY__HOST": "127.0.0.1",
+        "MODELTRAIL_PROXY__PORT": str(pport),
+        "MODELTRAIL_PROXY__CONTROL_PORT": str(cport),
+        "MODELTRAIL_PROXY__SPOOL_DIR": str(workdir / "spool"),
+        "MODELTRAIL_PROXY__BACKENDS": json.dumps(
+            [{"name": "fake", "url": f"http://127.0.0.1:{bport}"}]
+        ),
+        "MODELTRAIL_PROXY__DEFAULT_BACKEND": "fake",
+    }
+    proxy = ManagedProcess(
+        "proxy",
+        [sys.executable, "-m", "proxy"],
+        log_path=workdir / "proxy.log",
+        ready=lambda: port_open("127.0.0.1", pport) and port_open("127.0.0.1", cport),
+        env=env,
+    ).start()
+    return [proxy, backend, broker], f"http://127.0.0.1:{bport}", f"http://127.0.0.1:{pport}"
+
+
+def proxy_stats(workdir: Path) -> str:
+    log = (workdir / "proxy.log").read_text(errors="replace")
+    lines = [ln for ln in log.splitlines() if "emitter_stopped" in ln]
+    return lines[-1] if lines else ""
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--json", action="store_true", help="print the result as one JSON line last")
+    ap.add_argument("--pairs", type=int, default=2000, help="interleaved pairs at concurrency 1")
+    ap.add_argument("--seconds", type=float, default=8.0, help="duration of each load phase")
+    ap.add_argument("--conc", type=int, default=64, help="connections for the throughput phase")
+    ap.add_argument("--procs", type=int, default=2, help="load-generator processes")
+    args = ap.parse_args()
+
+    workdir = Path(tempfile.mkdtemp(prefix="mt-bench-"))
+    procs, direct, proxied = start_stack(workdir)
+    try:
+        with mp.get_context("spawn").Pool(1) as pool:
+            d, p = pool.apply(_run_interleaved, ((direct, proxied, args.pairs),))
+        added_p50 = statistics.median(p) - statistics.median(d)
+        added_p99 = pct(p, 99) - pct(d, 99)
+        proxy_rps = max_rps(proxied, args.seconds, args.conc, args.procs)
+        direct_rps = max_rps(direct, args.seconds, args.conc, args.procs)
+        rate = proxy_rps / 2
+        lp = open_loop(proxied, rate, args.seconds, args.procs)
+        ld = open_loop(direct, rate, args.seconds, args.procs)
+        loaded_added_p99 = pct(lp, 99) - pct(ld, 99)
+    finally:
+        for proc in procs:
+            proc.stop()
+    detail = {
+        "c1_direct_p50_ms": round(statistics.median(d), 3),
+        "c1_proxied_p50_ms": round(statistics.median(p), 3),
+        "c1_direct_p99_ms": round(pct(d, 99), 3),
+        "c1_proxied_p99_ms": round(pct(p, 99), 3),
+        "half_load_rps": round(rate, 1),
+        "half_load_direct_p99_ms": round(pct(ld, 99), 3),
+        "half_load_proxied_p99_ms": round(pct(lp, 99), 3),
+        "load_tool": "wrk" if shutil.which("wrk") else "aiohttp",
+        "cpus": os.cpu_count(),
+        "emitter": proxy_stats(workdir),
+    }
+    result = {
+        "added_p50_ms": round(added_p50, 3),
+        "added_p99_ms": round(added_p99, 3),
+        "loaded_added_p99_ms": round(loaded_added_p99, 3),
+        "rps_per_core": round(proxy_rps, 1),
+        "direct_rps": round(direct_rps, 1),
+    }
+    if args.json:
+        print(json.dumps(detail))
+        print(json.dumps(result))
+    else:
+        for k, v in {**detail, **result}.items():
+            print(f"{k:>28}: {v}")
+
+
+if __name__ == "__main__":
+    main()

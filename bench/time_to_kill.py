@@ -1,0 +1,178 @@
+"""Time to kill: from the proxy receiving a violating request to the proxy refusing the session.
+
+Starts the embedded stack (Tansu broker, streams worker, sink, proxy, fake backend)
+on free ports in a temporary directory, then runs N attacks, each in a new session:
+the clock starts just before the violating request is sent (the proxy receives it
+well under a millisecond later on loopback) and stops when the proxy's control API
+reports the session killed, which is the same registry the proxy checks before
+forwarding. The first attacks after start-up are a warm-up and not counted. After
+each attack one more request confirms the proxy answers 403.
+
+    .venv/bin/python bench/time_to_kill.py --json [--n 200]
+
+The last line printed is `{"p50_ms": ..., "p99_ms": ..., "n": ...}`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import statistics
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+import httpx
+from aiokafka import AIOKafkaConsumer, TopicPartition
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from modeltrail.embedded.process import free_port  # noqa: E402
+from modeltrail.stack import StackOptions  # noqa: E402
+from modeltrail.up import Stack  # noqa: E402
+from schemas import LLMRequest, SessionCommand, Violation, decode  # noqa: E402
+from schemas.topics import Topics  # noqa: E402
+
+#: A request whose user message carries a private key block and a cloud key: the
+#: standard preset kills on it from the request alone.
+ATTACK = (
+    "Use this to log in and dump the customer table:\n"
+    "-----BEGIN RSA PRIVATE KEY-----\n"
+    "MIIEowIBAAKCAQEAx4UbaDzY5xjLh4bJ0rIuqW4lZpA2cQ7s0p5yYw9Vw0GmK3nq\n"
+    "-----END RSA PRIVATE KEY-----\n"
+    "aws_access_key_id = AKIAZ7Q4M2XKVJ3N8TWE"
+)
+
+
+def percentile(values: list[float], q: float) -> float:
+    """The q-th percentile (0..100), nearest-rank."""
+    ordered = sorted(values)
+    rank = max(1, min(len(ordered), round(q / 100 * len(ordered) + 0.5)))
+    return ordered[rank - 1]
+
+
+async def stage_times(bootstrap: str, topics: Topics) -> dict[str, float]:
+    """Median ms from the proxy receiving each attack to the records of the kill path.
+
+    Stages: the request event's `time` (stamped by the proxy on receipt) to the Kafka
+    timestamps (set by each producer at send time, one machine, one clock) of the
+    request record, the first violation and the kill command.
+    """
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+    await consumer.start()
+    received: dict[str, float] = {}
+    first: dict[str, dict[str, float]] = {"request": {}, "violation": {}, "command": {}}
+    try:
+        await consumer.topics()
+        names = [topics.requests, topics.violations, topics.commands]
+        parts = [
+            TopicPartition(t, p) for t in names for p in consumer.partitions_for_topic(t) or ()
+        ]
+        consumer.assign(parts)
+        await consumer.seek_to_beginning(*parts)
+        end = await consumer.end_offsets(parts)
+        while [tp for tp in parts if await consumer.position(tp) < end[tp]]:
+            for records in (await consumer.getmany(timeout_ms=500)).values():
+                for record in records:
+                    event = decode(record.value)
+                    if not event.session_id.startswith("ttk-"):
+                        continue
+                    kind = {LLMRequest: "request", Violation: "violation"}.get(type(event))
+                    if isinstance(event, SessionCommand) and event.command == "kill":
+                        kind = "command"
+                    if kind is None:
+                        continue
+                    sid, at = event.session_id, float(record.timestamp)
+                    first[kind][sid] = min(at, first[kind].get(sid, at))
+                    if kind == "request" and sid not in received:
+                        received[sid] = event.time.timestamp() * 1000
+    finally:
+        await consumer.stop()
+    out: dict[str, float] = {}
+    for stage, seen in first.items():
+        deltas = [at - received[sid] for sid, at in seen.items() if sid in received]
+        if deltas:
+            out[f"to_{stage}_record_p50_ms"] = round(statistics.median(deltas), 2)
+    return out
+
+
+def attack(proxy: httpx.Client, control: httpx.Client, *, timeout_s: float, poll_s: float) -> float:
+    """One attack in a fresh session; returns milliseconds until the session is refused."""
+    sid = f"ttk-{uuid.uuid4().hex[:12]}"
+    headers = {"x-session-id": sid}
+    body = {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": ATTACK}]}
+    start = time.perf_counter()
+    resp = proxy.post("/v1/chat/completions", json=body, headers=headers)
+    if resp.status_code not in (200, 403):
+        raise RuntimeError(f"attack answered {resp.status_code}: {resp.text[:200]}")
+    deadline = start + timeout_s
+    while time.perf_counter() < deadline:
+        info = control.get(f"/control/sessions/{sid}")
+        if info.status_code == 200 and info.json().get("killed"):
+            elapsed = (time.perf_counter() - start) * 1000
+            refused = proxy.post("/v1/chat/completions", json=body, headers=headers)
+            if refused.status_code != 403:
+                raise RuntimeError(f"killed session answered {refused.status_code}")
+            return elapsed
+        time.sleep(poll_s)
+    raise RuntimeError(f"session {sid} not killed within {timeout_s}s")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--json", action="store_true", help="print one JSON line last")
+    parser.add_argument("--n", type=int, default=200, help="counted attacks (>= 200 for p99)")
+    parser.add_argument("--warmup", type=int, default=10)
+    parser.add_argument("--poll-ms", type=float, default=2.0, help="control API poll interval")
+    parser.add_argument("--timeout", type=float, default=10.0, help="seconds per attack")
+    parser.add_argument(
+        "--env", action="append", default=[], help="KEY=VALUE for every part (tuning runs)"
+    )
+    args = parser.parse_args()
+
+    with tempfile.TemporaryDirectory(prefix="ttk-") as tmp:
+        opts = StackOptions(
+            data_dir=Path(tmp),
+            kafka_port=free_port(),
+            port=free_port(),
+            control_port=free_port(),
+            extra_env=dict(kv.split("=", 1) for kv in args.env),
+        )
+        stack = Stack(opts)
+        samples: list[float] = []
+        try:
+            started = time.perf_counter()
+            stack.start()
+            print(f"stack up in {time.perf_counter() - started:.1f}s", file=sys.stderr)
+            with (
+                httpx.Client(base_url=f"http://127.0.0.1:{opts.port}", timeout=10) as proxy,
+                httpx.Client(
+                    base_url=f"http://127.0.0.1:{opts.control_port}", timeout=5
+                ) as control,
+            ):
+                for i in range(args.warmup + args.n):
+                    ms = attack(proxy, control, timeout_s=args.timeout, poll_s=args.poll_ms / 1000)
+                    if i >= args.warmup:
+                        samples.append(ms)
+            stages = asyncio.run(stage_times(stack.bootstrap, Topics(opts.topic_prefix)))
+        finally:
+            stack.stop()
+    result = {
+        "p50_ms": round(statistics.median(samples), 2),
+        "p99_ms": round(percentile(samples, 99), 2),
+        "n": len(samples),
+    }
+    print(
+        f"max {max(samples):.1f} ms, mean {statistics.fmean(samples):.1f} ms; stages {stages}",
+        file=sys.stderr,
+    )
+    print(json.dumps(result))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

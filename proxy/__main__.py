@@ -1,0 +1,118 @@
+"""`python -m proxy`: the proxy on host:port and the control API on control_host:control_port.
+
+Settings come from env (`MODELTRAIL_PROXY__*`, `MODELTRAIL_KAFKA__*`, ...). Both
+servers run in one process on uvloop with httptools and no access log. SIGTERM
+or SIGINT: both servers stop accepting, in-flight requests finish (up to the
+graceful timeout), then the emitter queue is drained to Kafka (or the spool)
+and the producer flushed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import signal
+import sys
+
+import uvicorn
+
+from proxy.app import build_emitter, create_app
+from proxy.metrics import ProxyMetrics
+from proxy.settings import ProxySettings
+
+__all__ = ["main", "serve"]
+
+log = logging.getLogger("proxy")
+
+
+class _JsonFormatter(logging.Formatter):
+    _SKIP = frozenset(logging.makeLogRecord({}).__dict__) | {"message", "asctime"}
+
+    def format(self, record: logging.LogRecord) -> str:
+        data = {"level": record.levelname, "logger": record.name, "event": record.getMessage()}
+        data.update({k: v for k, v in record.__dict__.items() if k not in self._SKIP})
+        if record.exc_info:
+            data["exc"] = self.formatException(record.exc_info)
+        return json.dumps(data, default=str)
+
+
+def _configure_logging() -> None:
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(_JsonFormatter())
+    logging.basicConfig(level=logging.INFO, handlers=[handler], force=True)
+    logging.getLogger("aiokafka").setLevel(logging.ERROR)
+
+
+async def serve(settings: ProxySettings) -> None:
+    """Run both servers until a signal; returns after a clean drain."""
+    from proxy.control import create_control_app
+    from proxy.enforcement import EnforcementService
+
+    metrics = ProxyMetrics()
+    emitter = build_emitter(settings, metrics)
+    enforcement = EnforcementService(settings, publisher=emitter, metrics=metrics)
+    proxy_app = create_app(settings, enforcement=enforcement, publisher=emitter, metrics=metrics)
+    control_app = create_control_app(settings, enforcement, emitter, metrics=metrics)
+
+    def config(app: object, host: str, port: int, lifespan: str) -> uvicorn.Config:
+        return uvicorn.Config(
+            app,  # type: ignore[arg-type]
+            host=host,
+            port=port,
+            loop="none",
+            http="httptools",
+            lifespan=lifespan,  # type: ignore[arg-type]
+            access_log=False,
+            log_config=None,
+            timeout_graceful_shutdown=10,
+            backlog=4096,
+        )
+
+    proxy_server = uvicorn.Server(config(proxy_app, settings.host, settings.port, "on"))
+    control_server = uvicorn.Server(
+        config(control_app, settings.control_host, settings.control_port, "auto")
+    )
+    loop = asyncio.get_running_loop()
+
+    def stop() -> None:
+        log.info("shutdown_requested")
+        proxy_server.should_exit = True
+        control_server.should_exit = True
+
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop)
+    # The proxy's lifespan starts the emitter and enforcement the control API uses.
+    proxy_task = asyncio.create_task(proxy_server._serve())
+    while not proxy_server.started and not proxy_task.done():  # noqa: ASYNC110
+        await asyncio.sleep(0.02)
+    if proxy_task.done():
+        await proxy_task
+        raise SystemExit("proxy failed to start")
+    control_task = asyncio.create_task(control_server._serve())
+    log.info(
+        "proxy_started",
+        extra={
+            "proxy": f"{settings.host}:{settings.port}",
+            "control": f"{settings.control_host}:{settings.control_port}",
+            "on_broker_down": settings.on_broker_down,
+        },
+    )
+    await asyncio.gather(proxy_task, control_task)
+    log.info("proxy_stopped", extra=emitter.stats())
+
+
+def main() -> None:
+    """Entry point: settings from env, uvloop, both servers."""
+    _configure_logging()
+    settings = ProxySettings()
+    try:
+        import uvloop
+    except ImportError:  # pragma: no cover - uvloop ships with uvicorn[standard]
+        asyncio.run(serve(settings))
+    else:
+        uvloop.run(serve(settings))
+
+
+if __name__ == "__main__":
+    main()

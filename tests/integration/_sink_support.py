@@ -1,0 +1,143 @@
+"""Helpers shared by the sink integration tests: realistic events, a fast producer, waits."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+
+from aiokafka import AIOKafkaProducer
+
+from schemas import (
+    ChatMessage,
+    EventEnvelope,
+    KafkaSettings,
+    LLMRequest,
+    LLMResponse,
+    SessionCommand,
+    Violation,
+    encode,
+    encode_key,
+)
+from sinks.query import run_query
+from sinks.settings import SinkSettings
+
+TABLES = ("requests", "responses", "violations", "session_commands")
+
+
+def make_events(n: int, *, sessions: int = 200, seed: int = 7) -> list[EventEnvelope]:
+    """n events of the four archived types, event times spread over the last two hours."""
+    rng = random.Random(seed)
+    base = datetime.now(UTC) - timedelta(hours=2)
+    out: list[EventEnvelope] = []
+    for i in range(n):
+        sid = f"s{rng.randrange(sessions):04d}"
+        when = base + timedelta(milliseconds=i * 70)
+        kind = i % 10
+        common = {"source": "test", "session_id": sid, "time": when, "request_id": f"r{i}"}
+        if kind < 5:
+            out.append(
+                LLMRequest(
+                    **common,
+                    backend="b",
+                    provider="openai",
+                    path="/v1/chat/completions",
+                    model="m",
+                    messages=[ChatMessage(role="user", content=f"q{i}")],
+                )
+            )
+        elif kind < 9:
+            out.append(
+                LLMResponse(
+                    **common,
+                    backend="b",
+                    provider="openai",
+                    path="/v1/chat/completions",
+                    status_code=200,
+                    latency_ms=12.5,
+                    total_tokens=i % 97,
+                    text=f"a{i}",
+                )
+            )
+        elif i % 20 == 9:
+            out.append(
+                Violation(
+                    **common,
+                    rule_id="pii.email",
+                    owasp="LLM02",
+                    severity="high",
+                    action="flag",
+                    enforced=True,
+                    target="request",
+                )
+            )
+        else:
+            out.append(
+                SessionCommand(
+                    **common,
+                    command="kill",
+                    issuer="test",
+                    decision_id=f"d{i}",
+                )
+            )
+    return out
+
+
+async def produce(
+    kafka: KafkaSettings, events: list[EventEnvelope], *, rate: float | None = None
+) -> None:
+    """Send events (acks=all, big batches); `rate` events/s throttles to spread the load."""
+    producer = AIOKafkaProducer(
+        **kafka.client_kwargs(),  # type: ignore[arg-type]
+        acks="all",
+        linger_ms=10,
+        max_batch_size=1024 * 1024,
+    )
+    topics = kafka.topics
+    await producer.start()
+    try:
+        step = 2000
+        t0 = time.monotonic()
+        for i in range(0, len(events), step):
+            futs = [
+                await producer.send(topics.for_event(e), encode(e), key=encode_key(e))
+                for e in events[i : i + step]
+            ]
+            await asyncio.gather(*futs)
+            if rate:
+                ahead = (i + step) / rate - (time.monotonic() - t0)
+                if ahead > 0:
+                    await asyncio.sleep(ahead)
+    finally:
+        await producer.stop()
+
+
+def trail_ids(settings: SinkSettings) -> tuple[int, int, set[str]]:
+    """(rows, distinct event ids, ids) over every archived table of the trail."""
+    union = " UNION ALL ".join(f"SELECT event_id FROM {t}" for t in TABLES)
+    _, rows = run_query(settings, f"SELECT event_id FROM ({union})")
+    ids = [r[0] for r in rows]
+    return len(ids), len(set(ids)), set(ids)
+
+
+async def wait_for(cond: Callable[[], bool], timeout_s: float, what: str) -> None:
+    """Poll `cond` until true; fail naming `what` after `timeout_s`."""
+    deadline = time.monotonic() + timeout_s
+    while not cond():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout_s}s waiting for {what}")
+        await asyncio.sleep(0.05)
+
+
+async def wait_for_trail(settings: SinkSettings, n: int, timeout_s: float) -> None:
+    """Poll the trail until it holds n distinct events."""
+    deadline = time.monotonic() + timeout_s
+    distinct = 0
+    while time.monotonic() < deadline:
+        _, distinct, _ = await asyncio.to_thread(trail_ids, settings)
+        if distinct >= n:
+            return
+        await asyncio.sleep(1.0)
+    raise AssertionError(f"trail holds {distinct}/{n} events after {timeout_s}s")

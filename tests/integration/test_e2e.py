@@ -1,0 +1,237 @@
+"""End to end: the real processes of `modeltrail up`, traffic through the proxy, the trail.
+
+Started by `modeltrail.up.Stack` on free ports: a Tansu broker, one streams worker,
+one sink writing Parquet to a temporary directory, the proxy and the fake backend.
+A benign session is never flagged; an attacking session is flagged, killed,
+refused on its next request and its running stream is cut; the Parquet trail holds
+every request and response event of both sessions exactly once (checked against
+what the proxy put on Kafka), plus the violation and the kill command.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import httpx
+import pytest
+from aiokafka import AIOKafkaConsumer, TopicPartition
+
+from modeltrail.demo import attack_texts
+from modeltrail.embedded.process import free_port
+from modeltrail.stack import StackOptions
+from modeltrail.up import Stack
+from schemas import decode
+from schemas.topics import Topics
+
+SLOW_STREAM = {"x-fake-chunks": "200", "x-fake-chunk-delay-ms": "50"}
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    opts = StackOptions(
+        data_dir=tmp_path_factory.mktemp("e2e"),
+        kafka_port=free_port(),
+        port=free_port(),
+        control_port=free_port(),
+        extra_env={"MODELTRAIL_SINK__IDLE_FLUSH_S": "1"},
+    )
+    stack = Stack(opts)
+    try:
+        stack.start()
+        yield stack
+    finally:
+        stack.stop()
+        for part, proc in stack.processes.items():
+            print(f"--- {part} (exit {proc.proc.returncode if proc.proc else None})")
+            print(proc.tail(15))
+
+
+def chat(text: str, *, stream: bool = False) -> dict[str, Any]:
+    return {
+        "model": "gpt-4o-mini",
+        "stream": stream,
+        "messages": [{"role": "user", "content": text}],
+    }
+
+
+def wait_for(what: str, check: Callable[[], Any], timeout_s: float = 20.0) -> Any:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        value = check()
+        if value:
+            return value
+        time.sleep(0.05)
+    raise AssertionError(f"timed out after {timeout_s}s waiting for {what}")
+
+
+class StreamReader(threading.Thread):
+    """Reads one long SSE stream in the background and keeps every data line."""
+
+    def __init__(self, client: httpx.Client, headers: dict[str, str]) -> None:
+        super().__init__(daemon=True)
+        self.client, self.headers = client, headers
+        self.lines: list[str] = []
+        self.first = threading.Event()
+        self.status: int | None = None
+
+    def run(self) -> None:
+        body = chat("Write a long story about a lighthouse.", stream=True)
+        with self.client.stream(
+            "POST", "/v1/chat/completions", json=body, headers=self.headers
+        ) as resp:
+            self.status = resp.status_code
+            for line in resp.iter_lines():
+                if line.startswith("data:"):
+                    self.lines.append(line[5:].strip())
+                    self.first.set()
+        self.first.set()
+
+
+async def kafka_events(bootstrap: str, topics: list[str], sessions: set[str]) -> list[Any]:
+    """Every event on `topics` for `sessions`, read from the beginning to the end offsets."""
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+    await consumer.start()
+    try:
+        await consumer.topics()  # fetches the cluster metadata
+        parts = [
+            TopicPartition(t, p) for t in topics for p in consumer.partitions_for_topic(t) or ()
+        ]
+        consumer.assign(parts)
+        await consumer.seek_to_beginning(*parts)
+        end = await consumer.end_offsets(parts)
+        out: list[Any] = []
+        while [tp for tp in parts if await consumer.position(tp) < end[tp]]:
+            batch = await consumer.getmany(timeout_ms=500)
+            for records in batch.values():
+                for record in records:
+                    event = decode(record.value)
+                    if event.session_id in sessions:
+                        out.append(event)
+        return out
+    finally:
+        await consumer.stop()
+
+
+def trail_rows(trail: Path, table: str, sessions: set[str]) -> list[tuple[str, str]]:
+    """(event_id, session_id) rows of one Parquet table for the sessions."""
+    files = list((trail / table).rglob("*.parquet"))
+    if not files:
+        return []
+    glob = str(trail / table / "**" / "*.parquet")
+    ids = ", ".join(f"'{s}'" for s in sessions)
+    with duckdb.connect() as con:
+        rows = con.execute(
+            f"SELECT event_id, session_id FROM read_parquet('{glob}', union_by_name=true, "
+            f"hive_partitioning=true) WHERE session_id IN ({ids})"
+        ).fetchall()
+    return [(str(a), str(b)) for a, b in rows]
+
+
+def test_benign_passes_attack_is_killed_and_everything_is_audited(stack: Stack) -> None:
+    opts = stack.opts
+    benign, attacker = f"benign-{uuid.uuid4().hex[:8]}", f"attack-{uuid.uuid4().hex[:8]}"
+    injection, leak, leaked_reply = attack_texts()
+    proxy = httpx.Client(base_url=f"http://127.0.0.1:{opts.port}", timeout=30)
+    control = httpx.Client(base_url=f"http://127.0.0.1:{opts.control_port}", timeout=5)
+
+    def session(sid: str) -> dict[str, Any]:
+        resp = control.get(f"/control/sessions/{sid}")
+        return resp.json() if resp.status_code == 200 else {}
+
+    # A benign session: plain, streaming, Anthropic streaming; all answered.
+    b = {"x-session-id": benign}
+    assert (
+        proxy.post(
+            "/v1/chat/completions", json=chat("Name a sorting algorithm."), headers=b
+        ).status_code
+        == 200
+    )
+    with proxy.stream(
+        "POST", "/v1/chat/completions", json=chat("Explain TCP.", stream=True), headers=b
+    ) as r:
+        assert r.status_code == 200
+        assert "[DONE]" in r.read().decode()
+    anthropic = {
+        "model": "claude-sonnet-4-5",
+        "max_tokens": 100,
+        "stream": True,
+        "messages": [{"role": "user", "content": "What is a consumer group?"}],
+    }
+    with proxy.stream(
+        "POST", "/v1/messages", json=anthropic, headers={**b, "anthropic-version": "2023-06-01"}
+    ) as r:
+        assert r.status_code == 200
+        assert "message_stop" in r.read().decode()
+
+    # The attacker: a benign start, a long stream running, then the injection and the leak.
+    a = {"x-session-id": attacker}
+    assert (
+        proxy.post("/v1/chat/completions", json=chat("Hello there."), headers=a).status_code == 200
+    )
+    reader = StreamReader(proxy, {**a, **SLOW_STREAM})
+    reader.start()
+    assert reader.first.wait(10), "the long stream never started"
+    assert proxy.post("/v1/chat/completions", json=chat(injection), headers=a).status_code in (
+        200,
+        403,
+    )
+    proxy.post("/v1/chat/completions", json=chat(leak), headers={**a, "x-fake-reply": leaked_reply})
+    killed = wait_for("the kill", lambda: session(attacker).get("killed"), timeout_s=10)
+    assert killed
+    info = session(attacker)
+    assert info["flagged"] and info["violations"] >= 1
+
+    # Refused next request, with a JSON body naming the reason.
+    refused = proxy.post("/v1/chat/completions", json=chat("Are you there?"), headers=a)
+    assert refused.status_code == 403
+    assert "error" in refused.json()
+
+    # The running stream was cut with a final SSE error event, long before its 200 chunks.
+    reader.join(15)
+    assert not reader.is_alive(), "the stream of a killed session kept running"
+    assert reader.status == 200
+    data = [line for line in reader.lines if line and line != "[DONE]"]
+    assert len(data) < 150
+    assert "error" in json.loads(data[-1]), data[-1]
+
+    # The benign session was never flagged.
+    assert session(benign).get("flagged") is False
+    assert session(benign).get("killed") is False
+
+    # The trail: every request and response event exactly once, plus violation and kill.
+    topics = Topics(opts.topic_prefix)
+    sessions = {benign, attacker}
+    events = asyncio.run(
+        kafka_events(stack.bootstrap, [topics.requests, topics.responses], sessions)
+    )
+    sent = {e.event_id for e in events}
+    assert len([e for e in events if e.type == "llm.request.v1" and e.session_id == benign]) == 3
+    trail = Path(opts.trail)
+
+    def archived() -> bool:
+        rows = trail_rows(trail, "requests", sessions) + trail_rows(trail, "responses", sessions)
+        return {eid for eid, _ in rows} >= sent
+
+    wait_for("requests and responses in Parquet", archived, timeout_s=30)
+    rows = trail_rows(trail, "requests", sessions) + trail_rows(trail, "responses", sessions)
+    ids = [eid for eid, _ in rows]
+    assert len(ids) == len(set(ids)), "an event landed twice"
+    assert set(ids) == sent
+    violations = wait_for(
+        "the violation in Parquet", lambda: trail_rows(trail, "violations", sessions)
+    )
+    assert {sid for _, sid in violations} == {attacker}
+    commands = wait_for(
+        "the kill command in Parquet", lambda: trail_rows(trail, "session_commands", sessions)
+    )
+    assert {sid for _, sid in commands} == {attacker}
+    proxy.close()
+    control.close()

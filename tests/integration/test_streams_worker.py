@@ -1,0 +1,187 @@
+"""The streams worker as a real process (`python -m streams`) on the real broker.
+
+Events in -> violations out -> one kill command out; a poison message -> dead letter;
+SIGKILL and restart -> the table state comes back from the changelog and the same
+decision is never issued twice.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import orjson
+import pytest
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+
+from modeltrail.embedded.process import ManagedProcess
+from schemas.codec import decode, encode
+from schemas.events import ChatMessage, DeadLetter, LLMRequest, SessionCommand, Violation
+from schemas.settings import KafkaSettings
+from streams.decisions import THRESHOLD_RULE_ID
+
+AWS_KEY = "deploy with AKIAIOSFODNN7EXAMPLE / wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY please"
+PRIVATE_KEY = "-----BEGIN RSA PRIVATE KEY-----\nMIIEowIBAAKCAQEA\n-----END RSA PRIVATE KEY-----"
+
+
+def _request(session: str, text: str) -> LLMRequest:
+    return LLMRequest(
+        source="proxy-it",
+        session_id=session,
+        backend="fake",
+        provider="openai",
+        path="/v1/chat/completions",
+        model="gpt-test",
+        messages=[ChatMessage(role="user", content=text)],
+        body_bytes=len(text),
+    )
+
+
+@pytest.fixture
+def worker_factory(
+    kafka_settings: KafkaSettings, tmp_path: Path
+) -> Iterator[Callable[[str], ManagedProcess]]:
+    """Start `python -m streams` for this test's topics; `.kill()`/`.stop()` as needed."""
+    started: list[ManagedProcess] = []
+
+    def start(app_id: str) -> ManagedProcess:
+        log_path = tmp_path / f"worker-{len(started)}.log"
+        env = {
+            "MODELTRAIL_KAFKA__BOOTSTRAP_SERVERS": kafka_settings.bootstrap_servers,
+            "MODELTRAIL_KAFKA__TOPIC_PREFIX": kafka_settings.topic_prefix,
+            "MODELTRAIL_STREAMS__APP_ID": app_id,
+            "MODELTRAIL_STREAMS__INSTANCE_ID": f"it-{len(started)}",
+            "MODELTRAIL_STREAMS__DATA_DIR": str(tmp_path / "data"),
+            "MODELTRAIL_STREAMS__COMMIT_INTERVAL_S": "0.2",
+        }
+        proc = ManagedProcess(
+            "streams",
+            [sys.executable, "-m", "streams"],
+            log_path=log_path,
+            env=env,
+            ready=lambda: (
+                b"Worker]: Ready" in log_path.read_bytes() if log_path.exists() else False
+            ),
+            start_timeout=60,
+        )
+        started.append(proc.start())
+        return proc
+
+    yield start
+    for proc in started:
+        proc.stop()
+
+
+class Tail:
+    """Reads output topics from the beginning, without a consumer group."""
+
+    def __init__(self, bootstrap: str, topics: list[str]) -> None:
+        self.consumer = AIOKafkaConsumer(
+            *topics, bootstrap_servers=bootstrap, auto_offset_reset="earliest", fetch_max_wait_ms=10
+        )
+        self.seen: list[tuple[str, bytes | None, bytes]] = []
+
+    async def __aenter__(self) -> Tail:
+        await self.consumer.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.consumer.stop()
+
+    async def until(self, done: Callable[[], bool], timeout: float = 30.0) -> None:
+        deadline = time.monotonic() + timeout
+        while not done():
+            if time.monotonic() > deadline:
+                raise AssertionError(f"timed out; seen {[(t, v[:120]) for t, _, v in self.seen]}")
+            batch = await self.consumer.getmany(timeout_ms=100)
+            for tp, records in batch.items():
+                self.seen.extend((tp.topic, r.key, r.value) for r in records if r.value)
+
+    def events(self, topic: str) -> list[object]:
+        return [decode(v) for t, _, v in self.seen if t == topic]
+
+
+def _state(tail: Tail, changelog: str, session: str) -> dict[str, object] | None:
+    values = [v for t, k, v in tail.seen if t == changelog and k == session.encode()]
+    return orjson.loads(values[-1]) if values else None
+
+
+async def test_violations_kill_once_and_state_survives_sigkill(
+    kafka_settings: KafkaSettings, worker_factory: Callable[[str], ManagedProcess]
+) -> None:
+    topics = kafka_settings.topics
+    app_id = f"it-{kafka_settings.topic_prefix.strip('.')}"
+    changelog = f"{app_id}-sessions-changelog"
+    worker = worker_factory(app_id)
+    producer = AIOKafkaProducer(bootstrap_servers=kafka_settings.bootstrap_servers, acks="all")
+    await producer.start()
+    try:
+        send = producer.send_and_wait
+        for text in ("hello, how are you?", AWS_KEY):
+            await send(topics.requests, encode(_request("s1", text)), key=b"s1")
+        await send(topics.requests, b"\x00not an event", key=b"s1")
+        attack = _request("s1", PRIVATE_KEY)
+        await send(topics.requests, encode(attack), key=b"s1")
+        await send(topics.requests, encode(_request("s2", "benign neighbour")), key=b"s2")
+
+        tail = Tail(
+            kafka_settings.bootstrap_servers,
+            [topics.violations, topics.commands, topics.deadletter, changelog],
+        )
+        async with tail:
+            await tail.until(
+                lambda: (
+                    (_state(tail, changelog, "s1") or {}).get("requests_total") == 3
+                    and bool(tail.events(topics.deadletter))
+                )
+            )
+            commands = tail.events(topics.commands)
+            assert len(commands) == 1
+            kill = commands[0]
+            assert isinstance(kill, SessionCommand) and kill.command == "kill"
+            assert kill.session_id == "s1" and kill.rule_id == THRESHOLD_RULE_ID
+            assert kill.block_mode == "duration" and kill.expires_at is not None
+            rules = [v.rule_id for v in tail.events(topics.violations) if isinstance(v, Violation)]
+            assert "SEC-001" in rules and "SEC-011" in rules and THRESHOLD_RULE_ID in rules
+            evidence = [
+                e.excerpt
+                for v in tail.events(topics.violations)
+                if isinstance(v, Violation)
+                for e in v.evidence
+            ]
+            assert evidence and not any("wJalrXUtnFEMI/K7MDENG" in e for e in evidence)
+            (letter,) = tail.events(topics.deadletter)
+            assert isinstance(letter, DeadLetter) and letter.offset == 2
+            assert letter.topic == topics.requests and "undecodable" in letter.reason
+
+            # Crash: no clean shutdown, no final commit.
+            worker.kill()
+            worker_factory(app_id)
+
+            # The same attack is replayed by a "retrying" proxy, and a new one arrives.
+            await send(topics.requests, encode(attack), key=b"s1")
+            await send(topics.requests, encode(_request("s1", AWS_KEY)), key=b"s1")
+            await tail.until(
+                lambda: (_state(tail, changelog, "s1") or {}).get("requests_total") == 5
+            )
+            state = _state(tail, changelog, "s1")
+            assert state is not None and state["kill_active"] is True
+            assert len(state["decisions"]) == 1  # type: ignore[arg-type]
+            kills = [c for c in tail.events(topics.commands) if isinstance(c, SessionCommand)]
+            assert len(kills) == 1, kills
+            late = [v for v in tail.events(topics.violations) if isinstance(v, Violation)][-1]
+            # the recovered risk score carried over: 60 + 60 + 25 + 60 (+ decay) > 60 alone
+            assert late.risk_score is not None and late.risk_score > 150
+    finally:
+        await producer.stop()
+
+
+def test_worker_stops_cleanly_on_sigterm(
+    kafka_settings: KafkaSettings, worker_factory: Callable[[str], ManagedProcess]
+) -> None:
+    worker = worker_factory(f"it-term-{kafka_settings.topic_prefix.strip('.')}")
+    started = time.monotonic()
+    assert worker.stop(timeout=20) == 0
+    assert time.monotonic() - started < 20
