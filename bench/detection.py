@@ -162,8 +162,13 @@ def secret_samples(rng: random.Random) -> list[tuple[str, str]]:
             "aws_access_key_id": f"export AWS_ACCESS_KEY_ID={rng.choice(['AKIA', 'ASIA'])}{_r(rng, 16, up)}",
             "aws_secret_access_key": f"aws_secret_access_key = {_r(rng, 40, b64)}",
             "gcp_api_key": f"maps key: AIza{_r(rng, 35, al + '_-')}",
-            "gcp_service_account": '{"type": "service_account", "project_id": "p", "private_key_id": "%s", "private_key": "-----BEGIN PRIVATE KEY-----"}'
-            % _r(rng, 40, hx),
+            "gcp_service_account": json.dumps(
+                {
+                    "type": "service_account",
+                    "private_key_id": _r(rng, 40, hx),
+                    "private_key": "-----BEGIN PRIVATE KEY-----",
+                }
+            ),
             "gcp_oauth_token": f"Authorization: Bearer ya29.{_r(rng, 60, al + '_-')}",
             "azure_storage": f"DefaultEndpointsProtocol=https;AccountName={_r(rng, 10).lower()};AccountKey={_r(rng, 86, b64)}==;EndpointSuffix=core.windows.net",
             "azure_sas": f"https://acct.blob.core.windows.net/c/f?sv=2022-11-02&sp=r&sig={_r(rng, 43, al)}%3D",

@@ -162,9 +162,9 @@ class Sentinels:
         await producer.flush()
         return ids
 
-    async def wait(self, ids: set[str], timeout: float) -> float:
+    async def wait(self, ids: set[str], within_s: float) -> float:
         """Wait until every sentinel was judged; return the monotonic time it happened."""
-        deadline = time.monotonic() + timeout
+        deadline = time.monotonic() + within_s
         missing = set(ids)
         while missing:
             if time.monotonic() > deadline:
@@ -236,7 +236,7 @@ async def run(args: argparse.Namespace) -> dict[str, float]:
         t0 = time.monotonic()
         cpu0 = _cpu_s(worker.pid)
         spy = _profile(worker.pid, args.profile)
-        t1 = await sentinels.wait(marks, timeout=600)
+        t1 = await sentinels.wait(marks, 600)
         elapsed = t1 - t0
         cpu = _cpu_s(worker.pid) - cpu0
         if spy is not None:

@@ -6,6 +6,7 @@ import typer
 
 from modeltrail import __version__
 from modeltrail.cmd_schemas import app as schemas_app
+from modeltrail.cmd_sessions import app as sessions_app
 
 app = typer.Typer(
     name="modeltrail",
@@ -14,6 +15,7 @@ app = typer.Typer(
     add_completion=False,
 )
 app.add_typer(schemas_app, name="schemas")
+app.add_typer(sessions_app, name="sessions")
 
 
 @app.command()

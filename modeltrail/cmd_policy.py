@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Any, get_args
+from typing import Any, cast, get_args
 
 import typer
 
@@ -56,7 +56,7 @@ def _judge(engine: PolicyEngine, line: str) -> dict[str, Any]:
             raise ValueError(f"unknown target {target!r}")
     else:
         raise ValueError('expected a JSON string or {"text": ..., "role": ..., "target": ...}')
-    findings = engine.evaluate_text(text, role=role, target=target)
+    findings = engine.evaluate_text(text, role=role, target=cast(Target, target))
     return {
         "findings": [
             {"rule": f.rule_id, "severity": f.severity, "action": f.action, "owasp": f.owasp}

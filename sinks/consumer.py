@@ -32,6 +32,7 @@ Delivery guarantee (exactly-once trail, by construction):
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections import deque
@@ -75,6 +76,7 @@ class _Partition:
     inflight: asyncio.Future[None] | None = None
     revoked: bool = False
     last_input: float = field(default_factory=time.monotonic)
+    opened: float = field(default_factory=time.monotonic)
 
 
 class _Listener(ConsumerRebalanceListener):  # type: ignore[misc]
@@ -110,6 +112,7 @@ class Sink:
         self._parts: dict[TopicPartition, _Partition] = {}
         self._lock = asyncio.Lock()
         self._stopping = asyncio.Event()
+        self._generation = 0
         self._consumer: AIOKafkaConsumer | None = None
         self._producer: AIOKafkaProducer | None = None
 
@@ -125,7 +128,7 @@ class Sink:
         """Consume until `stop()`; then flush every open file and wait until all are committed."""
         s = self.settings
         kw = s.kafka.client_kwargs()
-        self._consumer = AIOKafkaConsumer(
+        self._consumer = consumer = AIOKafkaConsumer(
             **kw,  # type: ignore[arg-type]
             group_id=s.group_id,
             enable_auto_commit=False,
@@ -139,18 +142,23 @@ class Sink:
         if s.dead_letter:
             self._producer = AIOKafkaProducer(**kw, acks="all")  # type: ignore[arg-type]
             await self._producer.start()
-        self._consumer.subscribe(list(self._table_of), listener=_Listener(self))
-        await self._consumer.start()
+        consumer.subscribe(list(self._table_of), listener=_Listener(self))
+        await consumer.start()
         log.info("sink_started", extra={"target": self.target.url, "topics": list(self._table_of)})
         try:
             while not self._stopping.is_set():
-                batch = await self._consumer.getmany(
-                    timeout_ms=200, max_records=s.fetch_max_records
-                )
+                generation = self._generation
+                batch = await consumer.getmany(timeout_ms=200, max_records=s.fetch_max_records)
+                # Outside the lock: a revocation must never wait on a broker round trip.
+                committed = {
+                    tp: await consumer.committed(tp) for tp in batch if tp not in self._parts
+                }
                 async with self._lock:
+                    if generation != self._generation:
+                        continue  # fetched across a rebalance: the new owner re-reads it
                     for tp, records in batch.items():
-                        await self._ingest(tp, records)
-                    self._flush_idle()
+                        self._ingest(tp, records, committed.get(tp))
+                    self._housekeeping()
             async with self._lock:
                 for part in list(self._parts.values()):
                     self._enqueue(part, part.buffer.flush())
@@ -159,16 +167,14 @@ class Sink:
             for part in self._parts.values():
                 if part.task is not None:
                     part.task.cancel()
-            await self._consumer.stop()
+            await consumer.stop()
             if self._producer is not None:
                 await self._producer.stop()
             await self.store.close()
             log.info("sink_stopped", extra={"events": self.stats.events, "files": self.stats.files})
 
-    async def _ingest(self, tp: TopicPartition, records: list[object]) -> None:
-        assert self._consumer is not None
+    def _ingest(self, tp: TopicPartition, records: list[object], committed: int | None) -> None:
         part = self._parts.get(tp)
-        committed = None
         if part is None:
             table = self._table_of[tp.topic]
             model = TABLES[table]
@@ -181,25 +187,34 @@ class Sink:
                 limits=self.limits,
             )
             part = self._parts[tp] = _Partition(tp, buffer)
-            committed = await self._consumer.committed(tp)
+        was_empty = not part.buffer.buffered
         for done in part.buffer.ingest(records, committed):  # type: ignore[arg-type]
             self._enqueue(part, done)
         part.last_input = time.monotonic()
+        if was_empty or not part.buffer.buffered:
+            part.opened = part.last_input
         if self.stats.first_input is None:
             self.stats.first_input = time.perf_counter()
 
-    def _flush_idle(self) -> None:
+    def _housekeeping(self) -> None:
+        """Time-driven flushes (safe: see the module docstring) and stalled deliveries."""
         now = time.monotonic()
+        s = self.settings
         for part in self._parts.values():
-            if part.buffer.buffered and now - part.last_input >= self.settings.idle_flush_s:
+            if part.buffer.buffered and (
+                now - part.last_input >= s.idle_flush_s or now - part.opened >= s.max_open_s
+            ):
                 self._enqueue(part, part.buffer.flush())
+            elif part.pending and (part.task is None or part.task.done()):
+                part.task = asyncio.create_task(self._deliver_all(part))
 
     def _enqueue(self, part: _Partition, done: ClosedFile | None) -> None:
         if done is None:
             return
         part.pending.append(done)
         if len(part.pending) >= MAX_PENDING and self._consumer is not None:
-            self._consumer.pause(part.tp)
+            with contextlib.suppress(IllegalStateError):
+                self._consumer.pause(part.tp)
         if part.task is None or part.task.done():
             part.task = asyncio.create_task(self._deliver_all(part))
 
@@ -212,19 +227,23 @@ class Sink:
             part.pending.popleft()
             self.stats.events += done.rows
             if len(part.pending) < MAX_PENDING and self._consumer is not None and not part.revoked:
-                self._consumer.resume(part.tp)
+                with contextlib.suppress(IllegalStateError):
+                    self._consumer.resume(part.tp)
 
     async def _deliver(self, part: _Partition, done: ClosedFile) -> bool:
         s = self.settings
         key = done.key(self.target.prefix)
         if key is not None:
-            data = await asyncio.to_thread(
-                done.encode, arrow_schema(TABLES[done.table]), s.compression_level
-            )
-            if not await self._retry(part, "store", lambda: self.store.put(key, data), shield=True):
+            schema = arrow_schema(TABLES[done.table])
+
+            async def put() -> None:
+                data = await asyncio.to_thread(done.encode, schema, s.compression_level)
+                await self.store.put(key, data)
+
+            if not await self._retry(part, "store", put, shield=True):
                 return False
             self.stats.files += 1
-            self.stats.bytes += len(data)
+            self.stats.bytes += len(done.encoded or b"")
             log.debug("batch_flushed", extra={"key": key, "rows": done.rows})
         if done.bad and self._producer is not None:
             if not await self._retry(part, "deadletter", lambda: self._dead_letter(done)):
@@ -285,6 +304,7 @@ class Sink:
 
     async def _revoke(self, revoked: list[TopicPartition]) -> None:
         async with self._lock:
+            self._generation += 1
             for tp in revoked:
                 part = self._parts.pop(tp, None)
                 if part is None:

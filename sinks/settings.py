@@ -57,6 +57,7 @@ class SinkSettings(BaseSettings):
     max_bytes: int = Field(default=64 * 1024 * 1024, ge=1, description="input bytes per file")
     max_span_s: float = Field(default=3600.0, gt=0, description="event-time span per file")
     idle_flush_s: float = Field(default=10.0, gt=0, description="flush a quiet partition")
+    max_open_s: float = Field(default=300.0, gt=0, description="flush a file open this long")
 
     # --- failure handling ---
     retry_initial_s: float = Field(default=0.2, gt=0)

@@ -142,6 +142,7 @@ def create_app(
         broker_commit_interval=settings.commit_interval_s,
         broker_max_poll_records=settings.max_poll_records,
         stream_recovery_delay=settings.recovery_delay_s,
+        cython_optimizations=True,
         broker_session_timeout=settings.session_timeout_s,
         broker_rebalance_timeout=settings.rebalance_timeout_s,
         broker_heartbeat_interval=min(3.0, settings.session_timeout_s / 3),
