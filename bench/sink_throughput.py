@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import shutil
 import sys
 import tempfile
 import time
@@ -191,6 +192,7 @@ async def main_async(args: argparse.Namespace) -> dict[str, object]:
     finally:
         for proc in procs:
             proc.stop()
+        shutil.rmtree(work, ignore_errors=True)
 
 
 def main() -> None:

@@ -109,7 +109,10 @@ def up(
 def demo(
     proxy: str = typer.Option("http://127.0.0.1:8080", help="proxy base URL"),
     control: str = typer.Option("http://127.0.0.1:9090", help="control API base URL"),
-    trail: str = typer.Option("./modeltrail-data/trail", help="Parquet trail to query"),
+    trail: str = typer.Option(
+        "./modeltrail-data/trail", help="Parquet trail to query: a directory or s3://bucket/prefix"
+    ),
+    s3_endpoint: str | None = typer.Option(None, help="S3 endpoint of an s3:// trail"),
     control_key: str | None = typer.Option(
         None, envvar="MODELTRAIL_CONTROL_KEY", help="bearer key for the control API"
     ),
@@ -125,5 +128,10 @@ def demo(
         control_key=control_key,
         timeout_s=timeout,
         console=Console(),
+        s3_endpoint=s3_endpoint,
     )
     raise typer.Exit(code)
+
+
+if __name__ == "__main__":
+    app()

@@ -87,7 +87,9 @@ class Demo:
         console: Console,
         control_key: str | None = None,
         timeout_s: float = 30.0,
+        s3_endpoint: str | None = None,
     ) -> None:
+        self.s3_endpoint = s3_endpoint
         self.proxy = proxy.rstrip("/")
         self.control = control.rstrip("/")
         self.trail = trail
@@ -258,29 +260,34 @@ class Demo:
         result.kill_ms = (time.monotonic() - sent) * 1000
         result.flagged = result.flagged or bool(info.get("flagged"))
         kill = info.get("kill") or {}
+        until = kill.get("expires_at") or "for good"
         self.say(
-            f"KILLED {result.kill_ms:.0f} ms after the request: "
-            f"{json.dumps(kill, default=str)[:300]}",
+            f"KILLED {result.kill_ms:.0f} ms after the leaking request was sent: "
+            f"rule {kill.get('rule_id')}, {kill.get('block_mode')} block until {until}, "
+            f"issued by {kill.get('issuer')}",
             style="bold red",
         )
-        self.say(
-            f"session: violations={info.get('violations')} last rule "
-            f"{info.get('last_rule_id')} ({info.get('last_severity')})"
-        )
+        self.say(f"reason: {kill.get('reason')}")
+        self.say(f"violations on the session: {info.get('violations')}")
 
     def refused(self, result: DemoResult) -> None:
         self.step(6, "the next request is refused")
         resp = self.chat("Thanks! One more question about the deploy.")
         result.refused_status = resp.status_code
+        try:
+            error = resp.json().get("error") or {}
+            shown = f"{error.get('type')}: {error.get('message')}"
+        except (ValueError, AttributeError):
+            shown = resp.text[:300]
         style = "bold red" if resp.status_code == 403 else "red"
-        self.say(f"-> {resp.status_code}  {resp.text[:300]}", style=style)
+        self.say(f"-> {resp.status_code}  {shown}", style=style)
 
     def wait_audit(self) -> list[dict[str, Any]]:
         """Rows for the session once the violation and the kill command are in the trail."""
         deadline = time.monotonic() + self.timeout_s
         rows: list[dict[str, Any]] = []
         while time.monotonic() < deadline:
-            rows = audit_rows(self.trail, self.session_id)
+            rows = audit_rows(self.trail, self.session_id, s3_endpoint=self.s3_endpoint)
             kinds = {r["kind"] for r in rows}
             if {"request", "response", "violation", "command"} <= kinds:
                 return rows
@@ -307,6 +314,7 @@ def run_demo(
     console: Console,
     control_key: str | None = None,
     timeout_s: float = 30.0,
+    s3_endpoint: str | None = None,
 ) -> int:
     """Run the demo; exit code 0 when the attack was killed and the next request refused."""
     demo = Demo(
@@ -316,6 +324,7 @@ def run_demo(
         console=console,
         control_key=control_key,
         timeout_s=timeout_s,
+        s3_endpoint=s3_endpoint,
     )
     try:
         result = demo.run()

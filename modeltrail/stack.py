@@ -173,8 +173,10 @@ def part_envs(
         "MODELTRAIL_PROXY__BACKENDS": json.dumps(backends, separators=(",", ":")),
         "MODELTRAIL_PROXY__SPOOL_DIR": str(opts.data_dir / "spool"),
         "MODELTRAIL_PROXY__SESSION_STORE": "redis" if opts.redis else "memory",
-        "MODELTRAIL_PROXY__HISTORY_PATH": opts.trail,
     }
+    if not opts.s3:
+        # The control API's history reads a local trail.
+        proxy["MODELTRAIL_PROXY__HISTORY_PATH"] = opts.trail
     if default:
         proxy["MODELTRAIL_PROXY__DEFAULT_BACKEND"] = default
     streams = {**common, "MODELTRAIL_STREAMS__DATA_DIR": str(opts.data_dir / "streams")}

@@ -35,14 +35,23 @@ def audit_sql(session_id: str) -> str:
     SELECT time, 'command', command,
            coalesce(block_mode, '') || ' ' || coalesce(rule_id, '') || ' by ' || issuer, event_id
     FROM session_commands WHERE session_id = {sid}
-    ORDER BY time, kind
+    ORDER BY time, CASE kind WHEN 'request' THEN 0 WHEN 'response' THEN 1
+                             WHEN 'violation' THEN 2 ELSE 3 END, what
     """
 
 
-def audit_rows(trail: str, session_id: str) -> list[dict[str, Any]]:
-    """Rows {time, kind, what, detail, event_id} of one session; [] while nothing is written."""
+def audit_rows(
+    trail: str, session_id: str, *, s3_endpoint: str | None = None
+) -> list[dict[str, Any]]:
+    """Rows {time, kind, what, detail, event_id} of one session; [] while nothing is written.
+
+    An S3 trail takes its credentials from `MODELTRAIL_SINK__S3_*` like the sink.
+    """
+    settings = SinkSettings(target=trail)
+    if s3_endpoint:
+        settings = settings.model_copy(update={"s3_endpoint_url": s3_endpoint})
     try:
-        columns, rows = run_query(SinkSettings(target=trail), audit_sql(session_id))
+        columns, rows = run_query(settings, audit_sql(session_id))
     except QueryError:
         return []
     return [dict(zip(columns, row, strict=True)) for row in rows]

@@ -13,8 +13,6 @@ import re
 import signal
 import sys
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -30,6 +28,7 @@ from rich.text import Text
 
 from modeltrail.embedded.process import ManagedProcess, ProcessDied, free_port, port_open
 from modeltrail.embedded.servers import tansu_broker
+from modeltrail.healthcheck import http_ok
 from modeltrail.stack import STOP_ORDER, Part, StackOptions, part_envs, status_rows
 from schemas.kafka import ensure_topics
 from schemas.settings import KafkaSettings
@@ -53,15 +52,6 @@ START_TIMEOUTS: dict[Part, float] = {"streams": 120.0, "sink": 60.0, "proxy": 60
 
 class StackError(RuntimeError):
     """The stack could not start: a port is taken or a part died while starting."""
-
-
-def http_ok(url: str, timeout: float = 0.5) -> bool:
-    """Whether GET url answers 200."""
-    try:
-        with urllib.request.urlopen(url, timeout=timeout) as resp:
-            return int(resp.status) == 200
-    except (urllib.error.URLError, OSError, ValueError):
-        return False
 
 
 @dataclass
@@ -109,6 +99,8 @@ class Stack:
 
     def __post_init__(self) -> None:
         self.bootstrap = self.opts.kafka or f"127.0.0.1:{self.opts.kafka_port}"
+        if not self.opts.embedded_broker:
+            self.states["topics"] = PartState("topics")
         for name in self.opts.parts():
             self.states[name] = PartState(name)
             if name == "broker":
@@ -182,6 +174,8 @@ class Stack:
         """Start every part in order; raises StackError (after stopping what started)."""
         self.check_ports()
         self.opts.logs_dir.mkdir(parents=True, exist_ok=True)
+        if not self.opts.embedded_broker:
+            self._create_topics()
         for part in self.opts.parts():
             self._set(part, "starting")
             _rotate(self.log_path(part))
@@ -207,11 +201,6 @@ class Stack:
             self._set("topics", "failed", str(exc))
             raise StackError(f"could not create topics on {self.bootstrap}: {exc}") from exc
         self._set("topics", "ready", f"{len(names)} topics")
-
-    def create_external_topics(self) -> None:
-        """With `--kafka`, create the topics on that cluster (idempotent)."""
-        self.states["topics"] = PartState("topics")
-        self._create_topics()
 
     def dead(self) -> Part | None:
         """The first started part that is no longer running, if any."""
@@ -301,9 +290,8 @@ def run_up(opts: StackOptions, console: Console | None = None, *, poll_s: float 
     with _sigterm_as_interrupt():
         try:
             with Live(_Live(stack), console=console, refresh_per_second=8, transient=False):
-                if not opts.embedded_broker:
-                    stack.create_external_topics()
                 stack.start()
+            console.line()
             console.print(stack.status_table())
             console.print("[dim]Ctrl-C stops the stack (proxy drains, sink flushes).[/dim]")
             while (dead := stack.dead()) is None:
@@ -319,6 +307,7 @@ def run_up(opts: StackOptions, console: Console | None = None, *, poll_s: float 
             )
             code = 1
         except StackError as exc:
+            console.line()
             console.print(Panel(str(exc), title="modeltrail up failed", border_style="red"))
             code = 1
         except KeyboardInterrupt:

@@ -15,17 +15,14 @@ from typing import Any
 
 import orjson
 
-from proxy.capture import build_request, build_response
-from proxy.emitter import Emitter, Publisher
+from proxy.capture import build_rejection, build_request, build_response
+from proxy.emitter import Publisher, build_emitter
 from proxy.enforcement.base import Enforcement
 from proxy.errors import (
     BadRequest,
     BodyTooLarge,
     BrokerUnavailable,
     ProxyError,
-    UpstreamError,
-    UpstreamTimeout,
-    error_body,
 )
 from proxy.forward import HOP_BY_HOP, Forwarder
 from proxy.identity import ClientAddress, SessionResolver, api_key_of
@@ -37,15 +34,14 @@ from proxy.relay import (
     relay_buffered,
     relay_stream,
     response_headers,
+    send_error,
 )
 from proxy.routing import Route, Router, dialect_of
 from proxy.settings import ProxySettings
-from proxy.spool import Spool
 from proxy.sse import WindowCutter
 from schemas.events import (
     LLMRequest,
     LLMResponse,
-    Outcome,
     Provider,
     SessionCommand,
     StreamWindow,
@@ -53,7 +49,7 @@ from schemas.events import (
 )
 from schemas.ids import uuid7
 
-__all__ = ["AllowAll", "ProxyApp", "create_app"]
+__all__ = ["AllowAll", "ProxyApp", "build_emitter", "create_app"]
 
 log = logging.getLogger(__name__)
 
@@ -83,20 +79,6 @@ class AllowAll:
 
     def observe_response(self, event: LLMResponse) -> None:
         return None
-
-
-def build_emitter(settings: ProxySettings, metrics: ProxyMetrics | None = None) -> Emitter:
-    """The emitter the settings ask for (with its spool in `spool` mode)."""
-    spool = Spool(settings.spool_dir) if settings.on_broker_down == "spool" else None
-    return Emitter(
-        settings.kafka,
-        mode=settings.on_broker_down,
-        spool=spool,
-        queue_size=settings.queue_size,
-        linger_ms=settings.emit_linger_ms,
-        request_timeout_ms=settings.emit_timeout_ms,
-        metrics=metrics,
-    )
 
 
 class ProxyApp:
@@ -167,7 +149,11 @@ class ProxyApp:
         t0 = time.perf_counter()
         request_id = uuid7()
         headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
-        path, prefix_backend = self.router.strip_prefix(scope["path"])
+        # The raw (still percent-encoded) path goes upstream unchanged.
+        raw_path = scope.get("raw_path")
+        path, prefix_backend = self.router.strip_prefix(
+            raw_path.decode("latin-1") if raw_path else scope["path"]
+        )
         provider: Provider = dialect_of(path)
         route: Route | None = None
         session = headers.get(self._session_header) or "-"
@@ -376,28 +362,10 @@ class ProxyApp:
         shape: Provider = provider
         if shape == "passthrough":
             shape = route.backend.provider if route is not None else "openai"
-        body = error_body(shape, err)
-        await send(
-            {
-                "type": "http.response.start",
-                "status": err.status,
-                "headers": [
-                    *_JSON,
-                    (b"content-length", str(len(body)).encode()),
-                    (b"x-modeltrail-request-id", request_id.encode()),
-                ],
-            }
-        )
-        await send({"type": "http.response.body", "body": body, "more_body": False})
-        outcome: Outcome = _OUTCOMES.get(type(err).__name__, "rejected")
-        if isinstance(err, UpstreamError):
-            outcome = "timeout" if isinstance(err, UpstreamTimeout) else "unreachable"
+        await send_error(send, err, shape, request_id)
         backend = route.backend.name if route is not None else "-"
         latency = time.perf_counter() - t0
-        evt = LLMResponse.model_construct(
-            event_id=uuid7(),
-            time=utcnow(),
-            tool_calls=[],
+        evt = build_rejection(
             source=self._source,
             session_id=session,
             request_id=request_id,
@@ -405,7 +373,7 @@ class ProxyApp:
             provider=provider,
             path=path,
             status_code=err.status,
-            outcome=outcome,
+            outcome=err.outcome,
             latency_ms=latency * 1000,
             error_type=err.error_type,
             error_message=err.message,
@@ -413,10 +381,7 @@ class ProxyApp:
         if route is not None:
             self.enforcement.observe_response(evt)
         self.emitter.publish(evt)
-        self.metrics.observe(backend, provider, outcome, err.status, latency, None, None, None)
-
-
-_OUTCOMES: dict[str, Outcome] = {"SessionKilled": "killed", "BrokerUnavailable": "blocked"}
+        self.metrics.observe(backend, provider, err.outcome, err.status, latency, None, None, None)
 
 
 def create_app(

@@ -31,13 +31,14 @@ from aiokafka.partitioner import DefaultPartitioner
 
 from proxy.errors import BrokerUnavailable
 from proxy.metrics import ProxyMetrics
+from proxy.settings import ProxySettings
 from proxy.spool import Record, Spool
 from schemas.codec import encode, encode_key
 from schemas.events import EventEnvelope
 from schemas.kafka import ensure_topics
 from schemas.settings import KafkaSettings
 
-__all__ = ["BrokerMode", "Emitter", "Publisher"]
+__all__ = ["BrokerMode", "Emitter", "Publisher", "build_emitter"]
 
 log = logging.getLogger(__name__)
 
@@ -97,6 +98,7 @@ class Emitter:
         spool: Spool | None = None,
         queue_size: int = 10_000,
         linger_ms: int = 5,
+        gather_ms: float = 3.0,
         batch_max: int = 500,
         request_timeout_ms: int = 3000,
         probe_interval_s: float = 0.5,
@@ -109,6 +111,7 @@ class Emitter:
         self.spool = spool
         self._queue: asyncio.Queue[EventEnvelope] = asyncio.Queue(queue_size)
         self._linger_ms = linger_ms
+        self._gather_s = gather_ms / 1000
         self._batch_max = batch_max
         self._timeout_ms = request_timeout_ms
         self._probe_s = probe_interval_s
@@ -309,6 +312,10 @@ class Emitter:
             first = await self._queue.get()
             self._busy = True
             try:
+                if self._gather_s:
+                    # Let the request path run first and collect a bigger batch: one
+                    # wake-up per few requests instead of one per event.
+                    await asyncio.sleep(self._gather_s)
                 batch = [first]
                 while len(batch) < self._batch_max and not self._queue.empty():
                     batch.append(self._queue.get_nowait())
@@ -386,3 +393,18 @@ class Emitter:
                 self.replayed += n_ok
                 if self._count:
                     self._count["replayed"](n_ok)
+
+
+def build_emitter(settings: ProxySettings, metrics: ProxyMetrics | None = None) -> Emitter:
+    """The emitter the settings ask for (with its spool in `spool` mode)."""
+    spool = Spool(settings.spool_dir) if settings.on_broker_down == "spool" else None
+    return Emitter(
+        settings.kafka,
+        mode=settings.on_broker_down,
+        spool=spool,
+        queue_size=settings.queue_size,
+        linger_ms=settings.emit_linger_ms,
+        gather_ms=settings.emit_gather_ms,
+        request_timeout_ms=settings.emit_timeout_ms,
+        metrics=metrics,
+    )

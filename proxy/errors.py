@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import orjson
 
-from schemas.events import Provider
+from schemas.events import Outcome, Provider
 
 __all__ = [
     "BadRequest",
@@ -43,6 +43,8 @@ class ProxyError(Exception):
     status = 500
     error_type = "proxy_error"
     retriable = False
+    #: the `outcome` recorded on the response event
+    outcome: Outcome = "rejected"
 
     def __init__(self, message: str, *, extra: dict[str, str] | None = None) -> None:
         super().__init__(message)
@@ -68,18 +70,21 @@ class UnknownBackend(ProxyError):
 class SessionKilled(ProxyError):
     status = 403
     error_type = "session_killed"
+    outcome: Outcome = "killed"
 
 
 class BrokerUnavailable(ProxyError):
     status = 503
     error_type = "audit_unavailable"
     retriable = True
+    outcome: Outcome = "blocked"
 
 
 class UpstreamError(ProxyError):
     status = 502
     error_type = "upstream_error"
     retriable = True
+    outcome: Outcome = "unreachable"
 
 
 class UpstreamUnreachable(UpstreamError):
@@ -89,6 +94,7 @@ class UpstreamUnreachable(UpstreamError):
 class UpstreamTimeout(UpstreamError):
     status = 504
     error_type = "upstream_timeout"
+    outcome: Outcome = "timeout"
 
 
 class SpoolError(Exception):

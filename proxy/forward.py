@@ -65,9 +65,7 @@ class Forwarder:
         transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
         self._timeout = httpx.Timeout(timeout_s, connect=connect_timeout_s, pool=connect_timeout_s)
-        self._limits = httpx.Limits(
-            max_connections=max_connections, max_keepalive_connections=max_connections
-        )
+        self._max_connections = max_connections
         self._extensions = {"timeout": self._timeout.as_dict()}
         self._transport = transport
         self._client: httpx.AsyncClient | None = None
@@ -75,11 +73,25 @@ class Forwarder:
 
     async def start(self) -> None:
         if self._client is None:
-            transport = self._transport or AiohttpTransport(limits=self._limits, trust_env=False)
+            transport = self._transport or AiohttpTransport(
+                trust_env=False, client=self._session_factory
+            )
             self._client = httpx.AsyncClient(
                 transport=transport, timeout=self._timeout, trust_env=False
             )
             self._send = transport.handle_async_request
+
+    def _session_factory(self) -> aiohttp.ClientSession:
+        # No cookie jar: a proxy must never replay one client's cookies to another.
+        # No automatic User-Agent: the client's headers go upstream as they are.
+        return aiohttp.ClientSession(
+            connector=aiohttp.TCPConnector(
+                limit=self._max_connections, keepalive_timeout=30, ttl_dns_cache=60
+            ),
+            cookie_jar=aiohttp.DummyCookieJar(),
+            skip_auto_headers=("User-Agent",),
+            auto_decompress=False,
+        )
 
     async def stop(self) -> None:
         client, self._client = self._client, None

@@ -15,14 +15,29 @@ from typing import Any
 
 import httpx
 
-from proxy.capture import Assembled, parse_response_body
+from proxy.answers import Assembled, parse_response_body
 from proxy.enforcement.base import Enforcement
-from proxy.errors import SessionKilled, UpstreamError, UpstreamTimeout, stream_error_chunk
+from proxy.errors import (
+    ProxyError,
+    SessionKilled,
+    UpstreamError,
+    UpstreamTimeout,
+    error_body,
+    stream_error_chunk,
+)
 from proxy.forward import HOP_BY_HOP, Forwarder
 from proxy.sse import StreamParser, WindowCutter
 from schemas.events import Outcome, Provider, SessionCommand
 
-__all__ = ["Relayed", "is_stream", "killed_error", "relay_buffered", "relay_stream"]
+__all__ = [
+    "Relayed",
+    "is_stream",
+    "killed_error",
+    "relay_buffered",
+    "relay_stream",
+    "response_headers",
+    "send_error",
+]
 
 Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
 Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
@@ -170,3 +185,15 @@ async def relay_stream(
         if last is not None:
             on_window(*last)
     return Relayed(outcome, total, result, err_type, err_msg)
+
+
+async def send_error(send: Send, err: ProxyError, shape: Provider, request_id: str) -> None:
+    """Answer `err` as JSON in the given provider's error shape."""
+    body = error_body(shape, err)
+    headers = [
+        (b"content-type", b"application/json"),
+        (b"content-length", str(len(body)).encode()),
+        (b"x-modeltrail-request-id", request_id.encode()),
+    ]
+    await send({"type": "http.response.start", "status": err.status, "headers": headers})
+    await send({"type": "http.response.body", "body": body, "more_body": False})

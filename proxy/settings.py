@@ -70,6 +70,9 @@ class ProxySettings(BaseSettings):
     stream_window_overlap: int = 128
     upstream_max_connections: int = Field(default=1000, description="pooled upstream connections")
     emit_linger_ms: int = Field(default=5, description="producer linger: batching vs latency")
+    emit_gather_ms: float = Field(
+        default=3.0, ge=0, description="the drain waits this long after the first event"
+    )
     emit_timeout_ms: int = Field(
         default=3000,
         description="broker ack timeout before events divert to the broker-down policy",

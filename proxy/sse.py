@@ -13,7 +13,7 @@ from typing import Any
 
 import orjson
 
-from proxy.capture import Assembled, ollama_tool_calls
+from proxy.answers import Assembled, ollama_tool_calls
 from schemas.events import Provider, ToolCall
 
 __all__ = ["StreamParser", "WindowCutter"]
@@ -96,12 +96,15 @@ class StreamParser:
             return
         if not isinstance(obj, dict):
             return
-        if self.provider == "anthropic":
-            self._anthropic(obj)
-        elif self.ndjson:
-            self._ollama(obj)
-        else:
-            self._openai(obj)
+        try:
+            if self.provider == "anthropic":
+                self._anthropic(obj)
+            elif self.ndjson:
+                self._ollama(obj)
+            else:
+                self._openai(obj)
+        except (AttributeError, TypeError, ValueError, KeyError):
+            self.malformed += 1  # an unexpected shape: audit less, never break the relay
 
     def _error(self, err: Any) -> None:
         if isinstance(err, dict):

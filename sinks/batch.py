@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-__all__ = ["HOUR_US", "Limits", "OpenFile", "hour_bucket", "plan_cuts"]
+__all__ = ["HOUR_US", "Limits", "OpenFile", "hour_bucket", "plan_cuts", "take_whole"]
 
 HOUR_US = 3_600_000_000
 
@@ -86,3 +86,36 @@ def plan_cuts(
             current = OpenFile()
         current.add(size, t)
     return cuts, current
+
+
+def take_whole(
+    state: OpenFile,
+    rows: int,
+    size: int,
+    first_us: int | None,
+    span_us: tuple[int, int] | None,
+    limits: Limits,
+) -> bool:
+    """Fast path: add a whole chunk to `state` if `plan_cuts` would cut nowhere in it.
+
+    `first_us` is the chunk's first event time, `span_us` its (min, max). When
+    this returns False nothing changed and the caller runs `plan_cuts`; both
+    give the same files.
+    """
+    if state.rows + rows > limits.max_rows or state.bytes + size > limits.max_bytes:
+        return False
+    if span_us is not None:
+        anchor = state.first_time_us if state.first_time_us is not None else first_us
+        assert anchor is not None
+        lo, hi = span_us
+        bucket = hour_bucket(anchor)
+        if hour_bucket(lo) != bucket or hour_bucket(hi) != bucket:
+            return False
+        if hi - anchor > limits.max_span_us or anchor - lo > limits.max_span_us:
+            return False
+    state.rows += rows
+    state.bytes += size
+    if state.first_time_us is None and first_us is not None:
+        state.first_time_us = first_us
+        state.bucket = hour_bucket(first_us)
+    return True

@@ -38,11 +38,19 @@ import time
 from collections import deque
 from dataclasses import dataclass, field
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener, TopicPartition
+from aiokafka import (
+    AIOKafkaConsumer,
+    AIOKafkaProducer,
+    ConsumerRebalanceListener,
+    ConsumerRecord,
+    TopicPartition,
+)
 from aiokafka.errors import CommitFailedError, IllegalStateError
 
-from schemas import TABLES, DeadLetter, arrow_schema, encode
+from schemas import TABLES, arrow_schema, encode
 from sinks.batch import Limits
+from sinks.deadletter import dead_letters
+from sinks.decode import Decoded, decode_values
 from sinks.partition import ClosedFile, PartitionBuffer
 from sinks.settings import SinkSettings
 from sinks.store import ObjectStore, open_store, parse_target
@@ -77,6 +85,13 @@ class _Partition:
     revoked: bool = False
     last_input: float = field(default_factory=time.monotonic)
     opened: float = field(default_factory=time.monotonic)
+
+
+@dataclass(frozen=True, eq=False)
+class _Fetched:
+    generation: int
+    batch: dict[TopicPartition, list[ConsumerRecord]]
+    parse: asyncio.Future[dict[TopicPartition, Decoded]]
 
 
 class _Listener(ConsumerRebalanceListener):  # type: ignore[misc]
@@ -146,19 +161,24 @@ class Sink:
         await consumer.start()
         log.info("sink_started", extra={"target": self.target.url, "topics": list(self._table_of)})
         try:
+            # Two-stage pipeline: batch n is parsed in a thread (Arrow releases the
+            # GIL) while batch n+1 is fetched; batches are applied strictly in order.
+            previous: _Fetched | None = None
             while not self._stopping.is_set():
                 generation = self._generation
                 batch = await consumer.getmany(timeout_ms=200, max_records=s.fetch_max_records)
-                # Outside the lock: a revocation must never wait on a broker round trip.
-                committed = {
-                    tp: await consumer.committed(tp) for tp in batch if tp not in self._parts
-                }
-                async with self._lock:
-                    if generation != self._generation:
-                        continue  # fetched across a rebalance: the new owner re-reads it
-                    for tp, records in batch.items():
-                        self._ingest(tp, records, committed.get(tp))
-                    self._housekeeping()
+                current = None
+                if batch:
+                    parse = asyncio.ensure_future(asyncio.to_thread(self._decode, batch))
+                    current = _Fetched(generation, batch, parse)
+                if previous is not None:
+                    await self._apply(previous)
+                elif current is None:
+                    async with self._lock:
+                        self._housekeeping()
+                previous = current
+            if previous is not None:
+                await self._apply(previous)
             async with self._lock:
                 for part in list(self._parts.values()):
                     self._enqueue(part, part.buffer.flush())
@@ -173,7 +193,38 @@ class Sink:
             await self.store.close()
             log.info("sink_stopped", extra={"events": self.stats.events, "files": self.stats.files})
 
-    def _ingest(self, tp: TopicPartition, records: list[object], committed: int | None) -> None:
+    async def _apply(self, fetched: _Fetched) -> None:
+        """Add a parsed batch to the open files (unless a rebalance came in between)."""
+        assert self._consumer is not None
+        decoded = await fetched.parse
+        # Outside the lock: a revocation must never wait on a broker round trip.
+        committed = {
+            tp: await self._consumer.committed(tp) for tp in fetched.batch if tp not in self._parts
+        }
+        async with self._lock:
+            if fetched.generation != self._generation:
+                return  # fetched across a rebalance: the new owner re-reads it
+            for tp, records in fetched.batch.items():
+                self._ingest(tp, records, committed.get(tp), decoded[tp])
+            self._housekeeping()
+
+    def _decode(
+        self, batch: dict[TopicPartition, list[ConsumerRecord]]
+    ) -> dict[TopicPartition, Decoded]:
+        out = {}
+        for tp, records in batch.items():
+            model = TABLES[self._table_of[tp.topic]]
+            values = [r.value for r in records]
+            out[tp] = decode_values(values, arrow_schema(model), model.model_fields["type"].default)
+        return out
+
+    def _ingest(
+        self,
+        tp: TopicPartition,
+        records: list[ConsumerRecord],
+        committed: int | None,
+        decoded: Decoded,
+    ) -> None:
         part = self._parts.get(tp)
         if part is None:
             table = self._table_of[tp.topic]
@@ -188,7 +239,7 @@ class Sink:
             )
             part = self._parts[tp] = _Partition(tp, buffer)
         was_empty = not part.buffer.buffered
-        for done in part.buffer.ingest(records, committed):  # type: ignore[arg-type]
+        for done in part.buffer.ingest(records, committed, decoded):
             self._enqueue(part, done)
         part.last_input = time.monotonic()
         if was_empty or not part.buffer.buffered:
@@ -233,7 +284,7 @@ class Sink:
     async def _deliver(self, part: _Partition, done: ClosedFile) -> bool:
         s = self.settings
         key = done.key(self.target.prefix)
-        if key is not None:
+        if key is not None and not done.stored:
             schema = arrow_schema(TABLES[done.table])
 
             async def put() -> None:
@@ -242,6 +293,7 @@ class Sink:
 
             if not await self._retry(part, "store", put, shield=True):
                 return False
+            done.stored = True
             self.stats.files += 1
             self.stats.bytes += len(done.encoded or b"")
             log.debug("batch_flushed", extra={"key": key, "rows": done.rows})
@@ -282,23 +334,10 @@ class Sink:
     async def _dead_letter(self, done: ClosedFile) -> None:
         assert self._producer is not None
         topic = self.settings.kafka.topics.deadletter
-        futures = []
-        for bad in done.bad:
-            if bad.value is None:
-                continue  # a tombstone is not an error
-            key = bad.key.decode(errors="replace") if bad.key else None
-            event = DeadLetter(
-                source=self.settings.instance_id,
-                session_id=key or "unknown",
-                topic=done.topic,
-                partition=done.partition,
-                offset=bad.offset,
-                key=key,
-                reason=bad.reason,
-                consumer=f"sink:{self.settings.group_id}",
-                value_excerpt=bad.value[:512].decode(errors="backslashreplace"),
-            )
-            futures.append(await self._producer.send(topic, encode(event), key=bad.key))
+        letters = dead_letters(
+            done, source=self.settings.instance_id, consumer=f"sink:{self.settings.group_id}"
+        )
+        futures = [await self._producer.send(topic, encode(e), key=k) for k, e in letters]
         await asyncio.gather(*futures)
         self.stats.dead_letters += len(futures)
 

@@ -31,8 +31,26 @@ class Decoded:
     """The valid rows of a chunk of records, plus what was wrong with the others."""
 
     table: pa.Table
-    times_us: list[int | None]
+    times: pa.Array  # int64 microseconds of the valid rows, in order
     bad: dict[int, str]
+    count: int  # input records
+
+    @property
+    def times_us(self) -> list[int | None]:
+        """Event time per input record; None for a record that is not a valid event."""
+        times = self.times.to_pylist()
+        if not self.bad:
+            return times  # type: ignore[no-any-return]
+        it = iter(times)
+        return [None if i in self.bad else next(it) for i in range(self.count)]
+
+    @property
+    def span_us(self) -> tuple[int, int] | None:
+        """(min, max) event time of the valid rows, or None without any."""
+        if not len(self.times):
+            return None
+        mm = pc.min_max(self.times)
+        return mm["min"].as_py(), mm["max"].as_py()
 
     def row_range(self, start: int, stop: int) -> tuple[int, int]:
         """Rows of `table` that come from input records [start, stop)."""
@@ -41,7 +59,7 @@ class Decoded:
 
     @property
     def _rows_before(self) -> list[int]:
-        n = len(self.times_us)
+        n = self.count
         if not self.bad:
             return list(range(n + 1))
         return [0, *accumulate(0 if i in self.bad else 1 for i in range(n))]
@@ -149,8 +167,9 @@ def decode_values(values: Sequence[bytes | None], schema: pa.Schema, expected_ty
                 bad[good_index[row]] = f"missing envelope field or type is not {expected_type}"
         table = table.filter(mask)
         good_index = [i for i, ok in zip(good_index, flags, strict=True) if ok]
-    times = pc.cast(table["time"], pa.int64()).to_pylist() if table.num_rows else []
-    times_us: list[int | None] = [None] * len(values)
-    for i, t in zip(good_index, times, strict=True):
-        times_us[i] = t
-    return Decoded(table=table, times_us=times_us, bad=dict(sorted(bad.items())))
+    times = (
+        pc.cast(table["time"], pa.int64()).combine_chunks()
+        if table.num_rows
+        else pa.array([], pa.int64())
+    )
+    return Decoded(table=table, times=times, bad=dict(sorted(bad.items())), count=len(values))

@@ -17,8 +17,8 @@ from typing import Protocol
 
 import pyarrow as pa
 
-from sinks.batch import Limits, OpenFile, plan_cuts
-from sinks.decode import decode_values
+from sinks.batch import Limits, OpenFile, plan_cuts, take_whole
+from sinks.decode import Decoded, decode_values
 from sinks.keys import object_key
 from sinks.parquet import conform, to_parquet
 
@@ -60,6 +60,7 @@ class ClosedFile:
     chunks: list[pa.Table]
     bad: list[BadRecord]
     encoded: bytes | None = None
+    stored: bool = False
 
     @property
     def commit_offset(self) -> int:
@@ -116,21 +117,35 @@ class PartitionBuffer:
     def buffered_bytes(self) -> int:
         return self.open.bytes
 
-    def ingest(self, records: Sequence[Record], committed: int | None = None) -> list[ClosedFile]:
+    def decode(self, records: Sequence[Record]) -> Decoded:
+        """Decode a chunk (thread-safe: touches no state; Arrow releases the GIL)."""
+        return decode_values([r.value for r in records], self.schema, self.expected_type)
+
+    def ingest(
+        self,
+        records: Sequence[Record],
+        committed: int | None = None,
+        decoded: Decoded | None = None,
+    ) -> list[ClosedFile]:
         """Add consecutive records; return the files the deterministic rule closed.
 
         `committed` is the group's committed offset, needed only for the first
-        records after an assignment.
+        records after an assignment; `decoded` is `self.decode(records)` if done already.
         """
         if not records:
             return []
         if self.start_offset is None:
-            first = records[0].offset
-            self.start_offset = committed if committed is not None and committed <= first else first
-        values = [r.value for r in records]
-        sizes = [len(v) if v else 0 for v in values]
-        decoded = decode_values(values, self.schema, self.expected_type)
-        cuts, after = plan_cuts(self.open, sizes, decoded.times_us, self.limits)
+            head = records[0].offset
+            self.start_offset = committed if committed is not None and committed <= head else head
+        if decoded is None:
+            decoded = self.decode(records)
+        sizes = [len(r.value) if r.value else 0 for r in records]
+        first: int | None = decoded.times[0].as_py() if len(decoded.times) else None
+        cuts: list[int]
+        if take_whole(self.open, len(records), sum(sizes), first, decoded.span_us, self.limits):
+            cuts, after = [], self.open
+        else:
+            cuts, after = plan_cuts(self.open, sizes, decoded.times_us, self.limits)
         bounds = [0, *cuts, len(records)]
         closed: list[ClosedFile] = []
         for j in range(len(bounds) - 1):

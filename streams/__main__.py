@@ -42,7 +42,11 @@ def main() -> None:
             except Exception:  # a bad edit keeps the live rules; say why and carry on
                 log.exception("policy_reload_failed")
             else:
-                log.info("policy_reloaded", extra={"policy_version": engine.version})
+                log.info(
+                    "policy_reloaded version=%s",
+                    engine.version,
+                    extra={"policy_version": engine.version},
+                )
 
         loop.add_signal_handler(signal.SIGHUP, reload_policy)
     log.info("streams_worker_start", extra={"app_id": settings.app_id})

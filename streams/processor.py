@@ -148,7 +148,10 @@ class Processor:
             result.outputs.append(Output(self._topics.commands, key, encode(verdict.command)))
             result.commands += 1
             log.warning(
-                "session_killed",
+                "session_killed session=%s rule=%s decision=%s",
+                event.session_id,
+                verdict.command.rule_id,
+                verdict.command.decision_id,
                 extra={
                     "session_id": event.session_id,
                     "rule_id": verdict.command.rule_id,
@@ -187,7 +190,13 @@ class Processor:
         )
         result.outputs.append(Output(self._topics.deadletter, _key(letter), encode(letter)))
         result.dead_letters += 1
-        log.warning("dead_letter", extra={"topic": rec.topic, "offset": rec.offset})
+        log.warning(
+            "dead_letter topic=%s partition=%d offset=%d",  # the reason may quote input
+            rec.topic,
+            rec.partition,
+            rec.offset,
+            extra={"topic": rec.topic, "offset": rec.offset},
+        )
 
 
 def _key(event: EventEnvelope) -> bytes:

@@ -43,9 +43,8 @@ class StreamsSettings(BaseSettings):
     log_level: Literal["debug", "info", "warning", "error"] = "info"
 
     # --- batching and latency ---
-    batch_size: int = Field(default=500, ge=1, description="events handled per agent batch")
-    batch_within_s: float = Field(
-        default=0.005, gt=0, description="longest wait to fill a batch (adds to kill latency)"
+    batch_size: int = Field(
+        default=500, ge=1, description="most events judged per batch (whatever has arrived)"
     )
     fetch_max_wait_ms: int = Field(
         default=10, ge=0, description="broker long-poll wait; small keeps kill latency low"

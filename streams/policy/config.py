@@ -5,6 +5,7 @@ A document (all keys optional)::
     extends: standard            # a preset name, or a path relative to this file
     builtin: all | [PI-001, ...] # presets only: which catalogue rules to start from
     mode: enforce | audit
+    scan_history: false          # true: judge every message of a request, not only the new turn
     session: {risk_kill_threshold: 100, risk_half_life_s: 600, kill_block_mode: duration,
               kill_duration_s: 900, severity_weights: {high: 25}}
     rules: [{id, description, owasp, severity, action, target, roles, patterns | keywords,
@@ -17,74 +18,33 @@ Every problem is reported at once as `file:line: field: message`.
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
-from typing import Any, get_args
 
-import re2
-
-from schemas.events import Action, BlockMode, Severity, Target
 from streams.policy.catalogue import by_id
 from streams.policy.engine import Mode, PolicyEngine, SessionPolicy
 from streams.policy.errors import PolicyValidationError
-from streams.policy.rules import OWASP_IDS, Metric, Rule, RuleKind
-from streams.policy.validators import VALIDATORS
+from streams.policy.rules import Rule
+from streams.policy.sections import Checker, parse_override, parse_rule, parse_session
 from streams.policy.yamlnodes import Located, load_located
 
 __all__ = ["PRESETS", "load_policy", "validate_file"]
 
 PRESETS = ("minimal", "standard", "strict")
-_TOP = {"extends", "builtin", "mode", "session", "rules", "overrides", "suppress", "description"}
-_RULE_KEYS = {
-    "id", "description", "owasp", "severity", "action", "target", "roles", "patterns", "keywords",
-    "validator", "threshold", "mask", "metric", "tools", "enabled", "risk", "transforms",
+_TOP = {
+    "extends", "builtin", "mode", "session", "rules", "overrides", "suppress", "description",
+    "scan_history",
 }  # fmt: skip
-_OVERRIDE_KEYS = {
-    "severity",
-    "action",
-    "enabled",
-    "threshold",
-    "roles",
-    "target",
-    "risk",
-    "description",
-}
-_SESSION_KEYS = {f.name for f in dataclasses.fields(SessionPolicy)}
 
 
 @dataclass
 class _State:
     rules: dict[str, Rule] = field(default_factory=dict)
     mode: Mode = "enforce"
+    scan_history: bool = False
     session: SessionPolicy = field(default_factory=SessionPolicy)
-
-
-class _Checker:
-    """Collects problems against one located document."""
-
-    def __init__(self, doc: Located) -> None:
-        self.doc = doc
-        self.problems: list[str] = []
-
-    def err(self, path: tuple[str | int, ...], msg: str) -> None:
-        self.problems.append(self.doc.where(path, msg))
-
-    def choice(self, path: tuple[str | int, ...], value: Any, allowed: tuple[str, ...]) -> bool:
-        if value not in allowed:
-            self.err(path, f"must be one of {', '.join(allowed)} (got {value!r})")
-            return False
-        return True
-
-    def str_list(self, path: tuple[str | int, ...], value: Any) -> list[str] | None:
-        if isinstance(value, str):
-            return [value]
-        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-            self.err(path, "must be a string or a list of strings")
-            return None
-        return list(value)
 
 
 def _read_preset(name: str) -> Located:
@@ -104,132 +64,10 @@ def _base(extends: str, doc: Located, depth: int) -> _State:
     return _apply(load_located(path.read_text(), str(path)), None, depth + 1)
 
 
-def _custom_rule(c: _Checker, i: int, d: Any) -> Rule | None:
-    p: tuple[str | int, ...] = ("rules", i)
-    if not isinstance(d, dict):
-        c.err(p, "must be a mapping")
-        return None
-    for k in d:
-        if k not in _RULE_KEYS:
-            c.err((*p, k), f"unknown field (known: {', '.join(sorted(_RULE_KEYS))})")
-    ok = True
-    for req in ("id", "description", "owasp", "severity", "action"):
-        if req not in d:
-            c.err(p, f"missing required field {req!r}")
-            ok = False
-    if not ok:
-        return None
-    if d["owasp"] not in OWASP_IDS:
-        c.err((*p, "owasp"), f"must be an OWASP LLM Top 10 id LLM01..LLM10 (got {d['owasp']!r})")
-        ok = False
-    ok &= c.choice((*p, "severity"), d["severity"], get_args(Severity))
-    ok &= c.choice((*p, "action"), d["action"], get_args(Action))
-    targets = c.str_list((*p, "target"), d.get("target", "request"))
-    for t in targets or []:
-        ok &= c.choice((*p, "target"), t, get_args(Target))
-    roles = c.str_list((*p, "roles"), d["roles"]) if "roles" in d else None
-    patterns = c.str_list((*p, "patterns"), d.get("patterns", [])) or []
-    for j, pat in enumerate(patterns):
-        try:
-            re2.compile(pat)
-        except re2.error as exc:
-            c.err((*p, "patterns", j), f"invalid RE2 pattern: {exc}")
-            ok = False
-    keywords = c.str_list((*p, "keywords"), d.get("keywords", [])) or []
-    if keywords:
-        patterns.append(r"(?i)\b(?:" + "|".join(re2.escape(k) for k in keywords) + r")\b")
-    validator = d.get("validator")
-    if validator is not None and validator not in VALIDATORS:
-        ok &= c.choice((*p, "validator"), validator, tuple(sorted(VALIDATORS)))
-    tools = c.str_list((*p, "tools"), d.get("tools", [])) or []
-    metric = d.get("metric")
-    if metric is not None:
-        ok &= c.choice((*p, "metric"), metric, get_args(Metric))
-    kind: RuleKind = "volume" if metric else ("tool" if tools else "pattern")
-    if kind == "pattern" and not patterns:
-        c.err(p, "needs patterns, keywords, tools or a metric")
-        ok = False
-    threshold = d.get("threshold")
-    if threshold is not None and not isinstance(threshold, int | float):
-        c.err((*p, "threshold"), "must be a number")
-        ok = False
-    if not ok or targets is None:
-        return None
-    return Rule(
-        id=str(d["id"]), description=str(d["description"]), owasp=d["owasp"],
-        severity=d["severity"], action=d["action"], targets=frozenset(targets),  # type: ignore[arg-type]
-        kind=kind, family="custom", roles=frozenset(roles) if roles is not None else None,
-        patterns=tuple(patterns), validator=validator, mask=d.get("mask", "phrase"),
-        threshold=float(threshold) if threshold is not None else None, metric=metric,
-        tools=tuple(tools), transforms=bool(d.get("transforms", False)),
-        enabled=bool(d.get("enabled", True)), risk=d.get("risk"),
-    )  # fmt: skip
-
-
-def _override(c: _Checker, rid: str, r: Rule, d: Any) -> Rule:
-    p: tuple[str | int, ...] = ("overrides", rid)
-    if not isinstance(d, dict):
-        c.err(p, "must be a mapping of fields to change")
-        return r
-    changes: dict[str, Any] = {}
-    for k, v in d.items():
-        kp = (*p, k)
-        if k not in _OVERRIDE_KEYS:
-            c.err(kp, f"cannot override (allowed: {', '.join(sorted(_OVERRIDE_KEYS))})")
-        elif k == "severity" and c.choice(kp, v, get_args(Severity)):
-            changes[k] = v
-        elif k == "action" and c.choice(kp, v, get_args(Action)):
-            changes[k] = v
-        elif k == "enabled":
-            changes[k] = bool(v)
-        elif k in ("threshold", "risk"):
-            if isinstance(v, int | float) and not isinstance(v, bool):
-                changes[k] = float(v)
-            else:
-                c.err(kp, "must be a number")
-        elif k == "roles":
-            roles = c.str_list(kp, v)
-            if roles is not None:
-                changes[k] = frozenset(roles)
-        elif k == "target":
-            targets = c.str_list(kp, v)
-            if targets is not None and all(c.choice(kp, t, get_args(Target)) for t in targets):
-                changes["targets"] = frozenset(targets)
-        elif k == "description":
-            changes[k] = str(v)
-    return dataclasses.replace(r, **changes)
-
-
-def _session(c: _Checker, base: SessionPolicy, d: Any) -> SessionPolicy:
-    if not isinstance(d, dict):
-        c.err(("session",), "must be a mapping")
-        return base
-    changes: dict[str, Any] = {}
-    for k, v in d.items():
-        kp: tuple[str | int, ...] = ("session", k)
-        if k not in _SESSION_KEYS:
-            c.err(kp, f"unknown field (known: {', '.join(sorted(_SESSION_KEYS))})")
-        elif k == "kill_block_mode":
-            if c.choice(kp, v, get_args(BlockMode)):
-                changes[k] = v
-        elif k == "severity_weights":
-            if isinstance(v, dict) and all(
-                s in get_args(Severity) and isinstance(w, int | float) for s, w in v.items()
-            ):
-                changes[k] = {**base.severity_weights, **{s: float(w) for s, w in v.items()}}
-            else:
-                c.err(kp, "must map info/warning/high/critical to numbers")
-        elif isinstance(v, int | float) and not isinstance(v, bool) and v > 0:
-            changes[k] = float(v)
-        else:
-            c.err(kp, "must be a positive number")
-    return dataclasses.replace(base, **changes)
-
-
 def _apply(doc: Located, base: _State | None, depth: int = 0) -> _State:
     if depth > 8:
         raise PolicyValidationError([doc.where(("extends",), "extends chain too deep (a cycle?)")])
-    c = _Checker(doc)
+    c = Checker(doc)
     d = doc.value
     if not isinstance(d, dict):
         raise PolicyValidationError([doc.where((), "a policy must be a mapping")])
@@ -240,7 +78,7 @@ def _apply(doc: Located, base: _State | None, depth: int = 0) -> _State:
     if "extends" in d:
         state = _base(str(d["extends"]), doc, depth)
     elif base is not None:
-        state = _State(dict(base.rules), base.mode, base.session)
+        state = _State(dict(base.rules), base.mode, base.scan_history, base.session)
     else:
         state = _State()
     if "builtin" in d:
@@ -252,14 +90,19 @@ def _apply(doc: Located, base: _State | None, depth: int = 0) -> _State:
                 c.err(("builtin", j), f"unknown built-in rule {rid!r}")
     if "mode" in d and c.choice(("mode",), d["mode"], ("enforce", "audit")):
         state.mode = "audit" if d["mode"] == "audit" else "enforce"
+    if "scan_history" in d:
+        if isinstance(d["scan_history"], bool):
+            state.scan_history = d["scan_history"]
+        else:
+            c.err(("scan_history",), "must be true or false")
     if "session" in d:
-        state.session = _session(c, state.session, d["session"])
+        state.session = parse_session(c, state.session, d["session"])
     rules = d.get("rules", [])
     if not isinstance(rules, list):
         c.err(("rules",), "must be a list of rules")
         rules = []
     for i, rd in enumerate(rules):
-        r = _custom_rule(c, i, rd)
+        r = parse_rule(c, i, rd)
         if r is None:
             continue
         if r.id in state.rules or r.id in catalogue:
@@ -281,7 +124,7 @@ def _apply(doc: Located, base: _State | None, depth: int = 0) -> _State:
         if known is None:
             c.err(("overrides", rid), f"unknown rule {rid!r}")
         else:
-            state.rules[rid] = _override(c, rid, known, od)
+            state.rules[rid] = parse_override(c, rid, known, od)
     for j, rid in enumerate(c.str_list(("suppress",), d.get("suppress", [])) or []):
         if rid not in state.rules and rid not in catalogue:
             c.err(("suppress", j), f"unknown rule {rid!r}")
@@ -309,6 +152,7 @@ def load_policy(preset: str = "standard", files: Sequence[Path] = ()) -> PolicyE
         mode=state.mode,
         session=state.session,
         name=name,
+        scan_history=state.scan_history,
     )
 
 

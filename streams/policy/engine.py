@@ -49,11 +49,22 @@ class SessionPolicy:
     severity_weights: dict[str, float] = field(default_factory=lambda: dict(DEFAULT_WEIGHTS))
 
 
-def _units(event: LLMRequest | LLMResponse | StreamWindow) -> list[_Unit]:
+def _new_turn_start(event: LLMRequest) -> int:
+    """Index of the first message after the last assistant turn (0 on a first request)."""
+    for i in range(len(event.messages) - 1, -1, -1):
+        if event.messages[i].role == "assistant":
+            return i + 1
+    return 0
+
+
+def _units(event: LLMRequest | LLMResponse | StreamWindow, scan_history: bool) -> list[_Unit]:
     out: list[_Unit] = []
     if isinstance(event, LLMRequest):
+        # Chat clients resend the whole conversation each turn; judging only the new turn
+        # keeps one injected message from being reported (and scored) on every later request.
+        start = 0 if scan_history else _new_turn_start(event)
         for i, m in enumerate(event.messages):
-            if m.content:
+            if m.content and i >= start:
                 out.append(("request", m.role, f"messages[{i}].content", m.content))
         return out
     text = event.text
@@ -92,11 +103,13 @@ class PolicyEngine:
         mode: Mode = "enforce",
         session: SessionPolicy | None = None,
         name: str = "custom",
+        scan_history: bool = False,
     ) -> None:
         self.rules: tuple[Rule, ...] = tuple(r for r in rules if r.enabled)
         self.mode: Mode = mode
         self.session: SessionPolicy = session or SessionPolicy()
         self.name = name
+        self.scan_history = scan_history
         self._by_id = {r.id: r for r in self.rules}
         self._matcher = Matcher([r for r in self.rules if r.kind == "pattern"])
         # Rewritten text (rot13, leetspeak, ...) only feeds the few rules that ask for it.
@@ -116,6 +129,7 @@ class PolicyEngine:
     def _hash(self) -> str:
         doc = {
             "mode": self.mode,
+            "scan_history": self.scan_history,
             "session": asdict(self.session),
             "rules": [r.summary() for r in sorted(self.rules, key=lambda r: r.id)],
         }
@@ -267,7 +281,7 @@ class PolicyEngine:
         self, event: LLMRequest | LLMResponse | StreamWindow, ctx: SessionContext
     ) -> list[Finding]:
         """Every finding for one event given its session's state (which includes this event)."""
-        findings = self._scan(_units(event))
+        findings = self._scan(_units(event, self.scan_history))
         if not isinstance(event, LLMRequest):
             findings += self._tools(event)
         findings += self._volume(event, ctx)

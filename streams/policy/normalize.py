@@ -68,6 +68,8 @@ _B64 = re2.compile(rb"[A-Za-z0-9+/_-]{16,}={0,2}")
 _B32 = re2.compile(rb"[A-Z2-7]{16,}={0,6}")
 _HEX = re2.compile(rb"(?:0x)?[0-9A-Fa-f]{16,}")
 _BIN = re2.compile(rb"(?:[01]{8} ?){4,}")
+_A85 = re2.compile(rb"<~[!-u\s]{10,}~>")
+_MORSE = re2.compile(rb"(?:[.-]{1,7}(?: / | {1,3}|/)){8,}[.-]{1,7}")
 _PCT = re2.compile(rb"%[0-9A-Fa-f]{2}")
 _UESC = re2.compile(rb"\\u[0-9A-Fa-f]{4}|\\x[0-9A-Fa-f]{2}")
 _SPACED = re2.compile(r"(?:\b[A-Za-z] ){3,}[A-Za-z]\b")
@@ -151,6 +153,28 @@ def _hex(run: bytes) -> bytes | None:
         return None
 
 
+def _a85(run: bytes) -> bytes | None:
+    try:
+        return base64.a85decode(run, adobe=True, ignorechars=b" \t\n\r")
+    except ValueError:
+        return None
+
+
+_MORSE_CODE = {
+    ".-": "a", "-...": "b", "-.-.": "c", "-..": "d", ".": "e", "..-.": "f", "--.": "g", "....": "h",
+    "..": "i", ".---": "j", "-.-": "k", ".-..": "l", "--": "m", "-.": "n", "---": "o", ".--.": "p",
+    "--.-": "q", ".-.": "r", "...": "s", "-": "t", "..-": "u", "...-": "v", ".--": "w", "-..-": "x",
+    "-.--": "y", "--..": "z", "-----": "0", ".----": "1", "..---": "2", "...--": "3", "....-": "4",
+    ".....": "5", "-....": "6", "--...": "7", "---..": "8", "----.": "9",
+}  # fmt: skip
+
+
+def _morse(run: bytes) -> bytes | None:
+    words = run.decode().replace("/", " / ").split(" / ")
+    text = " ".join("".join(_MORSE_CODE.get(c, "") for c in w.split()) for w in words)
+    return text.encode()
+
+
 def _bin(run: bytes) -> bytes | None:
     bits = run.replace(b" ", b"")
     return bytes(int(bits[i : i + 8], 2) for i in range(0, len(bits) - 7, 8))
@@ -161,6 +185,8 @@ _DECODERS = (
     ("base32", _B32, _b32),
     ("hex", _HEX, _hex),
     ("binary", _BIN, _bin),
+    ("ascii85", _A85, _a85),
+    ("morse", _MORSE, _morse),
 )
 
 

@@ -1,21 +1,27 @@
-"""End to end: the real processes of `modeltrail up`, traffic through the proxy, the trail.
+"""End to end: `modeltrail up` as a real process, traffic through the proxy, the trail.
 
-Started by `modeltrail.up.Stack` on free ports: a Tansu broker, one streams worker,
-one sink writing Parquet to a temporary directory, the proxy and the fake backend.
-A benign session is never flagged; an attacking session is flagged, killed,
-refused on its next request and its running stream is cut; the Parquet trail holds
-every request and response event of both sessions exactly once (checked against
-what the proxy put on Kafka), plus the violation and the kill command.
+`modeltrail up` runs on free ports with a temporary data directory: a Tansu broker,
+one streams worker, one sink writing Parquet, the proxy and the fake backend, each
+a real process. A benign session is never flagged; an attacking session is flagged,
+killed, refused on its next request and its running stream is cut; the Parquet
+trail holds every request and response event of both sessions exactly once
+(checked against what the proxy put on Kafka), plus the violation and the kill
+command. Last, SIGTERM stops the parts one by one in order and `up` exits 0.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+import os
+import signal
+import subprocess
+import sys
 import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -26,32 +32,76 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from modeltrail.demo import attack_texts
 from modeltrail.embedded.process import free_port
-from modeltrail.stack import StackOptions
-from modeltrail.up import Stack
+from modeltrail.stack import STOP_ORDER
 from schemas import decode
 from schemas.topics import Topics
 
 SLOW_STREAM = {"x-fake-chunks": "200", "x-fake-chunk-delay-ms": "50"}
 
 
+@dataclass
+class Up:
+    """A running `modeltrail up` and where its parts listen."""
+
+    proc: subprocess.Popen[bytes]
+    output: Path
+    data_dir: Path
+    port: int
+    control_port: int
+    kafka_port: int
+
+    @property
+    def bootstrap(self) -> str:
+        return f"127.0.0.1:{self.kafka_port}"
+
+    @property
+    def trail(self) -> Path:
+        return self.data_dir / "trail"
+
+    def text(self) -> str:
+        return self.output.read_text(errors="replace")
+
+    def tails(self) -> str:
+        logs = sorted((self.data_dir / "logs").glob("*.log"))
+        return "\n".join(
+            f"--- {log.name}\n" + "\n".join(log.read_text(errors="replace").splitlines()[-15:])
+            for log in logs
+        )
+
+
 @pytest.fixture(scope="module")
-def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    opts = StackOptions(
-        data_dir=tmp_path_factory.mktemp("e2e"),
-        kafka_port=free_port(),
-        port=free_port(),
-        control_port=free_port(),
-        extra_env={"MODELTRAIL_SINK__IDLE_FLUSH_S": "1"},
-    )
-    stack = Stack(opts)
+def up(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Up]:
+    data = tmp_path_factory.mktemp("e2e")
+    ports = {"port": free_port(), "control_port": free_port(), "kafka_port": free_port()}
+    output = data / "up.out"
+    argv = [sys.executable, "-m", "modeltrail.cmd_stack", "up", "--data-dir", str(data)]
+    for name, port in ports.items():
+        argv += [f"--{name.replace('_', '-')}", str(port)]
+    with output.open("wb") as out:
+        proc = subprocess.Popen(
+            argv,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            cwd=data,
+            env={**os.environ, "COLUMNS": "160"},
+        )
+    running = Up(proc=proc, output=output, data_dir=data, **ports)
     try:
-        stack.start()
-        yield stack
+        deadline = time.monotonic() + 120
+        while "Ctrl-C stops" not in running.text():
+            if proc.poll() is not None or time.monotonic() > deadline:
+                pytest.fail(f"modeltrail up did not come up:\n{running.text()}\n{running.tails()}")
+            time.sleep(0.2)
+        yield running
     finally:
-        stack.stop()
-        for part, proc in stack.processes.items():
-            print(f"--- {part} (exit {proc.proc.returncode if proc.proc else None})")
-            print(proc.tail(15))
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+            try:
+                proc.wait(120)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+        print(running.text())
+        print(running.tails())
 
 
 def chat(text: str, *, stream: bool = False) -> dict[str, Any]:
@@ -135,12 +185,23 @@ def trail_rows(trail: Path, table: str, sessions: set[str]) -> list[tuple[str, s
     return [(str(a), str(b)) for a, b in rows]
 
 
-def test_benign_passes_attack_is_killed_and_everything_is_audited(stack: Stack) -> None:
-    opts = stack.opts
+def test_status_table_shows_where_to_point_clients(up: Up) -> None:
+    text = up.text()
+    assert f"OPENAI_BASE_URL=http://127.0.0.1:{up.port}/v1" in text
+    assert f"ANTHROPIC_BASE_URL=http://127.0.0.1:{up.port}" in text
+    logs = up.data_dir / "logs"
+    assert {p.name for p in logs.glob("*.log")} >= {f"{part}.log" for part in STOP_ORDER}
+    for part in ("sink", "streams", "proxy"):
+        assert (logs / f"{part}.log").stat().st_size > 0, part
+    health = httpx.get(f"http://127.0.0.1:{up.control_port}/control/health", timeout=5)
+    assert health.status_code == 200
+
+
+def test_benign_passes_attack_is_killed_and_everything_is_audited(up: Up) -> None:
     benign, attacker = f"benign-{uuid.uuid4().hex[:8]}", f"attack-{uuid.uuid4().hex[:8]}"
     injection, leak, leaked_reply = attack_texts()
-    proxy = httpx.Client(base_url=f"http://127.0.0.1:{opts.port}", timeout=30)
-    control = httpx.Client(base_url=f"http://127.0.0.1:{opts.control_port}", timeout=5)
+    proxy = httpx.Client(base_url=f"http://127.0.0.1:{up.port}", timeout=30)
+    control = httpx.Client(base_url=f"http://127.0.0.1:{up.control_port}", timeout=5)
 
     def session(sid: str) -> dict[str, Any]:
         resp = control.get(f"/control/sessions/{sid}")
@@ -207,14 +268,12 @@ def test_benign_passes_attack_is_killed_and_everything_is_audited(stack: Stack) 
     assert session(benign).get("killed") is False
 
     # The trail: every request and response event exactly once, plus violation and kill.
-    topics = Topics(opts.topic_prefix)
+    topics = Topics()
     sessions = {benign, attacker}
-    events = asyncio.run(
-        kafka_events(stack.bootstrap, [topics.requests, topics.responses], sessions)
-    )
+    events = asyncio.run(kafka_events(up.bootstrap, [topics.requests, topics.responses], sessions))
     sent = {e.event_id for e in events}
     assert len([e for e in events if e.type == "llm.request.v1" and e.session_id == benign]) == 3
-    trail = Path(opts.trail)
+    trail = up.trail
 
     def archived() -> bool:
         rows = trail_rows(trail, "requests", sessions) + trail_rows(trail, "responses", sessions)
@@ -235,3 +294,13 @@ def test_benign_passes_attack_is_killed_and_everything_is_audited(stack: Stack) 
     assert {sid for _, sid in commands} == {attacker}
     proxy.close()
     control.close()
+
+
+def test_sigterm_stops_the_parts_in_order(up: Up) -> None:
+    up.proc.send_signal(signal.SIGTERM)
+    assert up.proc.wait(120) == 0
+    lines = [line.strip() for line in up.text().splitlines() if " stopped (exit " in line]
+    assert [line.split()[0] for line in lines] == list(STOP_ORDER)
+    codes = {line.split()[0]: line.split("exit ")[1].rstrip(")") for line in lines}
+    # The proxy drained, streams committed, the sink flushed: all exited cleanly.
+    assert codes["proxy"] == codes["streams"] == codes["sink"] == "0"

@@ -14,6 +14,9 @@ from proxy_harness import collect, make_settings, running_proxy
 
 from modeltrail.embedded.process import ManagedProcess
 from proxy.app import ProxyApp
+from proxy.emitter import Emitter
+from proxy.spool import Spool
+from schemas.codec import encode, encode_key
 from schemas.events import EventEnvelope, LLMRequest, LLMResponse
 from schemas.kafka import ensure_topics
 from schemas.settings import KafkaSettings
@@ -136,3 +139,36 @@ async def test_fail_open_serves_and_counts_drops(
         await _send(client, proxy.url, 3, "open")
         await _until(lambda: proxy.app.emitter.stats()["dropped"] >= 6, 15, "drops to be counted")
         assert proxy.app.emitter.stats()["spooled"] == 0
+
+
+async def test_spool_left_by_a_crashed_process_is_replayed_at_start(
+    kafka_settings: KafkaSettings, tmp_path: Path
+) -> None:
+    events = [
+        LLMResponse(
+            source="crashed",
+            session_id=f"s{i % 3}",
+            request_id=f"r{i}",
+            backend="b",
+            provider="openai",
+            path="/v1/chat/completions",
+            status_code=200,
+            latency_ms=1.0,
+        )
+        for i in range(25)
+    ]
+    spool = Spool(tmp_path)
+    spool.open()
+    topic = kafka_settings.topics.responses
+    spool.append([(topic, encode_key(e), encode(e)) for e in events])
+    spool.close()
+
+    emitter = Emitter(kafka_settings, mode="spool", spool=Spool(tmp_path))
+    async with emitter:
+        await _until(lambda: emitter.stats()["spool_bytes"] == 0, 20, "the replay")
+        assert emitter.healthy and emitter.stats()["replayed"] == 25
+    got = await collect(kafka_settings, [topic], lambda evs: len(evs) >= 25, timeout_s=10)
+    assert [e.event_id for e in got if e.session_id == "s0"] == [
+        e.event_id for e in events if e.session_id == "s0"
+    ]
+    assert sorted(e.event_id for e in got) == sorted(e.event_id for e in events)

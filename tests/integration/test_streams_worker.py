@@ -7,6 +7,8 @@ decision is never issued twice.
 
 from __future__ import annotations
 
+import asyncio
+import signal
 import sys
 import time
 from collections.abc import Callable, Iterator
@@ -42,11 +44,11 @@ def _request(session: str, text: str) -> LLMRequest:
 @pytest.fixture
 def worker_factory(
     kafka_settings: KafkaSettings, tmp_path: Path
-) -> Iterator[Callable[[str], ManagedProcess]]:
+) -> Iterator[Callable[..., ManagedProcess]]:
     """Start `python -m streams` for this test's topics; `.kill()`/`.stop()` as needed."""
     started: list[ManagedProcess] = []
 
-    def start(app_id: str) -> ManagedProcess:
+    def start(app_id: str, **extra_env: str) -> ManagedProcess:
         log_path = tmp_path / f"worker-{len(started)}.log"
         env = {
             "MODELTRAIL_KAFKA__BOOTSTRAP_SERVERS": kafka_settings.bootstrap_servers,
@@ -55,6 +57,7 @@ def worker_factory(
             "MODELTRAIL_STREAMS__INSTANCE_ID": f"it-{len(started)}",
             "MODELTRAIL_STREAMS__DATA_DIR": str(tmp_path / "data"),
             "MODELTRAIL_STREAMS__COMMIT_INTERVAL_S": "0.2",
+            **extra_env,
         }
         proc = ManagedProcess(
             "streams",
@@ -90,8 +93,8 @@ class Tail:
     async def __aexit__(self, *exc: object) -> None:
         await self.consumer.stop()
 
-    async def until(self, done: Callable[[], bool], timeout: float = 30.0) -> None:
-        deadline = time.monotonic() + timeout
+    async def until(self, done: Callable[[], bool], within_s: float = 30.0) -> None:
+        deadline = time.monotonic() + within_s
         while not done():
             if time.monotonic() > deadline:
                 raise AssertionError(f"timed out; seen {[(t, v[:120]) for t, _, v in self.seen]}")
@@ -109,7 +112,7 @@ def _state(tail: Tail, changelog: str, session: str) -> dict[str, object] | None
 
 
 async def test_violations_kill_once_and_state_survives_sigkill(
-    kafka_settings: KafkaSettings, worker_factory: Callable[[str], ManagedProcess]
+    kafka_settings: KafkaSettings, worker_factory: Callable[..., ManagedProcess]
 ) -> None:
     topics = kafka_settings.topics
     app_id = f"it-{kafka_settings.topic_prefix.strip('.')}"
@@ -178,10 +181,33 @@ async def test_violations_kill_once_and_state_survives_sigkill(
         await producer.stop()
 
 
-def test_worker_stops_cleanly_on_sigterm(
-    kafka_settings: KafkaSettings, worker_factory: Callable[[str], ManagedProcess]
+async def test_sigterm_flushes_state_and_sighup_reloads_policy(
+    kafka_settings: KafkaSettings, worker_factory: Callable[..., ManagedProcess]
 ) -> None:
-    worker = worker_factory(f"it-term-{kafka_settings.topic_prefix.strip('.')}")
-    started = time.monotonic()
-    assert worker.stop(timeout=20) == 0
-    assert time.monotonic() - started < 20
+    topics = kafka_settings.topics
+    app_id = f"it-term-{kafka_settings.topic_prefix.strip('.')}"
+    changelog = f"{app_id}-sessions-changelog"
+    # No periodic commit during the test: only the shutdown can write the state.
+    worker = worker_factory(app_id, MODELTRAIL_STREAMS__COMMIT_INTERVAL_S="3600")
+    producer = AIOKafkaProducer(bootstrap_servers=kafka_settings.bootstrap_servers, acks="all")
+    await producer.start()
+    try:
+        await producer.send_and_wait(topics.requests, encode(_request("s3", AWS_KEY)), key=b"s3")
+        tail = Tail(kafka_settings.bootstrap_servers, [topics.violations, changelog])
+        async with tail:
+            await tail.until(lambda: bool(tail.events(topics.violations)))
+            assert worker.proc is not None
+            worker.proc.send_signal(signal.SIGHUP)
+            deadline = time.monotonic() + 20
+            while b"policy_reloaded" not in worker.log_path.read_bytes():
+                assert time.monotonic() < deadline, worker.tail()
+                await asyncio.sleep(0.05)
+            assert _state(tail, changelog, "s3") is None  # write-behind: nothing yet
+            started = time.monotonic()
+            assert worker.stop(timeout=20) == 0
+            assert time.monotonic() - started < 20
+            await tail.until(lambda: _state(tail, changelog, "s3") is not None)
+            state = _state(tail, changelog, "s3")
+            assert state is not None and state["requests_total"] == 1
+    finally:
+        await producer.stop()

@@ -7,14 +7,16 @@ import os
 import re
 import socket
 import sys
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 import typer
 from rich.console import Console
+from typer.testing import CliRunner
 
-from modeltrail.cmd_stack import options_from_cli
-from modeltrail.embedded.process import ManagedProcess
+from modeltrail.cmd_stack import app, options_from_cli
+from modeltrail.embedded.process import ManagedProcess, free_port
 from modeltrail.stack import (
     START_ORDER,
     STOP_ORDER,
@@ -24,8 +26,13 @@ from modeltrail.stack import (
     part_envs,
     status_rows,
 )
+from modeltrail.trail import audit_rows
 from modeltrail.up import LogReady, Stack, StackError
 from proxy.settings import ProxySettings
+from schemas import TABLES, arrow_schema
+from schemas.events import LLMRequest, LLMResponse, SessionCommand, Violation
+from sinks.keys import object_key
+from sinks.parquet import events_table, to_parquet
 from sinks.settings import SinkSettings
 from streams.settings import StreamsSettings
 
@@ -175,6 +182,7 @@ def test_external_services_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) 
     assert proxy.session_store == "redis"
     assert proxy.redis.url.get_secret_value() == "redis://:pw@r:6379/2"
     assert proxy.default_backend == "openai"
+    assert "MODELTRAIL_PROXY__HISTORY_PATH" not in envs["proxy"], "history reads local trails"
     assert {b.name: b.models for b in proxy.backends} == {"openai": [], "claude": ["claude*"]}
     assert json.loads(envs["proxy"]["MODELTRAIL_PROXY__BACKENDS"])[1]["provider"] == "anthropic"
     sink = _load("sink", envs["sink"], monkeypatch)
@@ -304,14 +312,6 @@ def test_dead_part_is_found(tmp_path: Path) -> None:
 
 
 def test_audit_rows_read_one_session_from_the_trail(tmp_path: Path) -> None:
-    from datetime import UTC, datetime, timedelta
-
-    from modeltrail.trail import audit_rows
-    from schemas import TABLES, arrow_schema
-    from schemas.events import LLMRequest, LLMResponse, SessionCommand, Violation
-    from sinks.keys import object_key
-    from sinks.parquet import events_table, to_parquet
-
     t0 = datetime(2026, 11, 23, 15, 0, tzinfo=UTC)
     base = {"source": "test", "session_id": "s'1"}
     events = [
@@ -374,3 +374,21 @@ def test_audit_rows_read_one_session_from_the_trail(tmp_path: Path) -> None:
     assert rows[0]["detail"] == "m"
     assert rows[1]["detail"] == "7 tokens"
     assert rows[3]["detail"] == "permanent secrets.aws_access_key by streams-1"
+
+
+def test_cli_rejects_bad_options_before_starting_anything(tmp_path: Path) -> None:
+    runner = CliRunner()
+    result = runner.invoke(app, ["up", "--data-dir", str(tmp_path), "--backend", "nonsense"])
+    assert result.exit_code == 2
+    assert "NAME=URL" in result.output
+    result = runner.invoke(app, ["up", "--data-dir", str(tmp_path), "--s3", "bucket"])
+    assert result.exit_code == 2
+    assert not (tmp_path / "logs").exists(), "nothing started"
+
+
+def test_demo_without_a_stack_says_so() -> None:
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    result = CliRunner().invoke(app, ["demo", "--proxy", url, "--control", url, "--timeout", "1"])
+    assert result.exit_code == 2
+    assert "modeltrail up" in result.output

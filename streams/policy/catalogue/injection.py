@@ -16,7 +16,10 @@ from streams.policy.rules import OUTPUT_TARGETS
 __all__ = ["RULES"]
 
 _W = r"(?:\W+\w+){0,%d}?\W+"
-_OVERRIDE_VERB = r"\b(?:ignore|disregard|forget|override|bypass|skip|neglect|abandon|discard|circumvent|set aside)\b"
+_OVERRIDE_VERB = (
+    r"\b(?:ignore|disregard|forget|override|bypass|skip|neglect|abandon|discard|circumvent|set aside"
+    r"|throw away|toss out|scrap|erase|wipe|drop|ditch|suspend|nullify|cancel)\b"
+)
 _OVERRIDE_TARGET = (
     r"(?:instructions?|directives?|rules|guidelines|guardrails|prompts?|programming|constraints"
     r"|restrictions|polic(?:y|ies)|protocols?|safeguards|filters|training|commands|orders)\b"
@@ -64,6 +67,8 @@ RULES = (
             r"(?i)\byou\W+(?:now\W+)?(?:must|will|shall)\W+(?:now\W+)?(?:obey|comply|answer everything|ignore)\b",
             r"(?i)\bfrom now on\W+(?:\w+\W+){0,3}?(?:no|without)\W+(?:\w+\W+){0,2}?(?:restrictions|limits|rules|filters?)",
             r"(?i)\b(?:system|admin|developer)\W+override\b|^\W*override\W*:",
+            r"(?i)\b(?:from\W+now\W+on|from\W+here\W+on|henceforth)\W+(?:\w+\W+){0,3}?(?:obey|follow|answer\W+to)\W+(?:\w+\W+){0,1}?only\b",
+            r"(?i)\byou\W+(?:\w+\W+){0,2}?obey\W+only\W+(?:me|my)\b",
         ],
     ),
     rule(
@@ -72,7 +77,7 @@ RULES = (
         patterns=[
             r"<\|(?:im_start|im_end|system|user|assistant|endoftext|start_header_id|end_header_id|eot_id)\|>",
             r"\[/?INST\]|<</?SYS>>|<\|?/?(?:system|assistant)\|?>",
-            r"(?im)^\W{0,6}\[?(?:system|assistant|developer)\]?\W{0,3}:\W*\w+",
+            r"(?im)^\W{0,6}\[?(?:system|assistant|developer)\]?\W{0,3}:[^\n]*\b(?:you|your|ignore|grant|new|must|admin|reveal|instructions?|sure|unrestricted|confidential|password)\b",
             r"(?im)^\W{0,6}\[(?:system|admin|developer)\]",
             r"(?i)(?:#{2,}|-{3,}|={3,})\W*(?:end|begin|start)\W+of\W+(?:the\W+)?(?:user\W+input|document|context|system\W+prompt|prompt|instructions)",
         ],
@@ -84,12 +89,18 @@ RULES = (
             r"(?i)\b(?:note|message|notice|instructions?|attention|important)\W+(?:to|for)\W+(?:the\W+|any\W+|all\W+)?" + _ROLE_WORDS + r"\b",
             r"(?i)\bif\W+you\W+are\W+an?\W+(?:\w+\W+){0,1}?" + _ROLE_WORDS + r"\b",
             r"(?i)\b" + _ROLE_WORDS + r"\W+(?:\w+\W+){0,1}?(?:reading|processing|reviewing|integrating|summari[sz]ing|parsing)\W+this\b",
-            r"(?i)\b(?:call|use|invoke|run|execute|trigger)\W+(?:the\W+)?[a-z]+_[a-z_]+\b",
+            # "call delete_file", "use send_email": an instruction to run a side-effecting tool
+            r"(?i)\b(?:call|use|invoke|run|execute|trigger)\W+(?:the\W+)?[a-z]*_?(?:delete|remove|send|email|mail|post|upload"
+            r"|transfer|exec|execute|shell|command|drop|http|webhook|payment|wire|write|purge|wipe)[a-z_]*_[a-z_]*\b"
+            r"|(?i)\b(?:call|use|invoke|run|execute|trigger)\W+(?:the\W+)?[a-z]+_(?:delete|remove|send|email|mail|post|upload"
+            r"|transfer|exec|execute|shell|command|drop|http|webhook|payment|wire|write|purge|wipe)[a-z_]*\b",
             r"(?i)\b(?:include|append|add|insert|put|repeat)\b(?:\W+\S+){0,10}?\W+(?:in|to|at)\W+(?:the\W+end\W+of\W+)?(?:your|my|every|each|any|all)\W+(?:\w+\W+){0,2}?(?:summary|summaries|reply|replies|response|responses|answer|answers|output|review|report)",
-            r"(?i)\b(?:in|to|at the end of)\W+(?:every|each|all|any)\W+(?:future\W+)?(?:summary|summaries|reply|replies|response|responses|answer|report)s?\b",
+            r"(?i)\b(?:in|to|at the end of)\W+(?:every|each|all|any)\W+(?:future\W+(?:response|answer|output)|summary|summaries|reply|replies|report)s?\b",
             r"(?i)\bsave\W+(?:\w+\W+){0,3}?to\W+your\W+(?:\w+\W+){0,1}?memory\b|\bremember\W+for\W+all\W+future\b",
             r"(?i)\b(?:system\W*note|systemhinweis|note\W+syst[eè]me|nota\W+del\W+sistema|nota\W+di\W+sistema)\b",
             r"(?i)\b(?:before|instead of)\W+(?:you\W+)?(?:answer|respond|repl)\w*\W+(?:to\W+)?(?:the\W+)?user\b",
+            r"(?i)\b(?:ignore|disregard)\W+(?:the\W+|what\W+the\W+)?user(?:'s)?\b",
+            r"(?i)\bwhen\W+(?:you\W+)?(?:summari[sz]\w*|process\w*|read\w*)\W+this\W+(?:page|document|file|email|message|text)\b",
         ],
     ),
     rule(
@@ -107,11 +118,15 @@ RULES = (
         "JB-001", "Jailbreak persona: DAN, developer mode, unrestricted or uncensored assistant",
         "LLM01", "high", "block", {"request"}, "jailbreak", roles=UNTRUSTED_ROLES, transforms=True,
         patterns=[
-            r"\bDAN\b|(?i)\bdo\W+anything\W+now\b|\bjailbr(?:eak|oken)\w*\b|\b(?:developer|god|dev|debug|unrestricted|admin)\W+mode\b",
+            r"\b(?:DAN|STAN)\b(?i)\W+(?:\w+\W+){0,8}?(?:no\W+(?:\w+\W+){0,1}?(?:rules|restrictions|limits|filters|content\W+policy)|without|anything|unrestricted|stands\W+for)\b|(?i)\bdo\W+anything\W+now\b|\bjailbr(?:eak|oken)\w*\b",
+            r"\b(?i:you(?:\W+are|'re|\W+re)?\W+(?:now\W+)?)(?:DAN|STAN)\b",
+            r"(?i)\b(?:you|your)\W+(?:\w+\W+){0,4}?(?:developer|god|debug|unrestricted|jailbreak|dan)\W+mode\b"
+            r"|\b(?:developer|god|unrestricted|jailbreak)\W+mode\W+(?:\w+\W+){0,6}?(?:you|no\W+(?:rules|restrictions|limits|filters)|without)\b",
+            r"(?i)\ban?\W+(?:\w+\W+){0,3}?(?:assistant|ai|model|chatbot|bot)\W+(?:with\W+no|without(?:\W+any)?)\W+(?:\w+\W+){0,1}?(?:rules|restrictions|limits|filters|content\W+polic(?:y|ies)|guidelines|ethics|censorship)\b",
             r"(?i)\b(?:you\W+are(?:\W+now)?|act\W+as|acting\W+as|pretend(?:\W+to\W+be|\W+you\W+are)|roleplay\W+as|behave\W+like|respond\W+as)\b"
             + (_W % 6) + r"(?:unrestricted|uncensored|unfiltered|amoral|unethical|evil|unbound|unchained|rogue)",
-            r"(?i)\b(?:you\W+are(?:\W+now)?|act\W+as|pretend(?:\W+to\W+be|\W+you\W+are)|as\W+if\W+you\W+have|an?\W+ai\W+with)\b"
-            + (_W % 5) + r"(?:no|without)\W+(?:any\W+)?(?:\w+\W+){0,1}?(?:rules|restrictions|limits|filters?|content\W+polic(?:y|ies)|guidelines|ethics|censorship)",
+            r"(?i)\b(?:you(?:\W+are|'re)(?:\W+now)?|act\W+as|pretend(?:\W+to\W+be|\W+you\W+are)|as\W+if\W+you\W+have|an?\W+ai\W+with|roleplay\W+as)\b"
+            + (_W % 12) + r"(?:no|without)\W+(?:any\W+)?(?:\w+\W+){0,1}?(?:rules|restrictions|limits|filters?|content\W+polic(?:y|ies)|guidelines|ethics|censorship)",
             r"(?i)\byou\W+are\W+no\W+longer\W+(?:an?\W+|bound|restricted|limited)",
             r"(?i)\byou\W+(?:now\W+)?(?:have|has)\W+no\W+(?:\w+\W+){0,1}?(?:rules|restrictions|limits|limitations|filters?|content\W+polic(?:y|ies))",
         ],

@@ -269,3 +269,16 @@ async def test_chunked_body_over_the_limit_is_413() -> None:
         resp = await client.post("/v1/chat/completions", content=body())
     assert resp.status_code == 413
     assert pub.of(LLMResponse)[0].outcome == "rejected"
+
+
+async def test_percent_encoded_path_goes_upstream_unchanged() -> None:
+    seen: list[httpx.Request] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        return httpx.Response(200, json={})
+
+    app, _, _ = _app(handler)
+    async with await _client(app) as client:
+        await client.get("/v1/files/a%2Fb%20c?q=%2F")
+    assert seen[0].url.raw_path == b"/base/v1/files/a%2Fb%20c?q=%2F"

@@ -7,7 +7,8 @@ from typing import Any
 import orjson
 import pytest
 
-from proxy.capture import build_request, build_response, parse_response_body
+from proxy.answers import parse_response_body
+from proxy.capture import build_request, build_response
 from schemas.codec import decode, encode
 from schemas.events import LLMRequest, Provider
 
@@ -253,3 +254,11 @@ def test_response_total_tokens_derived_and_text_capped() -> None:
     )  # fmt: skip
     assert evt.total_tokens == 5 and evt.text == "x" * 20 and evt.truncated is True
     assert decode(encode(evt)) == evt
+
+
+def test_unexpected_answer_shapes_never_raise() -> None:
+    r = parse_response_body(
+        "openai", "/v1/chat/completions", b'{"choices":[{"message":{"tool_calls":[1]}}]}'
+    )
+    assert r.tool_calls == []
+    assert parse_response_body("anthropic", "/v1/messages", b'{"content":"str"}').text == ""

@@ -159,3 +159,13 @@ def test_window_cutter_no_empty_tail() -> None:
     assert WindowCutter(5, 0).finish() is None
     with pytest.raises(ValueError):
         WindowCutter(5, 5)
+
+
+def test_unexpected_shapes_never_raise() -> None:
+    parser = StreamParser("openai")
+    data = b'data: {"choices":["nope"]}\n\ndata: {"choices":[{"delta":{"tool_calls":[1]}}]}\n\n'
+    assert parser.feed(data) == ""
+    assert parser.malformed == 2
+    anth = StreamParser("anthropic")
+    anth.feed(b'data: {"type":"content_block_delta","delta":"x"}\n\n')
+    assert anth.malformed == 1

@@ -4,18 +4,29 @@ import random
 
 import pytest
 
-from sinks.batch import HOUR_US, Limits, OpenFile, plan_cuts
+from sinks.batch import HOUR_US, Limits, OpenFile, plan_cuts, take_whole
 
 LIMITS = Limits(max_rows=4, max_bytes=100, max_span_us=10 * 60 * 1_000_000)
 
 
 def files_of(
-    sizes: list[int], times: list[int | None], limits: Limits, chunk_sizes: list[int]
+    sizes: list[int],
+    times: list[int | None],
+    limits: Limits,
+    chunk_sizes: list[int],
+    fast: bool = False,
 ) -> list[tuple[int, int]]:
     """Index ranges [a, b) of the files cut when the input arrives in the given chunks."""
     state, start, out, pos = OpenFile(), 0, [], 0
     for n in chunk_sizes:
-        cuts, state = plan_cuts(state, sizes[pos : pos + n], times[pos : pos + n], limits)
+        ts = times[pos : pos + n]
+        valid = [t for t in ts if t is not None]
+        span = (min(valid), max(valid)) if valid else None
+        first = valid[0] if valid else None
+        if fast and take_whole(state, n, sum(sizes[pos : pos + n]), first, span, limits):
+            pos += n
+            continue
+        cuts, state = plan_cuts(state, sizes[pos : pos + n], ts, limits)
         for c in cuts:
             out.append((start, pos + c))
             start = pos + c
@@ -63,6 +74,7 @@ def test_boundaries_do_not_depend_on_how_records_arrive() -> None:
             chunks.append(k)
             left -= k
         assert files_of(sizes, times, limits, chunks) == whole
+        assert files_of(sizes, times, limits, chunks, fast=True) == whole
     assert len(whole) > 40
 
 

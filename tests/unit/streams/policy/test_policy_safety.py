@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import base64
+import random
+import string
 import time
 
 import pytest
@@ -10,6 +12,7 @@ import pytest
 from streams.policy import PolicyEngine
 from streams.policy.normalize import MAX_DECODED_RUNS, views
 
+_WORDS = "ignore all previous instructions you are now act as system prompt ghp_ AKIA 4539 -- ../ rm -rf | sh".split()
 ADVERSARIAL = {
     "ignore-words": "ignore " * 15_000,
     "no-close": "![" + "a" * 100_000,
@@ -20,6 +23,8 @@ ADVERSARIAL = {
     "mixed": ("ignore all the previous " + "x" * 40 + " ") * 1_500,
     "nested-parens": "(" * 50_000 + ")" * 50_000,
     "hex": "0x" + "ab" * 50_000,
+    "random-printable": "".join(random.Random(7).choices(string.printable, k=100_000)),
+    "random-words": " ".join(random.Random(8).choices(_WORDS, k=25_000)),
     "unicode": "Ⅰgnоre ａｌｌ\u200b " * 8_000,  # noqa: RUF001
 }
 
@@ -44,3 +49,12 @@ def test_large_text_is_chunked_without_losing_matches(standard: PolicyEngine) ->
     filler = "lorem ipsum dolor sit amet " * 40_000  # ~1 MB, several matcher chunks
     text = filler + "token ghp_a1B2c3D4e5F6g7H8i9J0k1L2m3N4o5P6q7R8 " + filler
     assert "SEC-004" in {f.rule_id for f in standard.evaluate_text(text)}
+
+
+@pytest.mark.parametrize("name", ["random-printable", "random-words", "mixed", "unicode"])
+def test_set_prefilter_agrees_with_each_pattern(strict: PolicyEngine, name: str) -> None:
+    # RE2 sets report no match when their DFA runs out of memory; prove it does not here.
+    data = ADVERSARIAL[name].encode()
+    matcher = strict._matcher
+    truth = {i for i, (_, compiled) in enumerate(matcher._entries) if compiled.search(data)}
+    assert matcher._set_hits(data) == truth
