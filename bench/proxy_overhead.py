@@ -227,8 +227,14 @@ def main() -> None:
         rps_per_core = proxy_rps * args.seconds / cpu_used if cpu_used > 0 else proxy_rps
         direct_rps = max_rps(direct, args.seconds, args.conc, args.procs)
         rate = proxy_rps / 2
-        lp = open_loop(proxied, rate, args.seconds, args.procs)
-        ld = open_loop(direct, rate, args.seconds, args.procs)
+        # Alternate short windows so background load on a shared machine hits both alike.
+        lp: list[float] = []
+        ld: list[float] = []
+        windows = 4
+        for i in range(windows):
+            order = ((proxied, lp), (direct, ld)) if i % 2 == 0 else ((direct, ld), (proxied, lp))
+            for url, out in order:
+                out.extend(open_loop(url, rate, args.seconds / windows, args.procs))
         loaded_added_p99 = pct(lp, 99) - pct(ld, 99)
     finally:
         for proc in procs:

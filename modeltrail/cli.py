@@ -5,6 +5,7 @@ from __future__ import annotations
 import typer
 
 from modeltrail import __version__
+from modeltrail.cmd_policy import app as policy_app
 from modeltrail.cmd_schemas import app as schemas_app
 from modeltrail.cmd_sessions import app as sessions_app
 
@@ -14,6 +15,7 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
 )
+app.add_typer(policy_app, name="policy")
 app.add_typer(schemas_app, name="schemas")
 app.add_typer(sessions_app, name="sessions")
 

@@ -15,6 +15,10 @@ When the broker is unreachable, `on_broker_down` decides:
 - `fail_closed`: `accepting()` turns false, the app answers 503; events that
   were already queued are dropped and counted.
 - `fail_open`: events are dropped and counted; traffic continues.
+
+The queue is bounded (`queue_size`) to protect memory: an event that finds it
+full is dropped and counted (`dropped`, metric `events{fate="dropped"}`) in
+every mode, and is never silently lost.
 """
 
 from __future__ import annotations
@@ -397,7 +401,9 @@ class Emitter:
 
 def build_emitter(settings: ProxySettings, metrics: ProxyMetrics | None = None) -> Emitter:
     """The emitter the settings ask for (with its spool in `spool` mode)."""
-    spool = Spool(settings.spool_dir) if settings.on_broker_down == "spool" else None
+    spool = None
+    if settings.on_broker_down == "spool":
+        spool = Spool(settings.spool_dir, fsync=settings.spool_fsync)
     return Emitter(
         settings.kafka,
         mode=settings.on_broker_down,

@@ -66,6 +66,9 @@ class ProxySettings(BaseSettings):
     queue_size: int = 10_000
     on_broker_down: Literal["spool", "fail_closed", "fail_open"] = "spool"
     spool_dir: Path = Path("./modeltrail-data/spool")
+    spool_fsync: Literal["batch", "never"] = Field(
+        default="batch", description="fsync each spooled batch (survives a crash) or never"
+    )
     stream_window_chars: int = 2048
     stream_window_overlap: int = 128
     upstream_max_connections: int = Field(default=1000, description="pooled upstream connections")

@@ -10,6 +10,7 @@ Guarantees:
 - Records are replayed in append order. `commit(offset)` is called only after
   the broker acked every record before `offset`; the position file is replaced
   atomically. When everything is acked the log is truncated to zero.
+- One process per directory: `open` takes an exclusive lock (`spool.lock`).
 - A torn record at the tail (crash mid-write) is detected by length/CRC on
   open and cut off; a record is never replayed twice within one process, and
   across a crash at most the records acked after the last commit are resent.
@@ -17,6 +18,7 @@ Guarantees:
 
 from __future__ import annotations
 
+import fcntl
 import os
 import struct
 import zlib
@@ -56,6 +58,7 @@ class Spool:
         self._log = self.dir / "spool.log"
         self._pos_path = self.dir / "spool.pos"
         self._fh: BinaryIO | None = None
+        self._lock: BinaryIO | None = None
         self._size = 0
         self._pos = 0
 
@@ -65,6 +68,13 @@ class Spool:
             return
         try:
             self.dir.mkdir(parents=True, exist_ok=True)
+            lock = open(self.dir / "spool.lock", "wb")
+            try:
+                fcntl.flock(lock.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError as exc:
+                lock.close()
+                raise SpoolError(f"spool {self.dir} is in use by another process") from exc
+            self._lock = lock
             self._pos = self._read_pos()
             fh = open(self._log, "a+b")
             fh.seek(0, os.SEEK_END)
@@ -83,6 +93,9 @@ class Spool:
         fh, self._fh = self._fh, None
         if fh is not None:
             fh.close()
+        lock, self._lock = self._lock, None
+        if lock is not None:
+            lock.close()  # releases the flock
 
     @property
     def pending_bytes(self) -> int:

@@ -121,6 +121,7 @@ def create_app(
         get_engine = lambda: fixed  # noqa: E731
 
     kafka = settings.kafka
+    settings.data_dir.mkdir(parents=True, exist_ok=True)  # faust creates only the last level
     broker = ";".join(f"kafka://{s.strip()}" for s in kafka.bootstrap_servers.split(","))
     app = StreamsApp(
         settings.app_id,

@@ -25,6 +25,7 @@ from schemas.events import (
 from schemas.topics import Topics
 from streams.deadletter import dead_letter
 from streams.decisions import Engine, judge
+from streams.errors import StateError
 from streams.state import SessionState
 
 __all__ = ["BatchResult", "Output", "Processor", "Record"]
@@ -116,7 +117,13 @@ class Processor:
     def _state(self, result: BatchResult, session_id: str, load: StateLoader) -> SessionState:
         state = result.states.get(session_id)
         if state is None:
-            state = load(session_id) or SessionState(session_id)
+            try:
+                state = load(session_id)
+            except StateError:
+                # fail open: a corrupt record must not wedge the partition behind it
+                log.error("state_unreadable session=%s: starting afresh", session_id)
+                state = None
+            state = state or SessionState(session_id)
         return state
 
     def _judge(

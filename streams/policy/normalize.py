@@ -223,8 +223,12 @@ def _decoded(data: bytes) -> list[tuple[str, str]]:
     if len(_DECODERS) in present and len(_PCT.findall(data)) >= 3:
         out.append(("url", urllib.parse.unquote(data.decode("utf-8", "replace"))[:budget]))
     if len(_DECODERS) + 1 in present and len(_UESC.findall(data)) >= 4:
-        s = data.decode("utf-8", "replace")[:budget]
-        out.append(("escape", codecs.decode(s.replace("\\\\", "\\"), "unicode_escape", "replace")))
+        # Only the escapes are decoded; other text passes through (latin-1 keeps bytes as-is).
+        raw = data[: budget * 4].replace(b"\\\\", b"\\")
+        try:
+            out.append(("escape", raw.decode("unicode_escape", "replace")))
+        except (UnicodeError, ValueError):
+            pass
     return out
 
 

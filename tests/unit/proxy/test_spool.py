@@ -83,3 +83,14 @@ def test_large_record_and_closed_spool(tmp_path: Path) -> None:
     spool.close()
     with pytest.raises(SpoolError):
         spool.append([big])
+
+
+def test_one_process_per_spool_directory(tmp_path: Path) -> None:
+    first = Spool(tmp_path)
+    first.open()
+    with pytest.raises(SpoolError, match="in use"):
+        Spool(tmp_path).open()
+    first.close()
+    second = Spool(tmp_path)
+    second.open()  # released on close
+    second.close()

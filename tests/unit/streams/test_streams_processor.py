@@ -154,3 +154,10 @@ def test_an_operator_kill_prevents_a_duplicate_worker_kill(engine: TinyEngine) -
     table.save(proc.process([rec(TOPICS.commands, 0, encode(op_kill))], table.load).states)
     result = proc.process([rec(TOPICS.requests, 0, encode(request("KILLME", at=1)))], table.load)
     assert result.commands == 0 and result.violations == 1
+
+
+def test_a_corrupt_state_record_fails_open(engine: TinyEngine) -> None:
+    table = Table()
+    table.data["s1"] = b"\x00corrupt"
+    result = make(engine).process([rec(TOPICS.requests, 0, encode(request("hi")))], table.load)
+    assert result.events == 1 and result.states["s1"].requests_total == 1
