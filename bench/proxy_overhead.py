@@ -6,7 +6,7 @@ measures from separate load-generator processes:
 
 1. added latency at concurrency 1: direct and proxied requests interleaved;
 2. maximum throughput through the proxy (and directly): `wrk` when installed,
-   else a closed-loop aiohttp load spread over processes;
+   else a closed-loop load of raw keep-alive connections spread over processes;
 3. added p99 at a fixed offered load of half the proxy's maximum (open loop,
    latency measured from each request's scheduled start).
 
@@ -30,7 +30,7 @@ import tempfile
 import time
 from pathlib import Path
 
-import aiohttp
+import uvloop
 
 from modeltrail.embedded.process import ManagedProcess, free_port, port_open
 from modeltrail.embedded.servers import tansu_broker
@@ -38,7 +38,6 @@ from modeltrail.embedded.servers import tansu_broker
 BODY = json.dumps(
     {"model": "gpt-4o", "messages": [{"role": "user", "content": "hello, how are you?"}]}
 ).encode()
-HEADERS = {"content-type": "application/json", "authorization": "Bearer sk-bench"}
 PATH = "/v1/chat/completions"
 
 
@@ -48,76 +47,113 @@ def pct(values: list[float], p: float) -> float:
 
 
 # ---- load generators (run in child processes) ---------------------------------
+# A minimal keep-alive HTTP/1.1 client on raw asyncio streams and uvloop: a small
+# fraction of aiohttp's CPU per request, so the generator does not starve the proxy
+# of the shared cores and its own cost stays out of the measured difference.
+
+
+class RawConn:
+    """One keep-alive connection sending a pre-encoded POST."""
+
+    def __init__(self, url: str) -> None:
+        hostport = url.split("://", 1)[1]
+        host, _, port = hostport.partition(":")
+        self.addr = (host, int(port))
+        self.request = (
+            f"POST {PATH} HTTP/1.1\r\nHost: {hostport}\r\nContent-Type: application/json\r\n"
+            f"Authorization: Bearer sk-bench\r\nContent-Length: {len(BODY)}\r\n\r\n"
+        ).encode() + BODY
+        self.reader: asyncio.StreamReader | None = None
+        self.writer: asyncio.StreamWriter | None = None
+
+    async def call(self) -> int:
+        """Send the request, read the whole answer; return the status."""
+        if self.writer is None:
+            self.reader, self.writer = await asyncio.open_connection(*self.addr)
+        assert self.reader is not None
+        self.writer.write(self.request)
+        head = await self.reader.readuntil(b"\r\n\r\n")
+        lower = head.lower()
+        i = lower.find(b"content-length:")
+        if i >= 0:
+            await self.reader.readexactly(int(head[i + 15 : head.index(b"\r\n", i)]))
+        else:  # chunked
+            while True:
+                size = int((await self.reader.readuntil(b"\r\n")).split(b";")[0], 16)
+                await self.reader.readexactly(size + 2)
+                if size == 0:
+                    break
+        return int(head[9:12])
 
 
 async def _interleaved(direct: str, proxied: str, n: int) -> tuple[list[float], list[float]]:
     d: list[float] = []
     p: list[float] = []
-    async with aiohttp.ClientSession() as s:
-        for url in (direct, proxied) * 50:  # warm both connections and paths
-            async with s.post(url + PATH, data=BODY, headers=HEADERS) as r:
-                await r.read()
-        for i in range(n):
-            pair = ((direct, d), (proxied, p)) if i % 2 == 0 else ((proxied, p), (direct, d))
-            for url, out in pair:
-                t = time.perf_counter()
-                async with s.post(url + PATH, data=BODY, headers=HEADERS) as r:
-                    await r.read()
-                    assert r.status == 200, r.status
-                out.append((time.perf_counter() - t) * 1000)
+    conns = {direct: RawConn(direct), proxied: RawConn(proxied)}
+    for url in (direct, proxied) * 100:  # warm both paths and connections
+        await conns[url].call()
+    for i in range(n):
+        pair = ((direct, d), (proxied, p)) if i % 2 == 0 else ((proxied, p), (direct, d))
+        for url, out in pair:
+            t = time.perf_counter()
+            status = await conns[url].call()
+            out.append((time.perf_counter() - t) * 1000)
+            assert status == 200, status
     return d, p
 
 
 async def _closed(url: str, conc: int, seconds: float) -> int:
     done = 0
     stop = time.perf_counter() + seconds
-    conn = aiohttp.TCPConnector(limit=conc)
-    async with aiohttp.ClientSession(connector=conn) as s:
 
-        async def worker() -> None:
-            nonlocal done
-            while time.perf_counter() < stop:
-                async with s.post(url + PATH, data=BODY, headers=HEADERS) as r:
-                    await r.read()
-                done += 1
+    async def worker() -> None:
+        nonlocal done
+        conn = RawConn(url)
+        while time.perf_counter() < stop:
+            await conn.call()
+            done += 1
 
-        await asyncio.gather(*(worker() for _ in range(conc)))
+    await asyncio.gather(*(worker() for _ in range(conc)))
     return done
 
 
 async def _open(url: str, rate: float, seconds: float) -> list[float]:
+    """Open loop: requests start on schedule; latency counts from the scheduled start."""
     lat: list[float] = []
-    conn = aiohttp.TCPConnector(limit=0)
-    async with aiohttp.ClientSession(connector=conn) as s:
+    idle: list[RawConn] = []
 
-        async def one(scheduled: float) -> None:
-            async with s.post(url + PATH, data=BODY, headers=HEADERS) as r:
-                await r.read()
-            lat.append((time.perf_counter() - scheduled) * 1000)
+    async def one(scheduled: float) -> None:
+        conn = idle.pop() if idle else RawConn(url)
+        await conn.call()
+        lat.append((time.perf_counter() - scheduled) * 1000)
+        idle.append(conn)
 
-        tasks = []
-        start = time.perf_counter() + 0.05
-        n = int(rate * seconds)
-        for i in range(n):
-            at = start + i / rate
-            delay = at - time.perf_counter()
-            if delay > 0:
-                await asyncio.sleep(delay)
-            tasks.append(asyncio.create_task(one(at)))
-        await asyncio.gather(*tasks)
+    for _ in range(32):  # pre-open connections so set-up is not measured
+        conn = RawConn(url)
+        await conn.call()
+        idle.append(conn)
+    tasks = []
+    start = time.perf_counter() + 0.05
+    for i in range(int(rate * seconds)):
+        at = start + i / rate
+        delay = at - time.perf_counter()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        tasks.append(asyncio.create_task(one(at)))
+    await asyncio.gather(*tasks)
     return lat
 
 
 def _run_closed(args: tuple[str, int, float]) -> int:
-    return asyncio.run(_closed(*args))
+    return uvloop.run(_closed(*args))
 
 
 def _run_open(args: tuple[str, float, float]) -> list[float]:
-    return asyncio.run(_open(*args))
+    return uvloop.run(_open(*args))
 
 
 def _run_interleaved(args: tuple[str, str, int]) -> tuple[list[float], list[float]]:
-    return asyncio.run(_interleaved(*args))
+    return uvloop.run(_interleaved(*args))
 
 
 def cpu_seconds(pid: int) -> float:
@@ -127,7 +163,7 @@ def cpu_seconds(pid: int) -> float:
 
 
 def max_rps(url: str, seconds: float, conc: int, procs: int) -> float:
-    """Requests/s at saturation: wrk if installed, else aiohttp in `procs` processes."""
+    """Requests/s at saturation: wrk if installed, else raw clients in `procs` processes."""
     wrk = shutil.which("wrk")
     if wrk:
         with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as f:
@@ -234,7 +270,7 @@ def main() -> None:
         for i in range(windows):
             order = ((proxied, lp), (direct, ld)) if i % 2 == 0 else ((direct, ld), (proxied, lp))
             for url, out in order:
-                out.extend(open_loop(url, rate, args.seconds / windows, args.procs))
+                out.extend(open_loop(url, rate, args.seconds / windows, 1))
         loaded_added_p99 = pct(lp, 99) - pct(ld, 99)
     finally:
         for proc in procs:
@@ -249,7 +285,7 @@ def main() -> None:
         "half_load_rps": round(rate, 1),
         "half_load_direct_p99_ms": round(pct(ld, 99), 3),
         "half_load_proxied_p99_ms": round(pct(lp, 99), 3),
-        "load_tool": "wrk" if shutil.which("wrk") else "aiohttp",
+        "load_tool": "wrk" if shutil.which("wrk") else "raw-asyncio",
         "cpus": os.cpu_count(),
         "emitter": proxy_stats(workdir),
     }

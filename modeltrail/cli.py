@@ -8,6 +8,7 @@ from modeltrail import __version__
 from modeltrail.cmd_policy import app as policy_app
 from modeltrail.cmd_schemas import app as schemas_app
 from modeltrail.cmd_sessions import app as sessions_app
+from modeltrail.cmd_stack import app as stack_app
 
 app = typer.Typer(
     name="modeltrail",
@@ -15,6 +16,7 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
 )
+app.add_typer(stack_app)
 app.add_typer(policy_app, name="policy")
 app.add_typer(schemas_app, name="schemas")
 app.add_typer(sessions_app, name="sessions")

@@ -21,7 +21,8 @@ Delivery guarantee (exactly-once trail, by construction):
 * On revocation the partition's in-flight upload is awaited (an upload running
   in a thread cannot be cancelled, and must not land after the next owner
   wrote the same key) and its buffers are dropped; the next owner replays from
-  the committed offset.
+  the committed offset. Records fetched under an assignment that has since been
+  revoked are dropped too (assignment epochs), never written.
 * Store failures are retried with exponential backoff, forever; a partition with
   files waiting is paused, so memory stays bounded (per partition at most the
   open file plus `MAX_PENDING` closed ones, each at most `max_bytes` of input).
@@ -89,7 +90,7 @@ class _Partition:
 
 @dataclass(frozen=True, eq=False)
 class _Fetched:
-    generation: int
+    epoch: int | None  # the assignment the records were fetched under (None: rebalancing)
     batch: dict[TopicPartition, list[ConsumerRecord]]
     parse: asyncio.Future[dict[TopicPartition, Decoded]]
 
@@ -102,6 +103,7 @@ class _Listener(ConsumerRebalanceListener):  # type: ignore[misc]
         await self.sink._revoke(list(revoked))
 
     async def on_partitions_assigned(self, assigned: list[TopicPartition]) -> None:
+        self.sink._assigned()
         log.info("partitions_assigned", extra={"partitions": [str(tp) for tp in assigned]})
 
 
@@ -127,7 +129,13 @@ class Sink:
         self._parts: dict[TopicPartition, _Partition] = {}
         self._lock = asyncio.Lock()
         self._stopping = asyncio.Event()
-        self._generation = 0
+        # Assignment epochs: records are only applied under the assignment they were
+        # fetched in. The revoke callback closes the gate (None); the assign callback
+        # opens a new epoch. aiokafka runs the assign callback right after it installs
+        # the assignment and before any position of it is known, so records of the new
+        # assignment can only be returned under the new epoch.
+        self._epoch = 0
+        self._gate: int | None = None
         self._consumer: AIOKafkaConsumer | None = None
         self._producer: AIOKafkaProducer | None = None
 
@@ -165,12 +173,12 @@ class Sink:
             # GIL) while batch n+1 is fetched; batches are applied strictly in order.
             previous: _Fetched | None = None
             while not self._stopping.is_set():
-                generation = self._generation
                 batch = await consumer.getmany(timeout_ms=200, max_records=s.fetch_max_records)
+                epoch = self._gate  # no await since getmany checked the assignment
                 current = None
                 if batch:
                     parse = asyncio.ensure_future(asyncio.to_thread(self._decode, batch))
-                    current = _Fetched(generation, batch, parse)
+                    current = _Fetched(epoch, batch, parse)
                 if previous is not None:
                     await self._apply(previous)
                 elif current is None:
@@ -202,8 +210,8 @@ class Sink:
             tp: await self._consumer.committed(tp) for tp in fetched.batch if tp not in self._parts
         }
         async with self._lock:
-            if fetched.generation != self._generation:
-                return  # fetched across a rebalance: the new owner re-reads it
+            if fetched.epoch is None or fetched.epoch != self._gate:
+                return  # fetched under a previous assignment: positions were reset since
             for tp, records in fetched.batch.items():
                 self._ingest(tp, records, committed.get(tp), decoded[tp])
             self._housekeeping()
@@ -341,9 +349,13 @@ class Sink:
         await asyncio.gather(*futures)
         self.stats.dead_letters += len(futures)
 
+    def _assigned(self) -> None:
+        self._epoch += 1
+        self._gate = self._epoch
+
     async def _revoke(self, revoked: list[TopicPartition]) -> None:
+        self._gate = None
         async with self._lock:
-            self._generation += 1
             for tp in revoked:
                 part = self._parts.pop(tp, None)
                 if part is None:

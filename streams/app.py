@@ -176,57 +176,60 @@ def create_app(
 
     processor = Processor(get_engine, topics, source=settings.instance_id, consumer=settings.app_id)
 
+    async def judge_batch(events: list[faust.EventT[bytes]]) -> None:
+        records = [
+            Record(
+                topic=e.message.topic,
+                partition=e.message.partition,
+                offset=e.message.offset,
+                key=e.message.key,
+                value=e.message.value,
+                timestamp_ms=int(e.message.timestamp * 1000),
+            )
+            for e in events
+        ]
+        result = processor.process(records, store.load)
+        pending = [
+            await sinks[o.topic].send(key=o.key, value=o.value, force=True) for o in result.outputs
+        ]
+        if pending:
+            try:
+                await asyncio.gather(*pending)
+            except Exception as exc:
+                raise PublishError(f"outputs not acknowledged: {exc}") from exc
+        store.put(result.states)  # only now: outputs first, then state
+        for e in events:
+            e.ack()
+        if result.commands or result.dead_letters:
+            log.info(
+                "batch_judged events=%d violations=%d commands=%d dead_letters=%d",
+                result.events,
+                result.violations,
+                result.commands,
+                result.dead_letters,
+            )
+
     @app.agent(source, name="judge")
     async def judge(stream: faust.StreamT[bytes]) -> None:
-        # Batches straight off the agent's channel queue: whatever has arrived, up to
-        # batch_size, without a fill timer (a lone event is judged at once) and without
-        # faust's per-event Stream machinery, which costs more than judging the event.
-        # Events are acked by hand, only after their outputs are acknowledged.
+        # Batches straight off the agent's channel queue, without faust's per-event
+        # Stream machinery (it costs more than judging the event). After the first event
+        # a short linger lets the conductor, which hands over one message at a time,
+        # fill the batch. Events are acked by hand, only after their outputs are acked.
         queue = cast(faust.ChannelT[bytes], aiter(stream.channel)).queue
+        linger_s = settings.batch_linger_ms / 1000
         while not stream.should_stop:
             events = [await queue.get()]
+            if linger_s and queue.qsize() < settings.batch_size:
+                await asyncio.sleep(linger_s)
             while len(events) < settings.batch_size and not queue.empty():
                 events.append(queue.get_nowait())
-            records = [
-                Record(
-                    topic=e.message.topic,
-                    partition=e.message.partition,
-                    offset=e.message.offset,
-                    key=e.message.key,
-                    value=e.message.value,
-                    timestamp_ms=int(e.message.timestamp * 1000),
-                )
-                for e in events
-            ]
-            result = processor.process(records, store.load)
-            pending = [
-                await sinks[o.topic].send(key=o.key, value=o.value, force=True)
-                for o in result.outputs
-            ]
-            if pending:
-                try:
-                    await asyncio.gather(*pending)
-                except Exception as exc:
-                    # Stop without adopting this batch's states: the restart replays it.
-                    log.exception("outputs_not_acknowledged")
-                    await app.crash(PublishError(f"outputs not acknowledged: {exc}"))
-                    return
-            store.put(result.states)  # only now: outputs first, then state
-            for e in events:
-                e.ack()
-            if result.commands or result.dead_letters:
-                log.info(
-                    "batch_judged events=%d violations=%d commands=%d dead_letters=%d",
-                    result.events,
-                    result.violations,
-                    result.commands,
-                    result.dead_letters,
-                    extra={
-                        "events": result.events,
-                        "violations": result.violations,
-                        "commands": result.commands,
-                        "dead_letters": result.dead_letters,
-                    },
-                )
+            try:
+                await judge_batch(events)
+            except Exception as exc:
+                # Top of the agent: stop the worker without adopting this batch's states
+                # or acking its events; the restart replays them from the committed offsets.
+                log.exception("judge_failed")
+                await app.crash(exc)
+                return
 
     return app

@@ -46,6 +46,9 @@ class StreamsSettings(BaseSettings):
     batch_size: int = Field(
         default=500, ge=1, description="most events judged per batch (whatever has arrived)"
     )
+    batch_linger_ms: float = Field(
+        default=2.0, ge=0, description="wait after a batch's first event (adds to kill latency)"
+    )
     fetch_max_wait_ms: int = Field(
         default=10, ge=0, description="broker long-poll wait; small keeps kill latency low"
     )
