@@ -54,13 +54,19 @@ class Relayed:
     error_message: str | None = None
 
 
+_BUFFER_MAX = 4 * 1024 * 1024
+
+
 def is_stream(response: httpx.Response) -> bool:
-    """Whether to relay incrementally: SSE, NDJSON, or no declared length."""
+    """Whether to relay incrementally: SSE, NDJSON, no declared length, or a large body."""
     ctype = response.headers.get("content-type", "")
+    length = response.headers.get("content-length")
     return (
         "text/event-stream" in ctype
         or "ndjson" in ctype
-        or "content-length" not in response.headers
+        or length is None
+        or not length.isdigit()
+        or int(length) > _BUFFER_MAX
     )
 
 
@@ -96,7 +102,8 @@ async def relay_buffered(
     finally:
         await response.aclose()
     body = b"".join(parts)
-    headers.append((b"content-length", str(len(body)).encode()))
+    # The backend's own length: exact for identity bodies and right for HEAD.
+    headers.append((b"content-length", response.headers["content-length"].encode()))
     await send({"type": "http.response.start", "status": response.status_code, "headers": headers})
     await send({"type": "http.response.body", "body": body, "more_body": False})
     result = parse_response_body(provider, path, body) if capture else None

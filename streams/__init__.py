@@ -12,6 +12,7 @@ from streams.errors import PublishError, StateError, StreamsConfigError, Streams
 from streams.processor import BatchResult, Output, Processor, Record
 from streams.settings import StreamsSettings
 from streams.state import SessionState
+from streams.store import SessionStore
 
 if TYPE_CHECKING:
     from streams.app import SESSIONS_TABLE, StreamsApp, create_app, load_policy
@@ -29,6 +30,7 @@ __all__ = [
     "PublishError",
     "Record",
     "SessionState",
+    "SessionStore",
     "StateError",
     "StreamsApp",
     "StreamsConfigError",

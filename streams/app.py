@@ -20,13 +20,13 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, cast
 
 import faust
-from faust.transport.drivers import aiokafka as faust_aiokafka
 
 from streams.decisions import Engine
 from streams.errors import PublishError, StreamsConfigError
 from streams.processor import Processor, Record
 from streams.settings import StreamsSettings
 from streams.store import SessionStore
+from streams.transport import TunedTransport
 
 if TYPE_CHECKING:
     from streams.policy.holder import PolicyHolder
@@ -39,33 +39,6 @@ log = logging.getLogger(__name__)
 SESSIONS_TABLE = "sessions"
 
 
-class _ConsumerThread(faust_aiokafka.AIOKafkaConsumerThread):
-    """faust hard-codes `fetch_max_wait_ms=1500`; a broker that waits out the whole
-    long-poll before answering would add that much to the kill path."""
-
-    def _create_worker_consumer(self, transport: Any) -> Any:
-        consumer = super()._create_worker_consumer(transport)
-        consumer._fetch_max_wait_ms = getattr(self.app, "fetch_max_wait_ms", 1500)
-        return consumer
-
-
-class _Consumer(faust_aiokafka.Consumer):
-    def _new_consumer_thread(self) -> faust_aiokafka.AIOKafkaConsumerThread:
-        return _ConsumerThread(self, loop=self.loop, beacon=self.beacon)
-
-    async def force_commit(self, *args: Any, **kwargs: Any) -> bool:
-        # Every offset commit (interval, rebalance, shutdown) passes here: write the
-        # pending session states first, so the changelog is flushed before the offsets.
-        store = getattr(self.app, "session_store", None)
-        if store is not None:
-            store.flush()
-        return bool(await super().force_commit(*args, **kwargs))
-
-
-class _Transport(faust_aiokafka.Transport):
-    Consumer = _Consumer
-
-
 class StreamsApp(faust.App):
     """faust.App with a tunable consumer fetch wait and a write-behind session store."""
 
@@ -74,7 +47,7 @@ class StreamsApp(faust.App):
     session_store: SessionStore | None = None
 
     def _new_transport(self) -> Any:
-        return _Transport(self.conf.broker_consumer, self)
+        return TunedTransport(self.conf.broker_consumer, self)
 
 
 def load_policy(settings: StreamsSettings) -> PolicyHolder:

@@ -53,7 +53,9 @@ class StreamsSettings(BaseSettings):
         default=10, ge=0, description="broker long-poll wait; small keeps kill latency low"
     )
     max_poll_records: int = Field(default=2000, ge=1)
-    commit_interval_s: float = Field(default=1.0, gt=0, description="offset commit interval")
+    commit_interval_s: float = Field(
+        default=2.8, gt=0, description="offset commit (and session table write-behind) interval"
+    )
     producer_linger_ms: int = Field(default=0, ge=0)
     session_timeout_s: float = Field(
         default=6.0, gt=0, description="group session timeout; Tansu holds a join for half of it"

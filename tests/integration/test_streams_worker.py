@@ -211,3 +211,46 @@ async def test_sigterm_flushes_state_and_sighup_reloads_policy(
             assert state is not None and state["requests_total"] == 1
     finally:
         await producer.stop()
+
+
+async def test_a_second_worker_takes_over_partitions_without_losing_events(
+    kafka_settings: KafkaSettings, worker_factory: Callable[..., ManagedProcess]
+) -> None:
+    """A rebalance mid-stream (suspend, revoke, recover, resume) judges every event."""
+    topics = kafka_settings.topics
+    app_id = f"it-scale-{kafka_settings.topic_prefix.strip('.')}"
+    worker_factory(app_id)
+    producer = AIOKafkaProducer(bootstrap_servers=kafka_settings.bootstrap_servers, acks="all")
+    await producer.start()
+    expected: set[str] = set()
+
+    async def burst(n: int, tag: str) -> None:
+        for i in range(n):
+            sid = f"{tag}-{i % 12}"
+            event = _request(sid, AWS_KEY)
+            expected.add(event.event_id)
+            await producer.send(topics.requests, encode(event), key=sid.encode())
+        await producer.flush()
+
+    try:
+        tail = Tail(kafka_settings.bootstrap_servers, [topics.violations])
+        async with tail:
+
+            def judged() -> set[str]:
+                return {
+                    v.subject_event_id
+                    for v in tail.events(topics.violations)
+                    if isinstance(v, Violation) and v.subject_event_id
+                }
+
+            await burst(150, "a")
+            second = asyncio.get_running_loop().run_in_executor(None, worker_factory, app_id)
+            while not second.done():  # keep producing while the group rebalances
+                await burst(20, "b")
+                await asyncio.sleep(0.1)
+            await second
+            await burst(150, "c")
+            await tail.until(lambda: judged() >= expected, within_s=60)
+            assert len(expected) > 300
+    finally:
+        await producer.stop()

@@ -282,3 +282,10 @@ async def test_percent_encoded_path_goes_upstream_unchanged() -> None:
     async with await _client(app) as client:
         await client.get("/v1/files/a%2Fb%20c?q=%2F")
     assert seen[0].url.raw_path == b"/base/v1/files/a%2Fb%20c?q=%2F"
+
+
+async def test_head_keeps_the_backends_length() -> None:
+    app, _, _ = _app(lambda r: httpx.Response(200, headers={"content-length": "1234"}))
+    async with await _client(app) as client:
+        resp = await client.head("/v1/models")
+    assert resp.status_code == 200 and resp.headers["content-length"] == "1234"
