@@ -29,17 +29,15 @@ import logging
 from collections.abc import Callable
 from typing import Literal, Protocol
 
-from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
-from aiokafka.partitioner import DefaultPartitioner
 
+from proxy.broker_link import BrokerLink
 from proxy.errors import BrokerUnavailable
 from proxy.metrics import ProxyMetrics
 from proxy.settings import ProxySettings
 from proxy.spool import Record, Spool
 from schemas.codec import encode, encode_key
 from schemas.events import EventEnvelope
-from schemas.kafka import ensure_topics
 from schemas.settings import KafkaSettings
 
 __all__ = ["BrokerMode", "Emitter", "Publisher", "build_emitter"]
@@ -67,30 +65,6 @@ class Publisher(Protocol):
     def stats(self) -> dict[str, object]: ...
 
 
-class _CachedPartitioner:
-    """The default (murmur2, Java-compatible) partitioner, memoised per key.
-
-    Keys are session ids, which repeat; aiokafka's murmur2 is pure Python.
-    """
-
-    def __init__(self, max_keys: int = 100_000) -> None:
-        self._default = DefaultPartitioner()
-        self._cache: dict[tuple[bytes, int], int] = {}
-        self._max = max_keys
-
-    def __call__(self, key: bytes | None, all_partitions: list[int], available: list[int]) -> int:
-        if key is None:
-            return int(self._default(key, all_partitions, available))
-        slot = (key, len(all_partitions))
-        hit = self._cache.get(slot)
-        if hit is None:
-            hit = int(self._default(key, all_partitions, available))
-            if len(self._cache) >= self._max:
-                self._cache.clear()
-            self._cache[slot] = hit
-        return hit
-
-
 class Emitter:
     """Non-blocking event publisher with an explicit broker-down policy."""
 
@@ -114,14 +88,11 @@ class Emitter:
         self.mode = mode
         self.spool = spool
         self._queue: asyncio.Queue[EventEnvelope] = asyncio.Queue(queue_size)
-        self._linger_ms = linger_ms
         self._gather_s = gather_ms / 1000
         self._batch_max = batch_max
-        self._timeout_ms = request_timeout_ms
         self._probe_s = probe_interval_s
         self._topic_of = kafka.topics.by_model()
-        self._partitioner = _CachedPartitioner()
-        self._producer: AIOKafkaProducer | None = None
+        self._link = BrokerLink(kafka, linger_ms=linger_ms, timeout_ms=request_timeout_ms)
         self._healthy = False
         self._lock = asyncio.Lock()
         self._tasks: list[asyncio.Task[None]] = []
@@ -151,7 +122,7 @@ class Emitter:
             self.spool.open()
         if await self._connect() and (self.spool is None or self.spool.empty):
             self._healthy = True
-        elif self.spool is not None and self._producer is not None:
+        elif self.spool is not None and self._link.connected:
             await self._replay()
         self._tasks = [
             asyncio.create_task(self._drain(), name="emitter-drain"),
@@ -176,10 +147,7 @@ class Emitter:
         leftover = [self._queue.get_nowait() for _ in range(self._queue.qsize())]
         if leftover:
             await self._divert([self._record(e) for e in leftover])
-        if self._producer is not None:
-            with contextlib.suppress(Exception):
-                await asyncio.wait_for(self._producer.stop(), 5)
-            self._producer = None
+        await self._link.close()
         if self.spool is not None:
             self.spool.close()
         self._healthy = False
@@ -218,13 +186,11 @@ class Emitter:
         Raises:
             BrokerUnavailable: the broker did not ack.
         """
-        producer = self._producer
-        if producer is None or not self._healthy:
+        if not self._healthy:
             raise BrokerUnavailable("the event broker is unreachable")
-        topic, key, value = self._record(event)
         try:
-            await (await producer.send(topic, value, key=key))
-        except KafkaError as exc:
+            await self._link.send_one(*self._record(event))
+        except (KafkaError, TimeoutError) as exc:
             raise BrokerUnavailable(f"broker did not ack: {type(exc).__name__}") from exc
         self.sent += 1
 
@@ -252,54 +218,20 @@ class Emitter:
             self._count["dropped"](n)
 
     async def _connect(self) -> bool:
-        """Replace the producer with a fresh, started one; False if the broker is down."""
-        old, self._producer = self._producer, None
-        if old is not None:
-            with contextlib.suppress(Exception):
-                await asyncio.wait_for(old.stop(), 2)
-        producer = AIOKafkaProducer(
-            **self.kafka.client_kwargs(),  # type: ignore[arg-type]
-            acks="all",
-            enable_idempotence=False,
-            linger_ms=self._linger_ms,
-            request_timeout_ms=self._timeout_ms,
-            retry_backoff_ms=50,
-            max_batch_size=256 * 1024,
-            partitioner=self._partitioner,
-        )
-        try:
-            await asyncio.wait_for(producer.start(), self._timeout_ms / 1000)
-            await ensure_topics(self.kafka, timeout_s=self._timeout_ms / 1000)
-        except (TimeoutError, KafkaError, OSError) as exc:
-            log.warning("broker_unreachable", extra={"error": type(exc).__name__})
-            with contextlib.suppress(Exception):
-                await asyncio.wait_for(producer.stop(), 2)
-            return False
-        self._producer = producer
-        return True
+        """A fresh producer (topics ensured); False while the broker is down."""
+        if await self._link.connect():
+            return True
+        log.warning("broker_unreachable", extra={"bootstrap": self.kafka.bootstrap_servers})
+        return False
 
     async def _send(self, records: list[Record]) -> list[Record]:
         """Send a batch and wait for every ack; return the records NOT acked, in order."""
-        producer = self._producer
-        if producer is None:
-            return records
-        futures: list[asyncio.Future[object]] = []
-        unsent: list[Record] = []
-        for i, (topic, key, value) in enumerate(records):
-            try:
-                futures.append(await producer.send(topic, value, key=key))
-            except (TimeoutError, KafkaError):
-                unsent = records[i:]
-                break
-        results = await asyncio.gather(*futures, return_exceptions=True)
-        failed = [
-            r for r, res in zip(records, results, strict=False) if isinstance(res, BaseException)
-        ]
-        ok = len(futures) - len(failed)
+        failed = await self._link.send_batch(records)
+        ok = len(records) - len(failed)
         self.sent += ok
         if self._count and ok:
             self._count["sent"](ok)
-        return failed + unsent
+        return failed
 
     async def _divert(self, records: list[Record]) -> None:
         """Broker down: spool the records (mode `spool`) or drop and count them."""
@@ -342,28 +274,12 @@ class Emitter:
             self._healthy = False
             log.warning("broker_down", extra={"mode": self.mode})
 
-    async def _probe(self) -> bool:
-        """Whether any bootstrap server accepts a TCP connection."""
-        for server in self.kafka.bootstrap_servers.split(","):
-            host, _, port = server.strip().rpartition(":")
-            try:
-                _, writer = await asyncio.wait_for(
-                    asyncio.open_connection(host or "127.0.0.1", int(port)), 1.0
-                )
-            except (TimeoutError, OSError, ValueError):
-                continue
-            writer.close()
-            with contextlib.suppress(OSError):
-                await writer.wait_closed()
-            return True
-        return False
-
     async def _watch(self) -> None:
         """Notice a dead broker early; when it is back, reconnect and replay the spool."""
         while True:
             await asyncio.sleep(self._probe_s)
             try:
-                up = await self._probe()
+                up = await self._link.probe()
                 if self._healthy:
                     if not up:
                         self._mark_down()

@@ -7,6 +7,7 @@ committed, then exits 0. SIGKILL is safe too (see `sinks.consumer`).
 from __future__ import annotations
 
 import asyncio
+import faulthandler
 import json
 import logging
 import signal
@@ -64,6 +65,9 @@ async def _run(settings: SinkSettings) -> None:
         await task
     except asyncio.CancelledError:
         logging.getLogger(__name__).warning("sink_aborted")
+    # Everything is stored and committed; should tearing down the loop ever hang,
+    # leave the stacks in the log instead of waiting silently.
+    faulthandler.dump_traceback_later(10, exit=True)
 
 
 def main() -> None:

@@ -94,7 +94,7 @@ def _screen(value: bytes | None) -> bytes | str:
 def _read_one(value: bytes, schema: pa.Schema) -> pa.Table | str:
     try:
         return _read(value, schema, len(value), threads=False)
-    except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:
+    except pa.ArrowException as exc:
         return f"not a valid event: {str(exc).splitlines()[0][:200]}"
 
 
@@ -114,7 +114,7 @@ def _slow_path(
             table = _read(b"\n".join(lines.values()), schema, max(map(len, lines.values())))
             if table.num_rows == len(lines):
                 return table, bad
-        except (pa.ArrowInvalid, pa.ArrowTypeError):
+        except pa.ArrowException:
             pass
     parts: list[pa.Table] = []
     for i, line in lines.items():
@@ -152,7 +152,7 @@ def decode_values(values: Sequence[bytes | None], schema: pa.Schema, expected_ty
     if clean and values:
         try:
             table = _read(b"\n".join(values), schema, max(map(len, values)))  # type: ignore[arg-type]
-        except (pa.ArrowInvalid, pa.ArrowTypeError):
+        except pa.ArrowException:
             table = None
         if table is not None and table.num_rows != len(values):
             table = None

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
+import orjson
 import pyarrow as pa
 import pyarrow.parquet as pq
 
@@ -21,7 +22,7 @@ def conform(tables: Sequence[pa.Table], schema: pa.Schema) -> pa.Table:
     """
     if not tables:
         return schema.empty_table()
-    table = pa.concat_tables(tables, promote_options="permissive")
+    table = pa.concat_tables(_unify_extras(tables, schema), promote_options="permissive")
     columns: list[pa.ChunkedArray] = []
     fields: list[pa.Field] = []
     for f in schema:
@@ -39,6 +40,26 @@ def conform(tables: Sequence[pa.Table], schema: pa.Schema) -> pa.Table:
             columns.append(table[f.name])
             fields.append(f.with_nullable(True))
     return pa.Table.from_arrays(columns, schema=pa.schema(fields, metadata=schema.metadata))
+
+
+def _unify_extras(tables: Sequence[pa.Table], schema: pa.Schema) -> list[pa.Table]:
+    """Unknown columns whose inferred types disagree between chunks become JSON text."""
+    known = set(schema.names)
+    seen: dict[str, set[pa.DataType]] = {}
+    for t in tables:
+        for f in t.schema:
+            if f.name not in known and not pa.types.is_null(f.type):
+                seen.setdefault(f.name, set()).add(f.type)
+    conflicted = {name for name, types in seen.items() if len(types) > 1}
+    if not conflicted:
+        return list(tables)
+    out = []
+    for t in tables:
+        for name in conflicted & set(t.column_names):
+            text = [None if v is None else orjson.dumps(v).decode() for v in t[name].to_pylist()]
+            t = t.set_column(t.schema.get_field_index(name), name, pa.array(text, pa.string()))
+        out.append(t)
+    return out
 
 
 def to_parquet(

@@ -6,12 +6,14 @@ Three changes, each to one method of faust-streaming 0.15:
   app, so a broker that waits out the long-poll does not delay a kill by 1.5 s;
 * every offset commit first flushes the write-behind session store (see
   `streams.store`): the changelog is written before the offsets it covers;
-* the fetcher hands messages to the conductor under ONE `wait_first` per fetched
-  batch instead of one per message. Upstream spawns four tasks and an
-  `asyncio.wait` per message so that a rebalance can interrupt a delivery blocked
-  on a full queue; that cost more than judging the event. The interruption is kept
-  per batch, with upstream's semantics: while the flow is suspended, messages are
-  skipped but marked read (the rebalance seeks back to the committed offsets).
+* the fetcher hands each message to the conductor directly. Upstream wraps every
+  delivery in `wait_first(callback, suspend_flow)`: four tasks and an
+  `asyncio.wait` per message, more than judging the event costs, so that a
+  rebalance can interrupt a delivery blocked on a full queue. Here a rebalance
+  interrupts it by cancelling the queue's waiting putters (faust's flow-control
+  `clear()` does that), which the loop absorbs while the flow is suspended; the
+  rest is upstream's loop: suspended messages are skipped but marked read, and
+  the rebalance seeks back to the committed offsets.
 """
 
 from __future__ import annotations
@@ -50,15 +52,42 @@ class _Consumer(faust_aiokafka.Consumer):
     async def _drain_messages(self, fetcher: Any) -> None:  # pragma: no cover - worker path
         consumer_should_stop = self._stopped.is_set
         fetcher_should_stop = fetcher._stopped.is_set
-        flag = CONSUMER_FETCHING
+        get_read_offset = self._read_offset.__getitem__
+        set_read_offset = self._read_offset.__setitem__
+        acks_enabled_for = self.app.topics.acks_enabled_for
+        suspended = self.suspend_flow.is_set
+        callback = self.callback
         try:
             while not (consumer_should_stop() or fetcher_should_stop()):
-                self.diag.set_flag(flag)
-                batch = [item async for item in self.getmany(timeout=1.0)]
+                self.diag.set_flag(CONSUMER_FETCHING)
+                # Lazy on purpose: getmany stops yielding when the flow stops or the
+                # generation changes, leaving the rest to the seek after the rebalance.
+                ait = self.getmany(timeout=1.0)
                 await asyncio.sleep(0)  # upstream: getmany may loop without yielding
-                if batch and not self.should_stop:
-                    await self._deliver_batch(batch)
-                self.diag.unset_flag(flag)
+                if not self.should_stop:
+                    n = 0
+                    async for tp, message in ait:
+                        n += 1
+                        if n % 100 == 0:
+                            await asyncio.sleep(0)
+                        offset = message.offset
+                        r_offset = get_read_offset(tp)
+                        if r_offset is not None and offset < r_offset:
+                            continue  # already read (upstream drops it too)
+                        if r_offset and offset - r_offset > 1 and acks_enabled_for(message.topic):
+                            await self._add_gap(tp, r_offset + 1, offset)
+                        if self._commit_every is not None and self._n_acked >= self._commit_every:
+                            self._n_acked = 0
+                            await self.commit()
+                        if not suspended():
+                            try:
+                                await callback(message)
+                            except asyncio.CancelledError:
+                                # a rebalance cleared the queue this put waited on
+                                if self.should_stop or not suspended():
+                                    raise
+                        set_read_offset(tp, offset)
+                self.diag.unset_flag(CONSUMER_FETCHING)
         except self.consumer_stopped_errors:
             if self.transport.app.should_stop:
                 return
@@ -68,41 +97,7 @@ class _Consumer(faust_aiokafka.Consumer):
                 return
             raise
         finally:
-            self.diag.unset_flag(flag)
-
-    async def _deliver_batch(self, batch: list[tuple[Any, Any]]) -> None:
-        done = 0
-
-        async def deliver() -> None:
-            nonlocal done
-            get_read_offset = self._read_offset.__getitem__
-            set_read_offset = self._read_offset.__setitem__
-            acks_enabled_for = self.app.topics.acks_enabled_for
-            suspended = self.suspend_flow.is_set
-            for i, (tp, message) in enumerate(batch):
-                offset = message.offset
-                r_offset = get_read_offset(tp)
-                if r_offset is None or offset >= r_offset:
-                    gap = offset - (r_offset or 0)
-                    if gap > 1 and r_offset and acks_enabled_for(message.topic):
-                        await self._add_gap(tp, r_offset + 1, offset)
-                    if self._commit_every is not None and self._n_acked >= self._commit_every:
-                        self._n_acked = 0
-                        await self.commit()
-                    if not suspended():
-                        await self.callback(message)
-                    set_read_offset(tp, offset)
-                done = i + 1
-                if done % 100 == 0:
-                    await asyncio.sleep(0)  # let the agent and the commit handler run
-
-        result = await self.wait_first(deliver(), self.suspend_flow.wait())
-        if done < len(batch) and not result.stopped:
-            # Suspended mid-batch (a rebalance): skip the rest as upstream does.
-            for tp, message in batch[done:]:
-                r_offset = self._read_offset[tp]
-                if r_offset is None or message.offset >= r_offset:
-                    self._read_offset[tp] = message.offset
+            self.diag.unset_flag(CONSUMER_FETCHING)
 
 
 class TunedTransport(faust_aiokafka.Transport):

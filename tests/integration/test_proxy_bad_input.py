@@ -136,7 +136,7 @@ async def test_client_disconnect_mid_stream_is_recorded(
 ) -> None:
     settings = make_settings(kafka_settings, fake_backend_url, tmp_path)
     body = {**CHAT, "stream": True}
-    slow = {"x-fake-chunks": "20", "x-fake-chunk-delay-ms": "100", "x-session-id": "gone"}
+    slow = {"x-fake-chunks": "40", "x-fake-chunk-delay-ms": "100", "x-session-id": "gone"}
     async with running_proxy(settings) as proxy, httpx.AsyncClient() as client:
         async with client.stream(
             "POST", proxy.url + "/v1/chat/completions", json=body, headers=slow
@@ -152,4 +152,4 @@ async def test_client_disconnect_mid_stream_is_recorded(
     (evt,) = for_request(events, request_id)
     assert isinstance(evt, LLMResponse)
     assert evt.outcome == "client_disconnect"
-    assert evt.latency_ms < 1500  # cut long before the 2 s the full stream takes
+    assert evt.latency_ms < 3000  # cut long before the 4 s the full stream takes

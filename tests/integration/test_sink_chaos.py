@@ -69,7 +69,7 @@ async def test_sigkill_at_random_moments_keeps_trail_exact(  # type: ignore[no-u
     finally:
         load.cancel()
         code = proc.stop()
-    assert code == 0, proc.tail()
+    assert code == 0, f"exit code {code}:\n{proc.tail(60)}"
     assert kills >= 5
     rows, distinct, ids = await asyncio.to_thread(trail_ids, settings)
     assert ids == {e.event_id for e in events}

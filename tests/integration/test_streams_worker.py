@@ -97,7 +97,7 @@ class Tail:
         deadline = time.monotonic() + within_s
         while not done():
             if time.monotonic() > deadline:
-                raise AssertionError(f"timed out; seen {[(t, v[:120]) for t, _, v in self.seen]}")
+                raise AssertionError(f"timed out after {len(self.seen)} records")
             batch = await self.consumer.getmany(timeout_ms=100)
             for tp, records in batch.items():
                 self.seen.extend((tp.topic, r.key, r.value) for r in records if r.value)
@@ -223,13 +223,15 @@ async def test_a_second_worker_takes_over_partitions_without_losing_events(
     producer = AIOKafkaProducer(bootstrap_servers=kafka_settings.bootstrap_servers, acks="all")
     await producer.start()
     expected: set[str] = set()
+    tags: dict[str, str] = {}
 
     async def burst(n: int, tag: str) -> None:
         for i in range(n):
             sid = f"{tag}-{i % 12}"
             event = _request(sid, AWS_KEY)
             expected.add(event.event_id)
-            await producer.send(topics.requests, encode(event), key=sid.encode())
+            meta = await (await producer.send(topics.requests, encode(event), key=sid.encode()))
+            tags[event.event_id] = f"{sid}@{meta.partition}:{meta.offset}"
         await producer.flush()
 
     try:
@@ -250,7 +252,11 @@ async def test_a_second_worker_takes_over_partitions_without_losing_events(
                 await asyncio.sleep(0.1)
             await second
             await burst(150, "c")
-            await tail.until(lambda: judged() >= expected, within_s=60)
+            try:
+                await tail.until(lambda: judged() >= expected, within_s=30)
+            except AssertionError as exc:
+                lost = sorted(tags[e] for e in expected - judged())
+                raise AssertionError(f"{len(lost)} of {len(expected)} lost: {lost}") from exc
             assert len(expected) > 300
     finally:
         await producer.stop()

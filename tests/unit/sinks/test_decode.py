@@ -59,3 +59,14 @@ def test_unknown_field_is_kept_as_a_new_column_and_pretty_json_is_accepted() -> 
     assert out.bad == {}
     assert out.table["tenant"].to_pylist() == ["acme", None]
     assert pa.types.is_string(out.table.schema.field("tenant").type)
+
+
+def test_unknown_field_with_conflicting_types_across_fetches_still_encodes() -> None:
+    from sinks.parquet import conform
+
+    a = orjson.dumps({**orjson.loads(encode(req(1))), "extra": 5})
+    b = orjson.dumps({**orjson.loads(encode(req(2))), "extra": {"k": [1, 2]}})
+    tables = [decode_values([v], SCHEMA, TYPE).table for v in (a, b)]
+    merged = conform(tables, SCHEMA)
+    assert merged["extra"].to_pylist() == ["5", '{"k":[1,2]}']
+    assert merged.schema.names[: len(SCHEMA)] == SCHEMA.names

@@ -1,0 +1,139 @@
+"""The emitter's link to Kafka: one aiokafka producer, replaced whole on reconnect.
+
+I/O only; the emitter decides what to do when a batch is not acked. Producer
+settings: `acks="all"`, no idempotence (the Tansu broker lacks it), a short
+linger, and the default partitioner memoised per key.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+
+from aiokafka import AIOKafkaProducer
+from aiokafka.errors import KafkaError
+from aiokafka.partitioner import DefaultPartitioner
+
+from proxy.spool import Record
+from schemas.kafka import ensure_topics
+from schemas.settings import KafkaSettings
+
+__all__ = ["BrokerLink"]
+
+
+class _CachedPartitioner:
+    """The default (murmur2, Java-compatible) partitioner, memoised per key.
+
+    Keys are session ids, which repeat; aiokafka's murmur2 is pure Python.
+    """
+
+    def __init__(self, max_keys: int = 100_000) -> None:
+        self._default = DefaultPartitioner()
+        self._cache: dict[tuple[bytes, int], int] = {}
+        self._max = max_keys
+
+    def __call__(self, key: bytes | None, all_partitions: list[int], available: list[int]) -> int:
+        if key is None:
+            return int(self._default(key, all_partitions, available))
+        slot = (key, len(all_partitions))
+        hit = self._cache.get(slot)
+        if hit is None:
+            hit = int(self._default(key, all_partitions, available))
+            if len(self._cache) >= self._max:
+                self._cache.clear()
+            self._cache[slot] = hit
+        return hit
+
+
+class BrokerLink:
+    """Connect, send batches with per-record acks, probe; `close` is idempotent."""
+
+    def __init__(self, kafka: KafkaSettings, *, linger_ms: int, timeout_ms: int) -> None:
+        self.kafka = kafka
+        self._linger_ms = linger_ms
+        self._timeout_ms = timeout_ms
+        self._partitioner = _CachedPartitioner()
+        self._producer: AIOKafkaProducer | None = None
+
+    @property
+    def connected(self) -> bool:
+        return self._producer is not None
+
+    async def connect(self) -> bool:
+        """Replace the producer with a fresh, started one and ensure the topics exist.
+
+        A restarted in-memory broker has lost its topics and a stale producer its
+        metadata, so reconnecting always starts over. False if the broker is down.
+        """
+        await self.close()
+        producer = AIOKafkaProducer(
+            **self.kafka.client_kwargs(),  # type: ignore[arg-type]
+            acks="all",
+            enable_idempotence=False,
+            linger_ms=self._linger_ms,
+            request_timeout_ms=self._timeout_ms,
+            retry_backoff_ms=50,
+            max_batch_size=256 * 1024,
+            partitioner=self._partitioner,
+        )
+        try:
+            await asyncio.wait_for(producer.start(), self._timeout_ms / 1000)
+            await ensure_topics(self.kafka, timeout_s=self._timeout_ms / 1000)
+        except (TimeoutError, KafkaError, OSError):
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(producer.stop(), 2)
+            return False
+        self._producer = producer
+        return True
+
+    async def close(self) -> None:
+        producer, self._producer = self._producer, None
+        if producer is not None:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(producer.stop(), 5)
+
+    async def send_batch(self, records: list[Record]) -> list[Record]:
+        """Send and wait for every ack; return the records NOT acked, in order.
+
+        A record whose future failed is never sent later by the producer (its
+        batch expired), so re-sending it cannot duplicate it.
+        """
+        producer = self._producer
+        if producer is None:
+            return records
+        futures: list[asyncio.Future[object]] = []
+        unsent: list[Record] = []
+        for i, (topic, key, value) in enumerate(records):
+            try:
+                futures.append(await producer.send(topic, value, key=key))
+            except (TimeoutError, KafkaError):
+                unsent = records[i:]
+                break
+        results = await asyncio.gather(*futures, return_exceptions=True)
+        failed = [
+            r for r, res in zip(records, results, strict=False) if isinstance(res, BaseException)
+        ]
+        return failed + unsent
+
+    async def send_one(self, topic: str, key: bytes, value: bytes) -> None:
+        """Send one record and wait for its ack; raises KafkaError."""
+        producer = self._producer
+        if producer is None:
+            raise KafkaError("not connected")
+        await (await producer.send(topic, value, key=key))
+
+    async def probe(self) -> bool:
+        """Whether any bootstrap server accepts a TCP connection (cheap, no Kafka request)."""
+        for server in self.kafka.bootstrap_servers.split(","):
+            host, _, port = server.strip().rpartition(":")
+            try:
+                _, writer = await asyncio.wait_for(
+                    asyncio.open_connection(host or "127.0.0.1", int(port)), 1.0
+                )
+            except (TimeoutError, OSError, ValueError):
+                continue
+            writer.close()
+            with contextlib.suppress(OSError):
+                await writer.wait_closed()
+            return True
+        return False
