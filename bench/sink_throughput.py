@@ -106,6 +106,7 @@ async def run_sink(settings: SinkSettings, n: int, timeout_s: float = 300) -> di
     sink = Sink(settings)
     task = asyncio.create_task(sink.run())
     t_start = time.perf_counter()
+    cpu_start = time.process_time()
     deadline = t_start + timeout_s
     t_first: float | None = None
     while sink.stats.events < n:
@@ -117,6 +118,7 @@ async def run_sink(settings: SinkSettings, n: int, timeout_s: float = 300) -> di
             t_first = sink.stats.first_input
         await asyncio.sleep(0.01)
     t_end = time.perf_counter()
+    cpu = time.process_time() - cpu_start
     sink.stop()
     await task
     t_first = sink.stats.first_input or t_start
@@ -124,6 +126,9 @@ async def run_sink(settings: SinkSettings, n: int, timeout_s: float = 300) -> di
         "events_per_s": round(n / (t_end - t_first)),
         "bytes_per_event": round(sink.stats.bytes / n, 1),
         "files": sink.stats.files,
+        # CPU of this process per event (all threads): what the sink costs
+        # whatever the machine's load; 1e6 / it is the one-core ceiling.
+        "cpu_us_per_event": round(cpu / n * 1e6, 2),
         "startup_s": round(t_first - t_start, 2),
     }
 

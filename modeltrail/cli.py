@@ -6,6 +6,7 @@ import typer
 
 from modeltrail import __version__
 from modeltrail.cmd_policy import app as policy_app
+from modeltrail.cmd_query import app as query_app
 from modeltrail.cmd_schemas import app as schemas_app
 from modeltrail.cmd_sessions import app as sessions_app
 from modeltrail.cmd_stack import app as stack_app
@@ -17,6 +18,7 @@ app = typer.Typer(
     add_completion=False,
 )
 app.add_typer(stack_app)
+app.add_typer(query_app)
 app.add_typer(policy_app, name="policy")
 app.add_typer(schemas_app, name="schemas")
 app.add_typer(sessions_app, name="sessions")

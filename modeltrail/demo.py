@@ -1,7 +1,8 @@
 """`modeltrail demo`: a short conversation with an attack, sent through a running stack.
 
 One session: two benign requests (the second a streaming Anthropic reply), a
-prompt-injection attempt, then a reply that leaks credentials (scripted through
+prompt-injection attempt (blocked inline by the proxy with a 403 naming the rule,
+and still judged and flagged downstream), then a reply that leaks credentials (scripted through
 the fake backend's `X-Fake-Reply` header). It then shows, step by step, the flag
 and the kill from the control API, the refused next request, and the audit rows
 the sink wrote to the Parquet trail.
@@ -186,6 +187,15 @@ class Demo:
         except (ValueError, KeyError, IndexError, TypeError):
             return resp.text[:300]
 
+    def blocking_rules(self, resp: httpx.Response) -> str:
+        """`rule PI-001, JB-001` from the proxy's 403 body (the backend's error shape)."""
+        try:
+            error = resp.json().get("error") or {}
+        except (ValueError, AttributeError):
+            return "rule unknown"
+        ids = str(error.get("rule_ids") or error.get("rule_id") or "").replace(",", ", ")
+        return f"rule {ids}" if ids else str(error.get("type"))
+
     def run(self) -> DemoResult:
         """The whole script; prints as it goes."""
         result = DemoResult(self.session_id)
@@ -230,7 +240,10 @@ class Demo:
         self.say(f"user: {injection}", style="yellow")
         resp = self.chat(injection)
         result.statuses.append(resp.status_code)
-        self.say(f"-> {resp.status_code}  {self.reply_of(resp)[:160]}")
+        if resp.status_code == 403:
+            self.say(f"-> blocked inline ({resp.status_code}, {self.blocking_rules(resp)})")
+        else:
+            self.say(f"-> {resp.status_code}  {self.reply_of(resp)[:160]}")
         info = self.wait_session(lambda i: bool(i.get("flagged") or i.get("killed")))
         if info is None:
             self.say("not flagged within the timeout", style="red")

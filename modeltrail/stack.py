@@ -181,7 +181,9 @@ def part_envs(
         proxy["MODELTRAIL_PROXY__DEFAULT_BACKEND"] = default
     streams = {**common, "MODELTRAIL_STREAMS__DATA_DIR": str(opts.data_dir / "streams")}
     if opts.policy_preset:
+        # The proxy's inline checks and the streams worker judge with the same preset.
         streams["MODELTRAIL_STREAMS__POLICY_PRESET"] = opts.policy_preset
+        proxy["MODELTRAIL_PROXY__POLICY_PRESET"] = opts.policy_preset
     # A short idle flush: the trail of a quiet dev stack is queryable within seconds.
     sink = {**common, "MODELTRAIL_SINK__TARGET": opts.trail, "MODELTRAIL_SINK__IDLE_FLUSH_S": "2"}
     if opts.s3_endpoint:

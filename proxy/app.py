@@ -26,6 +26,7 @@ from proxy.errors import (
 )
 from proxy.forward import HOP_BY_HOP, Forwarder
 from proxy.identity import ClientAddress, SessionResolver, api_key_of
+from proxy.inline_policy import InlinePolicy
 from proxy.metrics import ProxyMetrics
 from proxy.relay import (
     Relayed,
@@ -92,8 +93,11 @@ class ProxyApp:
         publisher: Publisher | None = None,
         forwarder: Forwarder | None = None,
         metrics: ProxyMetrics | None = None,
+        policy: InlinePolicy | None = None,
     ) -> None:
         self.settings = settings
+        # Loaded even when inline checks are off: the control API shows and reloads it.
+        self.policy = policy if policy is not None else InlinePolicy.from_settings(settings)
         self.metrics = metrics or ProxyMetrics()
         self.router = Router(settings)
         self.sessions = SessionResolver(
@@ -181,7 +185,8 @@ class ProxyApp:
             session = self.sessions.resolve(headers, parsed, key_fp, client_ip, route.backend.name)
             if not self.emitter.accepting():
                 raise BrokerUnavailable(
-                    "the audit broker is unreachable and the proxy fails closed"
+                    "the audit trail cannot take events (broker unreachable or queue full) "
+                    "and the proxy fails closed"
                 )
             req = build_request(
                 source=self._source,
@@ -205,6 +210,9 @@ class ProxyApp:
             if cmd is not None:
                 self.metrics.kills.labels("request").inc()
                 raise killed_error(cmd, session)
+            blocked = self.policy.check(req, parsed, req.time)
+            if blocked is not None:
+                raise blocked
             await self._forward(scope, receive, send, route, req, body, t0)
         except ProxyError as err:
             await self._reject(send, err, route, provider, path, session, request_id, t0)
@@ -391,6 +399,7 @@ def create_app(
     publisher: Publisher | None = None,
     forwarder: Forwarder | None = None,
     metrics: ProxyMetrics | None = None,
+    policy: InlinePolicy | None = None,
 ) -> ProxyApp:
     """Build the proxy ASGI app; nothing connects until the lifespan starts it."""
     return ProxyApp(
@@ -399,4 +408,5 @@ def create_app(
         publisher=publisher,
         forwarder=forwarder,
         metrics=metrics,
+        policy=policy,
     )

@@ -16,9 +16,17 @@ When the broker is unreachable, `on_broker_down` decides:
   were already queued are dropped and counted.
 - `fail_open`: events are dropped and counted; traffic continues.
 
-The queue is bounded (`queue_size`) to protect memory: an event that finds it
-full is dropped and counted (`dropped`, metric `events{fate="dropped"}`) in
-every mode, and is never silently lost.
+The queue is bounded (`queue_size`) to protect memory. An event that finds it
+full:
+- `spool`: is spilled to the spool, nothing lost. The queued events move ahead
+  of it and every later event follows them into the spool until the spool has
+  been replayed, so one session's events keep their order (only a batch already
+  in flight when the broker fails can land behind them). Spilled events wait
+  in memory only until the drain's next step writes them to disk.
+- `fail_open`: is dropped and counted (`dropped`, `events{fate="dropped"}`).
+- `fail_closed`: new requests are refused (503) once the queue is nine-tenths
+  full, leaving room for the events of requests already admitted; an event that
+  still finds it full is dropped and counted.
 """
 
 from __future__ import annotations
@@ -87,7 +95,11 @@ class Emitter:
         self.kafka = kafka
         self.mode = mode
         self.spool = spool
-        self._queue: asyncio.Queue[EventEnvelope] = asyncio.Queue(queue_size)
+        # None is a wake-up for the drain: spilled events are waiting (spool mode).
+        self._queue: asyncio.Queue[EventEnvelope | None] = asyncio.Queue(queue_size)
+        self._overflow: list[EventEnvelope] = []
+        self._spilling = self._wake_pending = False
+        self._admit = max(1, queue_size - queue_size // 10)
         self._gather_s = gather_ms / 1000
         self._batch_max = batch_max
         self._probe_s = probe_interval_s
@@ -136,7 +148,9 @@ class Emitter:
             return
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout_s
-        while (not self._queue.empty() or self._busy) and loop.time() < deadline:  # noqa: ASYNC110
+        while (  # noqa: ASYNC110
+            not self._queue.empty() or self._busy or self._overflow
+        ) and loop.time() < deadline:
             await asyncio.sleep(0.01)
         for task in self._tasks:
             task.cancel()
@@ -145,8 +159,10 @@ class Emitter:
                 await task
         self._tasks = []
         leftover = [self._queue.get_nowait() for _ in range(self._queue.qsize())]
-        if leftover:
-            await self._divert([self._record(e) for e in leftover])
+        if any(e is not None for e in leftover):
+            await self._divert([self._record(e) for e in leftover if e is not None])
+        await self._flush_overflow()  # replayed at the next start
+        self._spilling = self._wake_pending = False
         await self._link.close()
         if self.spool is not None:
             self.spool.close()
@@ -164,17 +180,28 @@ class Emitter:
     # ---- the request path ------------------------------------------------
 
     def publish(self, event: EventEnvelope) -> bool:
-        """Enqueue an event; never blocks. False (and counted) when the queue is full."""
+        """Enqueue an event; never blocks. Full queue: spilled (`spool`), else dropped (False)."""
+        if self._spilling:
+            self._spill(event)
+            return True
         try:
             self._queue.put_nowait(event)
             return True
         except asyncio.QueueFull:
+            if self.mode == "spool":
+                # Everything queued is older: it goes to the spool first, in order.
+                self._overflow = [e for e in self._drain_queue() if e is not None]
+                self._spilling = True
+                self._spill(event)
+                return True
             self._drop(1)
             return False
 
     def accepting(self) -> bool:
-        """False only in `fail_closed` mode while the broker is down."""
-        return self._healthy or self.mode != "fail_closed"
+        """False in `fail_closed` mode while the broker is down or the queue nearly full."""
+        if self.mode != "fail_closed":
+            return True
+        return self._healthy and self._queue.qsize() < self._admit
 
     @property
     def healthy(self) -> bool:
@@ -204,6 +231,7 @@ class Emitter:
             "dropped": self.dropped,
             "spooled": self.spooled,
             "replayed": self.replayed,
+            "spilling": self._spilling,
             "spool_bytes": self.spool.pending_bytes if self.spool else 0,
         }
 
@@ -211,6 +239,32 @@ class Emitter:
 
     def _record(self, event: EventEnvelope) -> Record:
         return self._topic_of[type(event)], encode_key(event), encode(event)
+
+    def _drain_queue(self) -> list[EventEnvelope | None]:
+        return [self._queue.get_nowait() for _ in range(self._queue.qsize())]
+
+    def _spill(self, event: EventEnvelope) -> None:
+        """Hold `event` for the spool and make sure the drain wakes up to write it."""
+        self._overflow.append(event)
+        if not self._wake_pending:
+            with contextlib.suppress(asyncio.QueueFull):  # cannot be full: spilling empties it
+                self._queue.put_nowait(None)
+                self._wake_pending = True
+
+    async def _flush_overflow(self) -> None:
+        """Write spilled events to the spool in order (with the lock held, or after stop)."""
+        while self._overflow:
+            events, self._overflow = self._overflow, []
+            await self._divert([self._record(e) for e in events])
+
+    async def _unspill(self) -> None:
+        """Spilled events waiting: replay them now if the broker is up, else only store them."""
+        self._wake_pending = False
+        if self._healthy:
+            await self._replay()
+        else:
+            async with self._lock:
+                await self._flush_overflow()
 
     def _drop(self, n: int) -> None:
         self.dropped += n
@@ -255,15 +309,18 @@ class Emitter:
                 batch = [first]
                 while len(batch) < self._batch_max and not self._queue.empty():
                     batch.append(self._queue.get_nowait())
-                records = [self._record(e) for e in batch]
-                async with self._lock:
-                    if self._healthy:
-                        failed = await self._send(records)
-                        if failed:
-                            self._mark_down()
-                            await self._divert(failed)
-                    else:
-                        await self._divert(records)
+                records = [self._record(e) for e in batch if e is not None]
+                if records:
+                    async with self._lock:
+                        if self._healthy:
+                            failed = await self._send(records)
+                            if failed:
+                                self._mark_down()
+                                await self._divert(failed)
+                        else:
+                            await self._divert(records)
+                if self._spilling and len(records) < len(batch):
+                    await self._unspill()
             except Exception:  # top-level loop: log and keep draining
                 log.exception("emitter_drain_failed")
             finally:
@@ -290,12 +347,18 @@ class Emitter:
                 log.exception("emitter_watch_failed")
 
     async def _replay(self) -> None:
-        """Send the spool in order, committing after acks; healthy again once it is empty."""
+        """Send the spool in order, committing after acks; healthy again once it is empty.
+
+        Spilled events are written to the spool first, so they are sent in their turn;
+        spilling ends when both are empty.
+        """
         while True:
             async with self._lock:
+                await self._flush_overflow()
                 spool = self.spool
                 batch = spool.read(self._batch_max) if spool is not None else []
                 if not batch:
+                    self._spilling = False
                     self._healthy = True
                     log.info("broker_up", extra={"replayed": self.replayed})
                     return
@@ -308,6 +371,7 @@ class Emitter:
                     if first_fail:
                         spool.commit(batch[first_fail - 1][1])
                     self.replayed += first_fail
+                    self._mark_down()
                     return
                 spool.commit(batch[-1][1])
                 self.replayed += n_ok

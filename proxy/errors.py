@@ -5,6 +5,7 @@
     ├── BodyTooLarge             413 request body over `max_body_bytes`
     ├── UnknownBackend           404 no backend matches (header, model, prefix, default)
     ├── SessionKilled            403 a kill command blocks the session
+    ├── PolicyBlocked            403 the inline policy blocks this request (names rule ids)
     ├── BrokerUnavailable        503 `fail_closed` and the broker is unreachable
     └── UpstreamError            502 the backend failed (retriable)
         ├── UpstreamUnreachable  502 connection refused / reset / DNS
@@ -25,6 +26,7 @@ __all__ = [
     "BadRequest",
     "BodyTooLarge",
     "BrokerUnavailable",
+    "PolicyBlocked",
     "ProxyError",
     "SessionKilled",
     "SpoolError",
@@ -71,6 +73,12 @@ class SessionKilled(ProxyError):
     status = 403
     error_type = "session_killed"
     outcome: Outcome = "killed"
+
+
+class PolicyBlocked(ProxyError):
+    status = 403
+    error_type = "policy_violation"
+    outcome: Outcome = "blocked"
 
 
 class BrokerUnavailable(ProxyError):

@@ -80,6 +80,13 @@ class ProxySettings(BaseSettings):
         default=3000,
         description="broker ack timeout before events divert to the broker-down policy",
     )
+    inline_policy: bool = Field(
+        default=True,
+        description="judge each request with the policy engine before forwarding; `block` "
+        "and `kill` decisions answer 403 in enforce mode",
+    )
+    policy_preset: Literal["minimal", "standard", "strict"] = "standard"
+    policy_files: list[Path] = Field(default_factory=list, description="custom policy YAML")
 
     # --- enforcement, session store, control API ---
     session_store: Literal["memory", "redis"] = "memory"

@@ -173,13 +173,14 @@ def create_app(
         store.put(result.states)  # only now: outputs first, then state
         for e in events:
             e.ack()
-        if result.commands or result.dead_letters:
+        if result.commands or result.dead_letters or result.replayed:
             log.info(
-                "batch_judged events=%d violations=%d commands=%d dead_letters=%d",
+                "batch_judged events=%d violations=%d commands=%d dead_letters=%d replayed=%d",
                 result.events,
                 result.violations,
                 result.commands,
                 result.dead_letters,
+                result.replayed,
             )
 
     @app.agent(source, name="judge")
@@ -188,14 +189,8 @@ def create_app(
         # Stream machinery (it costs more than judging the event). After the first event
         # a short linger lets the conductor, which hands over one message at a time,
         # fill the batch. Events are acked by hand, only after their outputs are acked.
-        queue = cast(faust.ChannelT[bytes], aiter(stream.channel)).queue
-        linger_s = settings.batch_linger_ms / 1000
-        while not stream.should_stop:
-            events = [await queue.get()]
-            if linger_s and queue.qsize() < settings.batch_size:
-                await asyncio.sleep(linger_s)
-            while len(events) < settings.batch_size and not queue.empty():
-                events.append(queue.get_nowait())
+        from faust.streams import Stream
+        async for events in cast(Stream[bytes], stream).take_events(settings.batch_size, 0.005):
             try:
                 await judge_batch(events)
             except Exception as exc:

@@ -1,4 +1,4 @@
-"""The control API: sessions, kills, flagged sessions, history, stats and metrics.
+"""The control API: sessions, kills, flagged sessions, history, policy, stats and metrics.
 
 Served on its own port (default 127.0.0.1:9090) next to the proxy. A kill or
 resume is applied on this replica at once (and mirrored to Redis for the
@@ -31,10 +31,12 @@ from proxy.control.models import (
     ResumeRequest,
     SessionList,
 )
+from proxy.control.policy import policy_router
 from proxy.enforcement.errors import StoreError
 from proxy.enforcement.service import EnforcementService
 from proxy.enforcement.store import SessionInfo
 from proxy.errors import ProxyError, SpoolError
+from proxy.inline_policy import InlinePolicy
 from proxy.metrics import ProxyMetrics
 from proxy.settings import ProxySettings
 from schemas.events import EventEnvelope, SessionCommand, utcnow
@@ -66,10 +68,12 @@ def create_control_app(
     emitter: ControlEmitter | None,
     *,
     metrics: ProxyMetrics | None = None,
+    policy: InlinePolicy | None = None,
 ) -> FastAPI:
     """Build the control app; raises ControlConfigError when the bind would be unsafe.
 
-    The caller owns `enforcement` and `emitter` (starts and stops them).
+    The caller owns `enforcement` and `emitter` (starts and stops them). Pass the
+    proxy app's `policy` so a reload here swaps the rule set the proxy enforces.
     """
     check_bind(settings)
     app = FastAPI(
@@ -83,6 +87,7 @@ def create_control_app(
         enforcement.metrics = metrics  # so kills and session gauges land on what we serve
     reader = Depends(require("read"))
     killer = Depends(require("kill"))
+    app.include_router(policy_router(policy or InlinePolicy.from_settings(settings)))
 
     @app.exception_handler(StarletteHTTPException)
     async def _http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
