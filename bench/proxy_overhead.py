@@ -8,7 +8,14 @@ measures from separate load-generator processes:
 2. maximum throughput through the proxy (and directly): `wrk` when installed,
    else a closed-loop load of raw keep-alive connections spread over processes;
 3. added p99 at a fixed offered load of half the proxy's maximum (open loop,
-   latency measured from each request's scheduled start).
+   latency measured from each request's scheduled start, so a stall counts for
+   every request it delays). One generator process alternates short windows
+   between the proxy and the backend, so background load on a shared machine
+   hits both alike; each window runs until its last answer is in.
+
+The 2-core machine is shared: the detail line carries the load average and the
+share of the half-load phase the proxy spent runnable but waiting for a CPU
+(`half_load_proxy_runq_wait`), which is what a tail of seconds means here.
 
 `--json` prints one JSON line last:
 {"added_p50_ms", "added_p99_ms", "loaded_added_p99_ms", "rps_per_core", "direct_rps"}.
@@ -28,6 +35,8 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections import deque
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import uvloop
@@ -67,7 +76,15 @@ class RawConn:
         self.writer: asyncio.StreamWriter | None = None
 
     async def call(self) -> int:
-        """Send the request, read the whole answer; return the status."""
+        """Send the request, read the whole answer; return the status.
+
+        Like any keep-alive client, a connection the server closed while it sat
+        idle (uvicorn: after 5 s) is replaced; the reconnect counts in the latency.
+        """
+        if self.reader is not None and self.reader.at_eof():
+            assert self.writer is not None
+            self.writer.close()
+            self.reader = self.writer = None
         if self.writer is None:
             self.reader, self.writer = await asyncio.open_connection(*self.addr)
         assert self.reader is not None
@@ -117,23 +134,37 @@ async def _closed(url: str, conc: int, seconds: float) -> int:
     return done
 
 
-async def _open(url: str, rate: float, seconds: float) -> list[float]:
-    """Open loop: requests start on schedule; latency counts from the scheduled start."""
-    lat: list[float] = []
-    idle: list[RawConn] = []
+@dataclass
+class OpenLoopResult:
+    """Latencies per target of one alternating open-loop run."""
+
+    lat: dict[str, list[float]]
+    errors: int = 0
+    lag: list[float] = field(default_factory=list)  # generator's own send delay, ms
+    # The proxy process during its own windows: seconds of wall, on a CPU, waiting for one.
+    proxy_wall: float = 0.0
+    proxy_cpu: float = 0.0
+    proxy_wait: float = 0.0
+
+
+async def _open_window(
+    url: str, rate: float, seconds: float, idle: deque[RawConn], out: OpenLoopResult
+) -> None:
+    """Requests start on schedule; latency counts from the scheduled start."""
+    lat = out.lat[url]
 
     async def one(scheduled: float) -> None:
-        conn = idle.pop() if idle else RawConn(url)
-        await conn.call()
+        # Oldest idle connection first, so every pooled connection stays warm.
+        conn = idle.popleft() if idle else RawConn(url)
+        out.lag.append((time.perf_counter() - scheduled) * 1000)
+        status = await conn.call()
         lat.append((time.perf_counter() - scheduled) * 1000)
+        if status != 200:
+            out.errors += 1
         idle.append(conn)
 
-    for _ in range(32):  # pre-open connections so set-up is not measured
-        conn = RawConn(url)
-        await conn.call()
-        idle.append(conn)
     tasks = []
-    start = time.perf_counter() + 0.05
+    start = time.perf_counter() + 0.01
     for i in range(int(rate * seconds)):
         at = start + i / rate
         delay = at - time.perf_counter()
@@ -141,14 +172,41 @@ async def _open(url: str, rate: float, seconds: float) -> list[float]:
             await asyncio.sleep(delay)
         tasks.append(asyncio.create_task(one(at)))
     await asyncio.gather(*tasks)
-    return lat
+
+
+async def _open(
+    urls: tuple[str, str], rate: float, seconds: float, windows: int, pid: int
+) -> OpenLoopResult:
+    """Alternate open-loop windows between the targets, `seconds` each in all.
+
+    `pid` (the proxy, `urls[0]`) is watched during its windows: CPU and run-queue wait.
+    """
+    out = OpenLoopResult({u: [] for u in urls})
+    pools: dict[str, deque[RawConn]] = {u: deque() for u in urls}
+    for url in urls:
+        for _ in range(64):  # pre-open connections so set-up is not measured
+            conn = RawConn(url)
+            await conn.call()
+            pools[url].append(conn)
+    for i in range(windows):
+        order = urls if i % 2 == 0 else urls[::-1]
+        for url in order:
+            if url == urls[0]:
+                (cpu0, wait0), t0 = run_queue_wait(pid), time.perf_counter()
+            await _open_window(url, rate, seconds / windows, pools[url], out)
+            if url == urls[0]:
+                cpu1, wait1 = run_queue_wait(pid)
+                out.proxy_wall += time.perf_counter() - t0
+                out.proxy_cpu += cpu1 - cpu0
+                out.proxy_wait += wait1 - wait0
+    return out
 
 
 def _run_closed(args: tuple[str, int, float]) -> int:
     return uvloop.run(_closed(*args))
 
 
-def _run_open(args: tuple[str, float, float]) -> list[float]:
+def _run_open(args: tuple[tuple[str, str], float, float, int, int]) -> OpenLoopResult:
     return uvloop.run(_open(*args))
 
 
@@ -190,10 +248,19 @@ def max_rps(url: str, seconds: float, conc: int, procs: int) -> float:
     return sum(counts) / seconds
 
 
-def open_loop(url: str, rate: float, seconds: float, procs: int) -> list[float]:
-    with mp.get_context("spawn").Pool(procs) as pool:
-        parts = pool.map(_run_open, [(url, rate / procs, seconds)] * procs)
-    return [x for part in parts for x in part]
+def open_loop(
+    urls: tuple[str, str], rate: float, seconds: float, windows: int, pid: int
+) -> OpenLoopResult:
+    """The alternating open loop in one separate generator process."""
+    with mp.get_context("spawn").Pool(1) as pool:
+        result: OpenLoopResult = pool.apply(_run_open, ((urls, rate, seconds, windows, pid),))
+        return result
+
+
+def run_queue_wait(pid: int) -> tuple[float, float]:
+    """(seconds on a CPU, seconds runnable but waiting for one) so far (Linux schedstat)."""
+    on_cpu, waiting, _ = Path(f"/proc/{pid}/schedstat").read_text().split()
+    return int(on_cpu) / 1e9, int(waiting) / 1e9
 
 
 # ---- the stack -------------------------------------------------------------------
@@ -243,6 +310,7 @@ def main() -> None:
     ap.add_argument("--seconds", type=float, default=8.0, help="duration of each load phase")
     ap.add_argument("--conc", type=int, default=64, help="connections for the throughput phase")
     ap.add_argument("--procs", type=int, default=2, help="load-generator processes")
+    ap.add_argument("--windows", type=int, default=8, help="half-load windows per target")
     args = ap.parse_args()
 
     workdir = Path(tempfile.mkdtemp(prefix="mt-bench-"))
@@ -263,14 +331,9 @@ def main() -> None:
         rps_per_core = proxy_rps * args.seconds / cpu_used if cpu_used > 0 else proxy_rps
         direct_rps = max_rps(direct, args.seconds, args.conc, args.procs)
         rate = proxy_rps / 2
-        # Alternate short windows so background load on a shared machine hits both alike.
-        lp: list[float] = []
-        ld: list[float] = []
-        windows = 4
-        for i in range(windows):
-            order = ((proxied, lp), (direct, ld)) if i % 2 == 0 else ((direct, ld), (proxied, lp))
-            for url, out in order:
-                out.extend(open_loop(url, rate, args.seconds / windows, 1))
+        load_before = os.getloadavg()[0]
+        loaded = open_loop((proxied, direct), rate, args.seconds, args.windows, pid)
+        lp, ld = loaded.lat[proxied], loaded.lat[direct]
         loaded_added_p99 = pct(lp, 99) - pct(ld, 99)
     finally:
         for proc in procs:
@@ -285,6 +348,13 @@ def main() -> None:
         "half_load_rps": round(rate, 1),
         "half_load_direct_p99_ms": round(pct(ld, 99), 3),
         "half_load_proxied_p99_ms": round(pct(lp, 99), 3),
+        "half_load_proxied_p50_ms": round(statistics.median(lp), 3),
+        "half_load_errors": loaded.errors,
+        "half_load_generator_lag_p99_ms": round(pct(loaded.lag, 99), 3),
+        # Shares of the proxy's own half-load windows: on a CPU, and runnable but waiting.
+        "half_load_proxy_cpu_share": round(loaded.proxy_cpu / loaded.proxy_wall, 2),
+        "half_load_proxy_runq_wait": round(loaded.proxy_wait / loaded.proxy_wall, 2),
+        "loadavg_1m": [round(load_before, 2), round(os.getloadavg()[0], 2)],
         "load_tool": "wrk" if shutil.which("wrk") else "raw-asyncio",
         "cpus": os.cpu_count(),
         "emitter": proxy_stats(workdir),

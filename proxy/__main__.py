@@ -82,6 +82,9 @@ async def serve(settings: ProxySettings) -> None:
             lifespan=lifespan,  # type: ignore[arg-type]
             access_log=False,
             log_config=None,
+            # The app resolves X-Forwarded-For itself, from `trusted_proxies` only;
+            # uvicorn's middleware would trust any loopback peer and costs a wrapper call.
+            proxy_headers=False,
             timeout_graceful_shutdown=10,
             backlog=4096,
         )

@@ -84,9 +84,11 @@ class Forwarder:
     def _session_factory(self) -> aiohttp.ClientSession:
         # No cookie jar: a proxy must never replay one client's cookies to another.
         # No automatic User-Agent: the client's headers go upstream as they are.
+        # Idle connections are dropped before common servers drop them (uvicorn, so
+        # vLLM and the fake backend: 5 s): reusing one the server is closing fails.
         return aiohttp.ClientSession(
             connector=aiohttp.TCPConnector(
-                limit=self._max_connections, keepalive_timeout=30, ttl_dns_cache=60
+                limit=self._max_connections, keepalive_timeout=4, ttl_dns_cache=60
             ),
             cookie_jar=aiohttp.DummyCookieJar(),
             skip_auto_headers=("User-Agent",),

@@ -34,7 +34,7 @@ class SinkSettings(BaseSettings):
 
     # --- where files go ---
     target: str = Field(
-        default="./modeltrail-data", description="a local directory or s3://bucket/prefix"
+        default="./modeltrail-data/trail", description="a local directory or s3://bucket/prefix"
     )
     s3_endpoint_url: str | None = Field(default=None, description="MinIO, SeaweedFS, ...")
     s3_region: str = "us-east-1"

@@ -43,6 +43,7 @@ class StreamsApp(faust.App):
     """faust.App with a tunable consumer fetch wait and a write-behind session store."""
 
     fetch_max_wait_ms: int = 10
+    fast_drain: bool = True
     policy: PolicyHolder | None = None
     session_store: SessionStore | None = None
 
@@ -120,6 +121,7 @@ def create_app(
         broker_heartbeat_interval=min(3.0, settings.session_timeout_s / 3),
     )
     app.fetch_max_wait_ms = settings.fetch_max_wait_ms
+    app.fast_drain = settings.fast_drain
     app.policy = holder
     topics = kafka.topics
     raw: dict[str, Any] = {"key_type": bytes, "value_type": bytes}
@@ -189,8 +191,17 @@ def create_app(
         # Stream machinery (it costs more than judging the event). After the first event
         # a short linger lets the conductor, which hands over one message at a time,
         # fill the batch. Events are acked by hand, only after their outputs are acked.
-        from faust.streams import Stream
-        async for events in cast(Stream[bytes], stream).take_events(settings.batch_size, 0.005):
+        queue = cast(faust.ChannelT[bytes], aiter(stream.channel)).queue
+        linger_s = settings.batch_linger_ms / 1000
+        while not stream.should_stop:
+            try:
+                events = [await queue.get()]
+            except StopAsyncIteration:  # the channel closes when the worker stops
+                return
+            if linger_s and queue.qsize() < settings.batch_size:
+                await asyncio.sleep(linger_s)
+            while len(events) < settings.batch_size and not queue.empty():
+                events.append(queue.get_nowait())
             try:
                 await judge_batch(events)
             except Exception as exc:

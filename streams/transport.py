@@ -49,7 +49,10 @@ class _Consumer(faust_aiokafka.Consumer):
             store.flush()
         return bool(await super().force_commit(*args, **kwargs))
 
-    async def _xdrain_messages(self, fetcher: Any) -> None:  # pragma: no cover - worker path
+    async def _drain_messages(self, fetcher: Any) -> None:  # pragma: no cover - worker path
+        if not getattr(self.app, "fast_drain", True):
+            await super()._drain_messages(fetcher)
+            return
         consumer_should_stop = self._stopped.is_set
         fetcher_should_stop = fetcher._stopped.is_set
         get_read_offset = self._read_offset.__getitem__

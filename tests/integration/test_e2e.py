@@ -2,7 +2,8 @@
 
 `modeltrail up` runs on free ports with a temporary data directory: a Tansu broker,
 one streams worker, one sink writing Parquet, the proxy and the fake backend, each
-a real process. A benign session is never flagged; an attacking session is flagged,
+a real process. A benign session is never flagged; an attacking session's injection
+is blocked inline by the proxy (403 naming the rule), the session is flagged,
 killed, refused on its next request and its running stream is cut; the Parquet
 trail holds every request and response event of both sessions exactly once
 (checked against what the proxy put on Kafka), plus the violation and the kill
@@ -240,10 +241,13 @@ def test_benign_passes_attack_is_killed_and_everything_is_audited(up: Up) -> Non
     reader = StreamReader(proxy, {**a, **SLOW_STREAM})
     reader.start()
     assert reader.first.wait(10), "the long stream never started"
-    assert proxy.post("/v1/chat/completions", json=chat(injection), headers=a).status_code in (
-        200,
-        403,
-    )
+    # The proxy's inline policy refuses the injection itself, naming the rule (not the text);
+    # the streams worker still judges the request event and flags the session.
+    blocked = proxy.post("/v1/chat/completions", json=chat(injection), headers=a)
+    assert blocked.status_code == 403, blocked.text
+    assert blocked.json()["error"]["type"] == "policy_violation"
+    assert "PI-001" in blocked.json()["error"]["rule_ids"].split(",")
+    assert "previous instructions" not in blocked.text.lower()
     proxy.post("/v1/chat/completions", json=chat(leak), headers={**a, "x-fake-reply": leaked_reply})
     killed = wait_for("the kill", lambda: session(attacker).get("killed"), timeout_s=10)
     assert killed

@@ -38,15 +38,17 @@ async def test_spool_mode_spills_and_replays_everything_in_order(
         gather_ms=2,
     )
     await emitter.start()
-    assert emitter.healthy
     n = 0
-    for _ in range(10):  # bursts far bigger than the queue, with the drain running between
-        for _i in range(60):
-            assert emitter.publish(_event(n))
-            n += 1
-        await asyncio.sleep(0)
+    try:
+        assert emitter.healthy
+        for _ in range(10):  # bursts far bigger than the queue, with the drain running between
+            for _i in range(60):
+                assert emitter.publish(_event(n))
+                n += 1
+            await asyncio.sleep(0)
+    finally:
+        await emitter.stop()
     assert emitter.spooled > 0, "the queue never overflowed: the test proves nothing"
-    await emitter.stop()
     assert emitter.dropped == 0
     assert emitter.replayed == emitter.spooled, "spilled events are replayed while the broker is up"
     assert emitter.stats()["spilling"] is False
