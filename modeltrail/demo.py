@@ -261,8 +261,12 @@ class Demo:
         sent = time.monotonic()
         resp = self.chat(request, reply=reply)
         result.statuses.append(resp.status_code)
-        shown = self.reply_of(resp).replace("\n", " | ")
-        self.say(f"-> {resp.status_code}  {shown[:48]}... (credentials not shown here)")
+        if resp.status_code == 403:
+            # A strict policy may already have killed the session on the injection alone.
+            self.say(f"-> refused (403): {self.error_of(resp)}")
+        else:
+            shown = self.reply_of(resp).replace("\n", " | ")
+            self.say(f"-> {resp.status_code}  {shown[:48]}... (credentials not shown here)")
 
         self.step(5, "the kill")
         info = self.wait_session(lambda i: bool(i.get("killed")))
@@ -287,13 +291,16 @@ class Demo:
         self.step(6, "the next request is refused")
         resp = self.chat("Thanks! One more question about the deploy.")
         result.refused_status = resp.status_code
+        style = "bold red" if resp.status_code == 403 else "red"
+        self.say(f"-> {resp.status_code}  {self.error_of(resp)}", style=style)
+
+    def error_of(self, resp: httpx.Response) -> str:
+        """`type: message` of an error answer (OpenAI shape), else the start of the body."""
         try:
             error = resp.json().get("error") or {}
-            shown = f"{error.get('type')}: {error.get('message')}"
+            return f"{error.get('type')}: {error.get('message')}"
         except (ValueError, AttributeError):
-            shown = resp.text[:300]
-        style = "bold red" if resp.status_code == 403 else "red"
-        self.say(f"-> {resp.status_code}  {shown}", style=style)
+            return resp.text[:300]
 
     def wait_audit(self) -> list[dict[str, Any]]:
         """Rows for the session once the violation and the kill command are in the trail."""

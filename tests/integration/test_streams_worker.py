@@ -261,7 +261,13 @@ async def test_a_second_worker_takes_over_partitions_without_losing_events(
                 await tail.until(lambda: judged() >= expected, within_s=30)
             except AssertionError as exc:
                 lost = sorted(tags[e] for e in expected - judged())
-                raise AssertionError(f"{len(lost)} of {len(expected)} lost: {lost}") from exc
+                runs: dict[str, list[int]] = {}
+                for t in lost:
+                    burst_part, _, offset = t.partition(":")
+                    key = f"{burst_part.split('-')[0]}@{burst_part.split('@')[1]}"
+                    runs.setdefault(key, []).append(int(offset))
+                spans = {k: (min(v), max(v), len(v)) for k, v in runs.items()}
+                raise AssertionError(f"{len(lost)} of {len(expected)} lost: {spans}") from exc
             assert len(expected) > 300
     finally:
         await producer.stop()
