@@ -44,6 +44,7 @@ class StreamsApp(faust.App):
 
     fetch_max_wait_ms: int = 10
     fast_drain: bool = True
+    gapped_topics: frozenset[str] = frozenset()
     policy: PolicyHolder | None = None
     session_store: SessionStore | None = None
 
@@ -122,6 +123,7 @@ def create_app(
     )
     app.fetch_max_wait_ms = settings.fetch_max_wait_ms
     app.fast_drain = settings.fast_drain
+    app.gapped_topics = frozenset({kafka.topics.commands})  # compacted: offsets may jump
     app.policy = holder
     topics = kafka.topics
     raw: dict[str, Any] = {"key_type": bytes, "value_type": bytes}

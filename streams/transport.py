@@ -69,15 +69,21 @@ class _Consumer(faust_aiokafka.Consumer):
                 await asyncio.sleep(0)  # upstream: getmany may loop without yielding
                 if not self.should_stop:
                     n = 0
+                    rewound: set[Any] = set()
                     async for tp, message in ait:
                         n += 1
                         if n % 100 == 0:
                             await asyncio.sleep(0)
+                        if tp in rewound:
+                            continue  # stale records of a partition being re-read
                         offset = message.offset
                         r_offset = get_read_offset(tp)
                         if r_offset is not None and offset < r_offset:
                             continue  # already read (upstream drops it too)
                         if r_offset and offset - r_offset > 1 and acks_enabled_for(message.topic):
+                            if await self._rewind(tp, r_offset, message.topic):
+                                rewound.add(tp)
+                                continue
                             await self._add_gap(tp, r_offset + 1, offset)
                         if self._commit_every is not None and self._n_acked >= self._commit_every:
                             self._n_acked = 0
@@ -101,6 +107,27 @@ class _Consumer(faust_aiokafka.Consumer):
             raise
         finally:
             self.diag.unset_flag(CONSUMER_FETCHING)
+
+    async def _rewind(self, tp: Any, r_offset: int, topic: str) -> bool:
+        """A jump in offsets on a topic that has none (not compacted, no transactions)
+        means records were skipped, as after a rebalance: re-read them instead of
+        counting them as acked like upstream does. Once per position, so a real gap
+        is accepted the second time."""
+        if topic in getattr(self.app, "gapped_topics", ()):
+            return False
+        if self._rewinds.get(tp) == r_offset:
+            return False
+        self._rewinds[tp] = r_offset
+        self.log.warning("offset_gap_rewind tp=%s from=%d", tp, r_offset + 1)
+        await self.seek(tp, r_offset + 1)
+        return True
+
+    @property
+    def _rewinds(self) -> dict[Any, int]:
+        rewinds: dict[Any, int] | None = self.__dict__.get("_rewinds_by_tp")
+        if rewinds is None:
+            rewinds = self.__dict__["_rewinds_by_tp"] = {}
+        return rewinds
 
 
 class TunedTransport(faust_aiokafka.Transport):
