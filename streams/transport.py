@@ -13,7 +13,13 @@ Three changes, each to one method of faust-streaming 0.15:
   interrupts it by cancelling the queue's waiting putters (faust's flow-control
   `clear()` does that), which the loop absorbs while the flow is suspended; the
   rest is upstream's loop: suspended messages are skipped but marked read, and
-  the rebalance seeks back to the committed offsets.
+  the rebalance seeks back to the committed offsets;
+* a jump in offsets on an event topic (no compaction, no transactions there) is
+  re-read, not acked: upstream's gap handling counts it as processed, and after a
+  rebalance records fetched before the seek can arrive late and open such a gap,
+  losing a run of events (reproduced with stock faust on Tansu; see the
+  rebalance test in tests/integration/test_streams_worker.py, which still fails
+  now and then: some rebalance losses have another cause, not found yet).
 """
 
 from __future__ import annotations
@@ -25,6 +31,8 @@ from faust.transport.consumer import CONSUMER_FETCHING
 from faust.transport.drivers import aiokafka as faust_aiokafka
 
 __all__ = ["TunedTransport"]
+
+_MAX_REWINDS = 5
 
 
 class _Flushable(Protocol):
@@ -110,16 +118,21 @@ class _Consumer(faust_aiokafka.Consumer):
 
     async def _rewind(self, tp: Any, r_offset: int, topic: str) -> bool:
         """A jump in offsets on a topic that has none (not compacted, no transactions)
-        means records were skipped, as after a rebalance: re-read them instead of
-        counting them as acked like upstream does. Once per position, so a real gap
-        is accepted the second time."""
+        means records were skipped, as after a rebalance when records fetched before
+        the seek still arrive: re-read from the first missing one instead of counting
+        the jump as acked like upstream does. A gap still there after a few rewinds
+        is accepted as real."""
         if topic in getattr(self.app, "gapped_topics", ()):
             return False
-        if self._rewinds.get(tp) == r_offset:
+        target = r_offset + 1
+        key = (tp, target)
+        tries = self._rewinds.get(key, 0)
+        if tries >= _MAX_REWINDS:
             return False
-        self._rewinds[tp] = r_offset
-        self.log.warning("offset_gap_rewind tp=%s from=%d", tp, r_offset + 1)
-        await self.seek(tp, r_offset + 1)
+        self._rewinds[key] = tries + 1
+        self.log.warning("offset_gap_rewind tp=%s to=%d try=%d", tp, target, tries + 1)
+        await self._seek(tp, target)
+        self._read_offset[tp] = r_offset  # "last read", so `target` is next in line
         return True
 
     @property
