@@ -1,6 +1,6 @@
 """faust's aiokafka transport, tuned for the kill path and for throughput.
 
-Three changes, each to one method of faust-streaming 0.15:
+Four changes to methods of faust-streaming 0.15:
 
 * the consumer's `fetch_max_wait_ms` (hard-coded to 1500 ms in faust) comes from the
   app, so a broker that waits out the long-poll does not delay a kill by 1.5 s;
