@@ -1,6 +1,9 @@
 """`python -m streams`: run one streams worker from env settings (`MODELTRAIL_STREAMS__*`,
 `MODELTRAIL_KAFKA__*`). SIGTERM/SIGINT stop it cleanly: the current batch finishes, the
-changelog is flushed and offsets are committed before exit. SIGHUP reloads the policy files
+changelog is flushed and offsets are committed before exit. That stop is bounded by
+`shutdown_timeout_s`: when the broker is gone the final commit cannot finish, so the worker
+logs `shutdown_timeout` and exits 1 (nothing is lost: the next worker replays the events
+after the last commit, and their outputs are deduplicated). SIGHUP reloads the policy files
 (atomically, between two batches; a file that does not validate keeps the live rules).
 """
 
@@ -8,8 +11,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import signal
 import sys
+import threading
 
 import faust
 
@@ -19,6 +24,43 @@ from streams.errors import StreamsConfigError
 from streams.settings import StreamsSettings
 
 log = logging.getLogger("streams")
+
+#: Exit status when the shutdown outlived `shutdown_timeout_s` (offsets not committed).
+EXIT_SHUTDOWN_TIMEOUT = 1
+
+
+class _Worker(faust.Worker):
+    """faust's worker with a bound on the stop that a signal starts.
+
+    A thread, not the event loop, holds the deadline: the stop may be stuck in a
+    broker call that retries for ever, and the loop is what is stuck."""
+
+    shutdown_timeout_s: float = 10.0
+    _deadline: threading.Timer | None = None
+
+    def _on_sigint(self) -> None:
+        self._arm_deadline()
+        super()._on_sigint()
+
+    def _on_sigterm(self) -> None:
+        self._arm_deadline()
+        super()._on_sigterm()
+
+    def _arm_deadline(self) -> None:
+        if self._deadline is None:
+            self._deadline = threading.Timer(self.shutdown_timeout_s, _shutdown_timed_out)
+            self._deadline.daemon = True
+            self._deadline.start()
+
+
+def _shutdown_timed_out() -> None:
+    log.error(
+        "shutdown_timeout: final commit not done (broker unreachable?); exiting, events "
+        "after the last commit will be replayed"
+    )
+    for stream in (sys.stdout, sys.stderr):
+        stream.flush()
+    os._exit(EXIT_SHUTDOWN_TIMEOUT)
 
 
 def main() -> None:
@@ -32,7 +74,8 @@ def main() -> None:
     except StreamsConfigError as exc:
         print(f"modeltrail streams: {exc}", file=sys.stderr)
         raise SystemExit(2) from exc
-    worker = faust.Worker(app, loglevel=settings.log_level, loop=loop, quiet=True)
+    worker = _Worker(app, loglevel=settings.log_level, loop=loop, quiet=True)
+    worker.shutdown_timeout_s = settings.shutdown_timeout_s
     if app.policy is not None:
         holder = app.policy
 

@@ -68,6 +68,12 @@ class StreamsSettings(BaseSettings):
     rebalance_timeout_s: float = Field(
         default=3.0, gt=0, description="how long a group join waits for other members"
     )
+    shutdown_timeout_s: float = Field(
+        default=10.0,
+        gt=0,
+        description="SIGTERM/SIGINT: longest wait for the final commit; past it (broker gone) "
+        "the worker exits 1 and the uncommitted events are replayed by the next one",
+    )
     recovery_delay_s: float = Field(
         default=0.0, ge=0, description="pause after table recovery before processing"
     )

@@ -1,6 +1,7 @@
 """faust's aiokafka transport, tuned for the kill path and for throughput.
 
-Four changes to methods of faust-streaming 0.15:
+Six changes to methods of faust-streaming 0.15 (with `fast_drain` off, upstream's
+fetch loop runs and the third to fifth do not apply):
 
 * the consumer's `fetch_max_wait_ms` (hard-coded to 1500 ms in faust) comes from the
   app, so a broker that waits out the long-poll does not delay a kill by 1.5 s;
@@ -15,11 +16,23 @@ Four changes to methods of faust-streaming 0.15:
   rest is upstream's loop: suspended messages are skipped but marked read, and
   the rebalance seeks back to the committed offsets;
 * a jump in offsets on an event topic (no compaction, no transactions there) is
-  re-read, not acked: upstream's gap handling counts it as processed, and after a
-  rebalance records fetched before the seek can arrive late and open such a gap,
-  losing a run of events (reproduced with stock faust on Tansu; see the
-  rebalance test in tests/integration/test_streams_worker.py, which still fails
-  now and then: some rebalance losses have another cause, not found yet).
+  re-read, not acked: upstream's gap handling counts it as processed;
+* records of event topics are not handed to the agent while the group rebalances.
+  faust resumes its flow control only at the very end of recovery, *after* seeking
+  the stream partitions to their committed offsets, and that resume clears every
+  agent queue (`clear_on_resume`). Records fetched between the seek and the resume
+  were delivered into a queue that is then emptied, while the read offset had moved
+  past them: a run of events never judged (the rebalance losses of issue 4). Here
+  such a record rewinds its partition instead and is read again once the rebalance
+  is over;
+* after a seek to the committed offsets the read offset is the last offset read
+  (committed - 1), as everywhere else in the fetch loop: upstream stores the committed
+  offset itself there, so a gap right after the seek was measured one short and a
+  rewind started one record too late.
+
+Every event-topic partition therefore reaches the agent in consecutive offsets,
+which the replay guard of `streams.state.SessionState.seen` (one high-water offset
+per topic and session) relies on.
 """
 
 from __future__ import annotations
@@ -27,12 +40,13 @@ from __future__ import annotations
 import asyncio
 from typing import Any, Protocol
 
-from faust.transport.consumer import CONSUMER_FETCHING
+from faust.transport.consumer import CONSUMER_FETCHING, ensure_TP
 from faust.transport.drivers import aiokafka as faust_aiokafka
 
 __all__ = ["TunedTransport"]
 
 _MAX_REWINDS = 5
+_HOLD_PAUSE_S = 0.01  # between fetches while records are held during a rebalance
 
 
 class _Flushable(Protocol):
@@ -67,6 +81,7 @@ class _Consumer(faust_aiokafka.Consumer):
         set_read_offset = self._read_offset.__setitem__
         acks_enabled_for = self.app.topics.acks_enabled_for
         suspended = self.suspend_flow.is_set
+        app = self.app
         callback = self.callback
         try:
             while not (consumer_should_stop() or fetcher_should_stop()):
@@ -78,6 +93,7 @@ class _Consumer(faust_aiokafka.Consumer):
                 if not self.should_stop:
                     n = 0
                     rewound: set[Any] = set()
+                    held = False
                     async for tp, message in ait:
                         n += 1
                         if n % 100 == 0:
@@ -88,7 +104,13 @@ class _Consumer(faust_aiokafka.Consumer):
                         r_offset = get_read_offset(tp)
                         if r_offset is not None and offset < r_offset:
                             continue  # already read (upstream drops it too)
-                        if r_offset and offset - r_offset > 1 and acks_enabled_for(message.topic):
+                        event_topic = acks_enabled_for(message.topic)
+                        if event_topic and app.rebalancing:
+                            await self._hold(tp, offset)
+                            rewound.add(tp)
+                            held = True
+                            continue
+                        if r_offset is not None and offset - r_offset > 1 and event_topic:
                             if await self._rewind(tp, r_offset, message.topic):
                                 rewound.add(tp)
                                 continue
@@ -104,6 +126,8 @@ class _Consumer(faust_aiokafka.Consumer):
                                 if self.should_stop or not suspended():
                                     raise
                         set_read_offset(tp, offset)
+                    if held:  # wait for the rebalance to end without spinning on fetches
+                        await asyncio.sleep(_HOLD_PAUSE_S)
                 self.diag.unset_flag(CONSUMER_FETCHING)
         except self.consumer_stopped_errors:
             if self.transport.app.should_stop:
@@ -115,6 +139,33 @@ class _Consumer(faust_aiokafka.Consumer):
             raise
         finally:
             self.diag.unset_flag(CONSUMER_FETCHING)
+
+    async def _hold(self, tp: Any, offset: int) -> None:
+        """Do not deliver `offset` during a rebalance: faust empties the agent queues when
+        it resumes the flow at the end of recovery, after its seek to the committed
+        offsets. Seek back so the record is fetched again; if faust's own seek lands
+        later, the gap check re-reads from the committed offset anyway."""
+        await self._seek(tp, offset)
+        self._read_offset[tp] = offset - 1
+
+    async def perform_seek(self) -> None:
+        """Seek every assigned partition to its committed offset, like upstream, but keep
+        the read offset as the last offset read (committed - 1), the fetch loop's
+        meaning of it, so the first record after the seek is checked for a gap too."""
+        committed = await self.seek_to_committed()
+        self._read_offset.update(
+            {
+                tp: offset - 1 if offset is not None and offset >= 0 else None
+                for tp, offset in committed.items()
+            }
+        )
+        self._committed_offset.update(
+            {
+                ensure_TP(tp): offset or None
+                for tp, offset in committed.items()
+                if offset is not None
+            }
+        )
 
     async def _rewind(self, tp: Any, r_offset: int, topic: str) -> bool:
         """A jump in offsets on a topic that has none (not compacted, no transactions)

@@ -2,7 +2,8 @@
 
 Events in -> violations out -> one kill command out; a poison message -> dead letter;
 SIGKILL and restart -> the table state comes back from the changelog and the same
-decision is never issued twice.
+decision is never issued twice; a second worker joining mid-stream loses no event;
+SIGTERM with the broker gone exits in bounded time.
 """
 
 from __future__ import annotations
@@ -48,10 +49,10 @@ def worker_factory(
     """Start `python -m streams` for this test's topics; `.kill()`/`.stop()` as needed."""
     started: list[ManagedProcess] = []
 
-    def start(app_id: str, **extra_env: str) -> ManagedProcess:
+    def start(app_id: str, bootstrap: str | None = None, **extra_env: str) -> ManagedProcess:
         log_path = tmp_path / f"worker-{len(started)}.log"
         env = {
-            "MODELTRAIL_KAFKA__BOOTSTRAP_SERVERS": kafka_settings.bootstrap_servers,
+            "MODELTRAIL_KAFKA__BOOTSTRAP_SERVERS": bootstrap or kafka_settings.bootstrap_servers,
             "MODELTRAIL_KAFKA__TOPIC_PREFIX": kafka_settings.topic_prefix,
             "MODELTRAIL_STREAMS__APP_ID": app_id,
             "MODELTRAIL_STREAMS__INSTANCE_ID": f"it-{len(started)}",
@@ -213,15 +214,14 @@ async def test_sigterm_flushes_state_and_sighup_reloads_policy(
         await producer.stop()
 
 
-@pytest.mark.xfail(
-    reason="known issue: a rebalance on the Tansu broker sometimes loses a run of events "
-    "(stock faust too); offset-gap rewinds fix part of it, the rest is not found yet",
-    strict=False,
-)
 async def test_a_second_worker_takes_over_partitions_without_losing_events(
     kafka_settings: KafkaSettings, worker_factory: Callable[..., ManagedProcess]
 ) -> None:
-    """A rebalance mid-stream (suspend, revoke, recover, resume) judges every event."""
+    """A rebalance mid-stream (suspend, revoke, recover, resume) judges every event.
+
+    Regression test for issue 4: records fetched after faust's seek to the committed
+    offsets but before it resumed (and so emptied) the agent queues were lost, a run of
+    1 to 100+ events in about one run out of four (see `streams.transport`)."""
     topics = kafka_settings.topics
     app_id = f"it-scale-{kafka_settings.topic_prefix.strip('.')}"
     worker_factory(app_id)
@@ -271,3 +271,34 @@ async def test_a_second_worker_takes_over_partitions_without_losing_events(
             assert len(expected) > 300
     finally:
         await producer.stop()
+
+
+async def test_sigterm_exits_in_bounded_time_when_the_broker_is_gone(
+    kafka_settings: KafkaSettings,
+    worker_factory: Callable[..., ManagedProcess],
+    broker_factory: Callable[..., ManagedProcess],
+) -> None:
+    """The final commit cannot reach a dead broker: the worker says so and exits non-zero
+    within its shutdown timeout instead of hanging (the uncommitted events are replayed)."""
+    broker = broker_factory()
+    bootstrap = broker.address
+    worker = worker_factory(
+        "it-gone", bootstrap=bootstrap, MODELTRAIL_STREAMS__SHUTDOWN_TIMEOUT_S="3"
+    )
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all")
+    await producer.start()
+    try:
+        topics = kafka_settings.topics
+        await producer.send_and_wait(topics.requests, encode(_request("s9", AWS_KEY)), key=b"s9")
+        tail = Tail(bootstrap, [topics.violations])
+        async with tail:
+            await tail.until(lambda: bool(tail.events(topics.violations)))
+    finally:
+        await producer.stop()
+    broker.kill()
+    started = time.monotonic()
+    code = worker.stop(timeout=30)
+    elapsed = time.monotonic() - started
+    assert code not in (0, None) and code != -signal.SIGKILL, worker.tail()
+    assert elapsed < 15, f"{elapsed:.1f}s\n{worker.tail()}"
+    assert b"shutdown_timeout" in worker.log_path.read_bytes(), worker.tail()
