@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import typer
 from rich.console import Console
@@ -15,42 +16,21 @@ app = typer.Typer(help="Run the embedded stack and drive a demo through it.")
 
 
 def options_from_cli(
-    *,
-    data_dir: Path,
-    kafka: str | None,
-    kafka_port: int,
-    topic_prefix: str,
-    redis: str | None,
-    s3: str | None,
-    s3_endpoint: str | None,
-    s3_region: str | None,
-    host: str,
-    port: int,
-    control_host: str,
-    control_port: int,
-    backend: list[str],
-    demo_backend: bool | None,
-    policy: str | None,
+    *, data_dir: Path, backend: list[str], policy: str | None, **values: Any
 ) -> StackOptions:
-    """Turn command-line values into StackOptions; raises typer.BadParameter."""
+    """Turn `up`'s option values (named as its parameters) into StackOptions.
+
+    Options other than these three carry StackOptions' own field names.
+
+    Raises:
+        typer.BadParameter: a malformed --backend or --s3, or a clash between them.
+    """
     try:
-        backends = tuple(BackendSpec.parse(b) for b in backend)
         return StackOptions(
             data_dir=data_dir.resolve(),
-            kafka=kafka,
-            kafka_port=kafka_port,
-            topic_prefix=topic_prefix,
-            redis=redis,
-            s3=s3,
-            s3_endpoint=s3_endpoint,
-            s3_region=s3_region,
-            host=host,
-            port=port,
-            control_host=control_host,
-            control_port=control_port,
-            backends=backends,
-            demo_backend=demo_backend,
+            backends=tuple(BackendSpec.parse(b) for b in backend),
             policy_preset=policy,
+            **values,
         )
     except ValueError as exc:
         raise typer.BadParameter(str(exc)) from exc
@@ -58,6 +38,7 @@ def options_from_cli(
 
 @app.command()
 def up(
+    ctx: typer.Context,
     data_dir: Path = typer.Option(Path("./modeltrail-data"), help="logs, spool and the trail"),
     kafka: str | None = typer.Option(
         None, help="external Kafka bootstrap servers (no embedded broker)"
@@ -85,23 +66,7 @@ def up(
     """Start the broker, topics, streams worker, sink and proxy; Ctrl-C stops them in order."""
     from modeltrail.up import run_up
 
-    opts = options_from_cli(
-        data_dir=data_dir,
-        kafka=kafka,
-        kafka_port=kafka_port,
-        topic_prefix=topic_prefix,
-        redis=redis,
-        s3=s3,
-        s3_endpoint=s3_endpoint,
-        s3_region=s3_region,
-        host=host,
-        port=port,
-        control_host=control_host,
-        control_port=control_port,
-        backend=backend,
-        demo_backend=demo_backend,
-        policy=policy,
-    )
+    opts = options_from_cli(**ctx.params)
     raise typer.Exit(run_up(opts, Console()))
 
 
@@ -119,9 +84,9 @@ def demo(
     timeout: float = typer.Option(30.0, help="seconds to wait for the kill and the trail"),
 ) -> None:
     """Send a short conversation with an attack through a running stack and show the kill."""
-    from modeltrail.demo import run_demo
+    from modeltrail.demo import Demo, run_demo
 
-    code = run_demo(
+    demo = Demo(
         proxy=proxy,
         control=control,
         trail=trail,
@@ -130,7 +95,7 @@ def demo(
         console=Console(),
         s3_endpoint=s3_endpoint,
     )
-    raise typer.Exit(code)
+    raise typer.Exit(run_demo(demo))
 
 
 if __name__ == "__main__":

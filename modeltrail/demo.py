@@ -326,26 +326,13 @@ class Demo:
         self.console.print(table)
 
 
-def run_demo(
-    *,
-    proxy: str,
-    control: str,
-    trail: str,
-    console: Console,
-    control_key: str | None = None,
-    timeout_s: float = 30.0,
-    s3_endpoint: str | None = None,
-) -> int:
-    """Run the demo; exit code 0 when the attack was killed and the next request refused."""
-    demo = Demo(
-        proxy=proxy,
-        control=control,
-        trail=trail,
-        console=console,
-        control_key=control_key,
-        timeout_s=timeout_s,
-        s3_endpoint=s3_endpoint,
-    )
+def run_demo(demo: Demo) -> int:
+    """Run the demo, then close it; returns the exit code.
+
+    0 when the attack was killed and the next request refused, 1 when not, 2 when
+    the stack cannot be reached.
+    """
+    console = demo.console
     try:
         result = demo.run()
     except httpx.ConnectError as exc:

@@ -11,38 +11,19 @@ from __future__ import annotations
 
 import asyncio
 import gc
-import json
 import logging
 import signal
-import sys
 
 import uvicorn
 
 from proxy.app import build_emitter, create_app
 from proxy.metrics import ProxyMetrics
 from proxy.settings import ProxySettings
+from schemas.logs import configure_logging
 
 __all__ = ["main", "serve"]
 
 log = logging.getLogger("proxy")
-
-
-class _JsonFormatter(logging.Formatter):
-    _SKIP = frozenset(logging.makeLogRecord({}).__dict__) | {"message", "asctime"}
-
-    def format(self, record: logging.LogRecord) -> str:
-        data = {"level": record.levelname, "logger": record.name, "event": record.getMessage()}
-        data.update({k: v for k, v in record.__dict__.items() if k not in self._SKIP})
-        if record.exc_info:
-            data["exc"] = self.formatException(record.exc_info)
-        return json.dumps(data, default=str)
-
-
-def _configure_logging() -> None:
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(_JsonFormatter())
-    logging.basicConfig(level=logging.INFO, handlers=[handler], force=True)
-    logging.getLogger("aiokafka").setLevel(logging.ERROR)
 
 
 def _freeze_heap() -> int:
@@ -127,7 +108,7 @@ async def serve(settings: ProxySettings) -> None:
 
 def main() -> None:
     """Entry point: settings from env, uvloop, both servers."""
-    _configure_logging()
+    configure_logging(logging.INFO, "json", quiet={"aiokafka": logging.ERROR})
     settings = ProxySettings()
     try:
         import uvloop

@@ -11,11 +11,11 @@ import logging
 import time
 from collections.abc import Awaitable, Callable, MutableMapping
 from datetime import datetime
-from typing import Any
+from typing import Any, TypedDict, Unpack
 
 import orjson
 
-from proxy.capture import build_rejection, build_request, build_response
+from proxy.capture import build_rejection, build_request, build_response, build_window
 from proxy.emitter import Publisher, build_emitter
 from proxy.enforcement.base import Enforcement
 from proxy.errors import (
@@ -45,12 +45,10 @@ from schemas.events import (
     LLMResponse,
     Provider,
     SessionCommand,
-    StreamWindow,
-    utcnow,
 )
 from schemas.ids import uuid7
 
-__all__ = ["AllowAll", "ProxyApp", "build_emitter", "create_app"]
+__all__ = ["AllowAll", "AppParts", "ProxyApp", "build_emitter", "create_app"]
 
 log = logging.getLogger(__name__)
 
@@ -59,7 +57,8 @@ Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
 Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
 
 _JSON = [(b"content-type", b"application/json")]
-_STRIP = HOP_BY_HOP | {"accept-encoding", "x-backend"}
+# x-forwarded-for is rebuilt, not copied: the peer's address is appended to it.
+_STRIP = HOP_BY_HOP | {"accept-encoding", "x-backend", "x-forwarded-for"}
 _CREDENTIALS = frozenset({"authorization", "x-api-key", "api-key", "x-goog-api-key"})
 
 
@@ -82,31 +81,33 @@ class AllowAll:
         return None
 
 
+class AppParts(TypedDict, total=False):
+    """What a caller may hand in instead of the defaults built from the settings."""
+
+    enforcement: Enforcement
+    publisher: Publisher
+    forwarder: Forwarder
+    metrics: ProxyMetrics
+    policy: InlinePolicy
+
+
 class ProxyApp:
     """One proxy instance; create with `create_app`."""
 
-    def __init__(
-        self,
-        settings: ProxySettings,
-        *,
-        enforcement: Enforcement | None = None,
-        publisher: Publisher | None = None,
-        forwarder: Forwarder | None = None,
-        metrics: ProxyMetrics | None = None,
-        policy: InlinePolicy | None = None,
-    ) -> None:
+    def __init__(self, settings: ProxySettings, **parts: Unpack[AppParts]) -> None:
         self.settings = settings
         # Loaded even when inline checks are off: the control API shows and reloads it.
+        policy = parts.get("policy")
         self.policy = policy if policy is not None else InlinePolicy.from_settings(settings)
-        self.metrics = metrics or ProxyMetrics()
+        self.metrics = parts.get("metrics") or ProxyMetrics()
         self.router = Router(settings)
         self.sessions = SessionResolver(
             settings.session_header, settings.key_salt.get_secret_value(), settings.session_idle_s
         )
         self.addresses = ClientAddress(settings.trusted_proxies)
-        self.emitter: Publisher = publisher or build_emitter(settings, self.metrics)
-        self.enforcement: Enforcement = enforcement or AllowAll()
-        self.forwarder = forwarder or Forwarder(
+        self.emitter: Publisher = parts.get("publisher") or build_emitter(settings, self.metrics)
+        self.enforcement: Enforcement = parts.get("enforcement") or AllowAll()
+        self.forwarder = parts.get("forwarder") or Forwarder(
             timeout_s=settings.upstream_timeout_s,
             connect_timeout_s=settings.connect_timeout_s,
             max_connections=settings.upstream_max_connections,
@@ -245,6 +246,9 @@ class ProxyApp:
             if (name := k.decode("latin-1")) not in _STRIP and not (inject and name in _CREDENTIALS)
         ]
         out.append(("accept-encoding", "identity"))
+        forwarded = _forwarded_for(scope)
+        if forwarded:
+            out.append(("x-forwarded-for", forwarded))
         out.extend(inject)
         return out
 
@@ -295,22 +299,7 @@ class ProxyApp:
         self._finish(req, route, response.status_code, relayed, ttfb, t0)
 
     def _window(self, req: LLMRequest, index: int, offset: int, text: str) -> None:
-        self.emitter.publish(
-            StreamWindow.model_construct(
-                event_id=uuid7(),
-                time=utcnow(),
-                tool_calls=[],
-                source=self._source,
-                session_id=req.session_id,
-                request_id=req.request_id,
-                backend=req.backend,
-                provider=req.provider,
-                model=req.model,
-                window_index=index,
-                offset_chars=offset,
-                text=text,
-            )
-        )
+        self.emitter.publish(build_window(req, index, offset, text))
 
     def _finish(
         self,
@@ -392,21 +381,21 @@ class ProxyApp:
         self.metrics.observe(backend, provider, err.outcome, err.status, latency, None, None, None)
 
 
-def create_app(
-    settings: ProxySettings,
-    *,
-    enforcement: Enforcement | None = None,
-    publisher: Publisher | None = None,
-    forwarder: Forwarder | None = None,
-    metrics: ProxyMetrics | None = None,
-    policy: InlinePolicy | None = None,
-) -> ProxyApp:
+def _forwarded_for(scope: Scope) -> str | None:
+    """The X-Forwarded-For to send upstream: the client's chain plus the peer we saw.
+
+    Standard proxy behaviour (several headers join with ", "); which hops count
+    for session identity is `ClientAddress`'s business and is unaffected.
+    """
+    chain = [
+        v.decode("latin-1").strip() for k, v in scope["headers"] if k.lower() == b"x-forwarded-for"
+    ]
+    client = scope.get("client")
+    if client and client[0]:
+        chain.append(client[0])
+    return ", ".join(c for c in chain if c) or None
+
+
+def create_app(settings: ProxySettings, **parts: Unpack[AppParts]) -> ProxyApp:
     """Build the proxy ASGI app; nothing connects until the lifespan starts it."""
-    return ProxyApp(
-        settings,
-        enforcement=enforcement,
-        publisher=publisher,
-        forwarder=forwarder,
-        metrics=metrics,
-        policy=policy,
-    )
+    return ProxyApp(settings, **parts)

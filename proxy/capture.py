@@ -19,11 +19,18 @@ from schemas.events import (
     LLMResponse,
     Outcome,
     Provider,
+    StreamWindow,
     utcnow,
 )
 from schemas.ids import uuid7
 
-__all__ = ["CapturePolicy", "build_rejection", "build_request", "build_response"]
+__all__ = [
+    "CapturePolicy",
+    "build_rejection",
+    "build_request",
+    "build_response",
+    "build_window",
+]
 
 CapturePolicy = Literal["all", "flagged_only", "metadata_only"]
 
@@ -229,20 +236,45 @@ def build_rejection(
     error_type: str,
     error_message: str,
 ) -> LLMResponse:
-    """The response event of a request the proxy answered itself with an error."""
-    return LLMResponse.model_construct(
-        event_id=uuid7(),
-        time=utcnow(),
-        tool_calls=[],
+    """The response event of a request the proxy answered itself with an error.
+
+    Nothing came back from a backend: no text, tokens or timing beyond the latency.
+    """
+    return build_response(
         source=source,
         session_id=session_id,
         request_id=request_id,
         backend=backend,
         provider=provider,
         path=path,
+        model=None,
+        stream=False,
         status_code=status_code,
         outcome=outcome,
+        ttfb_ms=None,
         latency_ms=latency_ms,
+        result=None,
+        body_bytes=0,
+        policy="all",
+        max_chars=0,
         error_type=error_type,
         error_message=error_message,
+    )
+
+
+def build_window(req: LLMRequest, index: int, offset: int, text: str) -> StreamWindow:
+    """One stream window of the answer to `req`: `text` starts at `offset` characters."""
+    return StreamWindow.model_construct(
+        event_id=uuid7(),
+        time=utcnow(),
+        tool_calls=[],
+        source=req.source,
+        session_id=req.session_id,
+        request_id=req.request_id,
+        backend=req.backend,
+        provider=req.provider,
+        model=req.model,
+        window_index=index,
+        offset_chars=offset,
+        text=text,
     )

@@ -110,6 +110,11 @@ async def relay_buffered(
     return Relayed("ok" if response.status_code < 400 else "upstream_error", len(body), result)
 
 
+def _more(body: bytes) -> dict[str, Any]:
+    """One body message of a response that goes on."""
+    return {"type": "http.response.body", "body": body, "more_body": True}
+
+
 async def relay_stream(
     response: httpx.Response,
     receive: Receive,
@@ -124,8 +129,11 @@ async def relay_stream(
     on_window: Callable[[int, int, str], None],
 ) -> Relayed:
     """Relay chunk by chunk; cut on a kill, stop on a client disconnect."""
-    ndjson = "ndjson" in response.headers.get("content-type", "")
-    sse = ndjson or "text/event-stream" in response.headers.get("content-type", "")
+    ctype = response.headers.get("content-type", "")
+    # Ollama streams NDJSON whatever content type it declares (some versions and
+    # compatible servers send application/json): its kill marker is a JSON line.
+    ndjson = provider == "ollama" or "ndjson" in ctype
+    framed = ndjson or "text/event-stream" in ctype
     parser = StreamParser(provider, ndjson=ndjson) if capture else None
     gone = asyncio.Event()
 
@@ -149,17 +157,11 @@ async def relay_stream(
             cmd = enforcement.check(session_id)
             if cmd is not None:
                 err = killed_error(cmd, session_id)
-                if sse:
-                    await send(
-                        {
-                            "type": "http.response.body",
-                            "body": stream_error_chunk(provider, err, ndjson=ndjson),
-                            "more_body": True,
-                        }
-                    )
+                if framed:
+                    await send(_more(stream_error_chunk(provider, err, ndjson=ndjson)))
                 outcome, err_type, err_msg = "killed", err.error_type, err.message
                 break
-            await send({"type": "http.response.body", "body": chunk, "more_body": True})
+            await send(_more(chunk))
             total += len(chunk)
             if parser is not None:
                 text = parser.feed(chunk)
@@ -172,14 +174,8 @@ async def relay_stream(
     except UpstreamError as exc:
         outcome = "timeout" if isinstance(exc, UpstreamTimeout) else "upstream_error"
         err_type, err_msg = exc.error_type, exc.message
-        if sse and not gone.is_set():
-            await send(
-                {
-                    "type": "http.response.body",
-                    "body": stream_error_chunk(provider, exc, ndjson=ndjson),
-                    "more_body": True,
-                }
-            )
+        if framed and not gone.is_set():
+            await send(_more(stream_error_chunk(provider, exc, ndjson=ndjson)))
     finally:
         watcher.cancel()
         with contextlib.suppress(asyncio.CancelledError):

@@ -8,42 +8,15 @@ from __future__ import annotations
 
 import asyncio
 import faulthandler
-import json
 import logging
 import signal
-import sys
 
 from schemas.kafka import ensure_topics
+from schemas.logs import configure_logging
 from sinks.consumer import Sink
 from sinks.settings import SinkSettings
 
 __all__ = ["main"]
-
-_STD = set(vars(logging.makeLogRecord({})))
-
-
-class _JsonFormatter(logging.Formatter):
-    def format(self, record: logging.LogRecord) -> str:
-        extra = {k: v for k, v in vars(record).items() if k not in _STD and k != "message"}
-        return json.dumps(
-            {
-                "level": record.levelname,
-                "logger": record.name,
-                "event": record.getMessage(),
-                **extra,
-            },
-            default=str,
-        )
-
-
-def _configure_logging(settings: SinkSettings) -> None:
-    handler = logging.StreamHandler(sys.stderr)
-    if settings.log_format == "json":
-        handler.setFormatter(_JsonFormatter())
-    else:
-        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
-    logging.basicConfig(level=settings.log_level.upper(), handlers=[handler], force=True)
-    logging.getLogger("aiokafka").setLevel(logging.WARNING)
 
 
 async def _run(settings: SinkSettings) -> None:
@@ -73,7 +46,7 @@ async def _run(settings: SinkSettings) -> None:
 def main() -> None:
     """Entry point of `python -m sinks`."""
     settings = SinkSettings()
-    _configure_logging(settings)
+    configure_logging(settings.log_level, settings.log_format, quiet={"aiokafka": logging.WARNING})
     try:
         import uvloop
 

@@ -23,7 +23,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Awaitable, Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, cast
 
 from redis.asyncio import Redis
@@ -31,11 +31,14 @@ from redis.exceptions import RedisError
 
 from proxy.enforcement.errors import StoreError
 from proxy.enforcement.store import (
+    COUNTER_FIELDS,
+    LABEL_FIELDS,
     CommandCallback,
-    KillState,
     Observation,
     SessionInfo,
     command_order,
+    response_total_tokens,
+    session_info,
 )
 from schemas.codec import decode_as, encode
 from schemas.errors import DecodeError
@@ -67,27 +70,9 @@ redis.call('PUBLISH', ARGV[4], ARGV[3])
 return 1
 """
 
-_INT_FIELDS = (
-    "requests",
-    "responses",
-    "errors",
-    "input_tokens",
-    "output_tokens",
-    "total_tokens",
-    "violations",
-)
-_STR_FIELDS = (
-    "backend",
-    "model",
-    "client_ip",
-    "api_key_fingerprint",
-    "last_rule_id",
-    "last_severity",
-)
 
-
-def _dt(value: str | None) -> datetime | None:
-    return None if value is None else datetime.fromtimestamp(float(value), UTC)
+def _epoch(value: str | None) -> float | None:
+    return None if value is None else float(value)
 
 
 class RedisSessionStore:
@@ -185,11 +170,10 @@ class RedisSessionStore:
                 pipe.hincrby(key, "responses", 1)
                 if e.status_code >= 400 or e.outcome != "ok":
                     pipe.hincrby(key, "errors", 1)
-                total = e.total_tokens or (e.input_tokens or 0) + (e.output_tokens or 0)
                 for name, value in (
                     ("input_tokens", e.input_tokens),
                     ("output_tokens", e.output_tokens),
-                    ("total_tokens", total),
+                    ("total_tokens", response_total_tokens(e)),
                 ):
                     if value:
                         pipe.hincrby(key, name, value)
@@ -286,20 +270,20 @@ class RedisSessionStore:
             h = cast(dict[str, str], raw)
             if not h:
                 continue
-            state = None
+            cmd = None
             if kill is not None:
                 with contextlib.suppress(DecodeError):
-                    state = KillState.of(decode_as(SessionCommand, kill))
-            fields: dict[str, object] = {f: int(h.get(f, 0)) for f in _INT_FIELDS}
-            fields.update({f: h.get(f) for f in _STR_FIELDS})
-            fields.update(
-                session_id=sid,
-                first_seen=_dt(h.get("first_seen")),
-                last_seen=_dt(h.get("last_seen")),
+                    cmd = decode_as(SessionCommand, kill)
+            info = session_info(
+                sid,
+                first_seen=_epoch(h.get("first_seen")),
+                last_seen=_epoch(h.get("last_seen")),
                 flagged=h.get("flagged") == "1",
-                kill=state,
+                counters={f: int(h.get(f, 0)) for f in COUNTER_FIELDS},
+                labels={f: h.get(f) for f in LABEL_FIELDS},
+                kill=cmd,
             )
-            out.append(SessionInfo.model_validate(fields))
+            out.append(info)
         return out
 
     async def _run(self, awaitable: Awaitable[Any]) -> Any:

@@ -11,7 +11,7 @@ older one. Request/response counters are at-least-once from the caller's view
 from __future__ import annotations
 
 from collections import OrderedDict, deque
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Protocol
@@ -28,6 +28,8 @@ from schemas.events import (
 )
 
 __all__ = [
+    "COUNTER_FIELDS",
+    "LABEL_FIELDS",
     "CommandCallback",
     "KillState",
     "MemorySessionStore",
@@ -35,6 +37,8 @@ __all__ = [
     "SessionInfo",
     "SessionStore",
     "command_order",
+    "response_total_tokens",
+    "session_info",
 ]
 
 Observation = LLMRequest | LLMResponse
@@ -139,8 +143,57 @@ class SessionStore(Protocol):
         """How many sessions are held (seen at or after `since`, when given)."""
 
 
+#: The `SessionInfo` fields every store keeps as integer counters and as labels.
+COUNTER_FIELDS = (
+    "requests",
+    "responses",
+    "errors",
+    "input_tokens",
+    "output_tokens",
+    "total_tokens",
+    "violations",
+)
+LABEL_FIELDS = (
+    "backend",
+    "model",
+    "client_ip",
+    "api_key_fingerprint",
+    "last_rule_id",
+    "last_severity",
+)
+
+
 def _ts(value: float | None) -> datetime | None:
     return None if value is None else datetime.fromtimestamp(value, UTC)
+
+
+def session_info(
+    session_id: str,
+    *,
+    first_seen: float | None,
+    last_seen: float | None,
+    flagged: bool,
+    counters: Mapping[str, int],
+    labels: Mapping[str, str | None],
+    kill: SessionCommand | None,
+) -> SessionInfo:
+    """The `SessionInfo` of one stored record (times as epoch seconds), for every store."""
+    return SessionInfo.model_validate(
+        {
+            **counters,
+            **labels,
+            "session_id": session_id,
+            "first_seen": _ts(first_seen),
+            "last_seen": _ts(last_seen),
+            "flagged": flagged,
+            "kill": KillState.of(kill) if kill is not None else None,
+        }
+    )
+
+
+def response_total_tokens(e: LLMResponse) -> int:
+    """The response's total tokens, or input plus output when the backend gave no total."""
+    return e.total_tokens or (e.input_tokens or 0) + (e.output_tokens or 0)
 
 
 @dataclass(slots=True)
@@ -171,25 +224,14 @@ class _Session:
             self.last_seen = ts
 
     def info(self, kill: SessionCommand | None) -> SessionInfo:
-        return SessionInfo(
-            session_id=self.session_id,
-            first_seen=_ts(self.first_seen),
-            last_seen=_ts(self.last_seen),
-            requests=self.requests,
-            responses=self.responses,
-            errors=self.errors,
-            input_tokens=self.input_tokens,
-            output_tokens=self.output_tokens,
-            total_tokens=self.total_tokens,
-            backend=self.backend,
-            model=self.model,
-            client_ip=self.client_ip,
-            api_key_fingerprint=self.api_key_fingerprint,
+        return session_info(
+            self.session_id,
+            first_seen=self.first_seen,
+            last_seen=self.last_seen,
             flagged=self.flagged,
-            violations=self.violations,
-            last_rule_id=self.last_rule_id,
-            last_severity=self.last_severity,
-            kill=KillState.of(kill) if kill is not None else None,
+            counters={f: getattr(self, f) for f in COUNTER_FIELDS},
+            labels={f: getattr(self, f) for f in LABEL_FIELDS},
+            kill=kill,
         )
 
 
@@ -211,7 +253,7 @@ def apply_observation(s: _Session, e: Observation) -> None:
         s.errors += 1
     s.input_tokens += e.input_tokens or 0
     s.output_tokens += e.output_tokens or 0
-    s.total_tokens += e.total_tokens or (e.input_tokens or 0) + (e.output_tokens or 0)
+    s.total_tokens += response_total_tokens(e)
 
 
 class MemorySessionStore:

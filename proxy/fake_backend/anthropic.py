@@ -8,9 +8,9 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from proxy.fake_backend.behaviour import (
+    answer_for,
+    conversation,
     count_words,
-    find_tool_call,
-    reply_for,
     split_chars,
     split_words,
     text_of,
@@ -43,34 +43,22 @@ def anthropic_error(status: int, message: str) -> Response:
     return json_response(body, status, headers)
 
 
-def _prompt_of(body: dict[str, Any]) -> tuple[list[str], str]:
-    """Texts of the system prompt and messages, and the last user text."""
-    texts = [text_of(body.get("system"))]
-    last_user = ""
-    messages = body.get("messages")
-    if isinstance(messages, list):
-        for message in messages:
-            if not isinstance(message, dict):
-                continue
-            text = text_of(message.get("content"))
-            texts.append(text)
-            if message.get("role") == "user":
-                last_user = text
-    return texts, last_user
-
-
 async def messages(request: Request) -> Response:
     """`POST /v1/messages`, with the real SSE event sequence when `stream` is true."""
     call = await begin(request, anthropic_error)
     if not isinstance(call, Call):
         return call
-    texts, last_user = _prompt_of(call.body)
+    system = text_of(call.body.get("system"))
+    texts, last_user = conversation(call.body.get("messages"), preface=[system])
     input_tokens = count_words(texts)
-    tool = find_tool_call(last_user) if call.body.get("tools") else None
-    reply = (
-        "" if tool else reply_for(call.behaviour, last_user, "anthropic", call.model, input_tokens)
+    tool, reply, output_tokens = answer_for(
+        call.behaviour,
+        last_user,
+        tools=bool(call.body.get("tools")),
+        provider="anthropic",
+        model=call.model,
+        prompt_words=input_tokens,
     )
-    output_tokens = count_words([tool.arguments if tool else reply])
     stop_reason = "tool_use" if tool else "end_turn"
     block: dict[str, Any]
     if tool:

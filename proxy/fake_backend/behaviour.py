@@ -10,13 +10,16 @@ import json
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 __all__ = [
     "DEFAULT_CHUNKS",
+    "Answer",
     "Behaviour",
     "BehaviourError",
     "ToolCall",
+    "answer_for",
+    "conversation",
     "count_words",
     "default_reply",
     "find_tool_call",
@@ -164,6 +167,44 @@ def find_tool_call(last_user: str) -> ToolCall | None:
         except ValueError:
             arguments = {}
     return ToolCall(name=match.group(1), arguments=json.dumps(arguments, separators=(",", ":")))
+
+
+def conversation(messages: Any, preface: Iterable[str] = ()) -> tuple[list[str], str]:
+    """Texts of `preface` and of every message (chat or input items), and the last user text."""
+    texts = list(preface)
+    last_user = ""
+    if isinstance(messages, list):
+        for message in messages:
+            if not isinstance(message, dict):
+                continue
+            text = text_of(message.get("content"))
+            texts.append(text)
+            if message.get("role") == "user":
+                last_user = text
+    return texts, last_user
+
+
+class Answer(NamedTuple):
+    """What the fake answers: a scripted tool call (reply "") or a reply, and its word count."""
+
+    tool: ToolCall | None
+    reply: str
+    output_tokens: int
+
+
+def answer_for(
+    behaviour: Behaviour,
+    last_user: str,
+    *,
+    tools: bool,
+    provider: str,
+    model: str,
+    prompt_words: int,
+) -> Answer:
+    """A scripted tool call when tools are offered and the last user asks for one, else text."""
+    tool = find_tool_call(last_user) if tools else None
+    reply = "" if tool else reply_for(behaviour, last_user, provider, model, prompt_words)
+    return Answer(tool, reply, count_words([tool.arguments if tool else reply]))
 
 
 def split_words(text: str, parts: int) -> list[str]:

@@ -8,9 +8,14 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import Response
 
-from proxy.fake_backend.behaviour import count_words, find_tool_call, reply_for, split_words
+from proxy.fake_backend.behaviour import (
+    answer_for,
+    conversation,
+    count_words,
+    reply_for,
+    split_words,
+)
 from proxy.fake_backend.core import Call, begin, json_response
-from proxy.fake_backend.openai import prompt_of
 from proxy.fake_backend.streaming import FrameStream, ndjson
 
 __all__ = ["chat", "generate", "ollama_error", "tags"]
@@ -53,11 +58,16 @@ async def chat(request: Request) -> Response:
     if not isinstance(call, Call):
         return call
     model = _model(call)
-    texts, last_user = prompt_of(call.body.get("messages"))
+    texts, last_user = conversation(call.body.get("messages"))
     prompt_tokens = count_words(texts)
-    tool = find_tool_call(last_user) if call.body.get("tools") else None
-    reply = "" if tool else reply_for(call.behaviour, last_user, "ollama", model, prompt_tokens)
-    eval_tokens = count_words([tool.arguments if tool else reply])
+    tool, reply, eval_tokens = answer_for(
+        call.behaviour,
+        last_user,
+        tools=bool(call.body.get("tools")),
+        provider="ollama",
+        model=model,
+        prompt_words=prompt_tokens,
+    )
     final_message: dict[str, Any] = {"role": "assistant", "content": reply}
     if tool:
         final_message["tool_calls"] = [{"function": {"name": tool.name, "arguments": tool.input}}]

@@ -14,12 +14,12 @@ from starlette.responses import Response
 
 from proxy.fake_backend.behaviour import (
     ToolCall,
+    answer_for,
+    conversation,
     count_words,
-    find_tool_call,
     reply_for,
     split_chars,
     split_words,
-    text_of,
 )
 from proxy.fake_backend.core import Call, begin, json_response
 from proxy.fake_backend.streaming import FrameStream, sse
@@ -32,7 +32,6 @@ __all__ = [
     "files",
     "list_models",
     "openai_error",
-    "prompt_of",
 ]
 
 MODELS = ("gpt-4o-mini", "gpt-4o", "text-embedding-3-small", "claude-3-5-sonnet-latest")
@@ -55,21 +54,6 @@ def openai_error(status: int, message: str) -> Response:
     headers = {"retry-after": "1"} if status in (429, 503) else None
     body = {"error": {"message": message, "type": kind, "param": None, "code": code}}
     return json_response(body, status, headers)
-
-
-def prompt_of(messages: Any) -> tuple[list[str], str]:
-    """Texts of all messages, and the text of the last user message."""
-    texts: list[str] = []
-    last_user = ""
-    if isinstance(messages, list):
-        for message in messages:
-            if not isinstance(message, dict):
-                continue
-            text = text_of(message.get("content"))
-            texts.append(text)
-            if message.get("role") == "user":
-                last_user = text
-    return texts, last_user
 
 
 def _usage(prompt: int, completion: int) -> dict[str, int]:
@@ -98,13 +82,16 @@ async def chat_completions(request: Request) -> Response:
     call = await begin(request, openai_error)
     if not isinstance(call, Call):
         return call
-    texts, last_user = prompt_of(call.body.get("messages"))
+    texts, last_user = conversation(call.body.get("messages"))
     prompt_tokens = count_words(texts)
-    tool = find_tool_call(last_user) if call.body.get("tools") else None
-    reply = (
-        "" if tool else reply_for(call.behaviour, last_user, "openai", call.model, prompt_tokens)
+    tool, reply, completion_tokens = answer_for(
+        call.behaviour,
+        last_user,
+        tools=bool(call.body.get("tools")),
+        provider="openai",
+        model=call.model,
+        prompt_words=prompt_tokens,
     )
-    completion_tokens = count_words([tool.arguments if tool else reply])
     usage = _usage(prompt_tokens, completion_tokens)
     completion_id = call.backend.next_id("chatcmpl-")
     call_id = call.backend.next_id("call_") if tool else ""

@@ -8,12 +8,11 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from proxy.fake_backend.behaviour import (
+    answer_for,
+    conversation,
     count_words,
-    find_tool_call,
-    reply_for,
     split_chars,
     split_words,
-    text_of,
 )
 from proxy.fake_backend.core import Call, begin, json_response
 from proxy.fake_backend.openai import openai_error
@@ -24,23 +23,12 @@ __all__ = ["responses"]
 
 def _input_of(body: dict[str, Any]) -> tuple[list[str], str]:
     """Texts of the instructions and input items, and the last user text."""
-    texts: list[str] = []
     instructions = body.get("instructions")
-    if isinstance(instructions, str):
-        texts.append(instructions)
+    preface = [instructions] if isinstance(instructions, str) else []
     items = body.get("input")
     if isinstance(items, str):
-        return [*texts, items], items
-    last_user = ""
-    if isinstance(items, list):
-        for item in items:
-            if not isinstance(item, dict):
-                continue
-            text = text_of(item.get("content"))
-            texts.append(text)
-            if item.get("role") == "user":
-                last_user = text
-    return texts, last_user
+        return [*preface, items], items
+    return conversation(items, preface)
 
 
 async def responses(request: Request) -> Response:
@@ -50,9 +38,14 @@ async def responses(request: Request) -> Response:
         return call
     texts, last_user = _input_of(call.body)
     input_tokens = count_words(texts)
-    tool = find_tool_call(last_user) if call.body.get("tools") else None
-    reply = "" if tool else reply_for(call.behaviour, last_user, "openai", call.model, input_tokens)
-    output_tokens = count_words([tool.arguments if tool else reply])
+    tool, reply, output_tokens = answer_for(
+        call.behaviour,
+        last_user,
+        tools=bool(call.body.get("tools")),
+        provider="openai",
+        model=call.model,
+        prompt_words=input_tokens,
+    )
     item_id = call.backend.next_id("fc_" if tool else "msg_")
     if tool:
         item: dict[str, Any] = {

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import random
 import time
-from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 from aiokafka import AIOKafkaProducer
@@ -120,15 +119,6 @@ def trail_ids(settings: SinkSettings) -> tuple[int, int, set[str]]:
     _, rows = run_query(settings, f"SELECT event_id FROM ({union})")
     ids = [r[0] for r in rows]
     return len(ids), len(set(ids)), set(ids)
-
-
-async def wait_for(cond: Callable[[], bool], timeout_s: float, what: str) -> None:
-    """Poll `cond` until true; fail naming `what` after `timeout_s`."""
-    deadline = time.monotonic() + timeout_s
-    while not cond():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout_s}s waiting for {what}")
-        await asyncio.sleep(0.05)
 
 
 async def wait_for_trail(settings: SinkSettings, n: int, timeout_s: float) -> None:

@@ -4,12 +4,13 @@
 from __future__ import annotations
 
 import asyncio
+import uuid
 from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 
 import httpx
-from conftest import unique
+from polling import wait_until
 from proxy_harness import collect, make_settings, running_proxy
 
 from modeltrail.embedded.process import ManagedProcess
@@ -25,16 +26,10 @@ CHAT = {"model": "gpt-4o", "messages": [{"role": "user", "content": "hi"}]}
 BrokerFactory = Callable[[int | None], ManagedProcess]
 
 
-async def _until(predicate: Callable[[], bool], timeout_s: float, what: str) -> None:
-    deadline = asyncio.get_running_loop().time() + timeout_s
-    while not predicate():
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        await asyncio.sleep(0.05)
-
-
 async def _fresh_kafka(broker: ManagedProcess) -> KafkaSettings:
-    kafka = KafkaSettings(bootstrap_servers=broker.address, topic_prefix=f"{unique()}.")  # type: ignore[attr-defined]
+    kafka = KafkaSettings(
+        bootstrap_servers=broker.address, topic_prefix=f"t{uuid.uuid4().hex[:10]}."
+    )
     await ensure_topics(kafka)
     return kafka
 
@@ -74,11 +69,11 @@ async def test_spool_replays_every_event_once(
 
         broker.stop()
         during = await _send(client, proxy.url, 6, "during")
-        await _until(lambda: app.emitter.stats()["spooled"] >= 12, 20, "events to be spooled")
+        await wait_until(lambda: app.emitter.stats()["spooled"] >= 12, 20, "events to be spooled")
         assert (tmp_path / "spool" / "spool.log").stat().st_size > 0
 
         broker_factory(port)  # a new, empty broker on the same address
-        await _until(
+        await wait_until(
             lambda: (
                 bool(app.emitter.stats()["broker_up"]) and app.emitter.stats()["spool_bytes"] == 0
             ),
@@ -137,7 +132,9 @@ async def test_fail_open_serves_and_counts_drops(
     async with running_proxy(settings) as proxy, httpx.AsyncClient() as client:
         broker.stop()
         await _send(client, proxy.url, 3, "open")
-        await _until(lambda: proxy.app.emitter.stats()["dropped"] >= 6, 15, "drops to be counted")
+        await wait_until(
+            lambda: proxy.app.emitter.stats()["dropped"] >= 6, 15, "drops to be counted"
+        )
         assert proxy.app.emitter.stats()["spooled"] == 0
 
 
@@ -165,7 +162,7 @@ async def test_spool_left_by_a_crashed_process_is_replayed_at_start(
 
     emitter = Emitter(kafka_settings, mode="spool", spool=Spool(tmp_path))
     async with emitter:
-        await _until(lambda: emitter.stats()["spool_bytes"] == 0, 20, "the replay")
+        await wait_until(lambda: emitter.stats()["spool_bytes"] == 0, 20, "the replay")
         assert emitter.healthy and emitter.stats()["replayed"] == 25
     got = await collect(kafka_settings, [topic], lambda evs: len(evs) >= 25, timeout_s=10)
     assert [e.event_id for e in got if e.session_id == "s0"] == [

@@ -2,33 +2,29 @@
 
 from __future__ import annotations
 
-import asyncio
 import time
 import uuid
 from collections.abc import AsyncIterator, Mapping
 from datetime import timedelta
 
 import pytest
-import redis.asyncio as aioredis
 from aiokafka import AIOKafkaProducer
+from polling import wait_until
 from pydantic import SecretStr
+from session_events import command
 
 from modeltrail.embedded.process import free_port
 from proxy.enforcement import EnforcementService, ReplayTimeout
 from proxy.settings import ProxySettings
 from schemas.codec import encode, encode_key
 from schemas.events import (
-    BlockMode,
-    CommandKind,
     DeadLetter,
     EventEnvelope,
     LLMRequest,
     LLMResponse,
-    SessionCommand,
     Violation,
     utcnow,
 )
-from schemas.ids import uuid7
 from schemas.kafka import ensure_topics
 from schemas.settings import KafkaSettings, RedisSettings
 
@@ -45,27 +41,6 @@ def proxy_settings(
     return ProxySettings(kafka=kafka, enforcement_replay_timeout_s=20, **extra)  # type: ignore[arg-type]
 
 
-def command(
-    sid: str,
-    kind: CommandKind = "kill",
-    mode: BlockMode | None = "permanent",
-    duration_s: float | None = None,
-) -> SessionCommand:
-    now = utcnow()
-    return SessionCommand(
-        source="test",
-        session_id=sid,
-        time=now,
-        command=kind,
-        block_mode=mode if kind == "kill" else None,
-        expires_at=now + timedelta(seconds=duration_s) if duration_s else None,
-        reason="test kill",
-        rule_id="test.rule",
-        issuer="test",
-        decision_id=uuid7(),
-    )
-
-
 def sid() -> str:
     return f"s-{uuid.uuid4().hex[:12]}"
 
@@ -78,34 +53,9 @@ async def producer(kafka_settings: KafkaSettings) -> AsyncIterator[AIOKafkaProdu
     await p.stop()
 
 
-@pytest.fixture
-async def key_prefix(redis_url: str) -> AsyncIterator[str]:
-    prefix = f"test:{uuid.uuid4().hex[:10]}:"
-    yield prefix
-    client = aioredis.Redis.from_url(redis_url)
-    keys = [k async for k in client.scan_iter(match=f"{prefix}*")]
-    if keys:
-        await client.delete(*keys)
-    await client.aclose()
-
-
 async def send(producer: AIOKafkaProducer, kafka: KafkaSettings, event: EventEnvelope) -> None:
     topic = kafka.topics.for_event(event)
     await producer.send_and_wait(topic, encode(event), key=encode_key(event))
-
-
-async def eventually(predicate, within: float = 5.0, interval: float = 0.01) -> float:  # type: ignore[no-untyped-def]
-    """Poll until `predicate()` is truthy; return the seconds it took."""
-    start = time.perf_counter()
-    while True:
-        result = predicate()
-        if asyncio.iscoroutine(result):
-            result = await result
-        if result:
-            return time.perf_counter() - start
-        if time.perf_counter() - start > within:
-            raise AssertionError(f"condition not met within {within}s")
-        await asyncio.sleep(interval)
 
 
 async def test_kill_from_kafka_is_enforced_within_one_second(
@@ -119,10 +69,10 @@ async def test_kill_from_kafka_is_enforced_within_one_second(
             kill = command(victim)
             start = time.perf_counter()
             await send(producer, kafka_settings, kill)
-            await eventually(lambda kill=kill: service.check(victim) == kill, interval=0.001)
+            await wait_until(lambda kill=kill: service.check(victim) == kill, interval_s=0.001)
             latencies.append(time.perf_counter() - start)
             await send(producer, kafka_settings, command(victim, "resume"))
-            await eventually(lambda: service.check(victim) is None, interval=0.001)
+            await wait_until(lambda: service.check(victim) is None, interval_s=0.001)
         print(f"kill_latency_ms={[round(x * 1000, 1) for x in latencies]}")
         assert max(latencies) < 1.0
         assert service.check(bystander) is None
@@ -135,7 +85,11 @@ async def test_a_service_started_after_the_kill_refuses_the_session(
     await send(producer, kafka_settings, command(killed))
     await send(producer, kafka_settings, command(resumed))
     await send(producer, kafka_settings, command(resumed, "resume"))
-    await send(producer, kafka_settings, command(expired, mode="duration", duration_s=0.001))
+    await send(
+        producer,
+        kafka_settings,
+        command(expired, mode="duration", expires_at=utcnow() + timedelta(milliseconds=1)),
+    )
     # The check right after start() returns: no waiting, the replay is done.
     async with EnforcementService(proxy_settings(kafka_settings)) as service:
         blocking = service.check(killed)
@@ -151,14 +105,20 @@ async def test_duration_kill_expires_and_resume_lifts(
 ) -> None:
     a, b = sid(), sid()
     async with EnforcementService(proxy_settings(kafka_settings)) as service:
-        await send(producer, kafka_settings, command(a, mode="duration", duration_s=1.0))
+        await send(
+            producer,
+            kafka_settings,
+            command(a, mode="duration", expires_at=utcnow() + timedelta(seconds=1)),
+        )
         await send(producer, kafka_settings, command(b))
-        await eventually(lambda: service.check(a) is not None and service.check(b) is not None)
-        took = await eventually(lambda: service.check(a) is None, within=3.0)
+        await wait_until(
+            lambda: service.check(a) is not None and service.check(b) is not None, interval_s=0.01
+        )
+        took = await wait_until(lambda: service.check(a) is None, timeout_s=3.0, interval_s=0.01)
         assert 0.3 < took < 1.5
         assert service.check(b) is not None
         await send(producer, kafka_settings, command(b, "resume"))
-        await eventually(lambda: service.check(b) is None)
+        await wait_until(lambda: service.check(b) is None, interval_s=0.01)
 
 
 async def test_violations_flag_sessions_and_bad_records_go_to_dead_letters(
@@ -197,14 +157,14 @@ async def test_violations_flag_sessions_and_bad_records_go_to_dead_letters(
             info = await service.session(s)
             return info is not None and info.flagged and info.violations == 1
 
-        await eventually(flagged)
-        await eventually(lambda: bool(letters.events))
+        await wait_until(flagged, interval_s=0.01)
+        await wait_until(lambda: bool(letters.events), interval_s=0.01)
         [letter] = letters.events
         assert isinstance(letter, DeadLetter) and letter.topic == kafka_settings.topics.commands
         assert [i.session_id for i in await service.sessions(flagged=True)] == [s]
         # the follower survived the poison record
         await send(producer, kafka_settings, command(s))
-        await eventually(lambda: service.check(s) is not None)
+        await wait_until(lambda: service.check(s) is not None, interval_s=0.01)
 
 
 def request(s: str, backend: str = "openai") -> LLMRequest:
@@ -227,9 +187,9 @@ def response(s: str, tokens: int) -> LLMResponse:
 
 
 async def test_two_services_on_redis_share_sessions_and_kills(
-    kafka_settings: KafkaSettings, redis_url: str, key_prefix: str
+    kafka_settings: KafkaSettings, redis_url: str, redis_prefix: str
 ) -> None:
-    settings = proxy_settings(kafka_settings, redis_url, key_prefix)
+    settings = proxy_settings(kafka_settings, redis_url, redis_prefix)
     s = sid()
     async with EnforcementService(settings) as one, EnforcementService(settings) as two:
         one.observe_request(request(s))
@@ -247,7 +207,7 @@ async def test_two_services_on_redis_share_sessions_and_kills(
         kill = command(s)
         start = time.perf_counter()
         await one.apply_local(kill)
-        await eventually(lambda: two.check(s) == kill, within=1.0, interval=0.001)
+        await wait_until(lambda: two.check(s) == kill, timeout_s=1.0, interval_s=0.001)
         print(f"redis_kill_propagation_ms={(time.perf_counter() - start) * 1000:.1f}")
         assert [i.session_id for i in await two.sessions(killed=True)] == [s]
 
@@ -259,7 +219,7 @@ async def test_two_services_on_redis_share_sessions_and_kills(
 
         resume = command(s, "resume")
         await two.apply_local(resume)
-        await eventually(lambda: one.check(s) is None, within=1.0, interval=0.001)
+        await wait_until(lambda: one.check(s) is None, timeout_s=1.0, interval_s=0.001)
 
 
 async def test_follower_survives_a_broker_restart(broker_factory) -> None:  # type: ignore[no-untyped-def]
@@ -276,7 +236,9 @@ async def test_follower_survives_a_broker_restart(broker_factory) -> None:  # ty
         await p.start()
         try:
             await send(p, kafka, command(s))
-            took = await eventually(lambda: service.check(s) is not None, within=20.0)
+            took = await wait_until(
+                lambda: service.check(s) is not None, timeout_s=20.0, interval_s=0.01
+            )
             print(f"kill_after_broker_restart_s={took:.2f}")
         finally:
             await p.stop()
@@ -306,7 +268,9 @@ async def test_unreachable_broker_refuses_start_or_degrades_then_recovers(
             await p.start()
             try:
                 await send(p, kafka, command(s))
-                await eventually(lambda: service.check(s) is not None, within=15.0)
+                await wait_until(
+                    lambda: service.check(s) is not None, timeout_s=15.0, interval_s=0.01
+                )
             finally:
                 await p.stop()
             assert (await service.stats())["following"] is True

@@ -8,23 +8,12 @@ from pathlib import Path
 
 import httpx
 from proxy_harness import collect, make_settings, running_proxy
+from session_events import numbered_request
 
 from proxy.emitter import Emitter
 from proxy.spool import Spool
-from schemas.events import EventEnvelope, LLMRequest
+from schemas.events import EventEnvelope
 from schemas.settings import KafkaSettings
-
-
-def _event(i: int) -> LLMRequest:
-    return LLMRequest(
-        source="t",
-        session_id=f"s-{i % 3}",
-        request_id=f"r-{i:05d}",
-        backend="b",
-        provider="openai",
-        method="POST",
-        path="/v1/chat/completions",
-    )
 
 
 async def test_spool_mode_spills_and_replays_everything_in_order(
@@ -43,7 +32,7 @@ async def test_spool_mode_spills_and_replays_everything_in_order(
         assert emitter.healthy
         for _ in range(10):  # bursts far bigger than the queue, with the drain running between
             for _i in range(60):
-                assert emitter.publish(_event(n))
+                assert emitter.publish(numbered_request(n))
                 n += 1
             await asyncio.sleep(0)
     finally:
@@ -83,7 +72,7 @@ async def test_fail_closed_answers_503_when_the_queue_is_nearly_full(
         assert ok.status_code == 200
         filled = 0
         while emitter.accepting():
-            assert emitter.publish(_event(filled))
+            assert emitter.publish(numbered_request(filled))
             filled += 1
         depth = emitter.stats()["queue_depth"]
         assert isinstance(depth, int) and 0 < depth < 20, "must refuse before the queue is full"

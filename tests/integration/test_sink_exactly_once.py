@@ -5,7 +5,8 @@ from __future__ import annotations
 import asyncio
 import json
 
-from _sink_support import make_events, produce, trail_ids, wait_for
+from _sink_support import make_events, produce, trail_ids
+from polling import wait_until
 from typer.testing import CliRunner
 
 from schemas import KafkaSettings
@@ -34,7 +35,7 @@ async def test_100k_events_exactly_once_on_s3(kafka_settings, s3_server, s3_pref
     await produce(kafka_settings, events)
     sink = Sink(settings)
     task = asyncio.create_task(sink.run())
-    await wait_for(lambda: sink.stats.events >= len(events) or task.done(), 120, "all events")
+    await wait_until(lambda: sink.stats.events >= len(events) or task.done(), 120, "all events")
     assert not task.done(), task
     sink.stop()
     await task

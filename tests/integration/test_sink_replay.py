@@ -6,7 +6,8 @@ import asyncio
 from pathlib import Path
 
 import pyarrow.parquet as pq
-from _sink_support import make_events, produce, trail_ids, wait_for
+from _sink_support import make_events, produce, trail_ids
+from polling import wait_until
 
 from schemas import LLMRequest
 from sinks.consumer import Sink
@@ -50,7 +51,7 @@ async def test_orphan_is_replaced_even_when_the_replay_cuts_differently(  # type
     # The replay runs with another boundary rule (a config change across the crash).
     second = Sink(SinkSettings(**base, max_rows=97, idle_flush_s=0.3, fsync=False))  # type: ignore[arg-type]
     task = asyncio.create_task(second.run())
-    await wait_for(lambda: second.stats.events >= len(events) or task.done(), 60, "replay")
+    await wait_until(lambda: second.stats.events >= len(events) or task.done(), 60, "replay")
     second.stop()
     await task
 
@@ -78,13 +79,13 @@ async def test_partitions_move_between_two_sinks_without_loss_or_duplicates(  # 
     load = asyncio.create_task(produce(kafka_settings, events, rate=3_000))
     a, b = Sink(settings), Sink(settings)
     task_a = asyncio.create_task(a.run())
-    await wait_for(lambda: a.stats.files > 0, 30, "sink a writing")
+    await wait_until(lambda: a.stats.files > 0, 30, "sink a writing")
     task_b = asyncio.create_task(b.run())  # joins: partitions are rebalanced
-    await wait_for(lambda: b.stats.files > 0, 30, "sink b writing")
+    await wait_until(lambda: b.stats.files > 0, 30, "sink b writing")
     a.stop()  # leaves mid-load: its partitions move to b
     await task_a
     await load
-    await wait_for(lambda: a.stats.events + b.stats.events >= len(events), 60, "all events")
+    await wait_until(lambda: a.stats.events + b.stats.events >= len(events), 60, "all events")
     b.stop()
     await task_b
     rows, distinct, ids = await asyncio.to_thread(trail_ids, settings)

@@ -5,7 +5,8 @@ from __future__ import annotations
 import asyncio
 
 import boto3
-from _sink_support import make_events, produce, trail_ids, wait_for
+from _sink_support import make_events, produce, trail_ids
+from polling import wait_until
 
 from modeltrail.embedded.process import ManagedProcess, free_port
 from modeltrail.embedded.servers import s3_gateway
@@ -50,13 +51,13 @@ async def test_s3_outage_pauses_then_catches_up(kafka_settings, tmp_path) -> Non
     task = asyncio.create_task(sink.run())
     try:
         await produce(kafka_settings, before)
-        await wait_for(lambda: sink.stats.events >= len(before), 60, "first events stored")
+        await wait_until(lambda: sink.stats.events >= len(before), 60, "first events stored")
 
         s3.stop()
         await produce(kafka_settings, during)
         consumer = sink._consumer
         assert consumer is not None
-        await wait_for(
+        await wait_until(
             lambda: sink.stats.store_retries > 3 and consumer.paused(), 30, "paused partitions"
         )
         await asyncio.sleep(3)  # the outage lasts a while; nothing is stored meanwhile
@@ -69,7 +70,7 @@ async def test_s3_outage_pauses_then_catches_up(kafka_settings, tmp_path) -> Non
 
         s3 = start_s3(tmp_path, port)
         total = len(before) + len(during)
-        await wait_for(lambda: sink.stats.events >= total, 90, "catch-up after the outage")
+        await wait_until(lambda: sink.stats.events >= total, 90, "catch-up after the outage")
         assert not consumer.paused()
         sink.stop()
         await asyncio.wait_for(task, 30)

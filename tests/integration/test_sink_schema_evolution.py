@@ -7,8 +7,9 @@ import json
 
 import orjson
 import pyarrow.parquet as pq
-from _sink_support import make_events, produce, wait_for
+from _sink_support import make_events, produce
 from aiokafka import AIOKafkaProducer
+from polling import wait_until
 from typer.testing import CliRunner
 
 from schemas import LLMRequest, Violation, decode, encode
@@ -28,7 +29,7 @@ async def send_raw(kafka, topic: str, values: list[bytes]) -> None:  # type: ign
 
 
 async def wait_events(sink: Sink, n: int, timeout_s: float = 30) -> None:
-    await wait_for(lambda: sink.stats.events >= n, timeout_s, f"{n} events stored")
+    await wait_until(lambda: sink.stats.events >= n, timeout_s, f"{n} events stored")
 
 
 async def test_new_field_becomes_a_column_and_old_files_still_read(  # type: ignore[no-untyped-def]
@@ -55,7 +56,7 @@ async def test_new_field_becomes_a_column_and_old_files_still_read(  # type: ign
         await wait_events(sink, len(old))
         await send_raw(kafka_settings, topic, [*newer_values, *bad_values])
         await wait_events(sink, len(old) + len(newer))
-        await wait_for(lambda: sink.stats.dead_letters >= len(bad_values), 30, "dead letters")
+        await wait_until(lambda: sink.stats.dead_letters >= len(bad_values), 30, "dead letters")
     finally:
         sink.stop()
         await task

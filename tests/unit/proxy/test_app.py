@@ -13,6 +13,7 @@ from typing import Any
 import httpx
 import orjson
 import pytest
+from proxy_fakes import ListPublisher
 from pydantic import SecretStr
 
 from proxy.app import ProxyApp, create_app
@@ -25,29 +26,6 @@ from schemas.events import (
     SessionCommand,
     StreamWindow,
 )
-
-
-class ListPublisher:
-    def __init__(self) -> None:
-        self.events: list[EventEnvelope] = []
-        self.up = True
-
-    async def start(self) -> None: ...
-
-    async def stop(self) -> None: ...
-
-    def publish(self, event: EventEnvelope) -> bool:
-        self.events.append(event)
-        return True
-
-    def accepting(self) -> bool:
-        return self.up
-
-    def stats(self) -> dict[str, object]:
-        return {"queued": len(self.events)}
-
-    def of(self, kind: type[EventEnvelope]) -> list[Any]:
-        return [e for e in self.events if isinstance(e, kind)]
 
 
 class KillAfter:
@@ -147,6 +125,52 @@ async def test_forward_headers_and_events() -> None:
     assert enf.observed == [req, res]
 
 
+@pytest.mark.parametrize(
+    ("sent", "upstream"),
+    [
+        ([], "127.0.0.1"),
+        ([("x-forwarded-for", "203.0.113.7")], "203.0.113.7, 127.0.0.1"),
+        (
+            [("x-forwarded-for", "203.0.113.7, 10.0.0.2"), ("x-forwarded-for", "10.0.0.3")],
+            "203.0.113.7, 10.0.0.2, 10.0.0.3, 127.0.0.1",
+        ),
+    ],
+)
+async def test_forwarded_for_gets_the_peer_appended(
+    sent: list[tuple[str, str]], upstream: str
+) -> None:
+    seen: list[httpx.Request] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        return httpx.Response(200, json=ANSWER)
+
+    app, pub, _ = _app(handler)
+    async with await _client(app) as client:  # ASGITransport's peer is 127.0.0.1
+        resp = await client.post("/v1/chat/completions", json=CHAT, headers=sent)
+    assert resp.status_code == 200
+    assert seen[0].headers.get_list("x-forwarded-for") == [upstream]
+    # No trusted proxies configured: the identity still uses the peer, not the header.
+    (req,) = pub.of(LLMRequest)
+    assert req.client_ip == "127.0.0.1"
+
+
+async def test_forwarded_for_from_a_trusted_proxy_sets_the_client_ip() -> None:
+    seen: list[httpx.Request] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        return httpx.Response(200, json=ANSWER)
+
+    app, pub, _ = _app(handler, trusted_proxies=["127.0.0.0/8"])
+    headers = {"x-forwarded-for": "203.0.113.7, 127.0.0.5"}
+    async with await _client(app) as client:
+        await client.post("/v1/chat/completions", json=CHAT, headers=headers)
+    assert seen[0].headers["x-forwarded-for"] == "203.0.113.7, 127.0.0.5, 127.0.0.1"
+    (req,) = pub.of(LLMRequest)
+    assert req.client_ip == "203.0.113.7"
+
+
 async def test_injected_key_replaces_the_clients() -> None:
     seen: list[httpx.Request] = []
 
@@ -200,6 +224,36 @@ async def test_kill_cuts_a_running_stream_with_an_sse_error() -> None:
     assert b'"one "' in chunks[0] and b'"two "' in chunks[1]
     assert b"three" not in resp.content
     assert orjson.loads(chunks[2][6:])["error"]["type"] == "session_killed"
+    (res,) = pub.of(LLMResponse)
+    assert res.outcome == "killed" and res.text == "one two " and res.status_code == 200
+
+
+def _ollama_backend(parts: list[str], content_type: str | None) -> Handler:
+    async def body() -> AsyncIterator[bytes]:
+        for p in parts:
+            msg = {"model": "llama3", "message": {"role": "assistant", "content": p}}
+            yield orjson.dumps({**msg, "done": False}) + b"\n"
+        yield orjson.dumps({"model": "llama3", "done": True}) + b"\n"
+
+    headers = {"content-type": content_type} if content_type else {}
+    return lambda r: httpx.Response(200, headers=headers, content=body())
+
+
+# Ollama declares application/x-ndjson; some versions and look-alikes send JSON or nothing.
+@pytest.mark.parametrize("content_type", ["application/x-ndjson", "application/json", None])
+async def test_kill_cuts_an_ollama_stream_with_an_ndjson_error_line(
+    content_type: str | None,
+) -> None:
+    backend = _ollama_backend(["one ", "two ", "three ", "four "], content_type)
+    app, pub, _ = _app(backend, kill_after=3)
+    async with await _client(app) as client:
+        resp = await client.post("/api/chat", json={"model": "llama3", "messages": []})
+    lines = resp.content.splitlines()
+    assert [orjson.loads(x)["message"]["content"] for x in lines[:2]] == ["one ", "two "]
+    assert b"three" not in resp.content and len(lines) == 3
+    last = orjson.loads(lines[2])
+    assert last["error"] == "session blocked: secret leaked"  # Ollama's {"error": "..."}
+    assert (last["type"], last["rule_id"]) == ("session_killed", "SEC-001")
     (res,) = pub.of(LLMResponse)
     assert res.outcome == "killed" and res.text == "one two " and res.status_code == 200
 

@@ -1,34 +1,13 @@
 from __future__ import annotations
 
-from collections.abc import Mapping
-
 import httpx
 import pytest
-from pydantic import SecretStr
+from proxy_fakes import CONTROL_KEYS, ListPublisher
 
 from proxy.control import ControlConfigError, KeyAuth, check_bind, create_control_app, is_loopback
 from proxy.enforcement import EnforcementService
-from proxy.settings import ControlKey, ProxySettings
-from schemas.events import EventEnvelope, SessionCommand
-
-KEYS = [
-    ControlKey(id="viewer", key=SecretStr("read-key-123"), scopes=["read"]),
-    ControlKey(id="oncall", key=SecretStr("kill-key-456"), scopes=["kill"]),
-    ControlKey(id="root", key=SecretStr("admin-key-789"), scopes=["admin"]),
-]
-
-
-class ListPublisher:
-    """An in-process emitter: keeps what it is asked to publish."""
-
-    def __init__(self) -> None:
-        self.events: list[EventEnvelope] = []
-
-    def publish(self, event: EventEnvelope) -> None:
-        self.events.append(event)
-
-    def stats(self) -> Mapping[str, object]:
-        return {"queued": len(self.events)}
+from proxy.settings import ProxySettings
+from schemas.events import SessionCommand
 
 
 @pytest.mark.parametrize(
@@ -54,17 +33,17 @@ def test_refuses_a_public_bind_without_keys() -> None:
     settings = ProxySettings(control_host="0.0.0.0")
     with pytest.raises(ControlConfigError):
         create_control_app(settings, EnforcementService(settings), None)
-    check_bind(ProxySettings(control_host="0.0.0.0", control_keys=KEYS))
+    check_bind(ProxySettings(control_host="0.0.0.0", control_keys=CONTROL_KEYS))
     check_bind(ProxySettings(control_host="127.0.0.1"))
 
 
 def test_duplicate_key_ids_are_refused() -> None:
     with pytest.raises(ControlConfigError, match="unique"):
-        check_bind(ProxySettings(control_keys=[KEYS[0], KEYS[0]]))
+        check_bind(ProxySettings(control_keys=[CONTROL_KEYS[0], CONTROL_KEYS[0]]))
 
 
 def test_key_auth_resolves_scopes() -> None:
-    auth = KeyAuth(KEYS)
+    auth = KeyAuth(CONTROL_KEYS)
     viewer = auth.identify("read-key-123")
     assert viewer is not None and viewer.id == "viewer"
     assert viewer.allows("read") and not viewer.allows("kill")
@@ -82,7 +61,7 @@ def publisher() -> ListPublisher:
 
 @pytest.fixture
 def client(publisher: ListPublisher) -> httpx.AsyncClient:
-    settings = ProxySettings(control_keys=KEYS)
+    settings = ProxySettings(control_keys=CONTROL_KEYS)
     app = create_control_app(settings, EnforcementService(settings), publisher)
     return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://control")
 

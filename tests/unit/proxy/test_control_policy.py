@@ -11,21 +11,15 @@ from typing import Any
 
 import httpx
 import pytest
-from pydantic import SecretStr
+from proxy_fakes import CONTROL_KEYS, ListPublisher
 
 from proxy.app import create_app
 from proxy.control import create_control_app
 from proxy.enforcement import EnforcementService
 from proxy.forward import Forwarder
 from proxy.inline_policy import InlinePolicy
-from proxy.settings import BackendConfig, ControlKey, ProxySettings
-from schemas.events import EventEnvelope
+from proxy.settings import BackendConfig, ProxySettings
 
-KEYS = [
-    ControlKey(id="viewer", key=SecretStr("read-key-123"), scopes=["read"]),
-    ControlKey(id="oncall", key=SecretStr("kill-key-456"), scopes=["kill"]),
-    ControlKey(id="root", key=SecretStr("admin-key-789"), scopes=["admin"]),
-]
 READ = {"authorization": "Bearer read-key-123"}
 KILL = {"authorization": "Bearer kill-key-456"}
 ADMIN = {"authorization": "Bearer admin-key-789"}
@@ -47,25 +41,6 @@ overrides:
 """
 
 
-class NullPublisher:
-    def __init__(self) -> None:
-        self.events: list[EventEnvelope] = []
-
-    async def start(self) -> None: ...
-
-    async def stop(self) -> None: ...
-
-    def publish(self, event: EventEnvelope) -> bool:
-        self.events.append(event)
-        return True
-
-    def accepting(self) -> bool:
-        return True
-
-    def stats(self) -> dict[str, object]:
-        return {}
-
-
 class Stack:
     """A proxy app and its control app over one inline policy."""
 
@@ -73,7 +48,7 @@ class Stack:
         self.settings = ProxySettings(
             backends=[BackendConfig(name="oai", url="http://up.example")],
             default_backend="oai",
-            control_keys=KEYS,
+            control_keys=CONTROL_KEYS,
             policy_files=[policy_file],
         )
         self.policy = InlinePolicy.from_settings(self.settings)
@@ -85,7 +60,7 @@ class Stack:
 
         fwd = Forwarder(timeout_s=5, connect_timeout_s=1, transport=httpx.MockTransport(backend))
         self.proxy = create_app(
-            self.settings, publisher=NullPublisher(), forwarder=fwd, policy=self.policy
+            self.settings, publisher=ListPublisher(), forwarder=fwd, policy=self.policy
         )
         app = create_control_app(
             self.settings, EnforcementService(self.settings), None, policy=self.policy

@@ -7,39 +7,20 @@ broker-down path (the broker-up path is tested in tests/integration).
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Callable
 from pathlib import Path
+
+from polling import wait_until
+from session_events import numbered_request
 
 from modeltrail.embedded.process import free_port
 from proxy.emitter import Emitter
 from proxy.spool import Spool
 from schemas.codec import decode
-from schemas.events import LLMRequest
 from schemas.settings import KafkaSettings
 
 
 def _kafka() -> KafkaSettings:
     return KafkaSettings(bootstrap_servers=f"127.0.0.1:{free_port()}", topic_prefix="t.")
-
-
-def _event(i: int) -> LLMRequest:
-    return LLMRequest(
-        source="t",
-        session_id=f"s-{i % 3}",
-        request_id=f"r-{i:04d}",
-        backend="b",
-        provider="openai",
-        method="POST",
-        path="/v1/chat/completions",
-    )
-
-
-async def _until(done: Callable[[], bool], timeout_s: float = 5.0) -> None:
-    deadline = asyncio.get_running_loop().time() + timeout_s
-    while not done():
-        assert asyncio.get_running_loop().time() < deadline, "timed out"
-        await asyncio.sleep(0.005)
 
 
 def _emitter(mode: str, spool: Spool | None = None, queue_size: int = 4) -> Emitter:
@@ -59,7 +40,7 @@ async def test_spool_mode_spills_a_full_queue_in_order(tmp_path: Path) -> None:
     await emitter.start()
     assert not emitter.healthy
     # No await in between: the drain cannot keep up, the queue overflows after 4.
-    assert all(emitter.publish(_event(i)) for i in range(40))
+    assert all(emitter.publish(numbered_request(i)) for i in range(40))
     assert emitter.stats()["spilling"] is True
     await emitter.stop()
     assert emitter.dropped == 0 and emitter.spooled == 40
@@ -71,7 +52,7 @@ async def test_spool_mode_spills_a_full_queue_in_order(tmp_path: Path) -> None:
     finally:
         spool.close()
     ids = [decode(value).request_id for (_, _, value), _ in records]
-    assert ids == [f"r-{i:04d}" for i in range(40)]
+    assert ids == [f"r-{i:05d}" for i in range(40)]
 
 
 async def test_while_the_broker_is_down_spilled_bursts_stay_in_order(tmp_path: Path) -> None:
@@ -79,9 +60,9 @@ async def test_while_the_broker_is_down_spilled_bursts_stay_in_order(tmp_path: P
     await emitter.start()
     for burst in range(5):
         for i in range(burst * 10, burst * 10 + 10):
-            assert emitter.publish(_event(i))
+            assert emitter.publish(numbered_request(i))
         # The drain writes the spilled burst to disk...
-        await _until(lambda n=burst * 10 + 10: emitter.spooled == n)
+        await wait_until(lambda n=burst * 10 + 10: emitter.spooled == n, interval_s=0.005)
         # ...and spilling ends only once the spool has been replayed to a live broker.
         assert emitter.stats()["spilling"] is True
     await emitter.stop()
@@ -91,11 +72,11 @@ async def test_while_the_broker_is_down_spilled_bursts_stay_in_order(tmp_path: P
         ids = [decode(v).request_id for (_, _, v), _ in spool.read(1000)]
     finally:
         spool.close()
-    assert ids == [f"r-{i:04d}" for i in range(50)]
+    assert ids == [f"r-{i:05d}" for i in range(50)]
 
 
 async def test_fail_open_drops_and_counts_what_does_not_fit() -> None:
     emitter = _emitter("fail_open")
-    results = [emitter.publish(_event(i)) for i in range(10)]
+    results = [emitter.publish(numbered_request(i)) for i in range(10)]
     assert results == [True] * 4 + [False] * 6
     assert emitter.dropped == 6 and emitter.stats()["spilling"] is False

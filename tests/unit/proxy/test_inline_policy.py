@@ -12,13 +12,14 @@ from typing import Any
 
 import httpx
 import pytest
+from proxy_fakes import ListPublisher
 
 from modeltrail.stack import BackendSpec, StackOptions, part_envs
 from proxy.app import ProxyApp, create_app
 from proxy.forward import Forwarder
 from proxy.inline_policy import InlinePolicy, full_request
 from proxy.settings import BackendConfig, ProxySettings
-from schemas.events import ChatMessage, EventEnvelope, LLMRequest, LLMResponse
+from schemas.events import ChatMessage, LLMRequest, LLMResponse
 from streams.policy import PolicyValidationError
 
 INJECTION = (
@@ -30,28 +31,6 @@ OPENAI_ANSWER = {
     "choices": [{"message": {"content": "merge_sorted"}, "finish_reason": "stop"}],
     "usage": {"prompt_tokens": 3, "completion_tokens": 2},
 }
-
-
-class ListPublisher:
-    def __init__(self) -> None:
-        self.events: list[EventEnvelope] = []
-
-    async def start(self) -> None: ...
-
-    async def stop(self) -> None: ...
-
-    def publish(self, event: EventEnvelope) -> bool:
-        self.events.append(event)
-        return True
-
-    def accepting(self) -> bool:
-        return True
-
-    def stats(self) -> dict[str, object]:
-        return {}
-
-    def of(self, kind: type[EventEnvelope]) -> list[Any]:
-        return [e for e in self.events if isinstance(e, kind)]
 
 
 class Backend:
