@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from schemas import DeadLetter
+from schemas.deadletter import dead_letter
 from sinks.partition import ClosedFile
 
 __all__ = ["dead_letters"]
@@ -12,21 +13,20 @@ def dead_letters(
     done: ClosedFile, *, source: str, consumer: str
 ) -> list[tuple[bytes | None, DeadLetter]]:
     """(Kafka key, event) for every bad record of a file; tombstones are not errors and are skipped."""
-    out: list[tuple[bytes | None, DeadLetter]] = []
-    for bad in done.bad:
-        if bad.value is None:
-            continue
-        key = bad.key.decode(errors="replace") if bad.key else None
-        event = DeadLetter(
-            source=source,
-            session_id=key or "unknown",
-            topic=done.topic,
-            partition=done.partition,
-            offset=bad.offset,
-            key=key,
-            reason=bad.reason,
-            consumer=consumer,
-            value_excerpt=bad.value[:512].decode(errors="backslashreplace"),
+    return [
+        (
+            bad.key,
+            dead_letter(
+                topic=done.topic,
+                partition=done.partition,
+                offset=bad.offset,
+                key=bad.key,
+                value=bad.value,
+                reason=bad.reason,
+                consumer=consumer,
+                source=source,
+            ),
         )
-        out.append((bad.key, event))
-    return out
+        for bad in done.bad
+        if bad.value is not None
+    ]

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from streams.deadletter import dead_letter
 from streams.decisions import THRESHOLD_RULE_ID, Engine, Judgement, decision_id, judge
 from streams.errors import PublishError, StateError, StreamsConfigError, StreamsError
 from streams.processor import BatchResult, Output, Processor, Record
@@ -37,7 +36,6 @@ __all__ = [
     "StreamsError",
     "StreamsSettings",
     "create_app",
-    "dead_letter",
     "decision_id",
     "judge",
     "load_policy",

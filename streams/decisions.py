@@ -10,11 +10,11 @@ per decision and a replay after a crash never floods the command topic.
 from __future__ import annotations
 
 import hashlib
-import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Literal, Protocol
 
+from schemas.deadletter import stable_id
 from schemas.events import (
     BlockMode,
     LLMRequest,
@@ -81,13 +81,7 @@ class Judgement:
 def stable_event_id(time_ms: int, name: str) -> str:
     """A UUIDv7 whose time is `time_ms` and whose other bits hash `name`: sortable and
     deterministic, so a replayed output carries the id of the original and sinks dedupe it."""
-    digest = hashlib.sha256(name.encode()).digest()
-    value = (time_ms & ((1 << 48) - 1)) << 80
-    value |= 0x7 << 76
-    value |= (int.from_bytes(digest[:2], "big") & 0xFFF) << 64
-    value |= 0b10 << 62
-    value |= int.from_bytes(digest[2:10], "big") & ((1 << 62) - 1)
-    return str(uuid.UUID(int=value))
+    return stable_id(time_ms, name)
 
 
 def decision_id(session_id: str, trigger: str, event_id: str) -> str:

@@ -12,8 +12,10 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 
 from schemas.codec import decode, encode
+from schemas.deadletter import dead_letter
 from schemas.errors import DecodeError
 from schemas.events import (
     EventEnvelope,
@@ -23,7 +25,6 @@ from schemas.events import (
     StreamWindow,
 )
 from schemas.topics import Topics
-from streams.deadletter import dead_letter
 from streams.decisions import Engine, judge
 from streams.errors import StateError
 from streams.state import SessionState
@@ -31,6 +32,8 @@ from streams.state import SessionState
 __all__ = ["BatchResult", "Output", "Processor", "Record"]
 
 log = logging.getLogger(__name__)
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 @dataclass(frozen=True, slots=True)
@@ -193,7 +196,8 @@ class Processor:
             reason=reason,
             consumer=self._consumer,
             source=self._source,
-            timestamp_ms=rec.timestamp_ms,
+            time=_EPOCH + timedelta(milliseconds=rec.timestamp_ms),
+            stable=True,
         )
         result.outputs.append(Output(self._topics.deadletter, _key(letter), encode(letter)))
         result.dead_letters += 1

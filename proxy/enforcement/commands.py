@@ -22,10 +22,9 @@ from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 from aiokafka.errors import KafkaError
 
 from proxy.enforcement.errors import CommandTopicMissing, ReplayTimeout
-from schemas.events import DeadLetter
 from schemas.settings import KafkaSettings
 
-__all__ = ["RecordHandler", "TopicFollower", "dead_letter"]
+__all__ = ["RecordHandler", "TopicFollower"]
 
 log = logging.getLogger(__name__)
 
@@ -235,21 +234,3 @@ async def _stop_consumer(consumer: AIOKafkaConsumer) -> None:
         log.warning("consumer_stop_cancelled")
     except KafkaError as exc:
         log.warning("consumer_stop_failed", extra={"error": str(exc)})
-
-
-def dead_letter(
-    record: ConsumerRecord[bytes, bytes], reason: str, *, source: str, consumer: str
-) -> DeadLetter:
-    """The dead-letter event for a record that could not be decoded (an excerpt, escaped)."""
-    key = record.key.decode(errors="replace") if record.key else None
-    return DeadLetter(
-        source=source,
-        session_id=key or "",
-        topic=record.topic,
-        partition=record.partition,
-        offset=record.offset,
-        key=key,
-        reason=reason[:1000],
-        consumer=consumer,
-        value_excerpt=repr(record.value[:512])[:512] if record.value else "",
-    )

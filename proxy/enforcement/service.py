@@ -29,7 +29,7 @@ from aiokafka import ConsumerRecord
 
 from proxy.enforcement import views
 from proxy.enforcement.base import EventPublisher
-from proxy.enforcement.commands import TopicFollower, dead_letter
+from proxy.enforcement.commands import TopicFollower
 from proxy.enforcement.errors import EnforcementError, StoreError
 from proxy.enforcement.kills import KillRegistry
 from proxy.enforcement.redis_store import RedisSessionStore
@@ -37,6 +37,7 @@ from proxy.enforcement.store import MemorySessionStore, SessionInfo, SessionStor
 from proxy.metrics import ProxyMetrics
 from proxy.settings import ProxySettings
 from schemas.codec import decode_as
+from schemas.deadletter import dead_letter
 from schemas.errors import DecodeError
 from schemas.events import LLMRequest, LLMResponse, SessionCommand, Violation, utcnow
 
@@ -256,8 +257,12 @@ class EnforcementService:
         if self._publisher is None:
             return
         letter = dead_letter(
-            record,
-            reason,
+            topic=record.topic,
+            partition=record.partition,
+            offset=record.offset,
+            key=record.key,
+            value=record.value,
+            reason=reason,
             source=self.settings.instance_id,
             consumer=f"{self.settings.instance_id}/enforcement",
         )

@@ -161,6 +161,7 @@ async def test_violations_flag_sessions_and_bad_records_go_to_dead_letters(
         await wait_until(lambda: bool(letters.events), interval_s=0.01)
         [letter] = letters.events
         assert isinstance(letter, DeadLetter) and letter.topic == kafka_settings.topics.commands
+        assert (letter.session_id, letter.key, letter.value_excerpt) == (s, s, "{not json")
         assert [i.session_id for i in await service.sessions(flagged=True)] == [s]
         # the follower survived the poison record
         await send(producer, kafka_settings, command(s))
