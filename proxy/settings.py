@@ -113,6 +113,12 @@ class ProxySettings(BaseSettings):
         description="refuse to start when session.commands cannot be replayed; false: start "
         "degraded (kills from the Redis mirror only) and keep retrying",
     )
+    violations_lookback_s: float = Field(
+        default=86400.0,
+        ge=0,
+        description="at start-up, replay audit.violations produced this far back so a "
+        "restarted proxy knows which sessions were flagged (0: follow from the live end)",
+    )
     command_fetch_wait_ms: int = Field(
         default=50,
         ge=0,

@@ -11,6 +11,7 @@ import json
 import logging
 import sys
 from collections.abc import Mapping
+from datetime import UTC, datetime
 from typing import Literal
 
 __all__ = ["JsonFormatter", "configure_logging"]
@@ -19,12 +20,17 @@ _TEXT = "%(asctime)s %(levelname)s %(name)s %(message)s"
 
 
 class JsonFormatter(logging.Formatter):
-    """One JSON object per record: level, logger, event, the `extra` fields and any traceback."""
+    """One JSON object per record: UTC time, level, logger, event, `extra` fields, traceback."""
 
     _SKIP = frozenset(vars(logging.makeLogRecord({}))) | {"message", "asctime"}
 
     def format(self, record: logging.LogRecord) -> str:
-        data = {"level": record.levelname, "logger": record.name, "event": record.getMessage()}
+        data = {
+            "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "level": record.levelname,
+            "logger": record.name,
+            "event": record.getMessage(),
+        }
         data.update({k: v for k, v in vars(record).items() if k not in self._SKIP})
         if record.exc_info:
             data["exc"] = self.formatException(record.exc_info)

@@ -179,12 +179,14 @@ def create_app(
             e.ack()
         if result.commands or result.dead_letters or result.replayed:
             log.info(
-                "batch_judged events=%d violations=%d commands=%d dead_letters=%d replayed=%d",
-                result.events,
-                result.violations,
-                result.commands,
-                result.dead_letters,
-                result.replayed,
+                "batch_judged",
+                extra={
+                    "events": result.events,
+                    "violations": result.violations,
+                    "commands": result.commands,
+                    "dead_letters": result.dead_letters,
+                    "replayed": result.replayed,
+                },
             )
 
     @app.agent(source, name="judge")

@@ -124,7 +124,7 @@ class Processor:
                 state = load(session_id)
             except StateError:
                 # fail open: a corrupt record must not wedge the partition behind it
-                log.error("state_unreadable session=%s: starting afresh", session_id)
+                log.error("state_unreadable", extra={"session_id": session_id})
                 state = None
             state = state or SessionState(session_id)
         return state
@@ -158,10 +158,7 @@ class Processor:
             result.outputs.append(Output(self._topics.commands, key, encode(verdict.command)))
             result.commands += 1
             log.warning(
-                "session_killed session=%s rule=%s decision=%s",
-                event.session_id,
-                verdict.command.rule_id,
-                verdict.command.decision_id,
+                "session_killed",
                 extra={
                     "session_id": event.session_id,
                     "rule_id": verdict.command.rule_id,
@@ -201,12 +198,9 @@ class Processor:
         )
         result.outputs.append(Output(self._topics.deadletter, _key(letter), encode(letter)))
         result.dead_letters += 1
-        log.warning(
-            "dead_letter topic=%s partition=%d offset=%d",  # the reason may quote input
-            rec.topic,
-            rec.partition,
-            rec.offset,
-            extra={"topic": rec.topic, "offset": rec.offset},
+        log.warning(  # not the reason: it may quote the input
+            "dead_letter",
+            extra={"topic": rec.topic, "partition": rec.partition, "offset": rec.offset},
         )
 
 

@@ -31,7 +31,7 @@ async def check_violation_counts_once(
 
 async def check_newest_command_wins(store: SessionStore, t0: datetime) -> None:
     """A mirrored command replaces only an older one, whatever the arrival order."""
-    new = command("s1", "resume", t0 + timedelta(seconds=1), decision_id="b")
+    new = command("s1", "kill", t0 + timedelta(seconds=1), decision_id="b", reason="newer")
     old = command("s1", "kill", t0, decision_id="a")
     assert await store.save_command(new)
     assert not await store.save_command(old)

@@ -7,6 +7,12 @@ compaction), then followed live. `start()` returns only once the replay has
 reached the end offsets seen at start, so a replica never serves a request
 before it knows the kills that were in force when it came up.
 
+The violation follower starts from a look-back instead (`lookback_s`): it seeks
+each partition to `offsets_for_times(now - lookback_s)` and replays up to the end
+offsets before `start()` returns, skipping records whose timestamp is older (Tansu
+answers a timestamp lookup with the earliest offset, so the seek alone is not
+enough there; on Apache Kafka it skips the older records outright).
+
 Delivery: at-least-once into the handler (a record can be seen again after a
 reconnect); handlers must be idempotent, which the kill registry is.
 """
@@ -16,6 +22,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import Awaitable, Callable
 
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
@@ -45,6 +52,7 @@ class TopicFollower:
         from_beginning: bool,
         fetch_max_wait_ms: int = 5,
         replay_timeout_s: float = 30.0,
+        lookback_s: float = 0.0,
     ) -> None:
         self._kafka = kafka
         self.topic = topic
@@ -52,6 +60,7 @@ class TopicFollower:
         self._from_beginning = from_beginning
         self._fetch_max_wait_ms = fetch_max_wait_ms
         self._replay_timeout_s = replay_timeout_s
+        self._lookback_s = lookback_s
         self._consumer: AIOKafkaConsumer | None = None
         self._task: asyncio.Task[None] | None = None
         self.records = 0
@@ -82,6 +91,10 @@ class TopicFollower:
                 await consumer.seek_to_beginning(*tps)
                 ends = await consumer.end_offsets(tps)
                 await self._replay(consumer, ends, deadline)
+            elif self._lookback_s > 0:
+                since_ms = int((time.time() - self._lookback_s) * 1000)
+                ends = await self._seek_back(consumer, tps, since_ms)
+                await self._replay(consumer, ends, deadline, since_ms=since_ms)
             else:
                 await consumer.seek_to_end(*tps)
                 for tp in tps:  # resolve positions now: later records are not missed
@@ -144,12 +157,33 @@ class TopicFollower:
                 raise CommandTopicMissing(f"topic {self.topic!r} does not exist")
             await asyncio.sleep(0.2)
 
+    async def _seek_back(
+        self, consumer: AIOKafkaConsumer, tps: list[TopicPartition], since_ms: int
+    ) -> dict[TopicPartition, int]:
+        """Seek each partition to its first record at or after `since_ms`; return the ends."""
+        ends: dict[TopicPartition, int] = await consumer.end_offsets(tps)
+        found = await consumer.offsets_for_times(dict.fromkeys(tps, since_ms))
+        for tp in tps:
+            hit = found.get(tp)
+            consumer.seek(tp, ends[tp] if hit is None else min(hit.offset, ends[tp]))
+        return ends
+
     async def _replay(
-        self, consumer: AIOKafkaConsumer, ends: dict[TopicPartition, int], deadline: float
+        self,
+        consumer: AIOKafkaConsumer,
+        ends: dict[TopicPartition, int],
+        deadline: float,
+        *,
+        since_ms: int | None = None,
     ) -> None:
         loop = asyncio.get_running_loop()
         pending = {tp for tp, end in ends.items() if end > 0}
         while pending:
+            for tp in list(pending):
+                if await consumer.position(tp) >= ends[tp]:
+                    pending.discard(tp)
+            if not pending:
+                return
             remaining = deadline - loop.time()
             if remaining <= 0:
                 raise ReplayTimeout(
@@ -159,11 +193,10 @@ class TopicFollower:
             batch = await consumer.getmany(*pending, timeout_ms=int(min(remaining, 0.2) * 1000))
             for records in batch.values():
                 for record in records:
+                    if since_ms is not None and 0 <= record.timestamp < since_ms:
+                        continue
                     await self._handle(record)
                     self.replayed += 1
-            for tp in list(pending):
-                if await consumer.position(tp) >= ends[tp]:
-                    pending.discard(tp)
 
     async def _follow(self, consumer: AIOKafkaConsumer) -> None:
         loop = asyncio.get_running_loop()

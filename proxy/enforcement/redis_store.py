@@ -6,15 +6,20 @@ Layout under the configured key prefix P::
     P sessions           zset   id -> last seen (listing, idle trimming)
     P flagged            zset   id -> time of the latest violation
     P violations:<id>    set    violation event ids already counted (TTL)
-    P kills              hash   id -> latest SessionCommand JSON
-    P kills:order        hash   id -> sortable (time, event_id) of that command
+    P kills              hash   id -> latest kill (SessionCommand JSON); resumed and
+                                expired kills are removed
+    P kills:order        hash   id -> sortable (time, event_id) of the latest command,
+                                kept after a resume so an older kill stays refused
     P commands           pub/sub channel: a mirrored command, for the other replicas
 
 Guarantees: counters are atomic (HINCRBY); a violation counts once per event id
 and a command replaces only an older one (both in Lua, so atomic); a command
 saved by one replica reaches every other replica through pub/sub within
 milliseconds, before Kafka delivers it, and survives in `kills` for replicas
-that start later.
+that start later. `kills` holds only kills: a resume deletes the session's entry
+(its order stays, a tombstone), and `commands()` drops the kills that expired and
+the tombstones older than the session TTL, each only if no newer command replaced
+it meanwhile (compare-and-delete in Lua).
 """
 
 from __future__ import annotations
@@ -42,7 +47,7 @@ from proxy.enforcement.store import (
 )
 from schemas.codec import decode_as, encode
 from schemas.errors import DecodeError
-from schemas.events import LLMRequest, SessionCommand, Violation
+from schemas.events import LLMRequest, SessionCommand, Violation, utcnow
 
 __all__ = ["RedisSessionStore"]
 
@@ -65,9 +70,27 @@ _SAVE_COMMAND = """
 local cur = redis.call('HGET', KEYS[2], ARGV[1])
 if cur and cur >= ARGV[2] then return 0 end
 redis.call('HSET', KEYS[2], ARGV[1], ARGV[2])
-redis.call('HSET', KEYS[1], ARGV[1], ARGV[3])
+if ARGV[5] == 'kill' then
+  redis.call('HSET', KEYS[1], ARGV[1], ARGV[3])
+else
+  redis.call('HDEL', KEYS[1], ARGV[1])
+end
 redis.call('PUBLISH', ARGV[4], ARGV[3])
 return 1
+"""
+
+# ARGV: id1, value1, id2, value2...: delete KEYS[1][id] if it still holds value and,
+# when KEYS[2] is given, only if KEYS[2] holds no entry for id.
+_PRUNE = """
+local n = 0
+for i = 1, #ARGV, 2 do
+  if redis.call('HGET', KEYS[1], ARGV[i]) == ARGV[i + 1]
+      and (KEYS[2] == nil or redis.call('HEXISTS', KEYS[2], ARGV[i]) == 0) then
+    redis.call('HDEL', KEYS[1], ARGV[i])
+    n = n + 1
+  end
+end
+return n
 """
 
 
@@ -86,6 +109,7 @@ class RedisSessionStore:
         self._listener: asyncio.Task[None] | None = None
         self._flag_script = None  # registered in start()
         self._save_script = None
+        self._prune_script = None
 
     @property
     def channel(self) -> str:
@@ -112,6 +136,7 @@ class RedisSessionStore:
         self._redis = client
         self._flag_script = client.register_script(_FLAG)  # type: ignore[assignment]
         self._save_script = client.register_script(_SAVE_COMMAND)  # type: ignore[assignment]
+        self._prune_script = client.register_script(_PRUNE)  # type: ignore[assignment]
         if on_command is not None:
             ready = asyncio.Event()
             self._listener = asyncio.create_task(self._listen(on_command, ready))
@@ -205,19 +230,47 @@ class RedisSessionStore:
 
     async def save_command(self, cmd: SessionCommand) -> bool:
         keys = [self._key("kills"), self._key("kills:order")]
-        args = [cmd.session_id, command_order(cmd), encode(cmd).decode(), self.channel]
+        args = [
+            cmd.session_id,
+            command_order(cmd),
+            encode(cmd).decode(),
+            self.channel,
+            cmd.command,
+        ]
         assert self._save_script is not None
         return bool(await self._run(self._save_script(keys=keys, args=args)))
 
-    async def commands(self) -> list[SessionCommand]:
-        raw = cast(dict[str, str], await self._run(self.redis.hgetall(self._key("kills"))))
+    async def commands(self, now: datetime | None = None) -> list[SessionCommand]:
+        """The kills still in force at `now`; expired ones and old tombstones are pruned."""
+        now = now or utcnow()
+        kills, order = self._key("kills"), self._key("kills:order")
+        raw = cast(dict[str, str], await self._run(self.redis.hgetall(kills)))
         out: list[SessionCommand] = []
-        for value in raw.values():
+        stale: list[str] = []
+        for sid, value in raw.items():
             try:
-                out.append(decode_as(SessionCommand, value))
+                cmd = decode_as(SessionCommand, value)
             except DecodeError as exc:
                 log.warning("mirrored_command_undecodable", extra={"error": str(exc)})
+                continue
+            if cmd.active_at(now):  # False for a resume a previous version stored
+                out.append(cmd)
+            else:
+                stale += (sid, value)
+        pruned = await self._prune([kills], stale)
+        horizon = f"{int((now.timestamp() - self._ttl) * 1_000_000):020d}"
+        orders = cast(dict[str, str], await self._run(self.redis.hgetall(order)))
+        old = [x for sid, o in orders.items() if o[:20] < horizon for x in (sid, o)]
+        tombstones = await self._prune([order, kills], old)
+        if pruned or tombstones:
+            log.info("kills_pruned", extra={"expired": pruned, "tombstones": tombstones})
         return out
+
+    async def _prune(self, keys: list[str], pairs: list[str]) -> int:
+        if not pairs:
+            return 0
+        assert self._prune_script is not None
+        return int(await self._run(self._prune_script(keys=keys, args=pairs)))
 
     async def get(self, session_id: str) -> SessionInfo | None:
         found = await self._infos([session_id])

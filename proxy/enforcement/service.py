@@ -2,7 +2,10 @@
 
 It owns the kill registry (the in-memory truth `check` reads), the follower of
 the compacted `session.commands` topic (replayed at start, then live), a
-follower of `audit.violations` (marks sessions flagged, from the live end) and
+follower of `audit.violations` (marks sessions flagged; at start it replays the
+last `violations_lookback_s` of them, so a restarted replica with the memory
+store still knows which sessions were flagged: each counts once, the stores
+dedupe by event id) and
 the session store. Bookkeeping goes through an in-process queue drained by one
 writer task, so `observe_*` never blocks or raises on the request path; when
 the queue is full an observation is dropped and counted, while commands and
@@ -92,6 +95,7 @@ class EnforcementService:
             from_beginning=False,
             fetch_max_wait_ms=50,
             replay_timeout_s=settings.enforcement_replay_timeout_s,
+            lookback_s=settings.violations_lookback_s,
         )
         self._queue: asyncio.Queue[_Item] = asyncio.Queue()
         self._writer: asyncio.Task[None] | None = None
@@ -134,6 +138,7 @@ class EnforcementService:
             "enforcement_started",
             extra={
                 "replayed": self._commands.replayed,
+                "violations_replayed": self._violations.replayed,
                 "kills": len(self.registry.active(utcnow())),
             },
         )

@@ -11,7 +11,7 @@ import pytest
 from aiokafka import AIOKafkaProducer
 from polling import wait_until
 from pydantic import SecretStr
-from session_events import command
+from session_events import command, violation
 
 from modeltrail.embedded.process import free_port
 from proxy.enforcement import EnforcementService, ReplayTimeout
@@ -277,3 +277,42 @@ async def test_unreachable_broker_refuses_start_or_degrades_then_recovers(
             assert (await service.stats())["following"] is True
         finally:
             broker.kill()
+
+
+async def test_violations_from_the_look_back_flag_sessions_at_start(
+    kafka_settings: KafkaSettings, producer: AIOKafkaProducer
+) -> None:
+    recent, stale = sid(), sid()
+    topic = kafka_settings.topics.violations
+    lookback_s = 3600.0
+    old_ms = int((time.time() - 2 * lookback_s) * 1000)
+    for s, ts_ms in ((stale, old_ms), (recent, None), (recent, None)):
+        v = violation(s, f"v-{s}", utcnow())  # same event id twice: redelivered, counted once
+        await producer.send_and_wait(topic, encode(v), key=encode_key(v), timestamp_ms=ts_ms)
+    settings = proxy_settings(kafka_settings).model_copy(
+        update={"violations_lookback_s": lookback_s}
+    )
+    async with EnforcementService(settings) as service:
+        await service.flush()  # the replay finished inside start(); its writes are queued
+        info = await service.session(recent)
+        assert info is not None and info.flagged and info.violations == 1
+        assert await service.session(stale) is None  # older than the look-back
+        assert [i.session_id for i in await service.sessions(flagged=True)] == [recent]
+    live_only = settings.model_copy(update={"violations_lookback_s": 0.0})
+    async with EnforcementService(live_only) as service:
+        await service.flush()
+        assert await service.session(recent) is None
+
+
+async def test_replayed_violations_count_once_across_restarts_with_redis(
+    kafka_settings: KafkaSettings, producer: AIOKafkaProducer, redis_url: str, redis_prefix: str
+) -> None:
+    s = sid()
+    v = violation(s, f"v-{s}", utcnow())
+    await send(producer, kafka_settings, v)
+    settings = proxy_settings(kafka_settings, redis_url, redis_prefix)
+    for _ in range(2):  # the second start replays the same violation: the store dedupes it
+        async with EnforcementService(settings) as service:
+            await service.flush()
+            info = await service.session(s)
+            assert info is not None and info.flagged and info.violations == 1

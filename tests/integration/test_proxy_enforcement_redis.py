@@ -6,7 +6,7 @@ import asyncio
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from session_events import CLIENT_IP, KEY_FP, llm_request, llm_response
+from session_events import CLIENT_IP, KEY_FP, command, llm_request, llm_response
 from session_store_contract import (
     check_newest_command_wins,
     check_query_filters,
@@ -87,11 +87,11 @@ async def test_commands_newest_wins_and_reach_subscribers(
     await writer.start()
     try:
         await check_newest_command_wins(writer, T0)  # the older one is ignored, not broadcast
-        (resume,) = await listener.commands()
-        assert (resume.command, resume.decision_id) == ("resume", "b")
+        (newer,) = await listener.commands()
+        assert (newer.command, newer.decision_id) == ("kill", "b")
         await asyncio.wait_for(arrived.wait(), timeout=2)
         await asyncio.sleep(0.05)  # a second (older) broadcast would have arrived by now
-        assert heard == [resume]
+        assert heard == [newer]
     finally:
         await listener.stop()
         await writer.stop()
@@ -101,3 +101,34 @@ async def test_unreachable_redis_is_a_store_error() -> None:
     store = RedisSessionStore(f"redis://127.0.0.1:{free_port()}/0")
     with pytest.raises(StoreError, match="not reachable"):
         await store.start()
+
+
+async def test_kills_hash_is_pruned_of_resumed_and_expired_sessions(
+    redis_url: str, redis_prefix: str
+) -> None:
+    store = RedisSessionStore(redis_url, key_prefix=redis_prefix, ttl_s=3600)
+    await store.start()
+    try:
+        kills, order = f"{redis_prefix}kills", f"{redis_prefix}kills:order"
+        past = T0 - timedelta(minutes=10)
+        await store.save_command(command("resumed", at=past, decision_id="k1"))
+        assert await store.save_command(command("resumed", "resume", past + timedelta(seconds=1)))
+        # the resume left only its order: an older kill arriving late stays refused
+        assert not await store.save_command(command("resumed", at=past, decision_id="k2"))
+        expired_at = T0 - timedelta(minutes=1)
+        await store.save_command(command("expired", at=past, mode="until", expires_at=expired_at))
+        live = command("live", at=past, mode="duration", expires_at=T0 + timedelta(hours=1))
+        await store.save_command(live)
+        await store.save_command(command("permanent", at=past))
+        # a tombstone older than the TTL goes at load time; a recent one stays
+        ancient = T0 - timedelta(hours=2)
+        await store.save_command(command("ancient", at=ancient, decision_id="k3"))
+        await store.save_command(command("ancient", "resume", ancient + timedelta(seconds=1)))
+        assert sorted(await store.redis.hkeys(kills)) == ["expired", "live", "permanent"]
+
+        loaded = await store.commands(now=T0)
+        assert sorted(c.session_id for c in loaded) == ["live", "permanent"]
+        assert sorted(await store.redis.hkeys(kills)) == ["live", "permanent"]
+        assert sorted(await store.redis.hkeys(order)) == ["expired", "live", "permanent", "resumed"]
+    finally:
+        await store.stop()

@@ -14,6 +14,7 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import orjson
 import pytest
@@ -107,6 +108,11 @@ class Tail:
         return [decode(v) for t, _, v in self.seen if t == topic]
 
 
+def _json_logs(path: Path) -> list[dict[str, Any]]:
+    """The worker's log lines, each parsed as JSON (fails on a line that is not)."""
+    return [orjson.loads(line) for line in path.read_bytes().splitlines() if line.strip()]
+
+
 def _state(tail: Tail, changelog: str, session: str) -> dict[str, object] | None:
     values = [v for t, k, v in tail.seen if t == changelog and k == session.encode()]
     return orjson.loads(values[-1]) if values else None
@@ -159,6 +165,13 @@ async def test_violations_kill_once_and_state_survives_sigkill(
             (letter,) = tail.events(topics.deadletter)
             assert isinstance(letter, DeadLetter) and letter.offset == 2
             assert letter.topic == topics.requests and "undecodable" in letter.reason
+            logs = _json_logs(worker.log_path)  # every line, faust's own included, is JSON
+            assert any(r["logger"].startswith(("faust", "mode")) for r in logs)
+            [killed] = [r for r in logs if r["event"] == "session_killed"]
+            assert (killed["session_id"], killed["rule_id"]) == ("s1", THRESHOLD_RULE_ID)
+            assert {"event": "dead_letter", "topic": topics.requests, "offset": 2}.items() <= {
+                k: v for r in logs if r["event"] == "dead_letter" for k, v in r.items()
+            }.items()
 
             # Crash: no clean shutdown, no final commit.
             worker.kill()
