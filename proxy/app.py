@@ -60,6 +60,8 @@ _JSON = [(b"content-type", b"application/json")]
 # x-forwarded-for is rebuilt, not copied: the peer's address is appended to it.
 _STRIP = HOP_BY_HOP | {"accept-encoding", "x-backend", "x-forwarded-for"}
 _CREDENTIALS = frozenset({"authorization", "x-api-key", "api-key", "x-goog-api-key"})
+# A backend with injected credentials gets none of the client's.
+_STRIP_INJECTED = _STRIP | _CREDENTIALS
 
 
 class AllowAll:
@@ -240,13 +242,23 @@ class ProxyApp:
 
     def _upstream_headers(self, scope: Scope, route: Route) -> list[tuple[str, str]]:
         inject = route.inject
-        out = [
-            (k.decode("latin-1"), v.decode("latin-1"))
-            for k, v in scope["headers"]
-            if (name := k.decode("latin-1")) not in _STRIP and not (inject and name in _CREDENTIALS)
-        ]
+        strip = _STRIP_INJECTED if inject else _STRIP
+        out: list[tuple[str, str]] = []
+        # X-Forwarded-For is rebuilt: the client's chain plus the peer we saw (standard
+        # proxy behaviour, several headers join with ", "); which hops count for session
+        # identity is `ClientAddress`'s business and is unaffected.
+        chain: list[str] = []
+        for k, v in scope["headers"]:
+            if len(k) == 15 and k.lower() == b"x-forwarded-for":
+                chain.append(v.decode("latin-1").strip())
+            name = k.decode("latin-1")
+            if name not in strip:
+                out.append((name, v.decode("latin-1")))
         out.append(("accept-encoding", "identity"))
-        forwarded = _forwarded_for(scope)
+        client = scope.get("client")
+        if client and client[0]:
+            chain.append(client[0])
+        forwarded = ", ".join(c for c in chain if c)
         if forwarded:
             out.append(("x-forwarded-for", forwarded))
         out.extend(inject)
@@ -379,21 +391,6 @@ class ProxyApp:
             self.enforcement.observe_response(evt)
         self.emitter.publish(evt)
         self.metrics.observe(backend, provider, err.outcome, err.status, latency, None, None, None)
-
-
-def _forwarded_for(scope: Scope) -> str | None:
-    """The X-Forwarded-For to send upstream: the client's chain plus the peer we saw.
-
-    Standard proxy behaviour (several headers join with ", "); which hops count
-    for session identity is `ClientAddress`'s business and is unaffected.
-    """
-    chain = [
-        v.decode("latin-1").strip() for k, v in scope["headers"] if k.lower() == b"x-forwarded-for"
-    ]
-    client = scope.get("client")
-    if client and client[0]:
-        chain.append(client[0])
-    return ", ".join(c for c in chain if c) or None
 
 
 def create_app(settings: ProxySettings, **parts: Unpack[AppParts]) -> ProxyApp:

@@ -13,6 +13,7 @@ import contextlib
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
 from aiokafka.partitioner import DefaultPartitioner
+from aiokafka.producer.message_accumulator import BatchBuilder
 
 from proxy.spool import Record
 from schemas.kafka import ensure_topics
@@ -95,25 +96,45 @@ class BrokerLink:
     async def send_batch(self, records: list[Record]) -> list[Record]:
         """Send and wait for every ack; return the records NOT acked, in order.
 
-        A record whose future failed is never sent later by the producer (its
-        batch expired), so re-sending it cannot duplicate it.
+        Records are packed into one record batch per topic-partition (in order, so
+        one key's records keep theirs), each acked as a whole: per-record `send`
+        calls cost more CPU than building the event. A batch whose future failed
+        is never sent later by the producer (it expired), so re-sending its
+        records cannot duplicate them.
         """
         producer = self._producer
         if producer is None:
             return records
-        futures: list[asyncio.Future[object]] = []
-        unsent: list[Record] = []
+        try:
+            # Partitions as `producer.send` sees them: same list, same partitioner.
+            parts = {t: list(await producer.partitions_for(t)) for t in {r[0] for r in records}}
+        except (TimeoutError, KafkaError):
+            return records
+        open_: dict[tuple[str, int], tuple[BatchBuilder, list[int]]] = {}
+        batches: list[tuple[str, int, BatchBuilder, list[int]]] = []
         for i, (topic, key, value) in enumerate(records):
+            part = self._partitioner(key, parts[topic], parts[topic])
+            current = open_.get((topic, part))
+            if current is None or current[0].append(key=key, value=value, timestamp=None) is None:
+                builder = producer.create_batch()
+                builder.append(key=key, value=value, timestamp=None)  # the first always fits
+                current = open_[(topic, part)] = (builder, [])
+                batches.append((topic, part, builder, current[1]))
+            current[1].append(i)
+        futures: list[asyncio.Future[object]] = []
+        failed: list[int] = []
+        for n, (topic, part, builder, _) in enumerate(batches):
+            builder.close()
             try:
-                futures.append(await producer.send(topic, value, key=key))
+                futures.append(await producer.send_batch(builder, topic, partition=part))
             except (TimeoutError, KafkaError):
-                unsent = records[i:]
+                failed.extend(i for *_, rest in batches[n:] for i in rest)
                 break
         results = await asyncio.gather(*futures, return_exceptions=True)
-        failed = [
-            r for r, res in zip(records, results, strict=False) if isinstance(res, BaseException)
-        ]
-        return failed + unsent
+        for (*_, members), res in zip(batches, results, strict=False):
+            if isinstance(res, BaseException):
+                failed.extend(members)
+        return [records[i] for i in sorted(failed)]
 
     async def send_one(self, topic: str, key: bytes, value: bytes) -> None:
         """Send one record and wait for its ack; raises KafkaError."""

@@ -47,7 +47,10 @@ def upstream_error(exc: BaseException) -> UpstreamError:
     The aiohttp transport maps every connection error to httpx.ConnectTimeout,
     so the original aiohttp exception (`__cause__`) decides.
     """
-    cause = exc.__cause__ or exc
+    return _classify(exc.__cause__ or exc)
+
+
+def _classify(cause: BaseException) -> UpstreamError:
     if isinstance(cause, aiohttp.ClientConnectorError | aiohttp.ServerDisconnectedError):
         return UpstreamUnreachable(f"backend unreachable: {type(cause).__name__}")
     if isinstance(
@@ -55,6 +58,14 @@ def upstream_error(exc: BaseException) -> UpstreamError:
     ):
         return UpstreamTimeout("backend did not answer in time")
     return UpstreamUnreachable(f"backend connection failed: {type(cause).__name__}")
+
+
+class _DirectStream(AiohttpResponseStream):
+    """The body of an answer opened on the direct path, its aiohttp response at hand."""
+
+    def __init__(self, upstream: aiohttp.ClientResponse) -> None:
+        super().__init__(upstream)
+        self.upstream = upstream
 
 
 class Forwarder:
@@ -164,7 +175,7 @@ class Forwarder:
         return httpx.Response(
             upstream.status,
             headers=upstream.raw_headers,
-            stream=AiohttpResponseStream(upstream),
+            stream=_DirectStream(upstream),
             extensions=extensions,
         )
 
@@ -181,3 +192,18 @@ class Forwarder:
                     yield chunk
         except (TimeoutError, httpx.HTTPError, aiohttp.ClientError, OSError) as exc:
             raise upstream_error(exc) from exc
+
+    @staticmethod
+    async def read(response: httpx.Response) -> bytes:
+        """The whole raw body (the caller closes the response); raises UpstreamError.
+
+        An answer from the direct path is read from aiohttp in one call, without
+        the per-chunk async generators of `chunks`.
+        """
+        stream = response.stream
+        if isinstance(stream, _DirectStream):
+            try:
+                return await stream.upstream.read()
+            except (TimeoutError, aiohttp.ClientError, OSError) as exc:
+                raise _classify(exc) from exc
+        return b"".join([c async for c in Forwarder.chunks(response)])

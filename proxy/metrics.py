@@ -88,6 +88,7 @@ class ProxyMetrics:
         )
         self._children: dict[tuple[str, ...], Counter] = {}
         self._latency_children: dict[str, tuple[Histogram, Histogram]] = {}
+        self._token_children: dict[str, tuple[Counter, Counter]] = {}
 
     def bind_emitter(
         self, depth: Callable[[], float], spool: Callable[[], float], up: Callable[[], float]
@@ -123,7 +124,14 @@ class ProxyMetrics:
         hist[0].observe(latency_s)
         if ttfb_s is not None:
             hist[1].observe(ttfb_s)
-        if input_tokens:
-            self.tokens.labels(backend, "input").inc(input_tokens)
-        if output_tokens:
-            self.tokens.labels(backend, "output").inc(output_tokens)
+        if input_tokens or output_tokens:
+            tok = self._token_children.get(backend)
+            if tok is None:
+                tok = self._token_children[backend] = (
+                    self.tokens.labels(backend, "input"),
+                    self.tokens.labels(backend, "output"),
+                )
+            if input_tokens:
+                tok[0].inc(input_tokens)
+            if output_tokens:
+                tok[1].inc(output_tokens)

@@ -55,6 +55,7 @@ class Relayed:
 
 
 _BUFFER_MAX = 4 * 1024 * 1024
+_HOP_BY_HOP_RAW = frozenset(h.encode("latin-1") for h in HOP_BY_HOP)
 
 
 def is_stream(response: httpx.Response) -> bool:
@@ -74,7 +75,7 @@ def response_headers(
     response: httpx.Response, extra: list[tuple[bytes, bytes]]
 ) -> list[tuple[bytes, bytes]]:
     """The backend's headers minus hop-by-hop ones, plus ours."""
-    out = [(k, v) for k, v in response.headers.raw if k.lower().decode("latin-1") not in HOP_BY_HOP]
+    out = [(k, v) for k, v in response.headers.raw if k.lower() not in _HOP_BY_HOP_RAW]
     out.extend(extra)
     return out
 
@@ -98,10 +99,9 @@ async def relay_buffered(
 ) -> Relayed:
     """Read the whole (small, sized) answer, send it, parse it."""
     try:
-        parts = [c async for c in Forwarder.chunks(response)]
+        body = await Forwarder.read(response)
     finally:
         await response.aclose()
-    body = b"".join(parts)
     # The backend's own length: exact for identity bodies and right for HEAD.
     headers.append((b"content-length", response.headers["content-length"].encode()))
     await send({"type": "http.response.start", "status": response.status_code, "headers": headers})
