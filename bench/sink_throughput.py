@@ -134,7 +134,7 @@ async def run_sink(settings: SinkSettings, n: int, timeout_s: float = 300) -> di
 
 
 async def main_async(args: argparse.Namespace) -> dict[str, object]:
-    from modeltrail.embedded.servers import s3_gateway, tansu_broker
+    from modeltrail.embedded.servers import ensure_bucket, s3_gateway, tansu_broker
 
     work = Path(tempfile.mkdtemp(prefix="sinkbench-"))
     procs = []
@@ -153,21 +153,7 @@ async def main_async(args: argparse.Namespace) -> dict[str, object]:
                 s3 = s3_gateway(work / "seaweed", work / "s3.log").start()
                 procs.append(s3)
                 endpoint = s3.endpoint  # type: ignore[attr-defined]
-            import boto3
-
-            client = boto3.client(
-                "s3",
-                endpoint_url=endpoint,
-                region_name="us-east-1",
-                aws_access_key_id="bench",
-                aws_secret_access_key="bench",
-            )
-            for _ in range(300):
-                try:
-                    client.create_bucket(Bucket="bench")
-                    break
-                except Exception:
-                    await asyncio.sleep(0.2)
+            ensure_bucket(endpoint, "bench", access_key="bench", secret_key="bench")
             targets.append(("s3", f"s3://bench/{uuid.uuid4().hex[:8]}"))
         for name, target in targets:
             kafka = KafkaSettings(

@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import os
 import sys
-import time
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -19,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from modeltrail.embedded.process import ManagedProcess, free_port, port_open
-from modeltrail.embedded.servers import s3_gateway, tansu_broker
+from modeltrail.embedded.servers import ensure_bucket, s3_gateway, tansu_broker
 from schemas.kafka import ensure_topics
 from schemas.settings import KafkaSettings
 
@@ -97,17 +96,17 @@ def s3_server(tmp_path_factory: pytest.TempPathFactory, logs_dir: Path) -> Itera
     """SeaweedFS's S3 gateway with one bucket for the session."""
     proc = s3_gateway(tmp_path_factory.mktemp("seaweed"), logs_dir / "s3.log").start()
     server = S3Server(endpoint=proc.endpoint, bucket="modeltrail-test", process=proc)  # type: ignore[attr-defined]
-    client = server.client()
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            client.create_bucket(Bucket=server.bucket)
-            break
-        except Exception:
-            if time.monotonic() > deadline:
-                proc.stop()
-                raise
-            time.sleep(0.2)
+    try:
+        ensure_bucket(
+            server.endpoint,
+            server.bucket,
+            access_key=server.access_key,
+            secret_key=server.secret_key,
+            region=server.region,
+        )
+    except Exception:
+        proc.stop()
+        raise
     try:
         yield server
     finally:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from modeltrail.embedded.process import ManagedProcess, free_port, port_open
 
-__all__ = ["s3_gateway", "tansu_broker", "weed_binary"]
+__all__ = ["ensure_bucket", "s3_gateway", "tansu_broker", "weed_binary"]
 
 
 def tansu_broker(port: int | None, log_path: Path, host: str = "127.0.0.1") -> ManagedProcess:
@@ -88,3 +88,38 @@ def s3_gateway(data_dir: Path, log_path: Path, s3_port: int | None = None) -> Ma
     )
     proc.endpoint = f"http://127.0.0.1:{s3_port}"  # type: ignore[attr-defined]
     return proc
+
+
+def ensure_bucket(
+    endpoint: str,
+    bucket: str,
+    *,
+    access_key: str = "modeltrail",
+    secret_key: str = "modeltrail-secret",
+    region: str = "us-east-1",
+    timeout_s: float = 60.0,
+) -> None:
+    """Create `bucket` on a just-started S3 gateway, retrying until it accepts requests.
+
+    Raises the last error when the gateway still refuses after `timeout_s`.
+    """
+    import time
+
+    import boto3
+
+    client = boto3.client(
+        "s3",
+        endpoint_url=endpoint,
+        aws_access_key_id=access_key,
+        aws_secret_access_key=secret_key,
+        region_name=region,
+    )
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            client.create_bucket(Bucket=bucket)
+            return
+        except Exception as exc:  # the gateway answers errors until its filer is up
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"S3 at {endpoint}: cannot create bucket {bucket}") from exc
+            time.sleep(0.2)

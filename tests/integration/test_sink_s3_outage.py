@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import asyncio
 
-import boto3
 from _sink_support import make_events, produce, trail_ids
 from polling import wait_until
 
 from modeltrail.embedded.process import ManagedProcess, free_port
-from modeltrail.embedded.servers import s3_gateway
+from modeltrail.embedded.servers import ensure_bucket, s3_gateway
 from sinks.consumer import MAX_PENDING, Sink
 from sinks.settings import SinkSettings
 
@@ -22,19 +21,7 @@ async def test_s3_outage_pauses_then_catches_up(kafka_settings, tmp_path) -> Non
     port = free_port()
     s3 = start_s3(tmp_path, port)
     endpoint = f"http://127.0.0.1:{port}"
-    client = boto3.client(
-        "s3",
-        endpoint_url=endpoint,
-        region_name="us-east-1",
-        aws_access_key_id="k",
-        aws_secret_access_key="s",
-    )
-    for _ in range(300):
-        try:
-            client.create_bucket(Bucket="outage")
-            break
-        except Exception:
-            await asyncio.sleep(0.2)
+    ensure_bucket(endpoint, "outage", access_key="k", secret_key="s")
     settings = SinkSettings(
         kafka=kafka_settings,
         target="s3://outage/trail",
