@@ -27,6 +27,8 @@ from proxy.errors import (
 from proxy.forward import HOP_BY_HOP, Forwarder
 from proxy.identity import ClientAddress, SessionResolver, api_key_of
 from proxy.inline_policy import InlinePolicy
+from proxy.keys.gate import ClientGate
+from proxy.keys.registry import ClientIdentity
 from proxy.metrics import ProxyMetrics
 from proxy.relay import (
     Relayed,
@@ -91,6 +93,7 @@ class AppParts(TypedDict, total=False):
     forwarder: Forwarder
     metrics: ProxyMetrics
     policy: InlinePolicy
+    gate: ClientGate
 
 
 class ProxyApp:
@@ -109,6 +112,7 @@ class ProxyApp:
         self.addresses = ClientAddress(settings.trusted_proxies)
         self.emitter: Publisher = parts.get("publisher") or build_emitter(settings, self.metrics)
         self.enforcement: Enforcement = parts.get("enforcement") or AllowAll()
+        self.gate = parts.get("gate") or ClientGate(settings, None)
         self.forwarder = parts.get("forwarder") or Forwarder(
             timeout_s=settings.upstream_timeout_s,
             connect_timeout_s=settings.connect_timeout_s,
@@ -124,8 +128,10 @@ class ProxyApp:
         await self.forwarder.start()
         await self.emitter.start()
         await self.enforcement.start()
+        await self.gate.start()
 
     async def shutdown(self) -> None:
+        await self.gate.stop()
         await self.enforcement.stop()
         await self.emitter.stop()
         await self.forwarder.stop()
@@ -163,8 +169,12 @@ class ProxyApp:
         )
         provider: Provider = dialect_of(path)
         route: Route | None = None
-        session = headers.get(self._session_header) or "-"
+        identity: ClientIdentity | None = None
+        gate = self.gate
+        # Until the key is known, a client-named session id is not trusted on events.
+        session = "-" if gate.enabled else headers.get(self._session_header) or "-"
         try:
+            identity = gate.identify(api_key_of(headers)) if gate.enabled else None
             body = await self._read_body(headers, receive)
             parsed: Any = None
             if body and provider != "passthrough":
@@ -180,12 +190,21 @@ class ProxyApp:
                 model if isinstance(model, str) else None,
                 prefix_backend,
             )
+            if identity is not None:
+                identity.authorize(
+                    route.backend.name,
+                    model if isinstance(model, str) else None,
+                    reads_only=scope["method"] in ("GET", "HEAD"),
+                )
             client = scope.get("client")
             client_ip = self.addresses.resolve(
                 client[0] if client else None, headers.get("x-forwarded-for")
             )
             key_fp = self.sessions.key_fingerprint(api_key_of(headers))
-            session = self.sessions.resolve(headers, parsed, key_fp, client_ip, route.backend.name)
+            session = gate.session_id(
+                identity,
+                self.sessions.resolve(headers, parsed, key_fp, client_ip, route.backend.name),
+            )
             if not self.emitter.accepting():
                 raise BrokerUnavailable(
                     "the audit trail cannot take events (broker unreachable or queue full) "
@@ -206,19 +225,22 @@ class ProxyApp:
                 key_fp=key_fp,
                 policy=self._capture,
                 max_chars=self._cap,
+                **gate.who(identity),
             )
-            self.enforcement.observe_request(req)
+            enforcement = gate.enforcement(self.enforcement, identity)
+            enforcement.observe_request(req)
             self.emitter.publish(req)
-            cmd = self.enforcement.check(session)
+            cmd = enforcement.check(session)
             if cmd is not None:
                 self.metrics.kills.labels("request").inc()
                 raise killed_error(cmd, session)
             blocked = self.policy.check(req, parsed, req.time)
             if blocked is not None:
                 raise blocked
-            await self._forward(scope, receive, send, route, req, body, t0)
+            await gate.admit(identity)
+            await self._forward(scope, receive, send, route, req, body, t0, enforcement, identity)
         except ProxyError as err:
-            await self._reject(send, err, route, provider, path, session, request_id, t0)
+            await self._reject(send, err, route, provider, path, session, request_id, t0, identity)
 
     async def _read_body(self, headers: dict[str, str], receive: Receive) -> bytes:
         declared = headers.get("content-length")
@@ -242,7 +264,8 @@ class ProxyApp:
 
     def _upstream_headers(self, scope: Scope, route: Route) -> list[tuple[str, str]]:
         inject = route.inject
-        strip = _STRIP_INJECTED if inject else _STRIP
+        # A modeltrail key is never forwarded: with client keys on, no client credential is.
+        strip = _STRIP_INJECTED if inject or self.gate.enabled else _STRIP
         out: list[tuple[str, str]] = []
         # X-Forwarded-For is rebuilt: the client's chain plus the peer we saw (standard
         # proxy behaviour, several headers join with ", "); which hops count for session
@@ -273,6 +296,8 @@ class ProxyApp:
         req: LLMRequest,
         body: bytes,
         t0: float,
+        enforcement: Enforcement,
+        identity: ClientIdentity | None,
     ) -> None:
         response = await self.forwarder.open(
             scope["method"], route.url, self._upstream_headers(scope, route), body
@@ -297,7 +322,7 @@ class ProxyApp:
                 out_headers,
                 provider=route.provider,
                 capture=capture,
-                enforcement=self.enforcement,
+                enforcement=enforcement,
                 session_id=req.session_id,
                 cutter=cutter,
                 on_window=lambda i, off, text: self._window(req, i, off, text),
@@ -308,7 +333,8 @@ class ProxyApp:
             relayed = await relay_buffered(
                 response, send, out_headers, route.provider, route.path, capture
             )
-        self._finish(req, route, response.status_code, relayed, ttfb, t0)
+        evt = self._finish(req, route, response.status_code, relayed, ttfb, t0)
+        await self.gate.settle(identity, evt)
 
     def _window(self, req: LLMRequest, index: int, offset: int, text: str) -> None:
         self.emitter.publish(build_window(req, index, offset, text))
@@ -321,8 +347,18 @@ class ProxyApp:
         relayed: Relayed,
         ttfb: float | None,
         t0: float,
-    ) -> None:
+    ) -> LLMResponse:
         latency = time.perf_counter() - t0
+        result = relayed.result
+        cost = None
+        if result is not None and (result.input_tokens or result.output_tokens):
+            cost = self.gate.cost(
+                route.provider,
+                result.model or req.model,
+                result.input_tokens,
+                result.output_tokens,
+                None,
+            )
         evt = build_response(
             source=self._source,
             session_id=req.session_id,
@@ -342,6 +378,10 @@ class ProxyApp:
             max_chars=self._cap,
             error_type=relayed.error_type,
             error_message=relayed.error_message,
+            cost_usd=cost,
+            key_id=req.key_id,
+            team=req.team,
+            user=req.user,
         )
         self.enforcement.observe_response(evt)
         self.emitter.publish(evt)
@@ -355,6 +395,7 @@ class ProxyApp:
             evt.input_tokens,
             evt.output_tokens,
         )
+        return evt
 
     async def _reject(
         self,
@@ -366,6 +407,7 @@ class ProxyApp:
         session: str,
         request_id: str,
         t0: float,
+        identity: ClientIdentity | None = None,
     ) -> None:
         """Answer an error in the backend's shape and audit it as a response event."""
         shape: Provider = provider
@@ -386,6 +428,7 @@ class ProxyApp:
             latency_ms=latency * 1000,
             error_type=err.error_type,
             error_message=err.message,
+            **self.gate.who(identity),
         )
         if route is not None:
             self.enforcement.observe_response(evt)

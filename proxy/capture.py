@@ -10,9 +10,10 @@ the salted fingerprint only.
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any, Literal, Unpack
 
 from proxy.answers import Assembled, num, text_of
+from proxy.keys.registry import Who
 from schemas.events import (
     ChatMessage,
     LLMRequest,
@@ -116,6 +117,7 @@ def build_request(
     key_fp: str | None,
     policy: CapturePolicy,
     max_chars: int,
+    **who: Unpack[Who],
 ) -> LLMRequest:
     """The request event (its `event_id` is the request id); `body` is the parsed JSON."""
     d = body if isinstance(body, dict) else {}
@@ -157,6 +159,7 @@ def build_request(
         body_bytes=body_bytes,
         captured=captured,
         truncated=truncated,
+        **who,
     )
 
 
@@ -180,6 +183,8 @@ def build_response(
     max_chars: int,
     error_type: str | None = None,
     error_message: str | None = None,
+    cost_usd: float | None = None,
+    **who: Unpack[Who],
 ) -> LLMResponse:
     """The response event; `result` is what the parsers assembled (None when nothing)."""
     r = result or Assembled()
@@ -219,6 +224,8 @@ def build_response(
         body_bytes=body_bytes,
         captured=captured,
         truncated=truncated,
+        cost_usd=cost_usd,
+        **who,
     )
 
 
@@ -235,6 +242,7 @@ def build_rejection(
     latency_ms: float,
     error_type: str,
     error_message: str,
+    **who: Unpack[Who],
 ) -> LLMResponse:
     """The response event of a request the proxy answered itself with an error.
 
@@ -259,6 +267,7 @@ def build_rejection(
         max_chars=0,
         error_type=error_type,
         error_message=error_message,
+        **who,
     )
 
 
@@ -277,4 +286,7 @@ def build_window(req: LLMRequest, index: int, offset: int, text: str) -> StreamW
         window_index=index,
         offset_chars=offset,
         text=text,
+        key_id=req.key_id,
+        team=req.team,
+        user=req.user,
     )

@@ -10,6 +10,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from proxy.keys.limits import Limits
 from schemas.settings import KafkaSettings, RedisSettings
 
 __all__ = ["BackendConfig", "ControlKey", "ProxySettings"]
@@ -125,4 +126,26 @@ class ProxySettings(BaseSettings):
         description="fetch_max_wait_ms of the session.commands follower; Tansu answers an "
         "idle fetch after about this long, so 5 ms cost ~10% of a core in the proxy and "
         "as much in the broker, while 50 ms adds ~10 ms (max ~30) to kill delivery",
+    )
+
+    # --- client identity: modeltrail keys, spend, limits (proxy/keys/) ---
+    client_auth: Literal["keys", "none"] = Field(
+        default="keys",
+        description="keys: every request needs a modeltrail key (401 otherwise); none: "
+        "anyone may call (local experiments only)",
+    )
+    key_secret: SecretStr | None = Field(
+        default=None, description="HMAC secret of stored key hashes; same on every replica"
+    )
+    key_secret_file: Path = Field(
+        default=Path("./modeltrail-data/key-secret"),
+        description="used when key_secret is unset: read, or created (0600) on first start",
+    )
+    keys_replay_timeout_s: float = Field(default=30.0, gt=0)
+    prices_file: Path | None = Field(default=None, description="price YAML checked first")
+    team_limits: dict[str, Limits] = Field(
+        default_factory=dict, description="rpm/tpm/budgets per team, beside each key's own"
+    )
+    limits_store: Literal["memory", "redis"] | None = Field(
+        default=None, description="limit counters; default: redis when session_store is redis"
     )

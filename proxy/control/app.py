@@ -23,6 +23,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from proxy.control.auth import KeyAuth, Principal, check_bind, require
 from proxy.control.errors import HistoryError
 from proxy.control.history import query_history
+from proxy.control.keys import keys_router
 from proxy.control.models import (
     CommandResult,
     Delivery,
@@ -37,9 +38,11 @@ from proxy.enforcement.service import EnforcementService
 from proxy.enforcement.store import SessionInfo
 from proxy.errors import ProxyError, SpoolError
 from proxy.inline_policy import InlinePolicy
+from proxy.keys.gate import ClientGate
+from proxy.keys.registry import Who
 from proxy.metrics import ProxyMetrics
 from proxy.settings import ProxySettings
-from schemas.events import EventEnvelope, SessionCommand, utcnow
+from schemas.events import EventEnvelope, KillScope, SessionCommand, scope_key, utcnow
 from schemas.ids import uuid7
 
 __all__ = ["ControlEmitter", "create_control_app"]
@@ -49,6 +52,7 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 SessionId = Annotated[str, Path(min_length=1, max_length=512)]
+Subject = Annotated[str, Path(min_length=1, max_length=256, pattern=r"^[A-Za-z0-9_.@-]+$")]
 Limit = Annotated[int, Query(ge=1, le=10_000)]
 
 
@@ -69,6 +73,7 @@ def create_control_app(
     *,
     metrics: ProxyMetrics | None = None,
     policy: InlinePolicy | None = None,
+    gate: ClientGate | None = None,
 ) -> FastAPI:
     """Build the control app; raises ControlConfigError when the bind would be unsafe.
 
@@ -88,6 +93,8 @@ def create_control_app(
     reader = Depends(require("read"))
     killer = Depends(require("kill"))
     app.include_router(policy_router(policy or InlinePolicy.from_settings(settings)))
+    if gate is not None and gate.book is not None:
+        app.include_router(keys_router(gate.book))
 
     @app.exception_handler(StarletteHTTPException)
     async def _http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
@@ -106,6 +113,7 @@ def create_control_app(
             "instance": settings.instance_id,
             "enforcement": dict(await enforcement.stats()),
             "emitter": dict(emitter.stats()) if emitter is not None else None,
+            "identity": dict(gate.stats()) if gate is not None else None,
         }
 
     @app.get("/control/sessions", tags=["sessions"], dependencies=[reader])
@@ -166,6 +174,63 @@ def create_control_app(
             decision_id=uuid7(),
         )
         return await _command(cmd)
+
+    @app.post("/control/scopes/{scope}/{subject}/kill", tags=["sessions"])
+    async def kill_scope(
+        scope: KillScope, subject: Subject, body: KillRequest, who: Principal = killer
+    ) -> CommandResult:
+        """Block every session of a key, user or team on every replica, streams included."""
+        now = utcnow()
+        cmd = SessionCommand(
+            source=settings.instance_id,
+            session_id=scope_key(scope, subject),
+            scope=scope,
+            subject=subject,
+            time=now,
+            command="kill",
+            block_mode=body.mode,
+            expires_at=body.expires_at(now),
+            reason=body.reason,
+            rule_id=body.rule_id,
+            issuer=f"operator:{who.id}",
+            decision_id=uuid7(),
+            **_who(scope, subject),
+        )
+        return await _command(cmd)
+
+    @app.post("/control/scopes/{scope}/{subject}/resume", tags=["sessions"])
+    async def resume_scope(
+        scope: KillScope,
+        subject: Subject,
+        body: ResumeRequest | None = None,
+        who: Principal = killer,
+    ) -> CommandResult:
+        """Lift a kill of a key, user or team on every replica."""
+        cmd = SessionCommand(
+            source=settings.instance_id,
+            session_id=scope_key(scope, subject),
+            scope=scope,
+            subject=subject,
+            command="resume",
+            reason=body.reason if body is not None else "",
+            issuer=f"operator:{who.id}",
+            decision_id=uuid7(),
+            **_who(scope, subject),
+        )
+        return await _command(cmd)
+
+    def _who(scope: KillScope, subject: str) -> Who:
+        """Identity fields of a scoped command (a key's team and user when known)."""
+        if scope == "team":
+            return {"team": subject}
+        if scope == "user":
+            return {"user": subject}
+        if scope == "key":
+            record = gate.book.registry.get(subject) if gate and gate.book else None
+            if record is not None:
+                return {"key_id": subject, "team": record.team, "user": record.user}
+            return {"key_id": subject}
+        return {}
 
     @app.get("/control/flagged", tags=["sessions"], dependencies=[reader])
     async def flagged(limit: Limit = 100) -> SessionList:
