@@ -15,7 +15,7 @@ from fastapi import APIRouter, Depends, HTTPException, Path
 from pydantic import BaseModel, ConfigDict, Field
 
 from proxy.control.auth import Principal, require
-from proxy.keys.book import KeyBook
+from proxy.keys.book import KeySource
 from proxy.keys.errors import KeyBookError
 from proxy.keys.tokens import key_hash, new_key, new_key_id
 from schemas.identity import KeyRecord
@@ -57,7 +57,7 @@ def public_view(record: KeyRecord) -> dict[str, Any]:
     return record.model_dump(mode="json", exclude={"key_hash"})
 
 
-def keys_router(book: KeyBook) -> APIRouter:
+def keys_router(book: KeySource) -> APIRouter:
     """Routes under /control/keys."""
     router = APIRouter(prefix="/control/keys", tags=["keys"])
     admin = Depends(require("admin"))

@@ -16,6 +16,7 @@ counted and logged (by offset, never by content) and skipped.
 from __future__ import annotations
 
 import logging
+from typing import Protocol
 
 from aiokafka import AIOKafkaProducer, ConsumerRecord
 from aiokafka.errors import KafkaError
@@ -27,9 +28,23 @@ from proxy.keys.registry import KeyRegistry
 from schemas.identity import KeyRecord
 from schemas.settings import KafkaSettings
 
-__all__ = ["KeyBook"]
+__all__ = ["KeyBook", "KeySource"]
 
 log = logging.getLogger(__name__)
+
+
+class KeySource(Protocol):
+    """What the gate and the control API need: a registry kept current, and writes."""
+
+    registry: KeyRegistry
+    secret: bytes
+
+    async def start(self) -> None: ...
+
+    async def stop(self) -> None: ...
+
+    async def write(self, record: KeyRecord) -> None:
+        """Apply here and publish to every replica. Raises KeyBookError."""
 
 
 class KeyBook:

@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 
 from proxy.enforcement.base import Enforcement
-from proxy.keys.book import KeyBook
+from proxy.keys.book import KeyBook, KeySource
 from proxy.keys.counters import Counters, MemoryCounters, RedisCounters
 from proxy.keys.limits import LimitGate
 from proxy.keys.prices import PriceTable
@@ -85,7 +85,7 @@ class ClientGate:
     def __init__(
         self,
         settings: ProxySettings,
-        book: KeyBook | None,
+        book: KeySource | None,
         *,
         limits: LimitGate | None = None,
         prices: PriceTable | None = None,
