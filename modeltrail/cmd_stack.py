@@ -82,15 +82,27 @@ def demo(
         None, envvar="MODELTRAIL_CONTROL_KEY", help="bearer key for the control API"
     ),
     timeout: float = typer.Option(30.0, help="seconds to wait for the kill and the trail"),
+    client_key: str | None = typer.Option(
+        None,
+        envvar="MODELTRAIL_CLIENT_KEY",
+        help="modeltrail client key (default: the local key `up` made in --data-dir)",
+    ),
+    data_dir: Path = typer.Option(Path("./modeltrail-data"), help="where `up` keeps its data"),
 ) -> None:
     """Send a short conversation with an attack through a running stack and show the kill."""
     from modeltrail.demo import Demo, run_demo
+    from proxy.keys.local import load_local_key
+
+    if client_key is None:
+        local = load_local_key(data_dir)
+        client_key = local.key if local is not None else None
 
     demo = Demo(
         proxy=proxy,
         control=control,
         trail=trail,
         control_key=control_key,
+        client_key=client_key,
         timeout_s=timeout,
         console=Console(),
         s3_endpoint=s3_endpoint,

@@ -10,8 +10,11 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 from urllib.parse import urlparse
+
+if TYPE_CHECKING:
+    from proxy.keys.local import LocalKey
 
 __all__ = [
     "PARTS",
@@ -117,6 +120,11 @@ class StackOptions:
         return self.kafka is None
 
     @property
+    def key_secret_file(self) -> Path:
+        """The proxy's key secret: the local key's hash is computed under it."""
+        return self.data_dir / "key-secret"
+
+    @property
     def logs_dir(self) -> Path:
         return self.data_dir / "logs"
 
@@ -173,6 +181,8 @@ def part_envs(
         "MODELTRAIL_PROXY__BACKENDS": json.dumps(backends, separators=(",", ":")),
         "MODELTRAIL_PROXY__SPOOL_DIR": str(opts.data_dir / "spool"),
         "MODELTRAIL_PROXY__SESSION_STORE": "redis" if opts.redis else "memory",
+        "MODELTRAIL_PROXY__CLIENT_AUTH": "keys",
+        "MODELTRAIL_PROXY__KEY_SECRET_FILE": str(opts.key_secret_file),
     }
     if not opts.s3:
         # The control API's history reads a local trail.
@@ -196,14 +206,21 @@ def part_envs(
     return envs
 
 
-def client_env_lines(opts: StackOptions) -> list[str]:
-    """The lines a user pastes into a shell to point their clients at the proxy."""
+def client_env_lines(opts: StackOptions, key: str | None = None) -> list[str]:
+    """The lines a user pastes into a shell to point their clients at the proxy (with the key)."""
     base = f"http://{_loopback(opts.host)}:{opts.port}"
-    return [f"OPENAI_BASE_URL={base}/v1", f"ANTHROPIC_BASE_URL={base}"]
+    lines = [f"OPENAI_BASE_URL={base}/v1", f"ANTHROPIC_BASE_URL={base}"]
+    if key is not None:
+        lines += [f"OPENAI_API_KEY={key}", f"ANTHROPIC_API_KEY={key}"]
+    return lines
 
 
 def status_rows(
-    opts: StackOptions, *, bootstrap: str, fake_url: str | None = None
+    opts: StackOptions,
+    *,
+    bootstrap: str,
+    fake_url: str | None = None,
+    client_key: LocalKey | None = None,
 ) -> list[tuple[str, str]]:
     """(what, where) rows of the status table shown once the stack is ready."""
     control = f"http://{_loopback(opts.control_host)}:{opts.control_port}"
@@ -220,6 +237,8 @@ def status_rows(
         rows.append(("demo backend", fake_url))
     for backend in opts.backends:
         rows.append((f"backend {backend.name}", f"{backend.url} ({backend.provider})"))
+    if client_key is not None:
+        rows.append(("client key id", f"{client_key.key_id} (team local)"))
     rows.extend(("env", line) for line in client_env_lines(opts))
     return rows
 

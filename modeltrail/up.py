@@ -30,6 +30,8 @@ from modeltrail.embedded.process import ManagedProcess, ProcessDied, free_port, 
 from modeltrail.embedded.servers import tansu_broker
 from modeltrail.healthcheck import http_ok
 from modeltrail.stack import STOP_ORDER, Part, StackOptions, part_envs, status_rows
+from proxy.keys.local import LocalKey, local_key, register_local_key
+from proxy.keys.secret import key_secret
 from schemas.kafka import ensure_topics
 from schemas.settings import KafkaSettings
 
@@ -96,6 +98,7 @@ class Stack:
     states: dict[str, PartState] = field(default_factory=dict)
     bootstrap: str = ""
     fake_url: str | None = None
+    client_key: LocalKey | None = None
 
     def __post_init__(self) -> None:
         self.bootstrap = self.opts.kafka or f"127.0.0.1:{self.opts.kafka_port}"
@@ -201,6 +204,16 @@ class Stack:
             self._set("topics", "failed", str(exc))
             raise StackError(f"could not create topics on {self.bootstrap}: {exc}") from exc
         self._set("topics", "ready", f"{len(names)} topics")
+        self._register_client_key(settings)
+
+    def _register_client_key(self, settings: KafkaSettings) -> None:
+        """The local client key (created on first start) on `identity.keys`, for the proxy."""
+        self.client_key = local_key(self.opts.data_dir)
+        secret = key_secret(None, self.opts.key_secret_file)
+        try:
+            asyncio.run(register_local_key(settings, secret, self.client_key))
+        except Exception as exc:
+            raise StackError(f"could not register the local client key: {exc}") from exc
 
     def dead(self) -> Part | None:
         """The first started part that is no longer running, if any."""
@@ -249,7 +262,10 @@ class Stack:
         table = Table(title="modeltrail is running", title_justify="left", show_header=False)
         table.add_column(style="bold")
         table.add_column()
-        for what, where in status_rows(self.opts, bootstrap=self.bootstrap, fake_url=self.fake_url):
+        rows = status_rows(
+            self.opts, bootstrap=self.bootstrap, fake_url=self.fake_url, client_key=self.client_key
+        )
+        for what, where in rows:
             table.add_row(what, where)
         return table
 
@@ -282,6 +298,16 @@ def _sigterm_as_interrupt() -> Iterator[None]:
         signal.signal(signal.SIGTERM, previous)
 
 
+def _paste_panel(opts: StackOptions, key: LocalKey) -> Panel:
+    """The env lines to paste, with the key (printed whole: it is the user's own local key)."""
+    from modeltrail.stack import client_env_lines
+
+    lines = "\n".join(f"export {line}" for line in client_env_lines(opts, key.key))
+    title = "new local client key" if key.created else "local client key"
+    note = f"key id {key.key_id}, kept in {opts.data_dir / 'local-key.json'} (0600)"
+    return Panel(f"{lines}\n[dim]{note}[/dim]", title=f"paste these: {title}", border_style="green")
+
+
 def run_up(opts: StackOptions, console: Console | None = None, *, poll_s: float = 0.5) -> int:
     """Start the stack, wait for Ctrl-C/SIGTERM or a dead part, stop in order; exit code."""
     console = console or Console()
@@ -293,6 +319,8 @@ def run_up(opts: StackOptions, console: Console | None = None, *, poll_s: float 
                 stack.start()
             console.line()
             console.print(stack.status_table())
+            if stack.client_key is not None:
+                console.print(_paste_panel(opts, stack.client_key))
             console.print("[dim]Ctrl-C stops the stack (proxy drains, sink flushes).[/dim]")
             while (dead := stack.dead()) is None:
                 time.sleep(poll_s)

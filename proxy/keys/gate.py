@@ -120,8 +120,11 @@ class ClientGate:
 
     @staticmethod
     def session_id(identity: ClientIdentity | None, session: str) -> str:
-        """Sessions are named inside a key: two keys never share one."""
-        return session if identity is None else f"{identity.key_id}/{session}"
+        """Sessions are named inside a key (`mk_...:<name>`): two keys never share one.
+
+        `:` rather than `/` keeps the id usable in a URL path (control API, CLI).
+        """
+        return session if identity is None else f"{identity.key_id}:{session}"
 
     @staticmethod
     def enforcement(inner: Enforcement, identity: ClientIdentity | None) -> Enforcement:

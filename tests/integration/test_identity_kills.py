@@ -67,7 +67,7 @@ async def test_killed_key_cannot_continue_anywhere(
 
         # Any session id, or none, on either replica: refused. Another key of the team: fine.
         for replica_ in (a, b):
-            for session in ("s1", "fresh", "mk_other/s1", None):
+            for session in ("s1", "fresh", "mk_0123456789abcdef:s1", None):
                 r = await http.post(
                     f"{replica_.url}/v1/chat/completions", json=CHAT, headers=_auth(key, session)
                 )
@@ -95,7 +95,7 @@ async def test_killed_key_cannot_continue_anywhere(
     )
     reqs = [e for e in events if isinstance(e, LLMRequest) and e.key_id == key_id]
     assert reqs and all(e.team == "blue" and e.user == "bo" for e in reqs)
-    assert all(e.session_id.startswith(f"{key_id}/") for e in reqs)
+    assert all(e.session_id.startswith(f"{key_id}:") for e in reqs)
     cut = [e for e in events if isinstance(e, LLMResponse) and e.outcome == "killed"]
     assert cut and all(e.key_id == key_id for e in cut)
     kill = next(e for e in events if isinstance(e, SessionCommand) and e.command == "kill")

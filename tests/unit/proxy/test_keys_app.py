@@ -146,12 +146,12 @@ async def test_a_valid_key_from_any_client_header(header: str) -> None:
     assert resp.status_code == 200, resp.text
     (sent,) = up.seen
     assert key not in str(sent.headers) and "authorization" not in sent.headers
-    assert resp.headers["x-modeltrail-session-id"] == f"{rec.key_id}/s1"
+    assert resp.headers["x-modeltrail-session-id"] == f"{rec.key_id}:s1"
     (req,) = pub.of(LLMRequest)
     (res,) = pub.of(LLMResponse)
     for evt in (req, res):
         assert (evt.key_id, evt.team, evt.user) == (rec.key_id, "red", "ana")
-        assert evt.session_id == f"{rec.key_id}/s1"
+        assert evt.session_id == f"{rec.key_id}:s1"
     assert res.cost_usd == pytest.approx((1000 * 0.15 + 500 * 0.60) / 1e6)
     assert key.encode() not in b"".join(encode(e) for e in pub.events)
 
@@ -181,8 +181,8 @@ async def test_same_session_name_under_two_keys_never_merges() -> None:
             )
     await app.shutdown()
     assert {e.session_id for e in pub.of(LLMRequest)} == {
-        f"{r1.key_id}/shared",
-        f"{r2.key_id}/shared",
+        f"{r1.key_id}:shared",
+        f"{r2.key_id}:shared",
     }
 
 
