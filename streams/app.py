@@ -17,12 +17,14 @@ import asyncio
 import logging
 import ssl
 from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, cast
 
 import faust
 
 from streams.decisions import Engine
 from streams.errors import PublishError, StreamsConfigError
+from streams.escalation import KeyEscalation, follow_commands
 from streams.processor import Processor, Record
 from streams.settings import StreamsSettings
 from streams.store import SessionStore
@@ -152,6 +154,20 @@ def create_app(
         store.reset()
 
     processor = Processor(get_engine, topics, source=settings.instance_id, consumer=settings.app_id)
+
+    if settings.key_kill_after_sessions > 0:
+        escalation = KeyEscalation(
+            settings.key_kill_after_sessions,
+            settings.key_kill_window_s,
+            source=settings.instance_id,
+        )
+
+        async def publish_command(key: bytes, value: bytes) -> None:
+            await (await sinks[topics.commands].send(key=key, value=value, force=True))
+
+        @app.task
+        async def escalate() -> None:
+            await follow_commands(kafka, escalation, publish_command, lambda: datetime.now(UTC))
 
     async def judge_batch(events: list[faust.EventT[bytes]]) -> None:
         records = [

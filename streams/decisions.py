@@ -139,6 +139,9 @@ def judge(
                 evidence=list(f.evidence),
                 risk_score=round(risk, 3),
                 policy_version=engine.version,
+                key_id=event.key_id,
+                team=event.team,
+                user=event.user,
             )
         )
 
@@ -170,6 +173,9 @@ def judge(
         rule_id=trigger.rule_id,
         issuer=source,
         decision_id=dec,
+        key_id=event.key_id,
+        team=event.team,
+        user=event.user,
     )
     return Judgement(violations, command)
 
@@ -219,4 +225,7 @@ def _threshold_violation(
         subject_event_type=event.type,
         risk_score=round(risk, 3),
         policy_version=engine.version,
+        key_id=event.key_id,
+        team=event.team,
+        user=event.user,
     )
