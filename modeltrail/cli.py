@@ -10,6 +10,7 @@ from modeltrail.cmd_policy import app as policy_app
 from modeltrail.cmd_query import app as query_app
 from modeltrail.cmd_schemas import app as schemas_app
 from modeltrail.cmd_sessions import app as sessions_app
+from modeltrail.cmd_spend import spend
 from modeltrail.cmd_stack import app as stack_app
 
 app = typer.Typer(
@@ -26,6 +27,7 @@ app.add_typer(sessions_app, name="sessions")
 app.add_typer(keys_app, name="keys")
 app.add_typer(teams_app, name="teams")
 app.add_typer(users_app, name="users")
+app.command("spend")(spend)
 
 
 @app.command()

@@ -1,5 +1,6 @@
 """DuckDB over the Parquet trail: views `requests`, `responses`, `violations`,
-`session_commands`, `stream_windows`, `deadletter` and a `sessions` summary.
+`session_commands`, `stream_windows`, `deadletter`, a `sessions` summary and `spend`
+(one row per answer with key, team, user, model, tokens and cost; see `sinks.spend`).
 
 Works on a local directory or on S3. For S3 DuckDB reads through pyarrow's S3
 filesystem (wrapped as an fsspec filesystem), so no DuckDB extension has to be
@@ -19,6 +20,7 @@ from schemas import TABLES, arrow_schema
 from sinks.errors import QueryError
 from sinks.keys import table_prefix
 from sinks.settings import SinkSettings
+from sinks.spend import create_spend_view
 from sinks.store import parse_target
 
 __all__ = ["SESSIONS_SQL", "connect", "run_query"]
@@ -140,6 +142,7 @@ def connect(settings: SinkSettings) -> duckdb.DuckDBPyConnection:
                 f"FROM _empty_{table}"
             )
     con.execute(SESSIONS_SQL)
+    create_spend_view(con)
     return con
 
 
