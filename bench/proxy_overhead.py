@@ -48,6 +48,9 @@ BODY = json.dumps(
     {"model": "gpt-4o", "messages": [{"role": "user", "content": "hello, how are you?"}]}
 ).encode()
 PATH = "/v1/chat/completions"
+#: Client keys are on: a fixed, well-formed key the spawned load generators can send too.
+CLIENT_KEY = "mt-bench" + "0" * 38
+KEY_SECRET = "bench-key-secret"
 
 
 def pct(values: list[float], p: float) -> float:
@@ -70,7 +73,7 @@ class RawConn:
         self.addr = (host, int(port))
         self.request = (
             f"POST {PATH} HTTP/1.1\r\nHost: {hostport}\r\nContent-Type: application/json\r\n"
-            f"Authorization: Bearer sk-bench\r\nContent-Length: {len(BODY)}\r\n\r\n"
+            f"Authorization: Bearer {CLIENT_KEY}\r\nContent-Length: {len(BODY)}\r\n\r\n"
         ).encode() + BODY
         self.reader: asyncio.StreamReader | None = None
         self.writer: asyncio.StreamWriter | None = None
@@ -229,7 +232,7 @@ def max_rps(url: str, seconds: float, conc: int, procs: int) -> float:
                 'wrk.method = "POST"\n'
                 f"wrk.body = {json.dumps(BODY.decode())}\n"
                 'wrk.headers["Content-Type"] = "application/json"\n'
-                'wrk.headers["Authorization"] = "Bearer sk-bench"\n'
+                f'wrk.headers["Authorization"] = "Bearer {CLIENT_KEY}"\n'
             )
         out = subprocess.run(
             [wrk, "-t2", f"-c{conc}", f"-d{seconds:.0f}s", "-s", f.name, url + PATH],
@@ -286,7 +289,10 @@ def start_stack(workdir: Path) -> tuple[list[ManagedProcess], str, str]:
             [{"name": "fake", "url": f"http://127.0.0.1:{bport}"}]
         ),
         "MODELTRAIL_PROXY__DEFAULT_BACKEND": "fake",
+        "MODELTRAIL_PROXY__CLIENT_AUTH": "keys",
+        "MODELTRAIL_PROXY__KEY_SECRET": KEY_SECRET,
     }
+    asyncio.run(register_key(broker.address))  # type: ignore[attr-defined]
     proxy = ManagedProcess(
         "proxy",
         [sys.executable, "-m", "proxy"],
@@ -295,6 +301,19 @@ def start_stack(workdir: Path) -> tuple[list[ManagedProcess], str, str]:
         env=env,
     ).start()
     return [proxy, backend, broker], f"http://127.0.0.1:{bport}", f"http://127.0.0.1:{pport}"
+
+
+async def register_key(bootstrap: str) -> None:
+    """Put the bench's client key on `identity.keys` before the proxy replays it."""
+    from proxy.keys.local import LocalKey, register_local_key
+    from schemas.kafka import ensure_topics
+    from schemas.settings import KafkaSettings
+
+    kafka = KafkaSettings(bootstrap_servers=bootstrap, topic_prefix="bench.")
+    await ensure_topics(kafka)
+    await register_local_key(
+        kafka, KEY_SECRET.encode(), LocalKey("mk_0000000000000b0c", CLIENT_KEY)
+    )
 
 
 def proxy_stats(workdir: Path) -> str:

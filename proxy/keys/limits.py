@@ -74,6 +74,7 @@ def _periods(now: datetime) -> _Periods:
 
 
 def _subjects(identity: ClientIdentity, teams: dict[str, Limits]) -> list[tuple[str, Limits]]:
+    """(counter subject, limits) of a key and its team; only those with a limit set."""
     r = identity.record
     key = Limits(
         rpm=r.rpm, tpm=r.tpm, budget_usd_day=r.budget_usd_day, budget_usd_month=r.budget_usd_month
@@ -97,10 +98,22 @@ class LimitGate:
         self.counters = counters
         self.teams = team_limits or {}
         self.clock = clock or (lambda: datetime.now(UTC))
+        # per key-record version: most keys have no limits, and then no work per request
+        self._subjects: dict[str, list[tuple[str, Limits]]] = {}
+
+    def subjects(self, identity: ClientIdentity) -> list[tuple[str, Limits]]:
+        version = identity.record.event_id
+        found = self._subjects.get(version)
+        if found is None:
+            found = _subjects(identity, self.teams)
+            if len(self._subjects) >= 10_000:
+                self._subjects.clear()
+            self._subjects[version] = found
+        return found
 
     async def admit(self, identity: ClientIdentity) -> None:
         """Count one request; raise LimitExceeded when it is over a limit."""
-        subjects = _subjects(identity, self.teams)
+        subjects = self.subjects(identity)
         if not subjects:
             return
         now = self.clock()
@@ -143,7 +156,7 @@ class LimitGate:
         self, identity: ClientIdentity, tokens: int | None, cost: float | None
     ) -> None:
         """Add a finished response's tokens and cost to its key's and team's counters."""
-        subjects = _subjects(identity, self.teams)
+        subjects = self.subjects(identity)
         if not subjects or (not tokens and not cost):
             return
         p = _periods(self.clock())
