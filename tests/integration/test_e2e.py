@@ -28,6 +28,7 @@ from typing import Any
 
 import duckdb
 import httpx
+import pyarrow.parquet as pq
 import pytest
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
@@ -310,6 +311,9 @@ def test_benign_passes_attack_is_killed_and_everything_is_audited(up: Up) -> Non
         "the kill command in Parquet", lambda: trail_rows(trail, "session_commands", sessions)
     )
     assert {sid for _, sid in commands} == {attacker}
+    # The client key is in no Parquet row, only its id.
+    rows = [r for f in trail.rglob("*.parquet") for r in pq.read_table(f).to_pylist()]
+    assert local.key_id in str(rows) and local.key not in str(rows)
     proxy.close()
     control.close()
 

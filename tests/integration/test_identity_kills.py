@@ -4,12 +4,14 @@ no replica and no stream in flight escapes, and a replica started later refuses 
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 import uuid
 from pathlib import Path
 
 import httpx
 import orjson
+import pytest
 from identity_harness import issue, raw_records, replica, replica_settings, until
 from proxy_harness import collect
 
@@ -33,7 +35,9 @@ async def test_killed_key_cannot_continue_anywhere(
     tmp_path: Path,
     redis_url: str,
     redis_prefix: str,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
+    caplog.set_level(logging.DEBUG)
     mk = lambda name: replica_settings(  # noqa: E731
         kafka_settings, fake_backend_url, tmp_path, name, redis_url, redis_prefix
     )
@@ -104,6 +108,7 @@ async def test_killed_key_cannot_continue_anywhere(
     blob += b"".join(await raw_records(kafka_settings, topics.keys))
     assert key_id.encode() in blob
     assert key.encode() not in blob and other.encode() not in blob
+    assert key_id in caplog.text and key not in caplog.text and other not in caplog.text
 
 
 async def test_team_kill_stops_every_key_of_the_team(
