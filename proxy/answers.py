@@ -14,7 +14,7 @@ import orjson
 
 from schemas.events import Provider, ToolCall
 
-__all__ = ["Assembled", "num", "ollama_tool_calls", "parse_response_body", "text_of"]
+__all__ = ["Assembled", "cached_of", "num", "ollama_tool_calls", "parse_response_body", "text_of"]
 
 
 @dataclass(slots=True)
@@ -26,6 +26,7 @@ class Assembled:
     input_tokens: int | None = None
     output_tokens: int | None = None
     total_tokens: int | None = None
+    cached_input_tokens: int | None = None
     finish_reason: str | None = None
     model: str | None = None
     error_type: str | None = None
@@ -59,6 +60,15 @@ def text_of(content: Any) -> str:
 
 def num(value: Any) -> int | None:
     return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def cached_of(usage: dict[str, Any]) -> int | None:
+    """Prompt-cache hits of a usage block: OpenAI chat, Responses API or Anthropic."""
+    for details in ("prompt_tokens_details", "input_tokens_details"):
+        d = usage.get(details)
+        if isinstance(d, dict) and num(d.get("cached_tokens")) is not None:
+            return num(d.get("cached_tokens"))
+    return num(usage.get("cache_read_input_tokens"))
 
 
 def parse_response_body(provider: Provider, path: str, raw: bytes) -> Assembled:
@@ -131,6 +141,7 @@ def _openai(data: dict[str, Any], out: Assembled) -> None:
         out.input_tokens = num(usage.get("prompt_tokens")) or num(usage.get("input_tokens"))
         out.output_tokens = num(usage.get("completion_tokens")) or num(usage.get("output_tokens"))
         out.total_tokens = num(usage.get("total_tokens"))
+        out.cached_input_tokens = cached_of(usage)
 
 
 def _anthropic(data: dict[str, Any], out: Assembled) -> None:
@@ -154,6 +165,7 @@ def _anthropic(data: dict[str, Any], out: Assembled) -> None:
     if isinstance(usage, dict):
         out.input_tokens = num(usage.get("input_tokens"))
         out.output_tokens = num(usage.get("output_tokens"))
+        out.cached_input_tokens = cached_of(usage)
 
 
 def ollama_tool_calls(msg: dict[str, Any]) -> list[ToolCall]:

@@ -357,7 +357,7 @@ class ProxyApp:
                 result.model or req.model,
                 result.input_tokens,
                 result.output_tokens,
-                None,
+                result.cached_input_tokens,
             )
         evt = build_response(
             source=self._source,

@@ -216,6 +216,7 @@ def build_response(
         input_tokens=r.input_tokens,
         output_tokens=r.output_tokens,
         total_tokens=total,
+        cached_input_tokens=r.cached_input_tokens,
         text=text,
         tool_calls=r.tool_calls if captured else [],
         finish_reason=r.finish_reason,

@@ -13,7 +13,7 @@ from typing import Any
 
 import orjson
 
-from proxy.answers import Assembled, ollama_tool_calls
+from proxy.answers import Assembled, cached_of, ollama_tool_calls
 from schemas.events import Provider, ToolCall
 
 __all__ = ["StreamParser", "WindowCutter"]
@@ -150,6 +150,7 @@ class StreamParser:
             r.input_tokens = usage.get("prompt_tokens", r.input_tokens)
             r.output_tokens = usage.get("completion_tokens", r.output_tokens)
             r.total_tokens = usage.get("total_tokens", r.total_tokens)
+            r.cached_input_tokens = cached_of(usage)
 
     def _responses(self, kind: str, obj: dict[str, Any]) -> None:
         r = self.result
@@ -174,6 +175,7 @@ class StreamParser:
                 r.input_tokens = usage.get("input_tokens")
                 r.output_tokens = usage.get("output_tokens")
                 r.total_tokens = usage.get("total_tokens")
+                r.cached_input_tokens = cached_of(usage)
             if resp.get("error"):
                 self._error(resp["error"])
 
@@ -202,6 +204,7 @@ class StreamParser:
             usage = msg.get("usage") or {}
             r.input_tokens = usage.get("input_tokens", r.input_tokens)
             r.output_tokens = usage.get("output_tokens", r.output_tokens)
+            r.cached_input_tokens = cached_of(usage)
         elif kind == "message_delta":
             delta = obj.get("delta") or {}
             r.finish_reason = delta.get("stop_reason", r.finish_reason)

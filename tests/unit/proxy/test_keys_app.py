@@ -223,3 +223,40 @@ async def test_rate_limit_429_with_reset_in_the_provider_shape(provider: str) ->
     rejected = [e for e in pub.of(LLMResponse) if e.status_code == 429]
     assert len(rejected) == 1 and rejected[0].outcome == "rejected"
     assert rejected[0].key_id == rec.key_id
+
+
+async def test_cached_tokens_priced_and_recorded_streamed_too() -> None:
+    app, pub, up, keys = _app()
+    key, _ = await _issue(keys)
+    usage = {
+        "prompt_tokens": 1000,
+        "completion_tokens": 0,
+        "prompt_tokens_details": {"cached_tokens": 400},
+    }
+
+    def stream(request: httpx.Request) -> httpx.Response:
+        up.seen.append(request)
+        model = orjson.loads(request.content)["model"]
+        chunks = [
+            {"model": model, "choices": [{"delta": {"content": "hi"}}]},
+            {"model": model, "choices": [], "usage": usage},
+        ]
+        sse = "".join(f"data: {orjson.dumps(c).decode()}\n\n" for c in chunks) + "data: [DONE]\n\n"
+        return httpx.Response(
+            200, content=sse.encode(), headers={"content-type": "text/event-stream"}
+        )
+
+    app.forwarder = Forwarder(
+        timeout_s=5, connect_timeout_s=1, transport=httpx.MockTransport(stream)
+    )
+    async with await _client(app) as client:
+        for model in ("gpt-4o", "gpt-mystery"):
+            body = {**CHAT, "model": model, "stream": True}
+            resp = await client.post("/v1/chat/completions", json=body, headers={"x-api-key": key})
+            assert resp.status_code == 200
+    await app.shutdown()
+    priced, unpriced = pub.of(LLMResponse)
+    assert priced.cached_input_tokens == 400 and priced.stream
+    assert priced.cost_usd == pytest.approx((600 * 2.5 + 400 * 1.25) / 1e6)
+    assert unpriced.cost_usd is None and unpriced.input_tokens == 1000
+    assert app.gate.unpriced == 1
