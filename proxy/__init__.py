@@ -1,6 +1,6 @@
 """The modeltrail proxy: forwarding, capture, events, emission, spool, enforcement, control.
 
-Names are imported lazily so `python -m proxy.fake_backend` and the enforcement
+Names are imported lazily so `python -m modeltrail.embedded.fake_backend` and the enforcement
 package do not pay for (or cycle through) the whole proxy at import time.
 """
 

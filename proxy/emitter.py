@@ -43,7 +43,7 @@ from proxy.broker_link import BrokerLink
 from proxy.errors import BrokerUnavailable
 from proxy.metrics import ProxyMetrics
 from proxy.settings import ProxySettings
-from proxy.spool import Record, Spool
+from proxy.spool import SpoolRecord, Spool
 from schemas.codec import encode, encode_key
 from schemas.events import EventEnvelope
 from schemas.settings import KafkaSettings
@@ -237,7 +237,7 @@ class Emitter:
 
     # ---- internals ---------------------------------------------------------
 
-    def _record(self, event: EventEnvelope) -> Record:
+    def _record(self, event: EventEnvelope) -> SpoolRecord:
         return self._topic_of[type(event)], encode_key(event), encode(event)
 
     def _drain_queue(self) -> list[EventEnvelope | None]:
@@ -278,7 +278,7 @@ class Emitter:
         log.warning("broker_unreachable", extra={"bootstrap": self.kafka.bootstrap_servers})
         return False
 
-    async def _send(self, records: list[Record]) -> list[Record]:
+    async def _send(self, records: list[SpoolRecord]) -> list[SpoolRecord]:
         """Send a batch and wait for every ack; return the records NOT acked, in order."""
         failed = await self._link.send_batch(records)
         ok = len(records) - len(failed)
@@ -287,7 +287,7 @@ class Emitter:
             self._count["sent"](ok)
         return failed
 
-    async def _divert(self, records: list[Record]) -> None:
+    async def _divert(self, records: list[SpoolRecord]) -> None:
         """Broker down: spool the records (mode `spool`) or drop and count them."""
         if self.spool is not None and self.mode == "spool":
             await asyncio.to_thread(self.spool.append, records)

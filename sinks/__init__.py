@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from sinks.consumer import Sink, SinkStats
-from sinks.errors import ConfigError, EncodeError, QueryError, SinkError, StoreError
+from sinks.errors import ConfigError, EncodeError, QueryError, SinkError, ObjectStoreError
 from sinks.keys import object_key, parse_key
 from sinks.settings import SinkSettings
-from sinks.store import LocalStore, ObjectStore, S3Store, open_store, parse_target
+from sinks.object_store import LocalStore, ObjectStore, S3Store, open_store, parse_target
 
 __all__ = [
     "ConfigError",
@@ -19,7 +19,7 @@ __all__ = [
     "SinkError",
     "SinkSettings",
     "SinkStats",
-    "StoreError",
+    "ObjectStoreError",
     "object_key",
     "open_store",
     "parse_key",

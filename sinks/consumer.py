@@ -54,7 +54,7 @@ from sinks.deadletter import dead_letters
 from sinks.decode import Decoded, decode_values
 from sinks.partition import ClosedFile, PartitionBuffer
 from sinks.settings import SinkSettings
-from sinks.store import ObjectStore, open_store, parse_target
+from sinks.object_store import ObjectStore, open_store, parse_target
 
 __all__ = ["MAX_PENDING", "Sink", "SinkStats"]
 

@@ -2,14 +2,14 @@
 
 SinkError                 root; `retriable` tells a loop whether trying again can help
 ├── ConfigError           a bad target or setting (not retriable)
-├── StoreError            writing/reading the object store failed (retriable)
+├── ObjectStoreError            writing/reading the object store failed (retriable)
 ├── EncodeError           a batch could not be turned into Parquet (not retriable)
 └── QueryError            a DuckDB query over the trail failed (not retriable)
 """
 
 from __future__ import annotations
 
-__all__ = ["ConfigError", "EncodeError", "QueryError", "SinkError", "StoreError"]
+__all__ = ["ConfigError", "EncodeError", "QueryError", "SinkError", "ObjectStoreError"]
 
 
 class SinkError(Exception):
@@ -22,7 +22,7 @@ class ConfigError(SinkError):
     """The target or a setting is invalid."""
 
 
-class StoreError(SinkError):
+class ObjectStoreError(SinkError):
     """The object store (S3 or a local directory) could not be written or read."""
 
     retriable = True

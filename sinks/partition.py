@@ -22,10 +22,10 @@ from sinks.decode import Decoded, decode_values
 from sinks.keys import object_key
 from sinks.parquet import conform, to_parquet
 
-__all__ = ["BadRecord", "ClosedFile", "PartitionBuffer", "Record"]
+__all__ = ["BadRecord", "ClosedFile", "PartitionBuffer", "SinkRecord"]
 
 
-class Record(Protocol):
+class SinkRecord(Protocol):
     """The parts of a Kafka record the sink uses (aiokafka's ConsumerRecord fits)."""
 
     @property
@@ -117,13 +117,13 @@ class PartitionBuffer:
     def buffered_bytes(self) -> int:
         return self.open.bytes
 
-    def decode(self, records: Sequence[Record]) -> Decoded:
+    def decode(self, records: Sequence[SinkRecord]) -> Decoded:
         """Decode a chunk (thread-safe: touches no state; Arrow releases the GIL)."""
         return decode_values([r.value for r in records], self.schema, self.expected_type)
 
     def ingest(
         self,
-        records: Sequence[Record],
+        records: Sequence[SinkRecord],
         committed: int | None = None,
         decoded: Decoded | None = None,
     ) -> list[ClosedFile]:

@@ -19,7 +19,7 @@ from schemas import TABLES, arrow_schema
 from sinks.errors import QueryError
 from sinks.keys import table_prefix
 from sinks.settings import SinkSettings
-from sinks.store import parse_target
+from sinks.object_store import parse_target
 
 __all__ = ["SESSIONS_SQL", "connect", "run_query"]
 

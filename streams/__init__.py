@@ -8,10 +8,10 @@ from typing import TYPE_CHECKING, Any
 
 from streams.decisions import THRESHOLD_RULE_ID, Engine, Judgement, decision_id, judge
 from streams.errors import PublishError, StateError, StreamsConfigError, StreamsError
-from streams.processor import BatchResult, Output, Processor, Record
+from streams.processor import BatchResult, Output, Processor, EventRecord
 from streams.settings import StreamsSettings
 from streams.state import SessionState
-from streams.store import SessionStore
+from streams.state_cache import SessionStateCache
 
 if TYPE_CHECKING:
     from streams.app import SESSIONS_TABLE, StreamsApp, create_app, load_policy
@@ -27,9 +27,9 @@ __all__ = [
     "Output",
     "Processor",
     "PublishError",
-    "Record",
+    "EventRecord",
     "SessionState",
-    "SessionStore",
+    "SessionStateCache",
     "StateError",
     "StreamsApp",
     "StreamsConfigError",

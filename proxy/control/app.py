@@ -32,9 +32,9 @@ from proxy.control.models import (
     SessionList,
 )
 from proxy.control.policy import policy_router
-from proxy.enforcement.errors import StoreError
+from proxy.enforcement.errors import SessionStoreError
 from proxy.enforcement.service import EnforcementService
-from proxy.enforcement.store import SessionInfo
+from proxy.enforcement.session_store import SessionInfo
 from proxy.errors import ProxyError, SpoolError
 from proxy.inline_policy import InlinePolicy
 from proxy.metrics import ProxyMetrics
@@ -199,14 +199,14 @@ def create_control_app(
         """Prometheus text exposition of this replica's metrics."""
         try:
             await enforcement.stats()  # refreshes the session gauges
-        except StoreError:
+        except SessionStoreError:
             pass
         return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
     async def _command(cmd: SessionCommand) -> CommandResult:
         try:
             applied = await enforcement.apply_local(cmd)
-        except StoreError as exc:
+        except SessionStoreError as exc:
             # Applied here already; the other replicas will get it from Kafka.
             log.warning("command_mirror_failed", extra={"error": str(exc)})
             applied = True
@@ -246,7 +246,7 @@ async def _store(awaitable: Awaitable[T]) -> T:
     """Await a store read; a store outage is a 503, not a stack trace."""
     try:
         return await awaitable
-    except StoreError as exc:
+    except SessionStoreError as exc:
         raise HTTPException(status_code=503, detail=f"session store unavailable: {exc}") from exc
 
 

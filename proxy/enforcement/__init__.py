@@ -12,12 +12,12 @@ from proxy.enforcement.errors import (
     CommandTopicMissing,
     EnforcementError,
     ReplayTimeout,
-    StoreError,
+    SessionStoreError,
 )
 from proxy.enforcement.kills import KillRegistry
 from proxy.enforcement.redis_store import RedisSessionStore
 from proxy.enforcement.service import EnforcementService, build_store
-from proxy.enforcement.store import KillState, MemorySessionStore, SessionInfo, SessionStore
+from proxy.enforcement.session_store import KillState, MemorySessionStore, SessionInfo, SessionStore
 
 __all__ = [
     "CommandTopicMissing",
@@ -32,7 +32,7 @@ __all__ = [
     "ReplayTimeout",
     "SessionInfo",
     "SessionStore",
-    "StoreError",
+    "SessionStoreError",
     "TopicFollower",
     "build_store",
 ]

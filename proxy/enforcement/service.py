@@ -33,10 +33,10 @@ from aiokafka import ConsumerRecord
 from proxy.enforcement import views
 from proxy.enforcement.base import EventPublisher
 from proxy.enforcement.commands import TopicFollower
-from proxy.enforcement.errors import EnforcementError, StoreError
+from proxy.enforcement.errors import EnforcementError, SessionStoreError
 from proxy.enforcement.kills import KillRegistry
 from proxy.enforcement.redis_store import RedisSessionStore
-from proxy.enforcement.store import MemorySessionStore, SessionInfo, SessionStore
+from proxy.enforcement.session_store import MemorySessionStore, SessionInfo, SessionStore
 from proxy.metrics import ProxyMetrics
 from proxy.settings import ProxySettings
 from schemas.codec import decode_as
@@ -125,7 +125,7 @@ class EnforcementService:
                 self._apply(cmd, "store")
             await self._follow()
         except EnforcementError as exc:
-            if self.settings.enforcement_replay_required or isinstance(exc, StoreError):
+            if self.settings.enforcement_replay_required or isinstance(exc, SessionStoreError):
                 await self.stop()
                 raise
             # Serve with the kills known so far (Redis mirror) and keep trying.
@@ -209,7 +209,7 @@ class EnforcementService:
         """Apply a command at once here and mirror it to the store (other replicas).
 
         Raises:
-            StoreError: the store could not mirror it (it is applied locally anyway).
+            SessionStoreError: the store could not mirror it (it is applied locally anyway).
         """
         changed = self._apply(cmd, "local")
         await self.store.save_command(cmd)
@@ -288,7 +288,7 @@ class EnforcementService:
                 batch.append(self._queue.get_nowait())
             try:
                 await self._write(batch)
-            except StoreError as exc:
+            except SessionStoreError as exc:
                 self.counters["store_errors"] += 1
                 log.warning("session_store_failed", extra={"error": str(exc), "lost": len(batch)})
             except Exception:
@@ -341,7 +341,7 @@ class EnforcementService:
         try:
             sessions: int | None = await self.store.count()
             active: int | None = await self.store.count(since=idle_floor)
-        except StoreError:
+        except SessionStoreError:
             sessions = active = None
         if self.metrics is not None:
             self.metrics.killed_sessions.set(killed)

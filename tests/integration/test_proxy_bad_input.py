@@ -7,7 +7,7 @@ from typing import Any
 
 import httpx
 import pytest
-from proxy_harness import collect, for_request, make_settings, running_proxy
+from tests.support.proxy_harness import collect, for_request, make_settings, running_proxy
 
 from modeltrail.embedded.process import free_port
 from proxy.settings import BackendConfig

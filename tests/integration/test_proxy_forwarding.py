@@ -8,7 +8,7 @@ from typing import Any
 
 import httpx
 import pytest
-from proxy_harness import collect, for_request, make_settings, running_proxy
+from tests.support.proxy_harness import collect, for_request, make_settings, running_proxy
 
 from schemas.events import LLMRequest, LLMResponse, StreamWindow
 from schemas.settings import KafkaSettings

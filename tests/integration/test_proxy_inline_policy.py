@@ -7,7 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import httpx
-from proxy_harness import collect, make_settings, running_proxy
+from tests.support.proxy_harness import collect, make_settings, running_proxy
 
 from schemas.events import EventEnvelope, LLMRequest, LLMResponse
 from schemas.settings import KafkaSettings

@@ -9,7 +9,7 @@ from pathlib import Path
 import httpx
 import orjson
 from aiokafka import AIOKafkaProducer
-from proxy_harness import collect, for_request, make_settings, running_proxy
+from tests.support.proxy_harness import collect, for_request, make_settings, running_proxy
 
 from proxy.enforcement import EnforcementService
 from schemas.codec import encode, encode_key

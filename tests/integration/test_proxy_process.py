@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 import httpx
-from proxy_harness import collect, for_request
+from tests.support.proxy_harness import collect, for_request
 
 from modeltrail.embedded.process import ManagedProcess, free_port, port_open
 from schemas.events import LLMRequest, LLMResponse

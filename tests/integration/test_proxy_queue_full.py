@@ -7,8 +7,8 @@ import asyncio
 from pathlib import Path
 
 import httpx
-from proxy_harness import collect, make_settings, running_proxy
-from session_events import numbered_request
+from tests.support.proxy_harness import collect, make_settings, running_proxy
+from tests.support.session_events import numbered_request
 
 from proxy.emitter import Emitter
 from proxy.spool import Spool

@@ -9,7 +9,7 @@ import time
 from pathlib import Path
 
 import pytest
-from _sink_support import make_events, produce, trail_ids, wait_for_trail
+from tests.support.sink_trail import make_events, produce, trail_ids, wait_for_trail
 from test_sink_exactly_once import s3_sink_settings
 
 from modeltrail.embedded.process import ManagedProcess

@@ -5,8 +5,8 @@ from __future__ import annotations
 import asyncio
 import json
 
-from _sink_support import make_events, produce, trail_ids
-from polling import wait_until
+from tests.support.sink_trail import make_events, produce, trail_ids
+from tests.support.polling import wait_until
 from typer.testing import CliRunner
 
 from schemas import KafkaSettings

@@ -7,9 +7,9 @@ import json
 
 import orjson
 import pyarrow.parquet as pq
-from _sink_support import make_events, produce
+from tests.support.sink_trail import make_events, produce
 from aiokafka import AIOKafkaProducer
-from polling import wait_until
+from tests.support.polling import wait_until
 from typer.testing import CliRunner
 
 from schemas import LLMRequest, Violation, decode, encode

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from polling import wait_until
-from session_events import numbered_request
+from tests.support.polling import wait_until
+from tests.support.session_events import numbered_request
 
 from modeltrail.embedded.process import free_port
 from proxy.emitter import Emitter

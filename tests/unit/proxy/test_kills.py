@@ -4,7 +4,7 @@ import itertools
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from session_events import command
+from tests.support.session_events import command
 
 from proxy.enforcement.kills import KillRegistry
 

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from streams_fakes import T0, Rules, TinyEngine, request
+from tests.support.streams_fakes import T0, Rules, TinyEngine, request
 
 from schemas.codec import decode, encode
 from streams.decisions import THRESHOLD_RULE_ID, decision_id, judge, stable_event_id

@@ -3,7 +3,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from streams_fakes import T0, request, response
+from tests.support.streams_fakes import T0, request, response
 
 from schemas.events import SessionCommand
 from streams.errors import StateError
