@@ -22,7 +22,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from schemas.events import ChatMessage, LLMRequest, LLMResponse, StreamWindow, ToolCall
-from streams.policy import PolicyEngine, SessionContext, load_policy
+from streams.policy import SessionContext, load_policy
 
 _PROSE = (
     "the a to of and in is that for it on with as was this be by are from at or an have not "

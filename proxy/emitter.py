@@ -43,7 +43,7 @@ from proxy.broker_link import BrokerLink
 from proxy.errors import BrokerUnavailable
 from proxy.metrics import ProxyMetrics
 from proxy.settings import ProxySettings
-from proxy.spool import SpoolRecord, Spool
+from proxy.spool import Spool, SpoolRecord
 from schemas.codec import encode, encode_key
 from schemas.events import EventEnvelope
 from schemas.settings import KafkaSettings

@@ -27,7 +27,7 @@ from typing import BinaryIO, Literal
 
 from proxy.errors import SpoolError
 
-__all__ = ["SpoolRecord", "Spool"]
+__all__ = ["Spool", "SpoolRecord"]
 
 SpoolRecord = tuple[str, bytes, bytes]  # topic, key, value
 _HEAD = struct.Struct(">II")
@@ -121,7 +121,9 @@ class Spool:
             raise SpoolError(f"spool write failed: {exc}") from exc
         self._size += len(data)
 
-    def read(self, max_records: int = 500, max_bytes: int = 4 << 20) -> list[tuple[SpoolRecord, int]]:
+    def read(
+        self, max_records: int = 500, max_bytes: int = 4 << 20
+    ) -> list[tuple[SpoolRecord, int]]:
         """Unacked records from the acked position, each with the offset just after it."""
         if self.empty:
             return []

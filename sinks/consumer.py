@@ -52,9 +52,9 @@ from schemas import TABLES, arrow_schema, encode
 from sinks.batch import Limits
 from sinks.deadletter import dead_letters
 from sinks.decode import Decoded, decode_values
+from sinks.object_store import ObjectStore, open_store, parse_target
 from sinks.partition import ClosedFile, PartitionBuffer
 from sinks.settings import SinkSettings
-from sinks.object_store import ObjectStore, open_store, parse_target
 
 __all__ = ["MAX_PENDING", "Sink", "SinkStats"]
 

@@ -9,7 +9,7 @@ SinkError                 root; `retriable` tells a loop whether trying again ca
 
 from __future__ import annotations
 
-__all__ = ["ConfigError", "EncodeError", "QueryError", "SinkError", "ObjectStoreError"]
+__all__ = ["ConfigError", "EncodeError", "ObjectStoreError", "QueryError", "SinkError"]
 
 
 class SinkError(Exception):

@@ -18,8 +18,8 @@ from fsspec.implementations.arrow import ArrowFSWrapper
 from schemas import TABLES, arrow_schema
 from sinks.errors import QueryError
 from sinks.keys import table_prefix
-from sinks.settings import SinkSettings
 from sinks.object_store import parse_target
+from sinks.settings import SinkSettings
 
 __all__ = ["SESSIONS_SQL", "connect", "run_query"]
 

@@ -23,7 +23,7 @@ import faust
 
 from streams.decisions import Engine
 from streams.errors import PublishError, StreamsConfigError
-from streams.processor import Processor, EventRecord
+from streams.processor import EventRecord, Processor
 from streams.settings import StreamsSettings
 from streams.state_cache import SessionStateCache
 from streams.transport import TunedTransport

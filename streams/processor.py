@@ -29,7 +29,7 @@ from streams.decisions import Engine, judge
 from streams.errors import StateError
 from streams.state import SessionState
 
-__all__ = ["BatchResult", "Output", "Processor", "EventRecord"]
+__all__ = ["BatchResult", "EventRecord", "Output", "Processor"]
 
 log = logging.getLogger(__name__)
 

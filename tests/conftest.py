@@ -147,7 +147,15 @@ def fake_backend_url(logs_dir: Path) -> Iterator[str]:
     port = free_port()
     proc = ManagedProcess(
         "fake-backend",
-        [sys.executable, "-m", "modeltrail.embedded.fake_backend", "--host", "127.0.0.1", "--port", str(port)],
+        [
+            sys.executable,
+            "-m",
+            "modeltrail.embedded.fake_backend",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+        ],
         log_path=logs_dir / "fake-backend.log",
         ready=lambda: port_open("127.0.0.1", port),
     ).start()

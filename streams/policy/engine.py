@@ -12,12 +12,9 @@ import fnmatch
 import hashlib
 import json
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
-from pathlib import Path
-from typing import Literal
+from dataclasses import asdict
 
 from schemas.events import (
-    BlockMode,
     Evidence,
     LLMRequest,
     LLMResponse,

@@ -10,8 +10,6 @@ from collections.abc import Callable
 from pathlib import Path
 
 import httpx
-from tests.support.polling import wait_until
-from tests.support.proxy_harness import collect, make_settings, running_proxy
 
 from modeltrail.embedded.servers import BrokerProcess
 from proxy.app import ProxyApp
@@ -21,6 +19,8 @@ from schemas.codec import encode, encode_key
 from schemas.events import EventEnvelope, LLMRequest, LLMResponse
 from schemas.kafka import ensure_topics
 from schemas.settings import KafkaSettings
+from tests.support.polling import wait_until
+from tests.support.proxy_harness import collect, make_settings, running_proxy
 
 CHAT = {"model": "gpt-4o", "messages": [{"role": "user", "content": "hi"}]}
 BrokerFactory = Callable[[int | None], BrokerProcess]

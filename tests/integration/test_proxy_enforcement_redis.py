@@ -6,16 +6,16 @@ import asyncio
 from datetime import UTC, datetime, timedelta
 
 import pytest
+
+from modeltrail.embedded.process import free_port
+from proxy.enforcement import RedisSessionStore, SessionStoreError
+from schemas.events import SessionCommand
 from tests.support.session_events import CLIENT_IP, KEY_FP, command, llm_request, llm_response
 from tests.support.session_store_contract import (
     check_newest_command_wins,
     check_query_filters,
     check_violation_counts_once,
 )
-
-from modeltrail.embedded.process import free_port
-from proxy.enforcement import RedisSessionStore, SessionStoreError
-from schemas.events import SessionCommand
 
 T0 = datetime.now(UTC).replace(microsecond=0)
 

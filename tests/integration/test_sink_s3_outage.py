@@ -5,13 +5,12 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
-from tests.support.sink_trail import make_events, produce, trail_ids
-from tests.support.polling import wait_until
-
 from modeltrail.embedded.process import free_port
 from modeltrail.embedded.servers import S3Process, ensure_bucket, s3_gateway
 from sinks.consumer import MAX_PENDING, Sink
 from sinks.settings import SinkSettings
+from tests.support.polling import wait_until
+from tests.support.sink_trail import make_events, produce, trail_ids
 
 
 def start_s3(tmp_path: Path, port: int) -> S3Process:

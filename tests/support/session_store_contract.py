@@ -9,9 +9,8 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from tests.support.session_events import command, llm_request, violation
-
 from proxy.enforcement.session_store import SessionStore
+from tests.support.session_events import command, llm_request, violation
 
 __all__ = ["check_newest_command_wins", "check_query_filters", "check_violation_counts_once"]
 

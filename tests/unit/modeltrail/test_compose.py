@@ -17,7 +17,7 @@ from schemas.settings import KafkaSettings, RedisSettings
 from sinks.settings import SinkSettings
 from streams.settings import StreamsSettings
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 COMPOSE: dict[str, Any] = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
 SERVICES: dict[str, dict[str, Any]] = COMPOSE["services"]
 APP_SERVICES = {"proxy": ProxySettings, "streams": StreamsSettings, "sink": SinkSettings}

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from proxy.errors import SpoolError
-from proxy.spool import SpoolRecord, Spool
+from proxy.spool import Spool, SpoolRecord
 
 
 def _recs(n: int, start: int = 0) -> list[SpoolRecord]:

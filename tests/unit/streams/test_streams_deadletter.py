@@ -2,14 +2,13 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from tests.support.streams_fakes import TinyEngine
-
 from schemas.codec import decode
 from schemas.deadletter import stable_id
 from schemas.events import DeadLetter
 from schemas.topics import Topics
 from streams.decisions import stable_event_id
-from streams.processor import Processor, EventRecord
+from streams.processor import EventRecord, Processor
+from tests.support.streams_fakes import TinyEngine
 
 TOPICS = Topics("p.")
 TS = 1_700_000_000_123

@@ -2,13 +2,12 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from tests.support.streams_fakes import T0, TinyEngine, request, response
-
 from schemas.codec import decode, encode
 from schemas.events import DeadLetter, SessionCommand, Violation
 from schemas.topics import Topics
-from streams.processor import Processor, EventRecord
+from streams.processor import EventRecord, Processor
 from streams.state import SessionState
+from tests.support.streams_fakes import T0, TinyEngine, request, response
 
 TOPICS = Topics("p.")
 

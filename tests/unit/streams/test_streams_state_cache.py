@@ -1,9 +1,8 @@
 from __future__ import annotations
 
-from tests.support.streams_fakes import T0, request
-
 from streams.state import SessionState
 from streams.state_cache import SessionStateCache
+from tests.support.streams_fakes import T0, request
 
 BASE = T0.timestamp()
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from streams.policy import PolicyEngine, PolicyHolder, PolicyValidationError, load_policy
+from streams.policy import PolicyHolder, PolicyValidationError, load_policy
 from streams.policy.catalogue import CATALOGUE
 
 
