@@ -35,7 +35,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Callable
-from typing import Literal, Protocol
+from typing import Literal
 
 from aiokafka.errors import KafkaError
 
@@ -48,29 +48,11 @@ from schemas.codec import encode, encode_key
 from schemas.events import EventEnvelope
 from schemas.settings import KafkaSettings
 
-__all__ = ["BrokerMode", "Emitter", "Publisher", "build_emitter"]
+__all__ = ["BrokerMode", "Emitter", "build_emitter"]
 
 log = logging.getLogger(__name__)
 
 BrokerMode = Literal["spool", "fail_closed", "fail_open"]
-
-
-class Publisher(Protocol):
-    """What the forwarding app needs from an emitter (tests hand in in-process ones)."""
-
-    async def start(self) -> None: ...
-
-    async def stop(self) -> None: ...
-
-    def publish(self, event: EventEnvelope) -> bool:
-        """Enqueue without blocking; False when the event was dropped."""
-        ...
-
-    def accepting(self) -> bool:
-        """False when new requests must be refused (`fail_closed`, broker down)."""
-        ...
-
-    def stats(self) -> dict[str, object]: ...
 
 
 class Emitter:

@@ -6,7 +6,7 @@ kill registry is pure, the followers and stores are the I/O shell.
 
 from __future__ import annotations
 
-from proxy.enforcement.base import Enforcement, EventPublisher
+from proxy.enforcement.base import Enforcement
 from proxy.enforcement.commands import TopicFollower
 from proxy.enforcement.errors import (
     CommandTopicMissing,
@@ -24,7 +24,6 @@ __all__ = [
     "Enforcement",
     "EnforcementError",
     "EnforcementService",
-    "EventPublisher",
     "KillRegistry",
     "KillState",
     "MemorySessionStore",

@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import inspect
 import logging
 from collections.abc import Mapping
 from datetime import datetime, timedelta
@@ -31,13 +30,13 @@ from datetime import datetime, timedelta
 from aiokafka import ConsumerRecord
 
 from proxy.enforcement import views
-from proxy.enforcement.base import EventPublisher
 from proxy.enforcement.commands import TopicFollower
 from proxy.enforcement.errors import EnforcementError, SessionStoreError
 from proxy.enforcement.kills import KillRegistry
 from proxy.enforcement.redis_store import RedisSessionStore
 from proxy.enforcement.session_store import MemorySessionStore, SessionInfo, SessionStore
 from proxy.metrics import ProxyMetrics
+from proxy.publisher import Publisher
 from proxy.settings import ProxySettings
 from schemas.codec import decode_as
 from schemas.deadletter import dead_letter
@@ -70,7 +69,7 @@ class EnforcementService:
         self,
         settings: ProxySettings,
         *,
-        publisher: EventPublisher | None = None,
+        publisher: Publisher | None = None,
         store: SessionStore | None = None,
         metrics: ProxyMetrics | None = None,
     ) -> None:
@@ -240,7 +239,7 @@ class EnforcementService:
         try:
             cmd = decode_as(SessionCommand, record.value or b"")
         except DecodeError as exc:
-            await self._dead_letter(record, str(exc))
+            self._dead_letter(record, str(exc))
             return
         if self._apply(cmd, "kafka"):
             self._queue.put_nowait(cmd)  # mirror for replicas that start later
@@ -249,12 +248,12 @@ class EnforcementService:
         try:
             violation = decode_as(Violation, record.value or b"")
         except DecodeError as exc:
-            await self._dead_letter(record, str(exc))
+            self._dead_letter(record, str(exc))
             return
         self.counters["violations"] += 1
         self._queue.put_nowait(violation)
 
-    async def _dead_letter(self, record: ConsumerRecord[bytes, bytes], reason: str) -> None:
+    def _dead_letter(self, record: ConsumerRecord[bytes, bytes], reason: str) -> None:
         log.warning(
             "record_undecodable",
             extra={"topic": record.topic, "partition": record.partition, "offset": record.offset},
@@ -271,9 +270,7 @@ class EnforcementService:
             source=self.settings.instance_id,
             consumer=f"{self.settings.instance_id}/enforcement",
         )
-        result = self._publisher.publish(letter)
-        if inspect.isawaitable(result):
-            await result
+        self._publisher.publish(letter)
 
     # --- the store writer ---
 
