@@ -15,9 +15,10 @@ from proxy.enforcement.errors import (
     SessionStoreError,
 )
 from proxy.enforcement.kills import KillRegistry
+from proxy.enforcement.memory_store import MemorySessionStore
 from proxy.enforcement.redis_store import RedisSessionStore
 from proxy.enforcement.service import EnforcementService, build_store
-from proxy.enforcement.session_store import KillState, MemorySessionStore, SessionInfo, SessionStore
+from proxy.enforcement.session_store import KillState, SessionInfo, SessionStore
 
 __all__ = [
     "CommandTopicMissing",

@@ -33,8 +33,9 @@ from proxy.enforcement import views
 from proxy.enforcement.commands import TopicFollower
 from proxy.enforcement.errors import EnforcementError, SessionStoreError
 from proxy.enforcement.kills import KillRegistry
+from proxy.enforcement.memory_store import MemorySessionStore
 from proxy.enforcement.redis_store import RedisSessionStore
-from proxy.enforcement.session_store import MemorySessionStore, SessionInfo, SessionStore
+from proxy.enforcement.session_store import SessionInfo, SessionStore
 from proxy.metrics import ProxyMetrics
 from proxy.publisher import Publisher
 from proxy.settings import ProxySettings

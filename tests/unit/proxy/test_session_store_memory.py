@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from proxy.enforcement.session_store import MemorySessionStore
+from proxy.enforcement.memory_store import MemorySessionStore
 from tests.support.session_events import CLIENT_IP, KEY_FP, llm_request, llm_response
 from tests.support.session_store_contract import (
     check_newest_command_wins,
