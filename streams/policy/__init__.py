@@ -14,6 +14,7 @@ from streams.policy.rules import Rule
 from streams.policy.types import (
     ACTION_RANK,
     DEFAULT_WEIGHTS,
+    SEVERITY_RANK,
     Decision,
     Finding,
     Mode,
@@ -26,6 +27,7 @@ __all__ = [
     "ACTION_RANK",
     "DEFAULT_WEIGHTS",
     "PRESETS",
+    "SEVERITY_RANK",
     "Decision",
     "Finding",
     "Mode",

@@ -16,6 +16,7 @@ from schemas.events import Action, BlockMode, Evidence, Severity, Target
 __all__ = [
     "ACTION_RANK",
     "DEFAULT_WEIGHTS",
+    "SEVERITY_RANK",
     "Decision",
     "Finding",
     "Mode",
@@ -31,6 +32,7 @@ Mode = Literal["enforce", "audit"]
 DEFAULT_WEIGHTS: dict[str, float] = {"info": 1.0, "warning": 5.0, "high": 25.0, "critical": 60.0}
 
 ACTION_RANK: dict[str, int] = {"allow": 0, "flag": 1, "block": 2, "kill": 3}
+SEVERITY_RANK: dict[str, int] = {"info": 0, "warning": 1, "high": 2, "critical": 3}
 
 
 @dataclass(frozen=True, slots=True)
