@@ -19,6 +19,7 @@ import pyarrow as pa
 
 from sinks.batch import Limits, OpenFile, plan_cuts, take_whole
 from sinks.decode import Decoded, decode_values
+from sinks.errors import EncodeError
 from sinks.keys import object_key
 from sinks.parquet import conform, to_parquet
 
@@ -61,6 +62,7 @@ class ClosedFile:
     bad: list[BadRecord]
     encoded: bytes | None = None
     stored: bool = False
+    unstored: Exception | None = None  # the non-retriable error that kept it out of the store
 
     @property
     def commit_offset(self) -> int:
@@ -76,10 +78,18 @@ class ClosedFile:
         )
 
     def encode(self, schema: pa.Schema, level: int = 3) -> bytes:
-        """Parquet bytes of the file; cached (a retry uploads the same bytes), rows released."""
+        """Parquet bytes of the file; cached (a retry uploads the same bytes), rows released.
+
+        Raises:
+            EncodeError: the rows do not fit the schema (trying again cannot help).
+        """
         if self.encoded is None:
+            try:
+                table = conform(self.chunks, schema)
+            except pa.ArrowException as exc:
+                raise EncodeError(f"{self.topic}/{self.partition}: {exc}") from exc
             self.encoded = to_parquet(
-                conform(self.chunks, schema),
+                table,
                 level=level,
                 metadata={
                     "modeltrail.topic": self.topic,
