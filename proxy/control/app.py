@@ -21,7 +21,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from proxy.control.auth import KeyAuth, Principal, check_bind, require
 from proxy.control.errors import HistoryError
-from proxy.control.history import query_history
+from proxy.control.history import history_trail, query_history
 from proxy.control.models import (
     CommandResult,
     Delivery,
@@ -174,7 +174,7 @@ def create_control_app(
         try:
             rows = await asyncio.to_thread(
                 query_history,
-                settings.history_path,
+                history_trail(settings),
                 session=session,
                 event_type=event_type,
                 since=since,

@@ -112,6 +112,15 @@ def test_sink_bucket_is_created_by_minio_init() -> None:
     assert env["MODELTRAIL_SINK__S3_SECRET_ACCESS_KEY"] == minio["MINIO_ROOT_PASSWORD"]
 
 
+def test_proxy_history_reads_the_trail_the_sink_writes() -> None:
+    proxy, sink = resolved_env("proxy"), resolved_env("sink")
+    assert proxy["MODELTRAIL_PROXY__HISTORY_PATH"] == sink["MODELTRAIL_SINK__TARGET"]
+    for field in ("ENDPOINT_URL", "REGION", "ACCESS_KEY_ID", "SECRET_ACCESS_KEY"):
+        assert (
+            proxy[f"MODELTRAIL_PROXY__HISTORY_S3_{field}"] == sink[f"MODELTRAIL_SINK__S3_{field}"]
+        )
+
+
 def test_long_running_services_have_healthchecks() -> None:
     for name, service in SERVICES.items():
         if name in ONE_SHOT:
