@@ -185,6 +185,7 @@ def test_dockerfile_is_multi_stage_non_root_with_healthcheck() -> None:
 def test_dockerignore_keeps_the_context_small() -> None:
     lines = set((ROOT / ".dockerignore").read_text().split())
     assert {".venv", ".git", "modeltrail-data", "tests"} <= lines
+    assert "modeltrail/embedded/fake_backend" in lines  # test tooling stays out of the image
 
 
 def test_describe_ok_reads_group_descriptions() -> None:
