@@ -16,7 +16,7 @@ from typing import Any, TypedDict, Unpack
 import orjson
 
 from proxy.capture import build_rejection, build_request, build_response, build_window
-from proxy.emitter import Publisher, build_emitter
+from proxy.emitter import build_emitter
 from proxy.enforcement.base import Enforcement
 from proxy.errors import (
     BadRequest,
@@ -30,6 +30,7 @@ from proxy.inline_policy import InlinePolicy
 from proxy.keys.gate import ClientGate
 from proxy.keys.registry import ClientIdentity
 from proxy.metrics import ProxyMetrics
+from proxy.publisher import Publisher
 from proxy.relay import (
     Relayed,
     is_stream,
