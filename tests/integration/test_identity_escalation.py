@@ -5,13 +5,13 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from aiokafka import AIOKafkaProducer
-from test_streams_worker import AWS_KEY, PRIVATE_KEY, Tail, worker_factory  # noqa: F401  (fixture)
 
 from modeltrail.embedded.process import ManagedProcess
 from schemas.codec import encode
 from schemas.events import ChatMessage, LLMRequest, SessionCommand
 from schemas.settings import KafkaSettings
 from streams.escalation import ESCALATION_RULE_ID
+from tests.integration.test_streams_worker import AWS_KEY, PRIVATE_KEY, Tail, worker_factory  # noqa: F401  (fixture)
 
 KEY_ID = "mk_00112233445566ff"
 

@@ -12,12 +12,12 @@ from pathlib import Path
 import httpx
 import orjson
 import pytest
-from identity_harness import issue, raw_records, replica, replica_settings, until
-from proxy_harness import collect
 
 from schemas.codec import encode
 from schemas.events import LLMRequest, LLMResponse, SessionCommand
 from schemas.settings import KafkaSettings
+from tests.support.identity_harness import issue, raw_records, replica, replica_settings, until
+from tests.support.proxy_harness import collect
 
 CHAT = {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "hello there"}]}
 

@@ -8,13 +8,13 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
-from identity_harness import issue, replica, replica_settings
 
 from proxy.keys.counters import RedisCounters
 from proxy.keys.gate import ClientGate, build_key_book
 from proxy.keys.limits import LimitGate
 from proxy.settings import ProxySettings
 from schemas.settings import KafkaSettings
+from tests.support.identity_harness import issue, replica, replica_settings
 
 CHAT = {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "hello there"}]}
 

@@ -9,7 +9,6 @@ from typing import Any
 import httpx
 import orjson
 import pytest
-from proxy_fakes import ListPublisher, LocalKeys
 from pydantic import SecretStr
 
 from proxy.app import ProxyApp, create_app
@@ -22,6 +21,7 @@ from proxy.settings import BackendConfig, ProxySettings
 from schemas.codec import encode
 from schemas.events import LLMRequest, LLMResponse
 from schemas.identity import KeyRecord
+from tests.support.proxy_fakes import ListPublisher, LocalKeys
 
 OPENAI_ANSWER = {
     "model": "gpt-4o-mini",

@@ -11,7 +11,6 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from proxy_harness import make_settings, running_proxy
 from pydantic import SecretStr
 
 from proxy.app import ProxyApp
@@ -20,6 +19,7 @@ from proxy.enforcement import EnforcementService
 from proxy.keys.gate import ClientGate, build_key_book
 from proxy.settings import ProxySettings
 from schemas.settings import KafkaSettings, RedisSettings
+from tests.support.proxy_harness import make_settings, running_proxy
 
 
 def replica_settings(
