@@ -32,18 +32,17 @@ from proxy.control.models import (
     SessionList,
 )
 from proxy.control.policy import policy_router
+from proxy.control.scopes import command_identity, operator_command, scopes_router
 from proxy.enforcement.errors import SessionStoreError
 from proxy.enforcement.service import EnforcementService
 from proxy.enforcement.session_store import SessionInfo
 from proxy.errors import ProxyError, SpoolError
 from proxy.inline_policy import InlinePolicy
 from proxy.keys.gate import ClientGate
-from proxy.keys.registry import Who
 from proxy.metrics import ProxyMetrics
 from proxy.publisher import Publisher
 from proxy.settings import ProxySettings
-from schemas.events import KillScope, SessionCommand, scope_key, utcnow
-from schemas.ids import uuid7
+from schemas.events import SessionCommand
 
 __all__ = ["create_control_app"]
 
@@ -52,7 +51,6 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 SessionId = Annotated[str, Path(min_length=1, max_length=512)]
-Subject = Annotated[str, Path(min_length=1, max_length=256, pattern=r"^[A-Za-z0-9_.@-]+$")]
 Limit = Annotated[int, Query(ge=1, le=10_000)]
 
 
@@ -135,19 +133,8 @@ def create_control_app(
         session_id: SessionId, body: KillRequest, who: Principal = killer
     ) -> CommandResult:
         """Block a session on every replica (for a duration, until a time, or for good)."""
-        now = utcnow()
-        cmd = SessionCommand(
-            source=settings.instance_id,
-            session_id=session_id,
-            time=now,
-            command="kill",
-            block_mode=body.mode,
-            expires_at=body.expires_at(now),
-            reason=body.reason,
-            rule_id=body.rule_id,
-            issuer=f"operator:{who.id}",
-            decision_id=uuid7(),
-        )
+        ident = command_identity(gate, "session", session_id)
+        cmd = operator_command(settings.instance_id, "session", session_id, who, body, None, ident)
         return await _command(cmd)
 
     @app.post("/control/sessions/{session_id}/resume", tags=["sessions"])
@@ -155,72 +142,9 @@ def create_control_app(
         session_id: SessionId, body: ResumeRequest | None = None, who: Principal = killer
     ) -> CommandResult:
         """Lift a kill on every replica."""
-        cmd = SessionCommand(
-            source=settings.instance_id,
-            session_id=session_id,
-            command="resume",
-            reason=body.reason if body is not None else "",
-            issuer=f"operator:{who.id}",
-            decision_id=uuid7(),
-        )
+        ident = command_identity(gate, "session", session_id)
+        cmd = operator_command(settings.instance_id, "session", session_id, who, None, body, ident)
         return await _command(cmd)
-
-    @app.post("/control/scopes/{scope}/{subject}/kill", tags=["sessions"])
-    async def kill_scope(
-        scope: KillScope, subject: Subject, body: KillRequest, who: Principal = killer
-    ) -> CommandResult:
-        """Block every session of a key, user or team on every replica, streams included."""
-        now = utcnow()
-        cmd = SessionCommand(
-            source=settings.instance_id,
-            session_id=scope_key(scope, subject),
-            scope=scope,
-            subject=subject,
-            time=now,
-            command="kill",
-            block_mode=body.mode,
-            expires_at=body.expires_at(now),
-            reason=body.reason,
-            rule_id=body.rule_id,
-            issuer=f"operator:{who.id}",
-            decision_id=uuid7(),
-            **_who(scope, subject),
-        )
-        return await _command(cmd)
-
-    @app.post("/control/scopes/{scope}/{subject}/resume", tags=["sessions"])
-    async def resume_scope(
-        scope: KillScope,
-        subject: Subject,
-        body: ResumeRequest | None = None,
-        who: Principal = killer,
-    ) -> CommandResult:
-        """Lift a kill of a key, user or team on every replica."""
-        cmd = SessionCommand(
-            source=settings.instance_id,
-            session_id=scope_key(scope, subject),
-            scope=scope,
-            subject=subject,
-            command="resume",
-            reason=body.reason if body is not None else "",
-            issuer=f"operator:{who.id}",
-            decision_id=uuid7(),
-            **_who(scope, subject),
-        )
-        return await _command(cmd)
-
-    def _who(scope: KillScope, subject: str) -> Who:
-        """Identity fields of a scoped command (a key's team and user when known)."""
-        if scope == "team":
-            return {"team": subject}
-        if scope == "user":
-            return {"user": subject}
-        if scope == "key":
-            record = gate.book.registry.get(subject) if gate and gate.book else None
-            if record is not None:
-                return {"key_id": subject, "team": record.team, "user": record.user}
-            return {"key_id": subject}
-        return {}
 
     @app.get("/control/flagged", tags=["sessions"], dependencies=[reader])
     async def flagged(limit: Limit = 100) -> SessionList:
@@ -279,6 +203,7 @@ def create_control_app(
             command=cmd, applied=applied, published=delivery != "not_sent", delivery=delivery
         )
 
+    app.include_router(scopes_router(settings.instance_id, gate, _command, killer))
     return app
 
 
