@@ -7,16 +7,17 @@ import asyncio
 import logging
 import time
 import uuid
-from pathlib import Path
+from collections.abc import Callable
 
 import httpx
 import orjson
 import pytest
 
+from proxy.settings import ProxySettings
 from schemas.codec import encode
 from schemas.events import LLMRequest, LLMResponse, SessionCommand
 from schemas.settings import KafkaSettings
-from tests.support.identity_harness import issue, raw_records, replica, replica_settings, until
+from tests.support.identity_harness import issue, raw_records, replica, until
 from tests.support.proxy_harness import collect
 
 CHAT = {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "hello there"}]}
@@ -31,16 +32,11 @@ def _auth(key: str, session: str | None = None) -> dict[str, str]:
 
 async def test_killed_key_cannot_continue_anywhere(
     kafka_settings: KafkaSettings,
-    fake_backend_url: str,
-    tmp_path: Path,
-    redis_url: str,
-    redis_prefix: str,
+    replica_settings: Callable[..., ProxySettings],
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     caplog.set_level(logging.DEBUG)
-    mk = lambda name: replica_settings(  # noqa: E731
-        kafka_settings, fake_backend_url, tmp_path, name, redis_url, redis_prefix
-    )
+    mk = replica_settings
     async with replica(mk("a")) as a, replica(mk("b")) as b, httpx.AsyncClient(timeout=10) as http:
         key_id, key = await issue(a.control, team="blue", user="bo")
         await b.wait_for_key(key_id)
@@ -113,14 +109,9 @@ async def test_killed_key_cannot_continue_anywhere(
 
 async def test_team_kill_stops_every_key_of_the_team(
     kafka_settings: KafkaSettings,
-    fake_backend_url: str,
-    tmp_path: Path,
-    redis_url: str,
-    redis_prefix: str,
+    replica_settings: Callable[..., ProxySettings],
 ) -> None:
-    mk = lambda name: replica_settings(  # noqa: E731
-        kafka_settings, fake_backend_url, tmp_path, name, redis_url, redis_prefix
-    )
+    mk = replica_settings
     team = f"t{uuid.uuid4().hex[:6]}"
     async with replica(mk("a")) as a, replica(mk("b")) as b, httpx.AsyncClient(timeout=10) as http:
         keys = [await issue(a.control, team=team, user=f"u{i}") for i in range(2)]
@@ -146,14 +137,9 @@ async def test_team_kill_stops_every_key_of_the_team(
 
 async def test_disabled_and_rotated_keys_on_a_replica_started_later(
     kafka_settings: KafkaSettings,
-    fake_backend_url: str,
-    tmp_path: Path,
-    redis_url: str,
-    redis_prefix: str,
+    replica_settings: Callable[..., ProxySettings],
 ) -> None:
-    mk = lambda name: replica_settings(  # noqa: E731
-        kafka_settings, fake_backend_url, tmp_path, name, redis_url, redis_prefix
-    )
+    mk = replica_settings
     async with replica(mk("a")) as a:
         gone_id, gone = await issue(a.control, team="x")
         rot_id, old = await issue(a.control, team="x")

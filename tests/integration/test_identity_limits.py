@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import httpx
 
@@ -13,22 +13,15 @@ from proxy.keys.counters import RedisCounters
 from proxy.keys.gate import ClientGate, build_key_book
 from proxy.keys.limits import LimitGate
 from proxy.settings import ProxySettings
-from schemas.settings import KafkaSettings
-from tests.support.identity_harness import issue, replica, replica_settings
+from tests.support.identity_harness import issue, replica
 
 CHAT = {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "hello there"}]}
 
 
 async def test_rate_limit_across_two_replicas(
-    kafka_settings: KafkaSettings,
-    fake_backend_url: str,
-    tmp_path: Path,
-    redis_url: str,
-    redis_prefix: str,
+    replica_settings: Callable[..., ProxySettings],
 ) -> None:
-    mk = lambda name: replica_settings(  # noqa: E731
-        kafka_settings, fake_backend_url, tmp_path, name, redis_url, redis_prefix
-    )
+    mk = replica_settings
     limit = 60
     async with replica(mk("a")) as a, replica(mk("b")) as b, httpx.AsyncClient(timeout=10) as http:
         key_id, key = await issue(a.control, team="rl", rpm=limit)
@@ -56,19 +49,13 @@ async def test_rate_limit_across_two_replicas(
 
 
 async def test_budget_429_until_the_period_resets(
-    kafka_settings: KafkaSettings,
-    fake_backend_url: str,
-    tmp_path: Path,
-    redis_url: str,
-    redis_prefix: str,
+    replica_settings: Callable[..., ProxySettings], redis_url: str, redis_prefix: str
 ) -> None:
     # Both replicas read one clock the test moves forward: a day passes in a line.
     now = [datetime(2026, 3, 10, 23, 59, 0, tzinfo=UTC)]
 
     def gate_for(name: str) -> tuple[ClientGate, ProxySettings]:
-        settings = replica_settings(
-            kafka_settings, fake_backend_url, tmp_path, name, redis_url, redis_prefix
-        )
+        settings = replica_settings(name)
         counters = RedisCounters(redis_url, f"{redis_prefix}lim:")
         limits = LimitGate(counters, clock=lambda: now[0])
         return ClientGate(settings, build_key_book(settings), limits=limits), settings

@@ -22,7 +22,7 @@ from schemas.settings import KafkaSettings, RedisSettings
 from tests.support.proxy_harness import make_settings, running_proxy
 
 
-def replica_settings(
+def settings_for_replica(
     kafka: KafkaSettings,
     backend_url: str,
     tmp_path: Path,
