@@ -205,3 +205,50 @@ async def test_a_full_export_queue_drops_and_counts(
         )
         assert all(r.status_code == 200 for r in replies)
         assert proxy.app.tracing.stats.dropped >= 8
+
+
+async def test_otlp_grpc_export(
+    kafka_settings: KafkaSettings, fake_backend_url: str, tmp_path: Path
+) -> None:
+    """The same request span over OTLP/gRPC, to a real gRPC TraceService."""
+    from concurrent import futures
+
+    import grpc
+    from opentelemetry.proto.collector.trace.v1 import trace_service_pb2, trace_service_pb2_grpc
+
+    spans: list[Span] = []
+
+    class Collector(trace_service_pb2_grpc.TraceServiceServicer):
+        def Export(  # the generated gRPC method name
+            self, request: ExportTraceServiceRequest, context: object
+        ) -> trace_service_pb2.ExportTraceServiceResponse:
+            for rs in request.resource_spans:
+                for ss in rs.scope_spans:
+                    spans.extend(ss.spans)
+            return trace_service_pb2.ExportTraceServiceResponse()
+
+    server = grpc.server(futures.ThreadPoolExecutor(max_workers=2))
+    trace_service_pb2_grpc.add_TraceServiceServicer_to_server(Collector(), server)
+    port = server.add_insecure_port("127.0.0.1:0")
+    server.start()
+    try:
+        tracing = TracingSettings(
+            enabled=True, protocol="grpc", endpoint=f"http://127.0.0.1:{port}", schedule_delay_ms=50
+        )
+        settings = make_settings(kafka_settings, fake_backend_url, tmp_path, tracing=tracing)
+        async with running_proxy(settings) as proxy, httpx.AsyncClient() as client:
+            r = await client.post(
+                f"{proxy.url}/v1/messages",
+                json={
+                    "model": "claude-sonnet-4-5",
+                    "max_tokens": 30,
+                    "messages": [{"role": "user", "content": "hello"}],
+                },
+            )
+            assert r.status_code == 200
+            await wait_until(lambda: spans, timeout_s=10, what="a span over gRPC")
+    finally:
+        server.stop(0)
+    a = attrs(spans[0])
+    assert spans[0].name == "chat claude-sonnet-4-5"
+    assert a["gen_ai.provider.name"] == "anthropic" and a["gen_ai.usage.output_tokens"] > 0
