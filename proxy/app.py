@@ -17,7 +17,7 @@ from typing import Any, TypedDict, Unpack
 import orjson
 
 from proxy.capture import build_rejection, build_request, build_response, build_window
-from proxy.emitter import Publisher, build_emitter
+from proxy.emitter import build_emitter
 from proxy.enforcement.base import Enforcement
 from proxy.errors import (
     BadRequest,
@@ -29,6 +29,7 @@ from proxy.forward import HOP_BY_HOP, Forwarder
 from proxy.identity import ClientAddress, SessionResolver, api_key_of
 from proxy.inline_policy import InlinePolicy
 from proxy.metrics import ProxyMetrics
+from proxy.publisher import Publisher
 from proxy.relay import (
     Relayed,
     is_stream,

@@ -24,16 +24,16 @@ import faust
 
 from streams.decisions import Engine
 from streams.errors import PublishError, StreamsConfigError
-from streams.processor import Processor, Record
+from streams.processor import EventRecord, Processor
 from streams.settings import StreamsSettings
-from streams.store import SessionStore
+from streams.state_cache import SessionStateCache
 from streams.tracing import JudgementTracing
 from streams.transport import TunedTransport
 
 if TYPE_CHECKING:
     from streams.policy.holder import PolicyHolder
 
-__all__ = ["SESSIONS_TABLE", "StreamsApp", "create_app", "load_policy"]
+__all__ = ["SESSIONS_TABLE", "StreamsApp", "create_app", "load_policy_holder"]
 
 log = logging.getLogger(__name__)
 
@@ -48,14 +48,14 @@ class StreamsApp(faust.App):
     fast_drain: bool = True
     gapped_topics: frozenset[str] = frozenset()
     policy: PolicyHolder | None = None
-    session_store: SessionStore | None = None
+    session_store: SessionStateCache | None = None
     judgement_tracing: JudgementTracing | None = None
 
     def _new_transport(self) -> Any:
         return TunedTransport(self.conf.broker_consumer, self)
 
 
-def load_policy(settings: StreamsSettings) -> PolicyHolder:
+def load_policy_holder(settings: StreamsSettings) -> PolicyHolder:
     """Load the configured policy into a holder (hot reload: `holder.reload()`).
 
     Raises:
@@ -90,7 +90,7 @@ def create_app(
     holder: PolicyHolder | None = None
     get_engine: Callable[[], Engine]
     if engine is None:
-        holder = load_policy(settings)
+        holder = load_policy_holder(settings)
         get_engine = lambda: holder.engine  # noqa: E731
     elif callable(engine) and not hasattr(engine, "evaluate"):
         get_engine = engine
@@ -146,7 +146,7 @@ def create_app(
         key_type=bytes,  # bytes types mean the raw codec both ways
         value_type=bytes,
     )
-    store = app.session_store = SessionStore(sessions)
+    store = app.session_store = SessionStateCache(sessions)
 
     @app.on_partitions_revoked.connect  # type: ignore[arg-type]  # faust's stub is narrower
     def on_revoked(sender: Any, *args: Any, **kwargs: Any) -> None:
@@ -165,7 +165,7 @@ def create_app(
 
     async def judge_batch(events: list[faust.EventT[bytes]]) -> None:
         records = [
-            Record(
+            EventRecord(
                 topic=e.message.topic,
                 partition=e.message.partition,
                 offset=e.message.offset,

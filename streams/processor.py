@@ -29,7 +29,7 @@ from streams.decisions import Engine, judge
 from streams.errors import StateError
 from streams.state import SessionState
 
-__all__ = ["BatchResult", "Judged", "Output", "Processor", "Record"]
+__all__ = ["BatchResult", "EventRecord", "Judged", "Output", "Processor"]
 
 log = logging.getLogger(__name__)
 
@@ -37,7 +37,7 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 @dataclass(frozen=True, slots=True)
-class Record:
+class EventRecord:
     """One Kafka record as consumed (raw bytes)."""
 
     topic: str
@@ -105,7 +105,7 @@ class Processor:
         self._consumer = consumer
         self._proxy_topics = frozenset(topics.event_topics())
 
-    def process(self, records: Sequence[Record], load: StateLoader) -> BatchResult:
+    def process(self, records: Sequence[EventRecord], load: StateLoader) -> BatchResult:
         """Handle `records` in order; `load` returns a session's stored state or None."""
         engine = self._engine()  # one rule set per batch: a hot reload lands between batches
         result = BatchResult()
@@ -147,7 +147,7 @@ class Processor:
     def _judge(
         self,
         result: BatchResult,
-        rec: Record,
+        rec: EventRecord,
         event: LLMRequest | LLMResponse | StreamWindow,
         engine: Engine,
         load: StateLoader,
@@ -196,7 +196,7 @@ class Processor:
         result.events += 1
 
     def _follow_command(
-        self, result: BatchResult, rec: Record, command: SessionCommand, load: StateLoader
+        self, result: BatchResult, rec: EventRecord, command: SessionCommand, load: StateLoader
     ) -> None:
         state = self._state(result, command.session_id, load)
         if state.seen(rec.topic, rec.offset):
@@ -209,7 +209,7 @@ class Processor:
         result.states[command.session_id] = state
         result.events += 1
 
-    def _dead(self, result: BatchResult, rec: Record, reason: str) -> None:
+    def _dead(self, result: BatchResult, rec: EventRecord, reason: str) -> None:
         letter = dead_letter(
             topic=rec.topic,
             partition=rec.partition,

@@ -17,7 +17,6 @@ import pytest
 from aiohttp import web
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from multidict import CIMultiDict
-from polling import wait_until
 
 from modeltrail.embedded.process import free_port
 from schemas.codec import decode, encode, encode_key
@@ -26,6 +25,7 @@ from schemas.settings import KafkaSettings
 from streams.alerts.service import AlertService
 from streams.alerts.settings import AlertsSettings, WebhookSpec
 from streams.alerts.signing import SIGNATURE_HEADER, verify
+from tests.support.polling import wait_until
 
 SECRET = "whsec-test"
 

@@ -7,7 +7,7 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import Response
 
-from proxy.fake_backend.behaviour import (
+from modeltrail.embedded.fake_backend.behaviour import (
     answer_for,
     conversation,
     count_words,
@@ -15,8 +15,8 @@ from proxy.fake_backend.behaviour import (
     split_words,
     text_of,
 )
-from proxy.fake_backend.core import Call, begin, json_response
-from proxy.fake_backend.streaming import FrameStream, sse
+from modeltrail.embedded.fake_backend.core import Call, begin, json_response
+from modeltrail.embedded.fake_backend.streaming import FrameStream, sse
 
 __all__ = ["anthropic_error", "messages"]
 

@@ -18,10 +18,10 @@ from collections.abc import MutableMapping
 
 from streams.state import SessionState
 
-__all__ = ["SessionStore"]
+__all__ = ["SessionStateCache"]
 
 
-class SessionStore:
+class SessionStateCache:
     """Decoded session states, cached; the table (bytes) is the durable copy."""
 
     def __init__(self, table: MutableMapping[bytes, bytes], *, max_cached: int = 100_000) -> None:

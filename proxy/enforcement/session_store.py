@@ -1,6 +1,7 @@
 """Session store: per-session bookkeeping shared by the proxy and the control API.
 
-`SessionStore` is the Protocol; `MemorySessionStore` (one process) lives here,
+`SessionStore` is the Protocol and `SessionInfo` the one session record every
+store returns; `MemorySessionStore` (one process) lives in `memory_store.py`,
 `RedisSessionStore` (several proxies share sessions, counters and kill state) in
 `redis_store.py`. Every write is idempotent where the input can repeat:
 violations count once per `event_id`, a mirrored command only replaces an
@@ -10,9 +11,7 @@ older one. Request/response counters are at-least-once from the caller's view
 
 from __future__ import annotations
 
-from collections import OrderedDict, deque
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Protocol
 
@@ -32,7 +31,6 @@ __all__ = [
     "LABEL_FIELDS",
     "CommandCallback",
     "KillState",
-    "MemorySessionStore",
     "Observation",
     "SessionInfo",
     "SessionStore",
@@ -194,144 +192,3 @@ def session_info(
 def response_total_tokens(e: LLMResponse) -> int:
     """The response's total tokens, or input plus output when the backend gave no total."""
     return e.total_tokens or (e.input_tokens or 0) + (e.output_tokens or 0)
-
-
-@dataclass(slots=True)
-class _Session:
-    session_id: str
-    first_seen: float | None = None
-    last_seen: float | None = None
-    requests: int = 0
-    responses: int = 0
-    errors: int = 0
-    input_tokens: int = 0
-    output_tokens: int = 0
-    total_tokens: int = 0
-    backend: str | None = None
-    model: str | None = None
-    client_ip: str | None = None
-    api_key_fingerprint: str | None = None
-    flagged: bool = False
-    violations: int = 0
-    last_rule_id: str | None = None
-    last_severity: str | None = None
-    violation_ids: deque[str] = field(default_factory=lambda: deque(maxlen=256))
-
-    def seen(self, ts: float) -> None:
-        if self.first_seen is None or ts < self.first_seen:
-            self.first_seen = ts
-        if self.last_seen is None or ts > self.last_seen:
-            self.last_seen = ts
-
-    def info(self, kill: SessionCommand | None) -> SessionInfo:
-        return session_info(
-            self.session_id,
-            first_seen=self.first_seen,
-            last_seen=self.last_seen,
-            flagged=self.flagged,
-            counters={f: getattr(self, f) for f in COUNTER_FIELDS},
-            labels={f: getattr(self, f) for f in LABEL_FIELDS},
-            kill=kill,
-        )
-
-
-def apply_observation(s: _Session, e: Observation) -> None:
-    """Fold one request or response into a session record (shared with tests)."""
-    s.seen(e.time.timestamp())
-    s.backend = e.backend
-    if e.model:
-        s.model = e.model
-    if isinstance(e, LLMRequest):
-        s.requests += 1
-        if e.client_ip:
-            s.client_ip = e.client_ip
-        if e.api_key_fingerprint:
-            s.api_key_fingerprint = e.api_key_fingerprint
-        return
-    s.responses += 1
-    if e.status_code >= 400 or e.outcome != "ok":
-        s.errors += 1
-    s.input_tokens += e.input_tokens or 0
-    s.output_tokens += e.output_tokens or 0
-    s.total_tokens += response_total_tokens(e)
-
-
-class MemorySessionStore:
-    """One process's sessions, least recently seen evicted beyond `max_sessions`."""
-
-    def __init__(self, *, max_sessions: int = 100_000) -> None:
-        self._max = max_sessions
-        self._sessions: OrderedDict[str, _Session] = OrderedDict()
-        self._commands: dict[str, SessionCommand] = {}
-
-    async def start(self, on_command: CommandCallback | None = None) -> None:
-        return None  # one process: nobody else mirrors commands to us
-
-    async def stop(self) -> None:
-        return None
-
-    def _session(self, sid: str) -> _Session:
-        s = self._sessions.get(sid)
-        if s is None:
-            s = self._sessions[sid] = _Session(sid)
-            if len(self._sessions) > self._max:
-                self._sessions.popitem(last=False)
-        else:
-            self._sessions.move_to_end(sid)
-        return s
-
-    async def record(self, events: Sequence[Observation]) -> None:
-        for e in events:
-            apply_observation(self._session(e.session_id), e)
-
-    async def flag(self, violation: Violation) -> bool:
-        s = self._session(violation.session_id)
-        if violation.event_id in s.violation_ids:
-            return False
-        s.violation_ids.append(violation.event_id)
-        s.seen(violation.time.timestamp())
-        s.flagged = True
-        s.violations += 1
-        s.last_rule_id = violation.rule_id
-        s.last_severity = violation.severity
-        return True
-
-    async def save_command(self, cmd: SessionCommand) -> bool:
-        current = self._commands.get(cmd.session_id)
-        if current is not None and command_order(cmd) <= command_order(current):
-            return False
-        self._commands[cmd.session_id] = cmd
-        return True
-
-    async def commands(self) -> list[SessionCommand]:
-        return list(self._commands.values())
-
-    async def get(self, session_id: str) -> SessionInfo | None:
-        s = self._sessions.get(session_id)
-        return None if s is None else s.info(self._commands.get(session_id))
-
-    async def query(
-        self,
-        *,
-        flagged: bool | None = None,
-        backend: str | None = None,
-        since: datetime | None = None,
-        limit: int = 100,
-    ) -> list[SessionInfo]:
-        floor = since.timestamp() if since is not None else None
-        out: list[SessionInfo] = []
-        for s in sorted(self._sessions.values(), key=lambda s: s.last_seen or 0.0, reverse=True):
-            if len(out) >= limit or (floor is not None and (s.last_seen or 0.0) < floor):
-                break
-            if flagged is not None and s.flagged != flagged:
-                continue
-            if backend is not None and s.backend != backend:
-                continue
-            out.append(s.info(self._commands.get(s.session_id)))
-        return out
-
-    async def count(self, since: datetime | None = None) -> int:
-        if since is None:
-            return len(self._sessions)
-        floor = since.timestamp()
-        return sum(1 for s in self._sessions.values() if (s.last_seen or 0.0) >= floor)

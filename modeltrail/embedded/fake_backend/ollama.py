@@ -8,15 +8,15 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import Response
 
-from proxy.fake_backend.behaviour import (
+from modeltrail.embedded.fake_backend.behaviour import (
     answer_for,
     conversation,
     count_words,
     reply_for,
     split_words,
 )
-from proxy.fake_backend.core import Call, begin, json_response
-from proxy.fake_backend.streaming import FrameStream, ndjson
+from modeltrail.embedded.fake_backend.core import Call, begin, json_response
+from modeltrail.embedded.fake_backend.streaming import FrameStream, ndjson
 
 __all__ = ["chat", "generate", "ollama_error", "tags"]
 

@@ -15,7 +15,7 @@ import orjson
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
-from proxy.fake_backend.behaviour import Behaviour
+from modeltrail.embedded.fake_backend.behaviour import Behaviour
 
 __all__ = ["ConnectionDropped", "FrameStream", "NeverAnswer", "ndjson", "sse"]
 

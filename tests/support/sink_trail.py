@@ -131,3 +131,17 @@ async def wait_for_trail(settings: SinkSettings, n: int, timeout_s: float) -> No
             return
         await asyncio.sleep(1.0)
     raise AssertionError(f"trail holds {distinct}/{n} events after {timeout_s}s")
+
+
+def s3_sink_settings(kafka: KafkaSettings, s3, prefix: str, **kw: object) -> SinkSettings:  # type: ignore[no-untyped-def]
+    """Sink settings writing under `prefix` in the test S3 server's bucket."""
+    return SinkSettings(
+        kafka=kafka,
+        target=f"s3://{s3.bucket}/{prefix}",
+        s3_endpoint_url=s3.endpoint,
+        s3_access_key_id=s3.access_key,
+        s3_secret_access_key=s3.secret_key,
+        s3_region=s3.region,
+        group_id=f"g-{prefix}",
+        **kw,
+    )

@@ -1,4 +1,4 @@
-"""`python -m proxy.fake_backend --host 127.0.0.1 --port 8000 [--latency-ms 0]`."""
+"""`python -m modeltrail.embedded.fake_backend --host 127.0.0.1 --port 8000 [--latency-ms 0]`."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ import logging
 
 import uvicorn
 
-from proxy.fake_backend.app import create_app
-from proxy.fake_backend.streaming import ConnectionDropped
+from modeltrail.embedded.fake_backend.app import create_app
+from modeltrail.embedded.fake_backend.streaming import ConnectionDropped
 
 
 class _HideDrops(logging.Filter):
@@ -20,7 +20,9 @@ class _HideDrops(logging.Filter):
 
 def main(argv: list[str] | None = None) -> None:
     """Serve the fake with uvloop and httptools, no access log."""
-    parser = argparse.ArgumentParser(prog="python -m proxy.fake_backend", description=__doc__)
+    parser = argparse.ArgumentParser(
+        prog="python -m modeltrail.embedded.fake_backend", description=__doc__
+    )
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8000)
     parser.add_argument("--latency-ms", type=float, default=0.0, help="delay before first byte")

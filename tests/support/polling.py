@@ -1,7 +1,6 @@
 """Polling with a deadline, for tests that wait on something with no event to await.
 
-Importable as `polling` from any test (pytest puts `tests/`, home of the root
-conftest, on sys.path).
+`from tests.support.polling import wait_until`.
 """
 
 from __future__ import annotations

@@ -7,16 +7,16 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import Response
 
-from proxy.fake_backend.behaviour import (
+from modeltrail.embedded.fake_backend.behaviour import (
     answer_for,
     conversation,
     count_words,
     split_chars,
     split_words,
 )
-from proxy.fake_backend.core import Call, begin, json_response
-from proxy.fake_backend.openai import openai_error
-from proxy.fake_backend.streaming import FrameStream, sse
+from modeltrail.embedded.fake_backend.core import Call, begin, json_response
+from modeltrail.embedded.fake_backend.openai import openai_error
+from modeltrail.embedded.fake_backend.streaming import FrameStream, sse
 
 __all__ = ["responses"]
 

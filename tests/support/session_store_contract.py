@@ -1,17 +1,16 @@
 """What every `SessionStore` must do, checked against each implementation by its own tests.
 
-`tests/unit/proxy/test_store_memory.py` runs these on `MemorySessionStore`,
+`tests/unit/proxy/test_session_store_memory.py` runs these on `MemorySessionStore`,
 `tests/integration/test_proxy_enforcement_redis.py` on `RedisSessionStore` (real
-Redis). Importable as `session_store_contract` from any test.
+Redis). `from tests.support.session_store_contract import ...`.
 """
 
 from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from session_events import command, llm_request, violation
-
-from proxy.enforcement.store import SessionStore
+from proxy.enforcement.session_store import SessionStore
+from tests.support.session_events import command, llm_request, violation
 
 __all__ = ["check_newest_command_wins", "check_query_filters", "check_violation_counts_once"]
 

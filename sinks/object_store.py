@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol, runtime_checkable
 
-from sinks.errors import ConfigError, StoreError
+from sinks.errors import ConfigError, ObjectStoreError
 from sinks.settings import SinkSettings
 
 __all__ = ["LocalStore", "ObjectStore", "S3Store", "Target", "open_store", "parse_target"]
@@ -27,15 +27,15 @@ class ObjectStore(Protocol):
     """An object store the sink writes to; keys are `/`-separated relative paths."""
 
     async def put(self, key: str, data: bytes) -> None:
-        """Write an object atomically (replace if present); raises StoreError."""
+        """Write an object atomically (replace if present); raises ObjectStoreError."""
         ...
 
     async def get(self, key: str) -> bytes:
-        """Read an object; raises StoreError."""
+        """Read an object; raises ObjectStoreError."""
         ...
 
     async def list(self, prefix: str) -> list[str]:
-        """Every key starting with `prefix`, sorted; raises StoreError."""
+        """Every key starting with `prefix`, sorted; raises ObjectStoreError."""
         ...
 
     async def close(self) -> None: ...
@@ -102,13 +102,13 @@ class LocalStore:
         try:
             await asyncio.to_thread(self._put, key, data)
         except OSError as exc:
-            raise StoreError(f"write {key}: {exc}") from exc
+            raise ObjectStoreError(f"write {key}: {exc}") from exc
 
     async def get(self, key: str) -> bytes:
         try:
             return await asyncio.to_thread(self._path(key).read_bytes)
         except OSError as exc:
-            raise StoreError(f"read {key}: {exc}") from exc
+            raise ObjectStoreError(f"read {key}: {exc}") from exc
 
     def _list(self, prefix: str) -> list[str]:
         if not self.root.exists():
@@ -125,7 +125,7 @@ class LocalStore:
         try:
             return await asyncio.to_thread(self._list, prefix)
         except OSError as exc:
-            raise StoreError(f"list {prefix}: {exc}") from exc
+            raise ObjectStoreError(f"list {prefix}: {exc}") from exc
 
     async def close(self) -> None:
         return None
@@ -178,7 +178,7 @@ class S3Store:
         try:
             await asyncio.to_thread(upload)
         except (BotoCoreError, ClientError, OSError) as exc:
-            raise StoreError(f"put s3://{self.bucket}/{key}: {exc}") from exc
+            raise ObjectStoreError(f"put s3://{self.bucket}/{key}: {exc}") from exc
 
     async def get(self, key: str) -> bytes:
         from botocore.exceptions import BotoCoreError, ClientError
@@ -190,7 +190,7 @@ class S3Store:
         try:
             return await asyncio.to_thread(download)
         except (BotoCoreError, ClientError, OSError) as exc:
-            raise StoreError(f"get s3://{self.bucket}/{key}: {exc}") from exc
+            raise ObjectStoreError(f"get s3://{self.bucket}/{key}: {exc}") from exc
 
     async def list(self, prefix: str) -> list[str]:
         from botocore.exceptions import BotoCoreError, ClientError
@@ -207,7 +207,7 @@ class S3Store:
         try:
             return await asyncio.to_thread(keys)
         except (BotoCoreError, ClientError, OSError) as exc:
-            raise StoreError(f"list s3://{self.bucket}/{prefix}: {exc}") from exc
+            raise ObjectStoreError(f"list s3://{self.bucket}/{prefix}: {exc}") from exc
 
     async def close(self) -> None:
         await asyncio.to_thread(self._client.close)

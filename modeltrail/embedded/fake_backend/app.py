@@ -14,8 +14,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from proxy.fake_backend import anthropic, ollama, openai, responses
-from proxy.fake_backend.core import Backend, json_response, record
+from modeltrail.embedded.fake_backend import anthropic, ollama, openai, responses
+from modeltrail.embedded.fake_backend.core import Backend, json_response, record
 
 __all__ = ["ENDPOINTS", "create_app"]
 

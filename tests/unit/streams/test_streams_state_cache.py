@@ -1,9 +1,8 @@
 from __future__ import annotations
 
-from streams_fakes import T0, request
-
 from streams.state import SessionState
-from streams.store import SessionStore
+from streams.state_cache import SessionStateCache
+from tests.support.streams_fakes import T0, request
 
 BASE = T0.timestamp()
 
@@ -18,7 +17,7 @@ def _state(n: int) -> SessionState:
 
 def test_put_is_visible_at_once_but_reaches_the_table_only_on_flush() -> None:
     table: dict[bytes, bytes] = {}
-    store = SessionStore(table)
+    store = SessionStateCache(table)
     assert store.load("s1") is None
     store.put({"s1": _state(2)})
     assert store.load("s1") == _state(2) and table == {} and store.pending == 1
@@ -28,7 +27,7 @@ def test_put_is_visible_at_once_but_reaches_the_table_only_on_flush() -> None:
 
 
 def test_load_hands_out_a_copy() -> None:
-    store = SessionStore({})
+    store = SessionStateCache({})
     store.put({"s1": _state(1)})
     copy = store.load("s1")
     assert copy is not None
@@ -40,7 +39,7 @@ def test_load_hands_out_a_copy() -> None:
 
 def test_reads_fall_back_to_the_table_and_reset_forgets_the_cache() -> None:
     table = {b"s1": _state(3).to_bytes()}
-    store = SessionStore(table)
+    store = SessionStateCache(table)
     assert store.load("s1") == _state(3)
     table[b"s1"] = _state(5).to_bytes()  # another worker owned it meanwhile
     assert store.load("s1") == _state(3)
@@ -50,7 +49,7 @@ def test_reads_fall_back_to_the_table_and_reset_forgets_the_cache() -> None:
 
 def test_cache_is_bounded() -> None:
     table: dict[bytes, bytes] = {}
-    store = SessionStore(table, max_cached=10)
+    store = SessionStateCache(table, max_cached=10)
     store.put({f"s{i}": SessionState(f"s{i}") for i in range(20)})
     store.flush()
     assert len(table) == 20 and len(store._cache) == 0

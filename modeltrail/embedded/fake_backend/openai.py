@@ -12,7 +12,7 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import Response
 
-from proxy.fake_backend.behaviour import (
+from modeltrail.embedded.fake_backend.behaviour import (
     ToolCall,
     answer_for,
     conversation,
@@ -21,8 +21,8 @@ from proxy.fake_backend.behaviour import (
     split_chars,
     split_words,
 )
-from proxy.fake_backend.core import Call, begin, json_response
-from proxy.fake_backend.streaming import FrameStream, sse
+from modeltrail.embedded.fake_backend.core import Call, begin, json_response
+from modeltrail.embedded.fake_backend.streaming import FrameStream, sse
 
 __all__ = [
     "MODELS",

@@ -14,8 +14,8 @@ from typing import Any
 import httpx
 import pytest
 
-from proxy.fake_backend import ConnectionDropped, create_app
-from proxy.fake_backend.behaviour import (
+from modeltrail.embedded.fake_backend import ConnectionDropped, create_app
+from modeltrail.embedded.fake_backend.behaviour import (
     Behaviour,
     BehaviourError,
     find_tool_call,

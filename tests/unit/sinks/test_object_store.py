@@ -5,8 +5,8 @@ from pathlib import Path
 
 import pytest
 
-from sinks.errors import ConfigError, StoreError
-from sinks.store import LocalStore, parse_target
+from sinks.errors import ConfigError, ObjectStoreError
+from sinks.object_store import LocalStore, parse_target
 
 
 async def test_local_store_replaces_atomically_and_lists(tmp_path: Path) -> None:
@@ -17,7 +17,7 @@ async def test_local_store_replaces_atomically_and_lists(tmp_path: Path) -> None
     assert await store.get("t/dt=2026-01-01/hour=00/a+0+0.parquet") == b"two"
     assert await store.list("t/") == ["t/dt=2026-01-01/hour=00/a+0+0.parquet"]
     assert not await asyncio.to_thread(lambda: list(tmp_path.rglob(".tmp-*")))
-    with pytest.raises(StoreError):
+    with pytest.raises(ObjectStoreError):
         await store.get("missing")
 
 
@@ -28,7 +28,7 @@ async def test_local_store_rejects_keys_outside_its_root(tmp_path: Path) -> None
 
 async def test_unwritable_directory_is_a_retriable_store_error(tmp_path: Path) -> None:
     (tmp_path / "file").write_text("not a dir")
-    with pytest.raises(StoreError) as info:
+    with pytest.raises(ObjectStoreError) as info:
         await LocalStore(tmp_path / "file").put("a/b", b"x")
     assert info.value.retriable
 

@@ -2,14 +2,13 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from session_events import CLIENT_IP, KEY_FP, llm_request, llm_response
-from session_store_contract import (
+from proxy.enforcement.memory_store import MemorySessionStore
+from tests.support.session_events import CLIENT_IP, KEY_FP, llm_request, llm_response
+from tests.support.session_store_contract import (
     check_newest_command_wins,
     check_query_filters,
     check_violation_counts_once,
 )
-
-from proxy.enforcement.store import MemorySessionStore
 
 T0 = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
 

@@ -1,7 +1,6 @@
 """Builders of sample events shared by the tests (session stores, emitter queues, ...).
 
-Importable as `session_events` from any test (pytest puts `tests/`, home of the
-root conftest, on sys.path). Every field can be overridden by keyword.
+`from tests.support.session_events import ...`. Every field can be overridden by keyword.
 """
 
 from __future__ import annotations

@@ -17,8 +17,8 @@ import orjson
 from starlette.requests import Request
 from starlette.responses import Response
 
-from proxy.fake_backend.behaviour import Behaviour, BehaviourError, parse_behaviour
-from proxy.fake_backend.streaming import NeverAnswer
+from modeltrail.embedded.fake_backend.behaviour import Behaviour, BehaviourError, parse_behaviour
+from modeltrail.embedded.fake_backend.streaming import NeverAnswer
 
 __all__ = ["Backend", "Call", "ErrorFactory", "LastRequest", "begin", "json_response"]
 

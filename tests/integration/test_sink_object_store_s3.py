@@ -6,8 +6,8 @@ import os
 
 import pytest
 
-from sinks.errors import StoreError
-from sinks.store import S3Store
+from sinks.errors import ObjectStoreError
+from sinks.object_store import S3Store
 
 
 def store_for(s3, **kw: object) -> S3Store:  # type: ignore[no-untyped-def]
@@ -38,6 +38,6 @@ async def test_multipart_put_get_list_and_replace(s3_server, s3_prefix) -> None:
 async def test_missing_bucket_is_a_retriable_store_error(s3_server) -> None:  # type: ignore[no-untyped-def]
     store = store_for(s3_server)
     store.bucket = "no-such-bucket-here"
-    with pytest.raises(StoreError) as info:
+    with pytest.raises(ObjectStoreError) as info:
         await store.put("k", b"x")
     assert info.value.retriable

@@ -17,7 +17,7 @@ from schemas.settings import KafkaSettings, RedisSettings
 from sinks.settings import SinkSettings
 from streams.settings import StreamsSettings
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 COMPOSE: dict[str, Any] = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
 SERVICES: dict[str, dict[str, Any]] = COMPOSE["services"]
 APP_SERVICES = {"proxy": ProxySettings, "streams": StreamsSettings, "sink": SinkSettings}
@@ -112,6 +112,15 @@ def test_sink_bucket_is_created_by_minio_init() -> None:
     assert env["MODELTRAIL_SINK__S3_SECRET_ACCESS_KEY"] == minio["MINIO_ROOT_PASSWORD"]
 
 
+def test_proxy_history_reads_the_trail_the_sink_writes() -> None:
+    proxy, sink = resolved_env("proxy"), resolved_env("sink")
+    assert proxy["MODELTRAIL_PROXY__HISTORY_PATH"] == sink["MODELTRAIL_SINK__TARGET"]
+    for field in ("ENDPOINT_URL", "REGION", "ACCESS_KEY_ID", "SECRET_ACCESS_KEY"):
+        assert (
+            proxy[f"MODELTRAIL_PROXY__HISTORY_S3_{field}"] == sink[f"MODELTRAIL_SINK__S3_{field}"]
+        )
+
+
 def test_long_running_services_have_healthchecks() -> None:
     for name, service in SERVICES.items():
         if name in ONE_SHOT:
@@ -176,6 +185,7 @@ def test_dockerfile_is_multi_stage_non_root_with_healthcheck() -> None:
 def test_dockerignore_keeps_the_context_small() -> None:
     lines = set((ROOT / ".dockerignore").read_text().split())
     assert {".venv", ".git", "modeltrail-data", "tests"} <= lines
+    assert "modeltrail/embedded/fake_backend" in lines  # test tooling stays out of the image
 
 
 def test_describe_ok_reads_group_descriptions() -> None:
