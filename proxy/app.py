@@ -7,6 +7,7 @@ The lifespan owns the upstream client, the emitter and the enforcement.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable, MutableMapping
@@ -43,6 +44,7 @@ from proxy.relay import (
 from proxy.routing import Route, Router, dialect_of
 from proxy.settings import ProxySettings
 from proxy.sse import WindowCutter
+from proxy.tracing import RequestSpan, RequestTracing
 from schemas.events import (
     LLMRequest,
     LLMResponse,
@@ -50,6 +52,7 @@ from schemas.events import (
     SessionCommand,
 )
 from schemas.ids import uuid7
+from schemas.telemetry import TraceContext, parse_traceparent
 
 __all__ = ["AllowAll", "AppParts", "ProxyApp", "build_emitter", "create_app"]
 
@@ -65,6 +68,7 @@ _STRIP = HOP_BY_HOP | {"accept-encoding", "x-backend", "x-forwarded-for"}
 _CREDENTIALS = frozenset({"authorization", "x-api-key", "api-key", "x-goog-api-key"})
 # A backend with injected credentials gets none of the client's.
 _STRIP_INJECTED = _STRIP | _CREDENTIALS
+_TRACE = frozenset({"traceparent", "tracestate"})
 
 
 class AllowAll:
@@ -95,6 +99,7 @@ class AppParts(TypedDict, total=False):
     metrics: ProxyMetrics
     policy: InlinePolicy
     gate: ClientGate
+    tracing: RequestTracing
 
 
 class ProxyApp:
@@ -119,6 +124,9 @@ class ProxyApp:
             connect_timeout_s=settings.connect_timeout_s,
             max_connections=settings.upstream_max_connections,
         )
+        self.tracing = parts.get("tracing") or RequestTracing(
+            settings.tracing, settings.instance_id
+        )
         self._source = settings.instance_id
         self._capture = settings.capture
         self._cap = settings.capture_max_bytes
@@ -136,6 +144,7 @@ class ProxyApp:
         await self.enforcement.stop()
         await self.emitter.stop()
         await self.forwarder.stop()
+        await asyncio.to_thread(self.tracing.shutdown)  # flushes; blocking, so off the loop
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
@@ -174,6 +183,8 @@ class ProxyApp:
         gate = self.gate
         # Until the key is known, a client-named session id is not trusted on events.
         session = "-" if gate.enabled else headers.get(self._session_header) or "-"
+        trace: TraceContext | None = parse_traceparent(headers.get("traceparent"))
+        span: RequestSpan | None = None
         try:
             identity = gate.identify(api_key_of(headers)) if gate.enabled else None
             body = await self._read_body(headers, receive)
@@ -191,26 +202,22 @@ class ProxyApp:
                 model if isinstance(model, str) else None,
                 prefix_backend,
             )
-            if identity is not None:
-                identity.authorize(
-                    route.backend.name,
-                    model if isinstance(model, str) else None,
-                    reads_only=scope["method"] in ("GET", "HEAD"),
-                )
+            gate.authorize(identity, route.backend.name, model, scope["method"])
             client = scope.get("client")
             client_ip = self.addresses.resolve(
                 client[0] if client else None, headers.get("x-forwarded-for")
             )
             key_fp = self.sessions.key_fingerprint(api_key_of(headers))
-            session = gate.session_id(
-                identity,
-                self.sessions.resolve(headers, parsed, key_fp, client_ip, route.backend.name),
-            )
+            named = self.sessions.resolve(headers, parsed, key_fp, client_ip, route.backend.name)
+            session = gate.session_id(identity, named)
             if not self.emitter.accepting():
                 raise BrokerUnavailable(
                     "the audit trail cannot take events (broker unreachable or queue full) "
                     "and the proxy fails closed"
                 )
+            if self.tracing.enabled:
+                span = self._start_span(trace, route, path, provider, parsed)
+                trace = span.context if span is not None else trace
             req = build_request(
                 source=self._source,
                 session_id=session,
@@ -226,6 +233,7 @@ class ProxyApp:
                 key_fp=key_fp,
                 policy=self._capture,
                 max_chars=self._cap,
+                trace=trace,
                 **gate.who(identity),
             )
             enforcement = gate.enforcement(self.enforcement, identity)
@@ -239,9 +247,35 @@ class ProxyApp:
             if blocked is not None:
                 raise blocked
             await gate.admit(identity)
-            await self._forward(scope, receive, send, route, req, body, t0, enforcement, identity)
+            await self._forward(scope, receive, send, route, req, body, t0, span, identity)
         except ProxyError as err:
-            await self._reject(send, err, route, provider, path, session, request_id, t0, identity)
+            await self._reject(
+                send, err, route, provider, path, session, request_id, t0, trace, span, identity
+            )
+
+    def _start_span(
+        self,
+        parent: TraceContext | None,
+        route: Route,
+        path: str,
+        provider: Provider,
+        parsed: Any,
+    ) -> RequestSpan | None:
+        body = parsed if isinstance(parsed, dict) else {}
+        model = body.get("model")
+        max_tokens = body.get("max_tokens")
+        temperature = body.get("temperature")
+        url = route.backend.url
+        return self.tracing.start(
+            parent,
+            path=path,
+            provider=route.backend.provider if provider == "passthrough" else provider,
+            model=model if isinstance(model, str) else None,
+            server_address=url.split("://", 1)[-1].split("/", 1)[0].rsplit(":", 1)[0],
+            server_port=None,
+            max_tokens=max_tokens if isinstance(max_tokens, int) else None,
+            temperature=float(temperature) if isinstance(temperature, int | float) else None,
+        )
 
     async def _read_body(self, headers: dict[str, str], receive: Receive) -> bytes:
         declared = headers.get("content-length")
@@ -263,10 +297,14 @@ class ProxyApp:
                 break
         return chunks[0] if len(chunks) == 1 else b"".join(chunks)
 
-    def _upstream_headers(self, scope: Scope, route: Route) -> list[tuple[str, str]]:
+    def _upstream_headers(
+        self, scope: Scope, route: Route, span: RequestSpan | None = None
+    ) -> list[tuple[str, str]]:
         inject = route.inject
         # A modeltrail key is never forwarded: with client keys on, no client credential is.
         strip = _STRIP_INJECTED if inject or self.gate.enabled else _STRIP
+        if span is not None:  # the backend continues our span, not the client's
+            strip = strip | _TRACE
         out: list[tuple[str, str]] = []
         # X-Forwarded-For is rebuilt: the client's chain plus the peer we saw (standard
         # proxy behaviour, several headers join with ", "); which hops count for session
@@ -286,6 +324,8 @@ class ProxyApp:
         if forwarded:
             out.append(("x-forwarded-for", forwarded))
         out.extend(inject)
+        if span is not None:
+            out.append(("traceparent", span.context.traceparent))
         return out
 
     async def _forward(
@@ -297,11 +337,11 @@ class ProxyApp:
         req: LLMRequest,
         body: bytes,
         t0: float,
-        enforcement: Enforcement,
-        identity: ClientIdentity | None,
+        span: RequestSpan | None = None,
+        identity: ClientIdentity | None = None,
     ) -> None:
         response = await self.forwarder.open(
-            scope["method"], route.url, self._upstream_headers(scope, route), body
+            scope["method"], route.url, self._upstream_headers(scope, route, span), body
         )
         ttfb = time.perf_counter() - t0
         extra = [
@@ -323,7 +363,7 @@ class ProxyApp:
                 out_headers,
                 provider=route.provider,
                 capture=capture,
-                enforcement=enforcement,
+                enforcement=self.gate.enforcement(self.enforcement, identity),
                 session_id=req.session_id,
                 cutter=cutter,
                 on_window=lambda i, off, text: self._window(req, i, off, text),
@@ -334,7 +374,7 @@ class ProxyApp:
             relayed = await relay_buffered(
                 response, send, out_headers, route.provider, route.path, capture
             )
-        evt = self._finish(req, route, response.status_code, relayed, ttfb, t0)
+        evt = self._finish(req, route, response.status_code, relayed, ttfb, t0, span)
         await self.gate.settle(identity, evt)
 
     def _window(self, req: LLMRequest, index: int, offset: int, text: str) -> None:
@@ -348,18 +388,9 @@ class ProxyApp:
         relayed: Relayed,
         ttfb: float | None,
         t0: float,
+        span: RequestSpan | None = None,
     ) -> LLMResponse:
         latency = time.perf_counter() - t0
-        result = relayed.result
-        cost = None
-        if result is not None and (result.input_tokens or result.output_tokens):
-            cost = self.gate.cost(
-                route.provider,
-                result.model or req.model,
-                result.input_tokens,
-                result.output_tokens,
-                result.cached_input_tokens,
-            )
         evt = build_response(
             source=self._source,
             session_id=req.session_id,
@@ -379,11 +410,24 @@ class ProxyApp:
             max_chars=self._cap,
             error_type=relayed.error_type,
             error_message=relayed.error_message,
-            cost_usd=cost,
-            key_id=req.key_id,
-            team=req.team,
-            user=req.user,
+            trace=TraceContext(req.trace_id, req.span_id) if req.trace_id and req.span_id else None,
+            cost_usd=self.gate.cost_of(route.provider, req.model, relayed.result),
+            **self.gate.who_of(req),
         )
+        if span is not None:
+            span.end(
+                status_code=status,
+                outcome=relayed.outcome,
+                response_model=evt.model,
+                input_tokens=evt.input_tokens,
+                output_tokens=evt.output_tokens,
+                finish_reasons=[evt.finish_reason] if evt.finish_reason else (),
+                ttfb_s=ttfb,
+                stream=req.stream,
+                session_id=req.session_id,
+                decision="allow",
+                error_type=evt.error_type,
+            )
         self.enforcement.observe_response(evt)
         self.emitter.publish(evt)
         self.metrics.observe(
@@ -408,6 +452,8 @@ class ProxyApp:
         session: str,
         request_id: str,
         t0: float,
+        trace: TraceContext | None = None,
+        span: RequestSpan | None = None,
         identity: ClientIdentity | None = None,
     ) -> None:
         """Answer an error in the backend's shape and audit it as a response event."""
@@ -429,8 +475,18 @@ class ProxyApp:
             latency_ms=latency * 1000,
             error_type=err.error_type,
             error_message=err.message,
+            trace=trace,
             **self.gate.who(identity),
         )
+        if span is not None:
+            span.end(
+                status_code=err.status,
+                outcome=err.outcome,
+                session_id=session,
+                decision=err.outcome if err.outcome in ("blocked", "killed") else "error",
+                rule_ids=[r for r in err.extra.get("rule_ids", "").split(",") if r],
+                error_type=err.error_type,
+            )
         if route is not None:
             self.enforcement.observe_response(evt)
         self.emitter.publish(evt)

@@ -106,6 +106,12 @@ class EventEnvelope(_Frozen):
     key_id: str | None = Field(default=None, description="modeltrail client key id, never the key")
     team: str | None = Field(default=None, description="team of the client key")
     user: str | None = Field(default=None, description="user of the client key")
+    trace_id: str | None = Field(
+        default=None, description="W3C trace id (32 hex digits) of the request's trace"
+    )
+    span_id: str | None = Field(
+        default=None, description="the proxy's request span (16 hex digits): link target"
+    )
 
 
 class LLMRequest(EventEnvelope):

@@ -12,6 +12,7 @@ import logging
 from collections.abc import Mapping
 from datetime import UTC, datetime
 
+from proxy.answers import Assembled
 from proxy.enforcement.base import Enforcement
 from proxy.keys.book import KeyBook, KeySource
 from proxy.keys.counters import Counters, MemoryCounters, RedisCounters
@@ -119,6 +120,11 @@ class ClientGate:
         return {} if identity is None else identity.who()
 
     @staticmethod
+    def who_of(event: LLMRequest) -> Who:
+        """The identity a request event carries, for the events that follow it."""
+        return {"key_id": event.key_id, "team": event.team, "user": event.user}
+
+    @staticmethod
     def session_id(identity: ClientIdentity | None, session: str) -> str:
         """Sessions are named inside a key (`mk_...:<name>`): two keys never share one.
 
@@ -129,6 +135,15 @@ class ClientGate:
     @staticmethod
     def enforcement(inner: Enforcement, identity: ClientIdentity | None) -> Enforcement:
         return inner if identity is None else ScopedEnforcement(inner, identity)
+
+    @staticmethod
+    def authorize(
+        identity: ClientIdentity | None, backend: str, model: object, method: str
+    ) -> None:
+        """Raise KeyForbidden (403) when the key may not use this backend or model."""
+        if identity is not None:
+            name = model if isinstance(model, str) else None
+            identity.authorize(backend, name, reads_only=method in ("GET", "HEAD"))
 
     async def admit(self, identity: ClientIdentity | None) -> None:
         """Raise LimitExceeded (429) when a limit of the key or team is used up."""
@@ -156,6 +171,20 @@ class ClientGate:
         if cost is None:
             self.unpriced += 1
         return cost
+
+    def cost_of(
+        self, provider: Provider, requested: str | None, result: Assembled | None
+    ) -> float | None:
+        """USD of a relayed answer (the answer's model, else the requested one), or None."""
+        if result is None or not (result.input_tokens or result.output_tokens):
+            return None
+        return self.cost(
+            provider,
+            result.model or requested,
+            result.input_tokens,
+            result.output_tokens,
+            result.cached_input_tokens,
+        )
 
     async def settle(self, identity: ClientIdentity | None, event: LLMResponse) -> None:
         """Add an answer's tokens and cost to its key's and team's counters (never raises)."""
