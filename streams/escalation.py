@@ -114,8 +114,15 @@ async def follow_commands(
     escalation: KeyEscalation,
     publish: Callable[[bytes, bytes], Awaitable[object]],
     clock: Callable[[], datetime],
+    *,
+    trusted: Callable[[SessionCommand], bool] = lambda cmd: True,
+    sign: Callable[[SessionCommand], SessionCommand] = lambda cmd: cmd,
 ) -> None:
-    """Read `session.commands` from the beginning, forever; publish every escalation."""
+    """Read `session.commands` from the beginning, forever; publish every escalation.
+
+    `trusted` drops commands that fail verification (signed commands: only what a
+    real issuer decided may escalate); `sign` signs what this worker publishes.
+    """
     topic = kafka.topics.commands
     while True:
         consumer = AIOKafkaConsumer(
@@ -133,9 +140,11 @@ async def follow_commands(
                     cmd = decode_as(SessionCommand, record.value or b"")
                 except DecodeError:
                     continue  # the judge agent dead-letters it already
+                if not trusted(cmd):
+                    continue
                 out = escalation.observe(cmd, clock())
                 if out is not None:
-                    await publish(out.session_id.encode(), encode(out))
+                    await publish(out.session_id.encode(), encode(sign(out)))
                     log.info(
                         "key_escalated",
                         extra={"key_id": out.subject, "decision_id": out.decision_id},
