@@ -28,7 +28,7 @@ from proxy.errors import (
 from proxy.forward import HOP_BY_HOP, Forwarder
 from proxy.identity import ClientAddress, SessionResolver, api_key_of
 from proxy.inline_policy import InlinePolicy
-from proxy.keys.gate import ClientGate
+from proxy.keys.gate import ClientGate, carries_client_key
 from proxy.keys.registry import ClientIdentity
 from proxy.metrics import ProxyMetrics
 from proxy.publisher import Publisher
@@ -186,7 +186,7 @@ class ProxyApp:
         trace: TraceContext | None = parse_traceparent(headers.get("traceparent"))
         span: RequestSpan | None = None
         try:
-            identity = gate.identify(api_key_of(headers)) if gate.enabled else None
+            identity = gate.identify(headers) if gate.enabled else None
             body = await self._read_body(headers, receive)
             parsed: Any = None
             if body and provider != "passthrough":
@@ -301,8 +301,9 @@ class ProxyApp:
         self, scope: Scope, route: Route, span: RequestSpan | None = None
     ) -> list[tuple[str, str]]:
         inject = route.inject
-        # A modeltrail key is never forwarded: with client keys on, no client credential is.
-        strip = _STRIP_INJECTED if inject or self.gate.enabled else _STRIP
+        strip = _STRIP_INJECTED if inject else _STRIP
+        # A modeltrail key is never forwarded (a provider key beside it may be).
+        guard = _CREDENTIALS if self.gate.enabled and not inject else frozenset()
         if span is not None:  # the backend continues our span, not the client's
             strip = strip | _TRACE
         out: list[tuple[str, str]] = []
@@ -313,9 +314,9 @@ class ProxyApp:
         for k, v in scope["headers"]:
             if len(k) == 15 and k.lower() == b"x-forwarded-for":
                 chain.append(v.decode("latin-1").strip())
-            name = k.decode("latin-1")
-            if name not in strip:
-                out.append((name, v.decode("latin-1")))
+            name, value = k.decode("latin-1"), v.decode("latin-1")
+            if name not in strip and not (name in guard and carries_client_key(value)):
+                out.append((name, value))
         out.append(("accept-encoding", "identity"))
         client = scope.get("client")
         if client and client[0]:

@@ -114,9 +114,9 @@ class Router:
 
 
 def _credentials(backend: BackendConfig) -> tuple[tuple[str, str], ...]:
-    if backend.api_key is None:
+    key = backend.api_key.get_secret_value() if backend.api_key is not None else ""
+    if not key:  # unset or empty (an env default): nothing to inject
         return ()
-    key = backend.api_key.get_secret_value()
     if backend.provider == "anthropic":
         return (("x-api-key", key),)
     return (("authorization", f"Bearer {key}"),)

@@ -20,10 +20,18 @@ from proxy.keys.limits import LimitGate
 from proxy.keys.prices import PriceTable
 from proxy.keys.registry import ClientIdentity, Who
 from proxy.keys.secret import key_secret
+from proxy.keys.tokens import KEY_PREFIX, looks_like_key
 from proxy.settings import ProxySettings
 from schemas.events import LLMRequest, LLMResponse, Provider, SessionCommand, scope_key
 
-__all__ = ["ClientGate", "ScopedEnforcement", "Who", "build_key_book"]
+__all__ = [
+    "ClientGate",
+    "ScopedEnforcement",
+    "Who",
+    "build_key_book",
+    "carries_client_key",
+    "presented_key",
+]
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +53,30 @@ def _counters(settings: ProxySettings) -> Counters:
             settings.redis.url.get_secret_value(), f"{settings.redis.key_prefix}lim:"
         )
     return MemoryCounters()
+
+
+def presented_key(headers: Mapping[str, str]) -> str | None:
+    """The modeltrail key among the places clients put keys, else the first key found.
+
+    A client may send its own provider key beside ours (`Authorization` for one SDK,
+    `x-api-key` for another): the one shaped like a modeltrail key wins.
+    """
+    found: list[str] = []
+    auth = headers.get("authorization")
+    if auth:
+        scheme, _, value = auth.partition(" ")
+        found.append(value.strip() if scheme.lower() == "bearer" else auth)
+    found.extend(v for h in ("x-api-key", "api-key") if (v := headers.get(h)))
+    return next((k for k in found if looks_like_key(k)), found[0] if found else None)
+
+
+def carries_client_key(value: str) -> bool:
+    """Whether a credential header value may hold a modeltrail key (never sent upstream).
+
+    Deliberately broad (any `mt-`): a provider key that happens to contain it is
+    held back too, which fails safe.
+    """
+    return KEY_PREFIX in value
 
 
 class ScopedEnforcement:
@@ -109,11 +141,11 @@ class ClientGate:
             await self.book.stop()
         await self.limits.counters.stop()
 
-    def identify(self, key: str | None) -> ClientIdentity | None:
+    def identify(self, headers: Mapping[str, str]) -> ClientIdentity | None:
         """The caller's identity (None when auth is off). Raises KeyInvalid (401)."""
         if not self.enabled or self.book is None:
             return None
-        return self.book.registry.authenticate(key, datetime.now(UTC))
+        return self.book.registry.authenticate(presented_key(headers), datetime.now(UTC))
 
     @staticmethod
     def who(identity: ClientIdentity | None) -> Who:

@@ -260,3 +260,21 @@ async def test_cached_tokens_priced_and_recorded_streamed_too() -> None:
     assert priced.cost_usd == pytest.approx((600 * 2.5 + 400 * 1.25) / 1e6)
     assert unpriced.cost_usd is None and unpriced.input_tokens == 1000
     assert app.gate.unpriced == 1
+
+
+async def test_the_modeltrail_key_wins_beside_a_provider_key() -> None:
+    app, pub, up, keys = _app()
+    key, rec = await _issue(keys)
+    async with await _client(app) as client:
+        both = {"authorization": "Bearer sk-openai-own", "x-api-key": key}
+        ok = await client.post("/v1/chat/completions", json=CHAT, headers=both)
+        only_theirs = await client.post(
+            "/v1/chat/completions", json=CHAT, headers={"authorization": "Bearer sk-openai-own"}
+        )
+    await app.shutdown()
+    assert ok.status_code == 200 and pub.of(LLMRequest)[0].key_id == rec.key_id
+    assert only_theirs.status_code == 401 and "malformed" in only_theirs.text
+    # Without an injected key the client's own provider key goes upstream; ours never.
+    (sent,) = up.seen
+    assert sent.headers["authorization"] == "Bearer sk-openai-own"
+    assert key not in str(sent.headers) and "x-api-key" not in sent.headers
