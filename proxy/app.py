@@ -274,9 +274,9 @@ class ProxyApp:
         body: bytes,
         t0: float,
     ) -> None:
-        response = await self.forwarder.open(
-            scope["method"], route.url, self._upstream_headers(scope, route), body
-        )
+        upstream_headers = self._upstream_headers(scope, route)
+        self.metrics.overhead.observe(time.perf_counter() - t0)
+        response = await self.forwarder.open(scope["method"], route.url, upstream_headers, body)
         ttfb = time.perf_counter() - t0
         extra = [
             (b"x-modeltrail-request-id", (req.request_id or "").encode()),

@@ -2,24 +2,36 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from proxy.enforcement.store import SessionInfo
-from schemas.events import SessionCommand
+from schemas.events import EventEnvelope, SessionCommand
 
 Delivery = Literal["acked", "queued", "not_sent"]
 
 __all__ = [
     "CommandResult",
+    "ControlEmitter",
     "Delivery",
     "HistoryPage",
     "KillRequest",
     "ResumeRequest",
     "SessionList",
 ]
+
+
+class ControlEmitter(Protocol):
+    """The part of the proxy's emitter the control API uses."""
+
+    def publish(self, event: EventEnvelope) -> object:
+        """Queue one event for Kafka; may be sync or async."""
+
+    def stats(self) -> Mapping[str, object]:
+        """Queue depth, sent, dropped, spooled, spool bytes."""
 
 
 class KillRequest(BaseModel):
@@ -74,6 +86,9 @@ class SessionList(BaseModel):
 
     count: int
     sessions: list[SessionInfo]
+    total: int | None = Field(default=None, description="matches in the window (paged calls)")
+    offset: int = 0
+    capped: bool = Field(default=False, description="the window was full: total is a floor")
 
 
 class HistoryPage(BaseModel):
