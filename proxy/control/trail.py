@@ -143,5 +143,7 @@ class TrailReader:
             raise HistoryError(f"cannot read the trail: {exc}") from exc
         finally:
             con.close()
-        entries.sort(key=lambda e: (e.get("time") or "", e.get("event_id") or ""))
+        rank = {kind: i for i, (_, kind) in enumerate(_TIMELINE)}
+        # Same instant (an inline verdict carries its request's time): request first.
+        entries.sort(key=lambda e: (e.get("time") or "", rank[e["kind"]], e.get("event_id") or ""))
         return entries
