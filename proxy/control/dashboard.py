@@ -71,7 +71,11 @@ class Dashboard:
             settings=settings,
             enforcement=enforcement,
             emitter_stats=emitter.stats if emitter is not None else None,
-            feed=ViolationFeed(settings.kafka, lookback_s=settings.ui_feed_lookback_s),
+            feed=ViolationFeed(
+                settings.kafka,
+                lookback_s=settings.ui_feed_lookback_s,
+                replay_timeout_s=settings.enforcement_replay_timeout_s,
+            ),
             sampler=MetricSampler(metrics.requests, metrics.overhead),
             health=GroupHealth(
                 settings.kafka, {"sink": settings.sink_group, "streams": settings.streams_group}
@@ -111,7 +115,7 @@ def dashboard_router(d: Dashboard) -> APIRouter:
     @router.get("/overview", dependencies=[Depends(reader)])
     async def overview() -> dict[str, object]:
         """Requests/s, added latency, sessions, violations per minute and health."""
-        await d.feed.ensure_started()
+        d.feed.kick()
         d.sampler.sample()
         now = utcnow()
         try:
@@ -156,21 +160,24 @@ def dashboard_router(d: Dashboard) -> APIRouter:
         owasp: str | None = None,
     ) -> dict[str, object]:
         """The newest violations seen by the feed (last hour), filtered."""
-        running = await d.feed.ensure_started()
+        running = d.feed.kick()
         found = d.feed.recent(limit=limit, session=session, severity=severity, owasp=owasp)
         return {"count": len(found), "running": running, "violations": found}
 
     @router.get("/violations/hits", dependencies=[Depends(reader)])
     async def hits() -> dict[str, object]:
         """Violations per rule id seen by the feed (since its look-back)."""
-        await d.feed.ensure_started()
+        d.feed.kick()
         return {"hits": dict(d.feed.hits), "lookback_s": d.settings.ui_feed_lookback_s}
 
     @router.get("/violations/stream", dependencies=[Depends(reader)])
     async def stream() -> StreamingResponse:
-        """Server-Sent Events: the recent backlog, then each new violation as it arrives."""
-        if not await d.feed.ensure_started():
-            raise HTTPException(status_code=503, detail=f"violation feed down: {d.feed.error}")
+        """Server-Sent Events: the recent backlog, then each new violation as it arrives.
+
+        The feed starts in the background on first use; what its look-back replays
+        reaches open streams like live violations (clients dedupe by event_id).
+        """
+        d.feed.kick()
         return StreamingResponse(
             _sse(d.feed),
             media_type="text/event-stream",

@@ -72,6 +72,7 @@ class ViolationFeed:
         backlog: int = 500,
         fetch_wait_ms: int = 250,
         subscriber_queue: int = 256,
+        replay_timeout_s: float = 10.0,
     ) -> None:
         self._follower = TopicFollower(
             kafka,
@@ -80,7 +81,9 @@ class ViolationFeed:
             from_beginning=False,
             fetch_max_wait_ms=fetch_wait_ms,
             lookback_s=lookback_s,
+            replay_timeout_s=replay_timeout_s,
         )
+        self._starting: asyncio.Task[bool] | None = None
         self._backlog: deque[dict[str, Any]] = deque(maxlen=backlog)
         self._seen: OrderedDict[str, None] = OrderedDict()
         self._minutes: dict[int, Counter[tuple[str, str]]] = {}
@@ -96,6 +99,14 @@ class ViolationFeed:
     @property
     def running(self) -> bool:
         return self._follower.running
+
+    def kick(self) -> bool:
+        """Start following in the background if not yet running; never waits. True if running."""
+        if self._follower.running:
+            return True
+        if self._starting is None or self._starting.done():
+            self._starting = asyncio.create_task(self.ensure_started(), name="violation-feed")
+        return False
 
     async def ensure_started(self) -> bool:
         """Start following on first use (retried at most every few seconds); True if running."""
@@ -119,6 +130,11 @@ class ViolationFeed:
 
     async def stop(self) -> None:
         """Stop following and end every subscription; idempotent."""
+        starting, self._starting = self._starting, None
+        if starting is not None and not starting.done():
+            starting.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await starting
         await self._follower.stop()
         for queue in list(self._subscribers):
             _offer(queue, None)

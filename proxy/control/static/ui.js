@@ -97,7 +97,8 @@ export function Chart({ title, series, data, bars = false, height = 180 }) {
       title,
       width,
       height,
-      scales: { x: { time: true } },
+      // Bars centred on their minute need half a minute of room on each side.
+      scales: { x: bars ? { time: true, range: (u, min, max) => [min - 45, max + 45] } : { time: true } },
       axes: [{}, { size: 50 }],
       legend: { live: false },
       series: [
@@ -107,6 +108,7 @@ export function Chart({ title, series, data, bars = false, height = 180 }) {
           stroke: s.color,
           fill: bars ? s.color + "99" : undefined,
           width: 2,
+          spanGaps: true,
           paths: bars ? window.uPlot.paths.bars({ size: [0.6, 40] }) : undefined,
         })),
       ],

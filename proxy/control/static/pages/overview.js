@@ -100,8 +100,8 @@ export function Overview() {
         <h2 id="recent-title">Latest violations</h2>
         <ul class="recent">
           ${feed.items.slice(0, 6).map(
-            (v) => html`<li><${Sev} s=${v.severity} /> <code>${v.rule_id}</code>
-              <a href=${sessionHref(v.session_id)}>${v.session_id}</a>
+            (v) => html`<li><${Sev} s=${v.severity} />${" "}<code>${v.rule_id}</code>${" "}
+              <a href=${sessionHref(v.session_id)}>${v.session_id}</a>${" "}
               <span class="muted">${fmtTime(v.time)}</span></li>`,
           )}
           ${feed.items.length === 0 && html`<li class="muted">None yet.</li>`}
