@@ -70,7 +70,7 @@ class ViolationFeed:
         *,
         lookback_s: float = 3600.0,
         backlog: int = 500,
-        fetch_wait_ms: int = 250,
+        fetch_wait_ms: int = 500,
         subscriber_queue: int = 256,
         replay_timeout_s: float = 10.0,
     ) -> None:

@@ -130,7 +130,7 @@ class GroupHealth:
     """Whether the sink's and the streams worker's consumer groups are Stable (cached)."""
 
     def __init__(
-        self, kafka: KafkaSettings, groups: Mapping[str, str], *, ttl_s: float = 10.0
+        self, kafka: KafkaSettings, groups: Mapping[str, str], *, ttl_s: float = 30.0
     ) -> None:
         self._kafka = kafka
         self._groups = dict(groups)
