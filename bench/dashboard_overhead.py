@@ -21,7 +21,6 @@ import argparse
 import json
 import multiprocessing as mp
 import os
-import shutil
 import statistics
 import sys
 import tempfile
@@ -29,16 +28,9 @@ from pathlib import Path
 
 from proxy_overhead import _run_interleaved, cpu_seconds, start_stack
 
+from modeltrail.embedded.chromium import CHROMIUM_ARGS, ChromiumMissing, chromium_path
+
 KEY = "bench-dashboard-key-0123456789"
-BROWSER_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-dev-shm-usage",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 
 
 def added_p50(direct: str, proxied: str, pairs: int, pid: int) -> tuple[float, float]:
@@ -57,9 +49,10 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=3, help="rounds per condition (alternating)")
     ap.add_argument("--page", choices=("violations", "overview"), default="violations")
     args = ap.parse_args()
-    chromium = shutil.which("chromium")
-    if chromium is None:
-        sys.exit("chromium is not installed: apt-get install -y chromium chromium-driver")
+    try:
+        chromium = chromium_path()
+    except ChromiumMissing as exc:
+        sys.exit(str(exc))
     from playwright.sync_api import sync_playwright
 
     # The proxy inherits this env: the control API requires this key.
@@ -75,7 +68,7 @@ def main() -> None:
     with_tab: list[tuple[float, float]] = []
     try:
         with sync_playwright() as pw:
-            browser = pw.chromium.launch(executable_path=chromium, args=BROWSER_ARGS)
+            browser = pw.chromium.launch(executable_path=chromium, args=list(CHROMIUM_ARGS))
             for _ in range(args.rounds):
                 without.append(added_p50(direct, proxied, args.pairs, pid))
                 page = browser.new_page(viewport={"width": 1280, "height": 720})

@@ -20,9 +20,10 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from dashboard_kit import BROWSER_ARGS, KEYS, Dashboard, Stack, Watch, chromium_path
+from dashboard_kit import KEYS, Dashboard, Stack, Watch, chromium
 from playwright.sync_api import Page
 
+from modeltrail.embedded.chromium import CHROMIUM_ARGS
 from modeltrail.embedded.process import free_port
 
 
@@ -30,8 +31,8 @@ from modeltrail.embedded.process import free_port
 def browser_type_launch_args(browser_type_launch_args: dict[str, Any]) -> dict[str, Any]:
     return {
         **browser_type_launch_args,
-        "executable_path": chromium_path(),
-        "args": [*browser_type_launch_args.get("args", []), *BROWSER_ARGS],
+        "executable_path": chromium(),
+        "args": [*browser_type_launch_args.get("args", []), *CHROMIUM_ARGS],
     }
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -11,6 +10,8 @@ from pathlib import Path
 import httpx
 import pytest
 from playwright.sync_api import ConsoleMessage, Page, Request
+
+from modeltrail.embedded.chromium import ChromiumMissing, chromium_path
 
 #: name -> (key id, key, scopes)
 KEYS = {
@@ -20,26 +21,14 @@ KEYS = {
 }
 #: Screenshots of every page land here (the README shows two, copied under docs/).
 SHOTS = Path(os.environ.get("MODELTRAIL_SCREENSHOTS", "build/screenshots"))
-BROWSER_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-dev-shm-usage",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 
 
-def chromium_path() -> str:
+def chromium() -> str:
     """The Debian Chromium binary; a missing browser is a failure, never a skip."""
-    found = shutil.which("chromium") or shutil.which("chromium-browser")
-    if found is None:
-        pytest.fail(
-            "chromium is not installed: `apt-get install -y chromium chromium-driver` "
-            "(make test does it when running as root)"
-        )
-    return found
+    try:
+        return chromium_path()
+    except ChromiumMissing as exc:
+        pytest.fail(str(exc))
 
 
 @dataclass
