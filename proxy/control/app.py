@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import inspect
 import logging
 from collections.abc import AsyncIterator, Awaitable
 from datetime import datetime
@@ -24,10 +23,9 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from proxy.control.auth import KeyAuth, Principal, check_bind, require
 from proxy.control.dashboard import Dashboard, dashboard_router
 from proxy.control.errors import HistoryError
-from proxy.control.history import query_history
+from proxy.control.history import history_trail, query_history
 from proxy.control.models import (
     CommandResult,
-    ControlEmitter,
     Delivery,
     HistoryPage,
     KillRequest,
@@ -38,17 +36,18 @@ from proxy.control.overview import SpendSource
 from proxy.control.paging import PAGE_WINDOW, Order, SortKey, page_sessions
 from proxy.control.policy import policy_router
 from proxy.control.ui import mount_ui
-from proxy.enforcement.errors import StoreError
+from proxy.enforcement.errors import SessionStoreError
 from proxy.enforcement.service import EnforcementService
-from proxy.enforcement.store import SessionInfo
+from proxy.enforcement.session_store import SessionInfo
 from proxy.errors import ProxyError, SpoolError
 from proxy.inline_policy import InlinePolicy
 from proxy.metrics import ProxyMetrics
+from proxy.publisher import Publisher
 from proxy.settings import ProxySettings
 from schemas.events import SessionCommand, utcnow
 from schemas.ids import uuid7
 
-__all__ = ["ControlEmitter", "create_control_app"]
+__all__ = ["create_control_app"]
 
 log = logging.getLogger(__name__)
 
@@ -61,7 +60,7 @@ Limit = Annotated[int, Query(ge=1, le=10_000)]
 def create_control_app(
     settings: ProxySettings,
     enforcement: EnforcementService,
-    emitter: ControlEmitter | None,
+    emitter: Publisher | None,
     *,
     metrics: ProxyMetrics | None = None,
     policy: InlinePolicy | None = None,
@@ -220,7 +219,7 @@ def create_control_app(
         try:
             rows = await asyncio.to_thread(
                 query_history,
-                settings.history_path,
+                history_trail(settings),
                 session=session,
                 event_type=event_type,
                 since=since,
@@ -235,14 +234,14 @@ def create_control_app(
         """Prometheus text exposition of this replica's metrics."""
         try:
             await enforcement.stats()  # refreshes the session gauges
-        except StoreError:
+        except SessionStoreError:
             pass
         return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
     async def _command(cmd: SessionCommand) -> CommandResult:
         try:
             applied = await enforcement.apply_local(cmd)
-        except StoreError as exc:
+        except SessionStoreError as exc:
             # Applied here already; the other replicas will get it from Kafka.
             log.warning("command_mirror_failed", extra={"error": str(exc)})
             applied = True
@@ -263,7 +262,7 @@ def create_control_app(
     return app
 
 
-async def _publish(emitter: ControlEmitter, cmd: SessionCommand) -> Delivery:
+async def _publish(emitter: Publisher, cmd: SessionCommand) -> Delivery:
     """Send with an ack when the emitter can (`send`), else queue it (`publish`)."""
     send = getattr(emitter, "send", None)
     if send is not None:
@@ -272,17 +271,14 @@ async def _publish(emitter: ControlEmitter, cmd: SessionCommand) -> Delivery:
             return "acked"
         except (ProxyError, SpoolError) as exc:
             log.warning("command_send_failed", extra={"error": str(exc)})
-    result = emitter.publish(cmd)
-    if inspect.isawaitable(result):
-        result = await result
-    return "not_sent" if result is False else "queued"
+    return "queued" if emitter.publish(cmd) else "not_sent"
 
 
 async def _store(awaitable: Awaitable[T]) -> T:
     """Await a store read; a store outage is a 503, not a stack trace."""
     try:
         return await awaitable
-    except StoreError as exc:
+    except SessionStoreError as exc:
         raise HTTPException(status_code=503, detail=f"session store unavailable: {exc}") from exc
 
 

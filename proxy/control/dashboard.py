@@ -23,12 +23,13 @@ from pydantic import BaseModel, Field
 from proxy.control.auth import Principal, require
 from proxy.control.errors import HistoryError, QueryRejected
 from proxy.control.feed import ViolationFeed
-from proxy.control.models import ControlEmitter
+from proxy.control.history import history_trail
 from proxy.control.overview import GroupHealth, MetricSampler, SpendSource
 from proxy.control.trail import TrailReader, to_csv
-from proxy.enforcement.errors import StoreError
+from proxy.enforcement.errors import SessionStoreError
 from proxy.enforcement.service import EnforcementService
 from proxy.metrics import ProxyMetrics
+from proxy.publisher import Publisher
 from proxy.settings import ProxySettings
 from schemas.events import utcnow
 
@@ -62,7 +63,7 @@ class Dashboard:
         cls,
         settings: ProxySettings,
         enforcement: EnforcementService,
-        emitter: ControlEmitter | None,
+        emitter: Publisher | None,
         metrics: ProxyMetrics,
         spend: SpendSource | None = None,
     ) -> Dashboard:
@@ -81,7 +82,7 @@ class Dashboard:
                 settings.kafka, {"sink": settings.sink_group, "streams": settings.streams_group}
             ),
             trail=TrailReader(
-                settings.history_path,
+                history_trail(settings),
                 timeout_s=settings.trail_query_timeout_s,
                 max_rows=settings.trail_query_max_rows,
             ),
@@ -120,7 +121,7 @@ def dashboard_router(d: Dashboard) -> APIRouter:
         now = utcnow()
         try:
             stats = dict(await d.enforcement.stats())
-        except StoreError:
+        except SessionStoreError:
             stats = {}
         emitter = dict(d.emitter_stats()) if d.emitter_stats is not None else None
         flagged_floor = (now - timedelta(seconds=d.settings.session_idle_s)).timestamp()
@@ -193,7 +194,7 @@ def dashboard_router(d: Dashboard) -> APIRouter:
         show = who.allows(d.settings.content_scope)
         try:
             info = await d.enforcement.session(session_id)
-        except StoreError:
+        except SessionStoreError:
             info = None
         try:
             events = await asyncio.to_thread(d.trail.timeline, session_id, content=show)

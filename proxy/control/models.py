@@ -2,36 +2,24 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
-from typing import Any, Literal, Protocol
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from proxy.enforcement.store import SessionInfo
-from schemas.events import EventEnvelope, SessionCommand
+from proxy.enforcement.session_store import SessionInfo
+from schemas.events import SessionCommand
 
 Delivery = Literal["acked", "queued", "not_sent"]
 
 __all__ = [
     "CommandResult",
-    "ControlEmitter",
     "Delivery",
     "HistoryPage",
     "KillRequest",
     "ResumeRequest",
     "SessionList",
 ]
-
-
-class ControlEmitter(Protocol):
-    """The part of the proxy's emitter the control API uses."""
-
-    def publish(self, event: EventEnvelope) -> object:
-        """Queue one event for Kafka; may be sync or async."""
-
-    def stats(self) -> Mapping[str, object]:
-        """Queue depth, sent, dropped, spooled, spool bytes."""
 
 
 class KillRequest(BaseModel):

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Literal
 
-from proxy.enforcement.store import SessionInfo
+from proxy.enforcement.session_store import SessionInfo
 
 __all__ = ["PAGE_WINDOW", "Order", "SortKey", "page_sessions"]
 

@@ -4,7 +4,7 @@ Both open the same DuckDB views as `modeltrail query` (`sinks.query.connect`).
 SQL typed in the dashboard runs on a sandboxed connection (reads the trail and
 nothing else, cannot change its own settings), must be one SELECT statement,
 is interrupted after a timeout and returns at most `max_rows` rows. All of it is
-blocking: run it in a thread.
+blocking: run it in a thread. DuckDB and the reader (pyarrow) load on first use.
 """
 
 from __future__ import annotations
@@ -19,12 +19,8 @@ from datetime import date, datetime, time
 from decimal import Decimal
 from typing import Any
 
-import duckdb
-
 from proxy.control.errors import HistoryError, QueryRejected
-from sinks.errors import QueryError
-from sinks.query import connect
-from sinks.settings import SinkSettings
+from sinks.settings import TrailLocation
 
 __all__ = ["CONTENT_COLUMNS", "TrailReader", "jsonable", "to_csv"]
 
@@ -71,10 +67,12 @@ def to_csv(columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
 
 
 class TrailReader:
-    """The trail under `target` (a directory or s3://bucket/prefix), read through DuckDB."""
+    """The trail (a directory or s3://bucket/prefix), read through DuckDB."""
 
-    def __init__(self, target: str, *, timeout_s: float = 10.0, max_rows: int = 5000) -> None:
-        self._settings = SinkSettings(target=target)
+    def __init__(
+        self, trail: TrailLocation, *, timeout_s: float = 10.0, max_rows: int = 5000
+    ) -> None:
+        self._trail = trail
         self.timeout_s = timeout_s
         self.max_rows = max_rows
 
@@ -85,8 +83,13 @@ class TrailReader:
             QueryRejected: not exactly one SELECT statement, or it failed or timed out.
             HistoryError: the trail could not be opened.
         """
+        import duckdb
+
+        from sinks.errors import QueryError
+        from sinks.query import connect
+
         try:
-            con = connect(self._settings, sandbox=True)
+            con = connect(self._trail, sandbox=True)
         except (QueryError, duckdb.Error) as exc:
             raise HistoryError(f"cannot open the trail: {exc}") from exc
         timer = threading.Timer(self.timeout_s, con.interrupt)
@@ -118,9 +121,14 @@ class TrailReader:
         Raises:
             HistoryError: the trail could not be read.
         """
+        import duckdb
+
+        from sinks.errors import QueryError
+        from sinks.query import connect
+
         entries: list[dict[str, Any]] = []
         try:
-            con = connect(self._settings)
+            con = connect(self._trail)
         except (QueryError, duckdb.Error) as exc:
             raise HistoryError(f"cannot open the trail: {exc}") from exc
         try:

@@ -11,20 +11,15 @@ console errors, page errors, failed requests and requests to other origins fail 
 from __future__ import annotations
 
 import json
-import os
-import signal
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from dashboard_kit import KEYS, Dashboard, Stack, Watch, chromium
 from playwright.sync_api import Page
 
 from modeltrail.embedded.chromium import CHROMIUM_ARGS
-from modeltrail.embedded.process import free_port
+from tests.support.browser import KEYS, Dashboard, Stack, Watch, chromium
+from tests.support.up_process import run_up
 
 
 @pytest.fixture(scope="session")
@@ -47,36 +42,13 @@ def browser_context_args(browser_context_args: dict[str, Any]) -> dict[str, Any]
 
 @pytest.fixture(scope="session")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    data = tmp_path_factory.mktemp("dashboard")
-    ports = {"port": free_port(), "control_port": free_port(), "kafka_port": free_port()}
-    argv = [sys.executable, "-m", "modeltrail.cmd_stack", "up", "--data-dir", str(data)]
-    for name, port in ports.items():
-        argv += [f"--{name.replace('_', '-')}", str(port)]
     keys = [{"id": i, "key": k, "scopes": scopes} for i, k, scopes in KEYS.values()]
     env = {
-        **os.environ,
-        "COLUMNS": "160",
         "MODELTRAIL_PROXY__CONTROL_KEYS": json.dumps(keys),
         "MODELTRAIL_PROXY__CONTENT_SCOPE": "admin",
     }
-    output = data / "up.out"
-    with output.open("wb") as out:
-        proc = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT, cwd=data, env=env)
-    running = Stack(proc=proc, data_dir=data, output=output, **ports)
-    try:
-        deadline = time.monotonic() + 150
-        while "Ctrl-C stops" not in running.text():
-            if proc.poll() is not None or time.monotonic() > deadline:
-                pytest.fail(f"modeltrail up did not come up:\n{running.text()}")
-            time.sleep(0.2)
+    with run_up(tmp_path_factory.mktemp("dashboard"), Stack, env=env, timeout_s=150) as running:
         yield running
-    finally:
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-            try:
-                proc.wait(90)
-            except subprocess.TimeoutExpired:
-                proc.kill()
 
 
 @pytest.fixture

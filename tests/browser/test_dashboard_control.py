@@ -9,8 +9,9 @@ from __future__ import annotations
 import uuid
 
 import httpx
-from dashboard_kit import KEYS, Dashboard, Stack
 from playwright.sync_api import Page, expect
+
+from tests.support.browser import KEYS, Dashboard, Stack
 
 
 def sid(prefix: str) -> str:

@@ -13,10 +13,10 @@ import re
 import uuid
 
 import httpx
-from dashboard_kit import KEYS, Dashboard, Stack
 from playwright.sync_api import Page, expect
 
 from modeltrail.demo import attack_texts
+from tests.support.browser import KEYS, Dashboard, Stack
 
 SLOW = 30_000  # ms: the streams worker and the sink take seconds on a busy machine
 

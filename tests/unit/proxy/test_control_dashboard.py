@@ -8,7 +8,6 @@ from pathlib import Path
 
 import httpx
 import pytest
-from proxy_fakes import CONTROL_KEYS
 
 from proxy.control import create_control_app
 from proxy.control.errors import QueryRejected
@@ -17,11 +16,13 @@ from proxy.control.overview import MetricSampler, quantile
 from proxy.control.paging import page_sessions
 from proxy.control.trail import TrailReader, to_csv
 from proxy.enforcement import EnforcementService
-from proxy.enforcement.store import SessionInfo
+from proxy.enforcement.session_store import SessionInfo
 from proxy.metrics import ProxyMetrics
 from proxy.settings import ProxySettings
 from schemas.events import Evidence, LLMRequest, Violation
 from schemas.settings import KafkaSettings
+from sinks.settings import TrailLocation
+from tests.support.proxy_fakes import CONTROL_KEYS
 
 READ = {"authorization": "Bearer read-key-123"}
 KILL = {"authorization": "Bearer kill-key-456"}
@@ -152,7 +153,7 @@ def test_page_sessions_filters_sorts_and_slices() -> None:
 
 
 def test_trail_sql_reads_the_views_and_nothing_else(tmp_path: Path) -> None:
-    trail = TrailReader(str(tmp_path / "trail"), max_rows=3)
+    trail = TrailReader(TrailLocation(target=str(tmp_path / "trail")), max_rows=3)
     columns, rows, truncated = trail.query("SELECT count(*) AS n FROM requests")
     assert columns == ["n"] and rows == [[0]] and not truncated
     _, rows, truncated = trail.query("SELECT * FROM range(10)")
@@ -174,7 +175,7 @@ def test_trail_sql_reads_the_views_and_nothing_else(tmp_path: Path) -> None:
 
 
 def test_trail_sql_is_interrupted_after_the_timeout(tmp_path: Path) -> None:
-    trail = TrailReader(str(tmp_path), timeout_s=0.3)
+    trail = TrailReader(TrailLocation(target=str(tmp_path)), timeout_s=0.3)
     with pytest.raises(QueryRejected, match="ran over"):
         trail.query("SELECT count(*) FROM range(100000000000) a")
 
