@@ -143,7 +143,10 @@ class GroupHealth:
 
     def snapshot(self) -> dict[str, dict[str, Any]]:
         """The last known state; starts a refresh when it is stale."""
-        stale = time.monotonic() - self._checked > self._ttl_s
+        healthy = all(v["ok"] for v in self._state.values())
+        # A failing (or not yet known) group is probed again soon; a healthy one rarely.
+        ttl = self._ttl_s if healthy else min(self._ttl_s, 5.0)
+        stale = time.monotonic() - self._checked > ttl
         if stale and (self._task is None or self._task.done()):
             self._task = asyncio.create_task(self._refresh(), name="dashboard-health")
         return {k: dict(v) for k, v in self._state.items()}
