@@ -2,7 +2,8 @@
 
 It runs in the control plane, never on the request path: a `TopicFollower` (no
 group, every partition) that starts on the first dashboard call, replays the
-last `lookback_s` of violations and then follows the topic live. It keeps a
+last `lookback_s` of violations and then follows the topic live; it stops again
+once no dashboard call came for `idle_stop_s` and no stream is open. It keeps a
 bounded backlog (the newest `backlog` violations), per-minute counts by OWASP
 category and severity over the last hour, hit counts per rule and the sessions
 flagged lately; every new violation is pushed to each subscriber (the SSE
@@ -73,6 +74,7 @@ class ViolationFeed:
         fetch_wait_ms: int = 500,
         subscriber_queue: int = 256,
         replay_timeout_s: float = 10.0,
+        idle_stop_s: float = 600.0,
     ) -> None:
         self._follower = TopicFollower(
             kafka,
@@ -84,16 +86,24 @@ class ViolationFeed:
             replay_timeout_s=replay_timeout_s,
         )
         self._starting: asyncio.Task[bool] | None = None
+        self._reaper: asyncio.Task[None] | None = None
+        self._idle_stop_s = idle_stop_s
+        self._used = time.monotonic()
         self._backlog: deque[dict[str, Any]] = deque(maxlen=backlog)
-        self._seen: OrderedDict[str, None] = OrderedDict()
-        self._minutes: dict[int, Counter[tuple[str, str]]] = {}
-        self.hits: Counter[str] = Counter()
-        self._flagged: OrderedDict[str, float] = OrderedDict()
+        self._reset()
         self._subscribers: set[asyncio.Queue[dict[str, Any] | None]] = set()
         self._queue_size = subscriber_queue
         self._lock = asyncio.Lock()
         self._failed_at: float | None = None
         self.error: str | None = None
+
+    def _reset(self) -> None:
+        """Forget what was counted: a restart replays the look-back from scratch."""
+        self._backlog.clear()
+        self._seen: OrderedDict[str, None] = OrderedDict()
+        self._minutes: dict[int, Counter[tuple[str, str]]] = {}
+        self.hits: Counter[str] = Counter()
+        self._flagged: OrderedDict[str, float] = OrderedDict()
         self.received = 0
 
     @property
@@ -102,6 +112,7 @@ class ViolationFeed:
 
     def kick(self) -> bool:
         """Start following in the background if not yet running; never waits. True if running."""
+        self._used = time.monotonic()
         if self._follower.running:
             return True
         if self._starting is None or self._starting.done():
@@ -126,15 +137,30 @@ class ViolationFeed:
                 log.warning("violation_feed_unavailable", extra={"error": str(exc)})
                 return False
             self._failed_at, self.error = None, None
+            if self._reaper is None or self._reaper.done():
+                self._reaper = asyncio.create_task(self._stop_when_idle(), name="feed-reaper")
             return True
+
+    async def _stop_when_idle(self) -> None:
+        """Nobody looked for `idle_stop_s` and no stream is open: stop consuming (costs nothing)."""
+        while True:
+            await asyncio.sleep(min(60.0, self._idle_stop_s))
+            idle = time.monotonic() - self._used
+            if idle >= self._idle_stop_s and not self._subscribers:
+                async with self._lock:
+                    await self._follower.stop()
+                    self._reset()
+                log.info("violation_feed_idle_stopped", extra={"idle_s": round(idle)})
+                return
 
     async def stop(self) -> None:
         """Stop following and end every subscription; idempotent."""
-        starting, self._starting = self._starting, None
-        if starting is not None and not starting.done():
-            starting.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await starting
+        for task in (self._starting, self._reaper):
+            if task is not None and not task.done():
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+        self._starting = self._reaper = None
         await self._follower.stop()
         for queue in list(self._subscribers):
             _offer(queue, None)
