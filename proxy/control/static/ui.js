@@ -99,7 +99,22 @@ export function Chart({ title, series, data, bars = false, height = 180 }) {
       height,
       // Bars centred on their minute need half a minute of room on each side.
       scales: { x: bars ? { time: true, range: (u, min, max) => [min - 45, max + 45] } : { time: true } },
-      axes: [{}, { size: 50 }],
+      // One-line clock labels (uPlot's default adds a second, overlapping date line).
+      axes: [
+        {
+          space: 70,
+          values: (u, splits) =>
+            splits.map((v) =>
+              new Date(v * 1000).toLocaleTimeString([], {
+                hour12: false,
+                hour: "2-digit",
+                minute: "2-digit",
+                second: bars ? undefined : "2-digit",
+              }),
+            ),
+        },
+        { size: 50 },
+      ],
       legend: { live: false },
       series: [
         {},
