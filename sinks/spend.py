@@ -11,7 +11,14 @@ from typing import Literal
 
 import duckdb
 
-__all__ = ["GROUPS", "SPEND_COLUMNS", "SpendBy", "create_spend_view", "spend_report_sql"]
+__all__ = [
+    "GROUPS",
+    "SPEND_COLUMNS",
+    "SPEND_TODAY_SQL",
+    "SpendBy",
+    "create_spend_view",
+    "spend_report_sql",
+]
 
 SpendBy = Literal["team", "key", "user", "model", "session", "backend"]
 
@@ -67,3 +74,7 @@ def spend_report_sql(by: SpendBy, since_s: float) -> str:
         f"FROM spend WHERE time >= now() - INTERVAL {float(since_s)} SECOND "
         f'GROUP BY 1 ORDER BY cost_usd DESC, "{by}"'
     )
+
+
+#: Today's spend (UTC day) over the whole trail: every replica's answers.
+SPEND_TODAY_SQL = "SELECT coalesce(sum(cost_usd), 0) FROM spend WHERE time >= current_date"

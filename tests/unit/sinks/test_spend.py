@@ -81,3 +81,15 @@ def test_spend_cli(trail: Path) -> None:
     assert rows["gpt-4o"]["input_tokens"] == 20
     bad = CliRunner().invoke(app, ["spend", "--by", "planet", "--target", str(trail)])
     assert bad.exit_code != 0
+
+
+async def test_dashboard_spend_today_reads_the_trail_once_per_ttl(tmp_path: Path) -> None:
+    from proxy.control.spend import TrailSpend
+    from sinks.settings import TrailLocation
+
+    write(tmp_path, [resp("mk_a:s", NOW, 0.5, key_id="mk_a", team="red")], 0, [])
+    source = TrailSpend(TrailLocation(target=str(tmp_path)), ttl_s=3600)
+    assert await source() == pytest.approx(0.5)
+    write(tmp_path, [resp("mk_a:t", NOW, 0.25, key_id="mk_a", team="red")], 1, [])
+    assert await source() == pytest.approx(0.5)  # cached
+    assert await TrailSpend(TrailLocation(target=str(tmp_path)), ttl_s=0)() == pytest.approx(0.75)
