@@ -181,7 +181,8 @@ def part_envs(
         "MODELTRAIL_PROXY__BACKENDS": json.dumps(backends, separators=(",", ":")),
         "MODELTRAIL_PROXY__SPOOL_DIR": str(opts.data_dir / "spool"),
         "MODELTRAIL_PROXY__SESSION_STORE": "redis" if opts.redis else "memory",
-        "MODELTRAIL_PROXY__CLIENT_AUTH": "keys",
+        # Client keys are on by default (the local key is registered at start); an
+        # explicit MODELTRAIL_PROXY__CLIENT_AUTH=none in the environment turns them off.
         "MODELTRAIL_PROXY__KEY_SECRET_FILE": str(opts.key_secret_file),
     }
     if not opts.s3:
