@@ -7,21 +7,26 @@ The lifespan owns the upstream client, the emitter and the enforcement.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable, MutableMapping
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, TypedDict, Unpack
+from typing import Any, TypedDict, TypeVar, Unpack
 
 import orjson
 
 from proxy.capture import build_rejection, build_request, build_response, build_window
+from proxy.dialects import RequestFacts, canonical_path, dialect_of, extract
 from proxy.emitter import Publisher, build_emitter
 from proxy.enforcement.base import Enforcement
 from proxy.errors import (
     BadRequest,
     BodyTooLarge,
     BrokerUnavailable,
+    PassthroughDenied,
     ProxyError,
 )
 from proxy.forward import HOP_BY_HOP, Forwarder
@@ -37,16 +42,18 @@ from proxy.relay import (
     response_headers,
     send_error,
 )
-from proxy.routing import Route, Router, dialect_of
+from proxy.routing import Route, Router
 from proxy.settings import ProxySettings
 from proxy.sse import WindowCutter
 from schemas.events import (
+    ChatMessage,
     LLMRequest,
     LLMResponse,
     Provider,
     SessionCommand,
 )
 from schemas.ids import uuid7
+from streams.policy.turns import part_key
 
 __all__ = ["AllowAll", "AppParts", "ProxyApp", "build_emitter", "create_app"]
 
@@ -62,6 +69,17 @@ _STRIP = HOP_BY_HOP | {"accept-encoding", "x-backend", "x-forwarded-for"}
 _CREDENTIALS = frozenset({"authorization", "x-api-key", "api-key", "x-goog-api-key"})
 # A backend with injected credentials gets none of the client's.
 _STRIP_INJECTED = _STRIP | _CREDENTIALS
+_T = TypeVar("_T")
+
+
+@dataclass(frozen=True, slots=True)
+class _Read:
+    """A request body as read: parsed JSON (or text), the dialect's parts and facts."""
+
+    parsed: Any
+    parts: list[ChatMessage]
+    facts: RequestFacts
+    keys: list[bytes] | None  # the parts' `part_key`s, computed off the loop for large bodies
 
 
 class AllowAll:
@@ -119,6 +137,9 @@ class ProxyApp:
         self._cap = settings.capture_max_bytes
         self._max_body = settings.max_body_bytes
         self._session_header = settings.session_header.lower()
+        self._passthrough = settings.passthrough
+        self._offload_bytes = settings.inline_offload_bytes
+        self._pool: ThreadPoolExecutor | None = None
 
     async def startup(self) -> None:
         await self.forwarder.start()
@@ -129,6 +150,9 @@ class ProxyApp:
         await self.enforcement.stop()
         await self.emitter.stop()
         await self.forwarder.stop()
+        pool, self._pool = self._pool, None
+        if pool is not None:
+            pool.shutdown(wait=False)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
@@ -156,22 +180,24 @@ class ProxyApp:
         t0 = time.perf_counter()
         request_id = uuid7()
         headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
-        # The raw (still percent-encoded) path goes upstream unchanged.
+        # Judged and forwarded alike: the canonical path (`proxy.dialects.paths`).
         raw_path = scope.get("raw_path")
         path, prefix_backend = self.router.strip_prefix(
-            raw_path.decode("latin-1") if raw_path else scope["path"]
+            canonical_path(raw_path.decode("utf-8", "replace") if raw_path else scope["path"])
         )
         provider: Provider = dialect_of(path)
         route: Route | None = None
         session = headers.get(self._session_header) or "-"
         try:
+            if provider == "passthrough" and self._passthrough == "deny":
+                raise PassthroughDenied(f"no known model API at {path!r} and passthrough is denied")
             body = await self._read_body(headers, receive)
-            parsed: Any = None
-            if body and provider != "passthrough":
-                try:
-                    parsed = orjson.loads(body)
-                except orjson.JSONDecodeError as exc:
-                    raise BadRequest(f"request body is not valid JSON: {exc.msg}") from exc
+            offload = len(body) > self._offload_bytes
+            if offload:
+                read = await self._off_loop(self._read, provider, path, body)
+            else:
+                read = self._read(provider, path, body)
+            parsed = read.parsed
             model = parsed.get("model") if isinstance(parsed, dict) else None
             route = self.router.route(
                 path,
@@ -206,6 +232,7 @@ class ProxyApp:
                 key_fp=key_fp,
                 policy=self._capture,
                 max_chars=self._cap,
+                extracted=(read.parts, read.facts),
             )
             self.enforcement.observe_request(req)
             self.emitter.publish(req)
@@ -213,12 +240,48 @@ class ProxyApp:
             if cmd is not None:
                 self.metrics.kills.labels("request").inc()
                 raise killed_error(cmd, session)
-            blocked = self.policy.check(req, parsed, req.time)
-            if blocked is not None:
-                raise blocked
+            pending = self.policy.prepare(req, parsed, req.time, read.parts, read.keys)
+            if pending is not None:
+                if offload:
+                    findings = await self._off_loop(InlinePolicy.evaluate, pending)
+                else:
+                    findings = InlinePolicy.evaluate(pending)
+                blocked = self.policy.conclude(pending, findings)
+                if blocked is not None:
+                    raise blocked
             await self._forward(scope, receive, send, route, req, body, t0)
         except ProxyError as err:
             await self._reject(send, err, route, provider, path, session, request_id, t0)
+
+    def _read(self, provider: Provider, path: str, body: bytes) -> _Read:
+        """Parse a body and extract its parts (pure CPU: runs off the loop for large bodies).
+
+        A known API needs JSON (400 otherwise); a passthrough body is judged as a
+        whole under `inspect`: its JSON, else its text, else (binary) nothing.
+        """
+        parsed: Any = None
+        if body and provider != "passthrough":
+            try:
+                parsed = orjson.loads(body)
+            except orjson.JSONDecodeError as exc:
+                raise BadRequest(f"request body is not valid JSON: {exc.msg}") from exc
+        elif body and self._passthrough == "inspect":
+            try:
+                parsed = orjson.loads(body)
+            except orjson.JSONDecodeError:
+                try:
+                    parsed = body.decode("utf-8")
+                except UnicodeDecodeError:
+                    parsed = None
+        parts, facts = extract(provider, path, parsed)
+        keys = [part_key(m) for m in parts] if self.policy.enabled and len(body) > 4096 else None
+        return _Read(parsed, parts, facts, keys)
+
+    async def _off_loop(self, fn: Callable[..., _T], *args: Any) -> _T:
+        """Run CPU work on the judging thread so the event loop keeps serving others."""
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="mt-judge")
+        return await asyncio.get_running_loop().run_in_executor(self._pool, fn, *args)
 
     async def _read_body(self, headers: dict[str, str], receive: Receive) -> bytes:
         declared = headers.get("content-length")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from proxy.answers import Assembled
+from proxy.dialects import Assembled
 from proxy.capture import build_request, build_response, build_window
 from schemas.codec import decode, encode
 

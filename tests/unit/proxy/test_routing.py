@@ -6,7 +6,8 @@ import pytest
 from pydantic import SecretStr
 
 from proxy.errors import UnknownBackend
-from proxy.routing import Router, dialect_of
+from proxy.dialects import dialect_of
+from proxy.routing import Router
 from proxy.settings import BackendConfig, ProxySettings
 
 
