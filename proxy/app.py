@@ -16,10 +16,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, TypedDict, TypeVar, Unpack
 
-import orjson
-
 from proxy.capture import build_rejection, build_request, build_response, build_window
-from proxy.dialects import RequestFacts, canonical_path, dialect_of, extract
+from proxy.dialects import RequestFacts, canonical_path, dialect_of
 from proxy.emitter import Publisher, build_emitter
 from proxy.enforcement.base import Enforcement
 from proxy.errors import (
@@ -27,11 +25,13 @@ from proxy.errors import (
     BodyTooLarge,
     BrokerUnavailable,
     PassthroughDenied,
+    PolicyBlocked,
     ProxyError,
 )
 from proxy.forward import HOP_BY_HOP, Forwarder
 from proxy.identity import ClientAddress, SessionResolver, api_key_of
 from proxy.inline_policy import InlinePolicy
+from proxy.intake import BodyWorker, read_body
 from proxy.metrics import ProxyMetrics
 from proxy.relay import (
     Relayed,
@@ -53,7 +53,7 @@ from schemas.events import (
     SessionCommand,
 )
 from schemas.ids import uuid7
-from streams.policy.turns import part_key
+from streams.policy import Finding
 
 __all__ = ["AllowAll", "AppParts", "ProxyApp", "build_emitter", "create_app"]
 
@@ -76,10 +76,13 @@ _T = TypeVar("_T")
 class _Read:
     """A request body as read: parsed JSON (or text), the dialect's parts and facts."""
 
-    parsed: Any
+    parsed: Any  # the whole body, or only its small top-level fields when read by the worker
     parts: list[ChatMessage]
     facts: RequestFacts
-    keys: list[bytes] | None  # the parts' `part_key`s, computed off the loop for large bodies
+    truncated: bool = False  # parts capped for capture already (worker)
+    keys: list[bytes] | None = None  # every part's `part_key` (worker)
+    findings: list[Finding] | None = None  # judged by the worker under policy `version`
+    version: str | None = None
 
 
 class AllowAll:
@@ -140,6 +143,7 @@ class ProxyApp:
         self._passthrough = settings.passthrough
         self._offload_bytes = settings.inline_offload_bytes
         self._pool: ThreadPoolExecutor | None = None
+        self._worker = BodyWorker()
 
     async def startup(self) -> None:
         await self.forwarder.start()
@@ -153,6 +157,7 @@ class ProxyApp:
         pool, self._pool = self._pool, None
         if pool is not None:
             pool.shutdown(wait=False)
+        self._worker.stop()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
@@ -192,11 +197,7 @@ class ProxyApp:
             if provider == "passthrough" and self._passthrough == "deny":
                 raise PassthroughDenied(f"no known model API at {path!r} and passthrough is denied")
             body = await self._read_body(headers, receive)
-            offload = len(body) > self._offload_bytes
-            if offload:
-                read = await self._off_loop(self._read, provider, path, body)
-            else:
-                read = self._read(provider, path, body)
+            read = await self._intake(provider, path, body)
             parsed = read.parsed
             model = parsed.get("model") if isinstance(parsed, dict) else None
             route = self.router.route(
@@ -233,6 +234,7 @@ class ProxyApp:
                 policy=self._capture,
                 max_chars=self._cap,
                 extracted=(read.parts, read.facts),
+                truncated_before=read.truncated,
             )
             self.enforcement.observe_request(req)
             self.emitter.publish(req)
@@ -240,42 +242,52 @@ class ProxyApp:
             if cmd is not None:
                 self.metrics.kills.labels("request").inc()
                 raise killed_error(cmd, session)
-            pending = self.policy.prepare(req, parsed, req.time, read.parts, read.keys)
-            if pending is not None:
-                if offload:
-                    findings = await self._off_loop(InlinePolicy.evaluate, pending)
-                else:
-                    findings = InlinePolicy.evaluate(pending)
-                blocked = self.policy.conclude(pending, findings)
-                if blocked is not None:
-                    raise blocked
+            blocked = await self._judge(req, read, body)
+            if blocked is not None:
+                raise blocked
             await self._forward(scope, receive, send, route, req, body, t0)
         except ProxyError as err:
             await self._reject(send, err, route, provider, path, session, request_id, t0)
 
-    def _read(self, provider: Provider, path: str, body: bytes) -> _Read:
-        """Parse a body and extract its parts (pure CPU: runs off the loop for large bodies).
+    async def _intake(self, provider: Provider, path: str, body: bytes) -> _Read:
+        """Parse the body and extract its parts; a large one in the worker process, judged there.
 
-        A known API needs JSON (400 otherwise); a passthrough body is judged as a
-        whole under `inspect`: its JSON, else its text, else (binary) nothing.
+        Raises BadRequest when a known API's body is not JSON.
         """
-        parsed: Any = None
-        if body and provider != "passthrough":
-            try:
-                parsed = orjson.loads(body)
-            except orjson.JSONDecodeError as exc:
-                raise BadRequest(f"request body is not valid JSON: {exc.msg}") from exc
-        elif body and self._passthrough == "inspect":
-            try:
-                parsed = orjson.loads(body)
-            except orjson.JSONDecodeError:
-                try:
-                    parsed = body.decode("utf-8")
-                except UnicodeDecodeError:
-                    parsed = None
-        parts, facts = extract(provider, path, parsed)
-        keys = [part_key(m) for m in parts] if self.policy.enabled and len(body) > 4096 else None
-        return _Read(parsed, parts, facts, keys)
+        if len(body) <= self._offload_bytes:
+            return _Read(*read_body(provider, path, body, self._passthrough))
+        policy = self.policy.worker_policy()
+        got = await self._worker.read(provider, path, body, self._passthrough, self._cap, policy)
+        if got.error is not None:
+            raise BadRequest(got.error)
+        version = policy[2] if policy is not None and got.findings is not None else None
+        return _Read(got.head, got.parts, got.facts, got.truncated, got.keys, got.findings, version)
+
+    async def _judge(self, req: LLMRequest, read: _Read, body: bytes) -> PolicyBlocked | None:
+        """The inline check: the error answering `req` when the policy blocks it, else None."""
+        if not self.policy.enabled:
+            return None
+        now = req.time
+        if read.keys is not None:  # read by the worker process
+            if not read.keys:
+                return None
+            if read.findings is not None and read.version is not None:
+                pending = self.policy.judged_elsewhere(req, read.keys, read.version, now)
+                if pending is not None:
+                    return self.policy.conclude(pending, read.findings)
+            # The worker could not judge (another policy version): judge here, off the loop.
+            _, parts, _ = await self._off_loop(
+                read_body, req.provider, req.path, body, self._passthrough
+            )
+            pending = self.policy.prepare(req, None, now, parts, read.keys)
+            if pending is None:
+                return None
+            findings = await self._off_loop(InlinePolicy.evaluate, pending)
+            return self.policy.conclude(pending, findings)
+        pending = self.policy.prepare(req, read.parsed, now, read.parts, read.keys)
+        if pending is None:
+            return None
+        return self.policy.conclude(pending, InlinePolicy.evaluate(pending))
 
     async def _off_loop(self, fn: Callable[..., _T], *args: Any) -> _T:
         """Run CPU work on the judging thread so the event loop keeps serving others."""

@@ -32,12 +32,14 @@ __all__ = [
     "build_request",
     "build_response",
     "build_window",
+    "cap_parts",
 ]
 
 CapturePolicy = Literal["all", "flagged_only", "metadata_only"]
 
 
-def _cap(messages: list[ChatMessage], max_chars: int) -> tuple[list[ChatMessage], bool]:
+def cap_parts(messages: list[ChatMessage], max_chars: int) -> tuple[list[ChatMessage], bool]:
+    """The parts cut to `max_chars` characters in all, and whether anything was cut."""
     total = 0
     for i, m in enumerate(messages):
         total += len(m.content)
@@ -71,19 +73,21 @@ def build_request(
     policy: CapturePolicy,
     max_chars: int,
     extracted: tuple[list[ChatMessage], RequestFacts] | None = None,
+    truncated_before: bool = False,
 ) -> LLMRequest:
     """The request event (its `event_id` is the request id).
 
     `body` is the parsed JSON (or, for `passthrough`, the body's text when it is not
     JSON); `extracted` is what `proxy.dialects.extract` already read from it, if the
-    caller has it.
+    caller has it (`truncated_before`: those parts were capped already).
     """
     messages: list[ChatMessage] = []
-    truncated = False
+    truncated = truncated_before
     captured = policy != "metadata_only"
     parts, facts = extracted if extracted is not None else extract(provider, path, body)
     if captured and parts:
-        messages, truncated = _cap(parts, max_chars)
+        messages, cut = cap_parts(parts, max_chars)
+        truncated = truncated or cut
     # Every field with a default factory is passed: model_construct would
     # otherwise inspect each factory's signature on every call.
     return LLMRequest.model_construct(

@@ -154,6 +154,29 @@ class InlinePolicy:
         ctx = SessionContext(session_id=req.session_id, now=now, new_parts=fresh)
         return PendingCheck(event, engine, memory, keys, ctx)
 
+    def judged_elsewhere(
+        self, req: LLMRequest, keys: Sequence[bytes], version: str, now: datetime
+    ) -> PendingCheck | None:
+        """A check whose findings came from elsewhere (`proxy.intake.BodyWorker`), to `conclude`.
+
+        None when the live policy is no longer `version` (reloaded meanwhile).
+        """
+        engine = self.holder.engine
+        if not self.enabled or engine.version != version:
+            return None
+        memory = self.memory.of(req.session_id, version)
+        self.stats.checked += 1
+        self.stats.parts_judged += len(keys)
+        ctx = SessionContext(session_id=req.session_id, now=now)
+        return PendingCheck(req, engine, memory, keys, ctx)
+
+    def worker_policy(self) -> tuple[str, tuple[str, ...], str] | None:
+        """What a worker process needs to load this very policy, or None when off."""
+        if not self.enabled:
+            return None
+        holder = self.holder
+        return holder.preset, tuple(str(f) for f in holder.files), holder.engine.version
+
     @staticmethod
     def evaluate(pending: PendingCheck) -> list[Finding]:
         """The findings (pure CPU: safe to run off the event loop)."""

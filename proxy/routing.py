@@ -23,6 +23,7 @@ from schemas.events import Provider
 
 __all__ = ["Route", "Router", "dialect_of"]
 
+
 @dataclass(frozen=True, slots=True)
 class Route:
     """A resolved destination: the backend, the upstream URL and the dialect."""

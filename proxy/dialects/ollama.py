@@ -71,7 +71,12 @@ class OllamaDialect:
                 if role == "tool":
                     name = m.get("tool_name") or m.get("name")
                     out.append(
-                        part("tool", "tool_result", text, name=name if isinstance(name, str) else None)
+                        part(
+                            "tool",
+                            "tool_result",
+                            text,
+                            name=name if isinstance(name, str) else None,
+                        )
                     )
                     continue
                 out.append(part(role, "system" if role == "system" else "message", text))

@@ -50,7 +50,9 @@ class SessionPolicy:
 
 
 def _units(
-    event: LLMRequest | LLMResponse | StreamWindow, scan_history: bool, new_parts: Sequence[int] | None
+    event: LLMRequest | LLMResponse | StreamWindow,
+    scan_history: bool,
+    new_parts: Sequence[int] | None,
 ) -> list[_Unit]:
     out: list[_Unit] = []
     if isinstance(event, LLMRequest):

