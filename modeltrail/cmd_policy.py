@@ -9,8 +9,16 @@ from typing import Any, cast, get_args
 
 import typer
 
-from schemas.events import Target
-from streams.policy import PRESETS, PolicyEngine, PolicyValidationError, decide, load_policy
+from schemas.events import LLMRequest, Target
+from streams.policy import (
+    PRESETS,
+    Finding,
+    PolicyEngine,
+    PolicyValidationError,
+    SessionContext,
+    decide,
+    load_policy,
+)
 
 app = typer.Typer(help="Policy: validate files, evaluate text offline, list rules.")
 
@@ -42,21 +50,47 @@ def validate_cmd(
     )
 
 
-def _judge(engine: PolicyEngine, line: str) -> dict[str, Any]:
-    item = json.loads(line)
+def _judge_body(engine: PolicyEngine, item: dict[str, Any]) -> list[Finding]:
+    """A whole request body, read by its dialect exactly as the proxy reads it."""
+    from proxy.dialects import canonical_path, dialect_of, extract
+
+    path = canonical_path(str(item.get("path") or "/v1/chat/completions"))
+    provider = dialect_of(path)
+    parts, facts = extract(provider, path, item["body"])
+    event = LLMRequest(
+        source="cli",
+        session_id="cli",
+        backend="-",
+        provider=provider,
+        path=path,
+        model=facts.model,
+        messages=parts,
+    )
+    return engine.evaluate(event, SessionContext(session_id="cli", now=event.time))
+
+
+def _text_item(item: object) -> tuple[str, str, Target]:
     if isinstance(item, str):
-        text, role, target = item, "user", "request"
-    elif isinstance(item, dict) and isinstance(item.get("text"), str):
-        text = item["text"]
-        role = str(
-            item.get("role", "user" if item.get("target", "request") == "request" else "assistant")
-        )
+        return item, "user", "request"
+    if isinstance(item, dict) and isinstance(item.get("text"), str):
         target = item.get("target", "request")
         if target not in get_args(Target) or target == "session":
             raise ValueError(f"unknown target {target!r}")
+        role = str(item.get("role", "user" if target == "request" else "assistant"))
+        return item["text"], role, cast(Target, target)
+    raise ValueError(
+        'expected a JSON string, {"text": ..., "role": ..., "target": ...} '
+        'or {"path": ..., "body": {...}}'
+    )
+
+
+def _judge(engine: PolicyEngine, line: str) -> dict[str, Any]:
+    item = json.loads(line)
+    if isinstance(item, dict) and "body" in item:
+        findings = _judge_body(engine, item)
     else:
-        raise ValueError('expected a JSON string or {"text": ..., "role": ..., "target": ...}')
-    findings = engine.evaluate_text(text, role=role, target=cast(Target, target))
+        text, role, target = _text_item(item)
+        findings = engine.evaluate_text(text, role=role, target=target)
     return {
         "findings": [
             {"rule": f.rule_id, "severity": f.severity, "action": f.action, "owasp": f.owasp}
@@ -68,7 +102,12 @@ def _judge(engine: PolicyEngine, line: str) -> dict[str, Any]:
 
 @app.command("eval")
 def eval_cmd(preset: str = _PRESET, policy: list[Path] | None = _POLICY) -> None:
-    """Read JSON lines from stdin, write one verdict line per input line."""
+    """Read JSON lines from stdin, write one verdict line per input line.
+
+    A line is a text (`"..."` or `{"text", "role", "target"}`) or a whole request
+    (`{"path": "/v1/messages", "body": {...}}`), whose parts are extracted by the
+    proxy's dialects, so the verdict is the one the proxy and the worker reach.
+    """
     engine = _engine(preset, policy)
     for line in sys.stdin:
         if not line.strip():

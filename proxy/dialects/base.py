@@ -28,7 +28,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 import orjson
 
@@ -114,6 +114,7 @@ def read_error(err: Any, out: Assembled) -> None:
         out.error_type, out.error_message = "error", str(err)[:1000]
 
 
+@runtime_checkable
 class Dialect(Protocol):
     """One provider API family. Implementations are stateless and pure."""
 
