@@ -11,28 +11,25 @@ import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable, MutableMapping
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, TypedDict, TypeVar, Unpack
+from typing import Any, TypedDict, Unpack
 
 from proxy.capture import build_rejection, build_request, build_response, build_window
-from proxy.dialects import RequestFacts, canonical_path, dialect_of
-from proxy.emitter import Publisher, build_emitter
+from proxy.dialects import canonical_path, dialect_of
+from proxy.emitter import build_emitter
 from proxy.enforcement.base import Enforcement
 from proxy.errors import (
-    BadRequest,
     BodyTooLarge,
     BrokerUnavailable,
     PassthroughDenied,
-    PolicyBlocked,
     ProxyError,
 )
 from proxy.forward import HOP_BY_HOP, Forwarder
 from proxy.identity import ClientAddress, SessionResolver, api_key_of
 from proxy.inline_policy import InlinePolicy
-from proxy.intake import BodyWorker, read_body
+from proxy.intake import Intake
 from proxy.metrics import ProxyMetrics
+from proxy.publisher import Publisher
 from proxy.relay import (
     Relayed,
     is_stream,
@@ -45,15 +42,15 @@ from proxy.relay import (
 from proxy.routing import Route, Router
 from proxy.settings import ProxySettings
 from proxy.sse import WindowCutter
+from proxy.tracing import RequestSpan, RequestTracing
 from schemas.events import (
-    ChatMessage,
     LLMRequest,
     LLMResponse,
     Provider,
     SessionCommand,
 )
 from schemas.ids import uuid7
-from streams.policy import Finding
+from schemas.telemetry import TraceContext, parse_traceparent
 
 __all__ = ["AllowAll", "AppParts", "ProxyApp", "build_emitter", "create_app"]
 
@@ -69,20 +66,7 @@ _STRIP = HOP_BY_HOP | {"accept-encoding", "x-backend", "x-forwarded-for"}
 _CREDENTIALS = frozenset({"authorization", "x-api-key", "api-key", "x-goog-api-key"})
 # A backend with injected credentials gets none of the client's.
 _STRIP_INJECTED = _STRIP | _CREDENTIALS
-_T = TypeVar("_T")
-
-
-@dataclass(frozen=True, slots=True)
-class _Read:
-    """A request body as read: parsed JSON (or text), the dialect's parts and facts."""
-
-    parsed: Any  # the whole body, or only its small top-level fields when read by the worker
-    parts: list[ChatMessage]
-    facts: RequestFacts
-    truncated: bool = False  # parts capped for capture already (worker)
-    keys: list[bytes] | None = None  # every part's `part_key` (worker)
-    findings: list[Finding] | None = None  # judged by the worker under policy `version`
-    version: str | None = None
+_TRACE = frozenset({"traceparent", "tracestate"})
 
 
 class AllowAll:
@@ -112,6 +96,7 @@ class AppParts(TypedDict, total=False):
     forwarder: Forwarder
     metrics: ProxyMetrics
     policy: InlinePolicy
+    tracing: RequestTracing
 
 
 class ProxyApp:
@@ -135,15 +120,16 @@ class ProxyApp:
             connect_timeout_s=settings.connect_timeout_s,
             max_connections=settings.upstream_max_connections,
         )
+        self.tracing = parts.get("tracing") or RequestTracing(
+            settings.tracing, settings.instance_id
+        )
         self._source = settings.instance_id
         self._capture = settings.capture
         self._cap = settings.capture_max_bytes
         self._max_body = settings.max_body_bytes
         self._session_header = settings.session_header.lower()
         self._passthrough = settings.passthrough
-        self._offload_bytes = settings.inline_offload_bytes
-        self._pool: ThreadPoolExecutor | None = None
-        self._worker = BodyWorker()
+        self.intake = Intake(self.policy, settings)
 
     async def startup(self) -> None:
         await self.forwarder.start()
@@ -154,10 +140,8 @@ class ProxyApp:
         await self.enforcement.stop()
         await self.emitter.stop()
         await self.forwarder.stop()
-        pool, self._pool = self._pool, None
-        if pool is not None:
-            pool.shutdown(wait=False)
-        self._worker.stop()
+        self.intake.stop()
+        await asyncio.to_thread(self.tracing.shutdown)  # flushes; blocking, so off the loop
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
@@ -193,11 +177,13 @@ class ProxyApp:
         provider: Provider = dialect_of(path)
         route: Route | None = None
         session = headers.get(self._session_header) or "-"
+        trace: TraceContext | None = parse_traceparent(headers.get("traceparent"))
+        span: RequestSpan | None = None
         try:
             if provider == "passthrough" and self._passthrough == "deny":
                 raise PassthroughDenied(f"no known model API at {path!r} and passthrough is denied")
             body = await self._read_body(headers, receive)
-            read = await self._intake(provider, path, body)
+            read = await self.intake.read(provider, path, body)
             parsed = read.parsed
             model = parsed.get("model") if isinstance(parsed, dict) else None
             route = self.router.route(
@@ -218,6 +204,9 @@ class ProxyApp:
                     "the audit trail cannot take events (broker unreachable or queue full) "
                     "and the proxy fails closed"
                 )
+            if self.tracing.enabled:
+                span = self._start_span(trace, route, path, provider, parsed)
+                trace = span.context if span is not None else trace
             req = build_request(
                 source=self._source,
                 session_id=session,
@@ -233,6 +222,7 @@ class ProxyApp:
                 key_fp=key_fp,
                 policy=self._capture,
                 max_chars=self._cap,
+                trace=trace,
                 extracted=(read.parts, read.facts),
                 truncated_before=read.truncated,
             )
@@ -242,58 +232,38 @@ class ProxyApp:
             if cmd is not None:
                 self.metrics.kills.labels("request").inc()
                 raise killed_error(cmd, session)
-            blocked = await self._judge(req, read, body)
+            blocked = await self.intake.judge(req, read, body)
             if blocked is not None:
                 raise blocked
-            await self._forward(scope, receive, send, route, req, body, t0)
+            await self._forward(scope, receive, send, route, req, body, t0, span)
         except ProxyError as err:
-            await self._reject(send, err, route, provider, path, session, request_id, t0)
-
-    async def _intake(self, provider: Provider, path: str, body: bytes) -> _Read:
-        """Parse the body and extract its parts; a large one in the worker process, judged there.
-
-        Raises BadRequest when a known API's body is not JSON.
-        """
-        if len(body) <= self._offload_bytes:
-            return _Read(*read_body(provider, path, body, self._passthrough))
-        policy = self.policy.worker_policy()
-        got = await self._worker.read(provider, path, body, self._passthrough, self._cap, policy)
-        if got.error is not None:
-            raise BadRequest(got.error)
-        version = policy[2] if policy is not None and got.findings is not None else None
-        return _Read(got.head, got.parts, got.facts, got.truncated, got.keys, got.findings, version)
-
-    async def _judge(self, req: LLMRequest, read: _Read, body: bytes) -> PolicyBlocked | None:
-        """The inline check: the error answering `req` when the policy blocks it, else None."""
-        if not self.policy.enabled:
-            return None
-        now = req.time
-        if read.keys is not None:  # read by the worker process
-            if not read.keys:
-                return None
-            if read.findings is not None and read.version is not None:
-                pending = self.policy.judged_elsewhere(req, read.keys, read.version, now)
-                if pending is not None:
-                    return self.policy.conclude(pending, read.findings)
-            # The worker could not judge (another policy version): judge here, off the loop.
-            _, parts, _ = await self._off_loop(
-                read_body, req.provider, req.path, body, self._passthrough
+            await self._reject(
+                send, err, route, provider, path, session, request_id, t0, trace, span
             )
-            pending = self.policy.prepare(req, None, now, parts, read.keys)
-            if pending is None:
-                return None
-            findings = await self._off_loop(InlinePolicy.evaluate, pending)
-            return self.policy.conclude(pending, findings)
-        pending = self.policy.prepare(req, read.parsed, now, read.parts, read.keys)
-        if pending is None:
-            return None
-        return self.policy.conclude(pending, InlinePolicy.evaluate(pending))
 
-    async def _off_loop(self, fn: Callable[..., _T], *args: Any) -> _T:
-        """Run CPU work on the judging thread so the event loop keeps serving others."""
-        if self._pool is None:
-            self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="mt-judge")
-        return await asyncio.get_running_loop().run_in_executor(self._pool, fn, *args)
+    def _start_span(
+        self,
+        parent: TraceContext | None,
+        route: Route,
+        path: str,
+        provider: Provider,
+        parsed: Any,
+    ) -> RequestSpan | None:
+        body = parsed if isinstance(parsed, dict) else {}
+        model = body.get("model")
+        max_tokens = body.get("max_tokens")
+        temperature = body.get("temperature")
+        url = route.backend.url
+        return self.tracing.start(
+            parent,
+            path=path,
+            provider=route.backend.provider if provider == "passthrough" else provider,
+            model=model if isinstance(model, str) else None,
+            server_address=url.split("://", 1)[-1].split("/", 1)[0].rsplit(":", 1)[0],
+            server_port=None,
+            max_tokens=max_tokens if isinstance(max_tokens, int) else None,
+            temperature=float(temperature) if isinstance(temperature, int | float) else None,
+        )
 
     async def _read_body(self, headers: dict[str, str], receive: Receive) -> bytes:
         declared = headers.get("content-length")
@@ -315,9 +285,13 @@ class ProxyApp:
                 break
         return chunks[0] if len(chunks) == 1 else b"".join(chunks)
 
-    def _upstream_headers(self, scope: Scope, route: Route) -> list[tuple[str, str]]:
+    def _upstream_headers(
+        self, scope: Scope, route: Route, span: RequestSpan | None = None
+    ) -> list[tuple[str, str]]:
         inject = route.inject
         strip = _STRIP_INJECTED if inject else _STRIP
+        if span is not None:  # the backend continues our span, not the client's
+            strip = strip | _TRACE
         out: list[tuple[str, str]] = []
         # X-Forwarded-For is rebuilt: the client's chain plus the peer we saw (standard
         # proxy behaviour, several headers join with ", "); which hops count for session
@@ -337,6 +311,8 @@ class ProxyApp:
         if forwarded:
             out.append(("x-forwarded-for", forwarded))
         out.extend(inject)
+        if span is not None:
+            out.append(("traceparent", span.context.traceparent))
         return out
 
     async def _forward(
@@ -348,9 +324,10 @@ class ProxyApp:
         req: LLMRequest,
         body: bytes,
         t0: float,
+        span: RequestSpan | None = None,
     ) -> None:
         response = await self.forwarder.open(
-            scope["method"], route.url, self._upstream_headers(scope, route), body
+            scope["method"], route.url, self._upstream_headers(scope, route, span), body
         )
         ttfb = time.perf_counter() - t0
         extra = [
@@ -383,7 +360,7 @@ class ProxyApp:
             relayed = await relay_buffered(
                 response, send, out_headers, route.provider, route.path, capture
             )
-        self._finish(req, route, response.status_code, relayed, ttfb, t0)
+        self._finish(req, route, response.status_code, relayed, ttfb, t0, span)
 
     def _window(self, req: LLMRequest, index: int, offset: int, text: str) -> None:
         self.emitter.publish(build_window(req, index, offset, text))
@@ -396,6 +373,7 @@ class ProxyApp:
         relayed: Relayed,
         ttfb: float | None,
         t0: float,
+        span: RequestSpan | None = None,
     ) -> None:
         latency = time.perf_counter() - t0
         evt = build_response(
@@ -417,7 +395,22 @@ class ProxyApp:
             max_chars=self._cap,
             error_type=relayed.error_type,
             error_message=relayed.error_message,
+            trace=TraceContext(req.trace_id, req.span_id) if req.trace_id and req.span_id else None,
         )
+        if span is not None:
+            span.end(
+                status_code=status,
+                outcome=relayed.outcome,
+                response_model=evt.model,
+                input_tokens=evt.input_tokens,
+                output_tokens=evt.output_tokens,
+                finish_reasons=[evt.finish_reason] if evt.finish_reason else (),
+                ttfb_s=ttfb,
+                stream=req.stream,
+                session_id=req.session_id,
+                decision="allow",
+                error_type=evt.error_type,
+            )
         self.enforcement.observe_response(evt)
         self.emitter.publish(evt)
         self.metrics.observe(
@@ -441,6 +434,8 @@ class ProxyApp:
         session: str,
         request_id: str,
         t0: float,
+        trace: TraceContext | None = None,
+        span: RequestSpan | None = None,
     ) -> None:
         """Answer an error in the backend's shape and audit it as a response event."""
         shape: Provider = provider
@@ -461,7 +456,17 @@ class ProxyApp:
             latency_ms=latency * 1000,
             error_type=err.error_type,
             error_message=err.message,
+            trace=trace,
         )
+        if span is not None:
+            span.end(
+                status_code=err.status,
+                outcome=err.outcome,
+                session_id=session,
+                decision=err.outcome if err.outcome in ("blocked", "killed") else "error",
+                rule_ids=[r for r in err.extra.get("rule_ids", "").split(",") if r],
+                error_type=err.error_type,
+            )
         if route is not None:
             self.enforcement.observe_response(evt)
         self.emitter.publish(evt)

@@ -20,24 +20,28 @@ from __future__ import annotations
 import asyncio
 import multiprocessing
 import threading
-from concurrent.futures import ProcessPoolExecutor
+from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 import orjson
 
 from proxy.capture import cap_parts
 from proxy.dialects import RequestFacts, extract
-from proxy.errors import BadRequest
-from schemas.events import ChatMessage, Provider
-from streams.policy import Finding, PolicyEngine, SessionContext
+from proxy.errors import BadRequest, PolicyBlocked
+from proxy.inline_policy import InlinePolicy
+from proxy.settings import ProxySettings
+from schemas.events import ChatMessage, LLMRequest, Provider
+from streams.policy import Finding, PolicyEngine, SessionContext, load_policy
 from streams.policy.turns import part_key
 
-__all__ = ["BodyReading", "BodyWorker", "Passthrough", "read_body"]
+__all__ = ["BodyReading", "BodyWorker", "Intake", "Passthrough", "Reading", "read_body"]
 
 Passthrough = Literal["inspect", "deny", "allow"]
 _HEAD_KEYS = ("model", "user", "stream")
+_T = TypeVar("_T")
 
 
 def read_body(
@@ -92,7 +96,7 @@ def _engine(preset: str, files: tuple[str, ...], version: str) -> PolicyEngine |
     key = (preset, files)
     engine = _engines.get(key)
     if engine is None or engine.version != version:
-        engine = _engines[key] = PolicyEngine.load(preset, [Path(f) for f in files])
+        engine = _engines[key] = load_policy(preset, [Path(f) for f in files])
     return engine if engine.version == version else None
 
 
@@ -164,3 +168,87 @@ class BodyWorker:
         pool, self._pool = self._pool, None
         if pool is not None:
             pool.shutdown(wait=False, cancel_futures=True)
+
+
+@dataclass(frozen=True, slots=True)
+class Reading:
+    """A request body as read: parsed JSON (or text), the dialect's parts and facts."""
+
+    parsed: Any  # the whole body, or only its small top-level fields when read by the worker
+    parts: list[ChatMessage]
+    facts: RequestFacts
+    truncated: bool = False  # parts capped for capture already (worker)
+    keys: list[bytes] | None = None  # every part's `part_key` (worker)
+    findings: list[Finding] | None = None  # judged by the worker under policy `version`
+    version: str | None = None
+
+
+class Intake:
+    """How the app reads and judges request bodies; small ones inline, large ones off the loop.
+
+    Owns the worker process (`BodyWorker`) and one judging thread for the rare
+    case the worker could not judge; `stop` ends both.
+    """
+
+    def __init__(self, policy: InlinePolicy, settings: ProxySettings) -> None:
+        self._policy = policy
+        self._passthrough: Passthrough = settings.passthrough
+        self._offload_bytes = settings.inline_offload_bytes
+        self._cap = settings.capture_max_bytes
+        self._worker = BodyWorker()
+        self._pool: ThreadPoolExecutor | None = None
+
+    def stop(self) -> None:
+        """Stop the worker process and the judging thread (idempotent)."""
+        pool, self._pool = self._pool, None
+        if pool is not None:
+            pool.shutdown(wait=False)
+        self._worker.stop()
+
+    async def read(self, provider: Provider, path: str, body: bytes) -> Reading:
+        """Parse the body and extract its parts; a large one in the worker process, judged there.
+
+        Raises BadRequest when a known API's body is not JSON.
+        """
+        if len(body) <= self._offload_bytes:
+            return Reading(*read_body(provider, path, body, self._passthrough))
+        policy = self._policy.worker_policy()
+        got = await self._worker.read(provider, path, body, self._passthrough, self._cap, policy)
+        if got.error is not None:
+            raise BadRequest(got.error)
+        version = policy[2] if policy is not None and got.findings is not None else None
+        return Reading(
+            got.head, got.parts, got.facts, got.truncated, got.keys, got.findings, version
+        )
+
+    async def judge(self, req: LLMRequest, read: Reading, body: bytes) -> PolicyBlocked | None:
+        """The inline check: the error answering `req` when the policy blocks it, else None."""
+        if not self._policy.enabled:
+            return None
+        now = req.time
+        if read.keys is not None:  # read by the worker process
+            if not read.keys:
+                return None
+            if read.findings is not None and read.version is not None:
+                pending = self._policy.judged_elsewhere(req, read.keys, read.version, now)
+                if pending is not None:
+                    return self._policy.conclude(pending, read.findings)
+            # The worker could not judge (another policy version): judge here, off the loop.
+            _, parts, _ = await self._off_loop(
+                read_body, req.provider, req.path, body, self._passthrough
+            )
+            pending = self._policy.prepare(req, None, now, parts, read.keys)
+            if pending is None:
+                return None
+            findings = await self._off_loop(InlinePolicy.evaluate, pending)
+            return self._policy.conclude(pending, findings)
+        pending = self._policy.prepare(req, read.parsed, now, read.parts, read.keys)
+        if pending is None:
+            return None
+        return self._policy.conclude(pending, InlinePolicy.evaluate(pending))
+
+    async def _off_loop(self, fn: Callable[..., _T], *args: Any) -> _T:
+        """Run CPU work on the judging thread so the event loop keeps serving others."""
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="mt-judge")
+        return await asyncio.get_running_loop().run_in_executor(self._pool, fn, *args)

@@ -11,15 +11,14 @@ import json
 from typing import Any
 
 import pytest
-from test_no_way_around import ATTACKS, BENIGN, _app, _post
 from typer.testing import CliRunner
 
 from modeltrail.cmd_policy import app as policy_cli
 from schemas.codec import decode, encode
 from schemas.events import LLMRequest, Violation
-from schemas.topics import Topics
-from streams.policy import PolicyEngine
-from streams.processor import Processor, Record
+from streams.policy import load_policy
+from tests.unit.proxy.test_no_way_around import ATTACKS, BENIGN, _app, _post
+from tests.unit.streams.test_streams_processor import TOPICS, Table, make, rec
 
 BENIGN_BODIES = {
     "openai benign": ("/v1/chat/completions", {"model": "gpt-4o", "messages": [{"role": "user", "content": BENIGN}]}),
@@ -43,12 +42,8 @@ async def test_proxy_worker_and_cli_agree(path: str, body: dict[str, Any]) -> No
     inline_blocked = (await _post(app, path, body)).status_code == 403
 
     (event,) = pub.of(LLMRequest)
-    topics = Topics("alike.")
-    engine = PolicyEngine.load("standard")
-    worker = Processor(lambda: engine, topics, source="w", consumer="c")
-    result = worker.process(
-        [Record(topics.requests, 0, 0, b"s-1", encode(event), 0)], lambda _: None
-    )
+    worker = make(load_policy("standard"))  # type: ignore[arg-type]
+    result = worker.process([rec(TOPICS.requests, 0, encode(event))], Table().load)
     violations = [v for v in (decode(o.value) for o in result.outputs) if isinstance(v, Violation)]
     worker_blocked = any(v.action in ("block", "kill") for v in violations)
 
