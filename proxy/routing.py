@@ -21,7 +21,7 @@ from proxy.errors import UnknownBackend
 from proxy.settings import BackendConfig, ProxySettings
 from schemas.events import Provider
 
-__all__ = ["Route", "Router", "dialect_of"]
+__all__ = ["Route", "Router"]
 
 
 @dataclass(frozen=True, slots=True)

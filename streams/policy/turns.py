@@ -8,7 +8,9 @@ injection in an earlier tool result through unjudged. Instead each part is
 keyed by a 64-bit BLAKE2b of (role, kind, content) and judged when its key is
 new to the session:
 
-- `JudgedParts.new_parts(messages)` gives the indices to judge and every key;
+- `JudgedParts.new_parts(messages)` gives the indices to judge and every key; a
+  request that repeats the last judged one exactly is a new attempt, and its
+  newest part is judged again (a retried attack still adds to the session's risk);
 - `JudgedParts.remember(keys)` records them once the request was judged (the
   proxy only for a request it let through, so a blocked part stays blocked).
 
@@ -87,6 +89,11 @@ class JudgedParts:
         fresh = tuple(
             i for i in range(start, len(keys)) if keys[i] not in known and messages[i].content
         )
+        if not fresh and start == len(keys):
+            # Nothing new at all: the same request again is a new attempt (a retry, a
+            # repeated attack), so its newest part with text counts again.
+            last = [i for i in range(len(keys)) if messages[i].content][-1:]
+            fresh = tuple(last)
         return fresh, keys
 
     def remember(self, keys: Sequence[bytes]) -> None:

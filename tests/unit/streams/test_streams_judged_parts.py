@@ -91,6 +91,15 @@ def test_memory_is_bounded_and_survives_a_round_trip() -> None:
     assert JudgedParts.load("garbage", "v1").new_parts(msgs[:1])[0] == (0,)
 
 
+def test_the_same_request_again_is_a_new_attempt() -> None:
+    msgs = [ChatMessage(role="system", content="s"), ChatMessage(role="user", content="x")]
+    mem = JudgedParts(version="v")
+    fresh, keys = mem.new_parts(msgs)
+    mem.remember(keys)
+    assert mem.new_parts(msgs)[0] == (1,)  # a retry: the newest part is judged again
+    assert mem.new_parts([*msgs, ChatMessage(role="assistant", content="")])[0] == ()
+
+
 def test_keys_tell_role_and_kind_apart() -> None:
     a = ChatMessage(role="user", content="x")
     assert part_key(a) != part_key(ChatMessage(role="tool", content="x"))
