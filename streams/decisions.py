@@ -137,6 +137,7 @@ def judge(
                 subject_event_id=event.event_id,
                 subject_event_type=event.type,
                 evidence=list(f.evidence),
+                score=f.score,
                 risk_score=round(risk, 3),
                 policy_version=engine.version,
             )

@@ -5,7 +5,9 @@ One `Rule` type with a `kind`:
 - `pattern`  RE2 patterns over normalised text (optionally a validator by name);
 - `tool`     tool-call names matched against glob deny lists;
 - `volume`   a session metric from `SessionContext` (or the event) over a threshold;
-- `smuggling` invisible text found by normalisation (Unicode tags, bidi, zero-width).
+- `smuggling` invisible text found by normalisation (Unicode tags, bidi, zero-width);
+- `classifier` the learned text classifier's probability over a threshold (None: the
+  model's own threshold for the role, picked on validation data).
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ __all__ = [
     "RuleKind",
 ]
 
-RuleKind = Literal["pattern", "tool", "volume", "smuggling"]
+RuleKind = Literal["pattern", "tool", "volume", "smuggling", "classifier"]
 MaskKind = Literal["secret", "pii", "phrase"]
 Family = Literal[
     "injection", "jailbreak", "leakage", "pii", "secrets", "output", "agency", "consumption", "custom"
@@ -67,7 +69,8 @@ class Rule:
     patterns: tuple[str, ...] = ()
     validator: str | None = None
     mask: MaskKind = "phrase"
-    # pattern: minimum number of matches in one event; volume: the limit.
+    # pattern: minimum number of matches in one event; volume: the limit;
+    # classifier: the probability threshold (0-1).
     threshold: float | None = None
     metric: Metric | None = None
     tools: tuple[str, ...] = ()
