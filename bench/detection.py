@@ -298,7 +298,10 @@ def cross_corpus_metrics(verbose: bool) -> tuple[dict[str, float], list[dict[str
     from streams.policy.classifier.train import cross_corpus
 
     table = cross_corpus(load_all())
-    print(f"{'held-out source':<30}{'attacks':>8}{'recall':>8}{'benign':>8}{'fpr':>8}", file=sys.stderr)
+    print(
+        f"{'held-out source':<30}{'attacks':>8}{'recall':>8}{'benign':>8}{'fpr':>8}",
+        file=sys.stderr,
+    )
     for t in table:
         print(
             f"{t['source']:<30}{t['test_attacks']:>8}{t['recall']:>8.3f}"

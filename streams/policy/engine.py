@@ -24,10 +24,11 @@ from schemas.events import (
     StreamWindow,
     Target,
 )
+from streams.policy.context import allowlist_findings, derived_findings
 from streams.policy.evidence import MAX_EVIDENCE, evidence
-from streams.policy.classifier.model import TextClassifier, default_classifier
+from streams.policy.learned import LearnedRules
 from streams.policy.matcher import Hit, Matcher
-from streams.policy.normalize import Signals, View, views
+from streams.policy.normalize import Signals, views
 from streams.policy.rules import Rule
 from streams.policy.types import Finding, SessionContext
 
@@ -118,9 +119,7 @@ class PolicyEngine:
             [r for r in self.rules if r.kind == "pattern" and r.transforms]
         )
         self._accept: dict[tuple[Target, str | None, bool], dict[str, bool]] = {}
-        self._learned = [r for r in self.rules if r.kind == "classifier"]
-        self._classifier: TextClassifier | None = default_classifier() if self._learned else None
-        self._learned_for: dict[tuple[Target, str | None], list[Rule]] = {}
+        self._learned = LearnedRules([r for r in self.rules if r.kind == "classifier"])
         self.version = self._hash()
 
     @classmethod
@@ -164,41 +163,6 @@ class PolicyEngine:
             self._accept[key] = acc
         return acc
 
-    def _learned_rules(self, target: Target, role: str | None) -> list[Rule]:
-        key = (target, role)
-        rules = self._learned_for.get(key)
-        if rules is None:
-            rules = [r for r in self._learned if r.applies(target, role)]
-            self._learned_for[key] = rules
-        return rules
-
-    def _classify(
-        self, vs: list[View], target: Target, role: str | None, best: dict[str, Finding]
-    ) -> None:
-        """Score the plain and decoded views; keep each classifier rule's strongest finding."""
-        rules = self._learned_rules(target, role)
-        model = self._classifier
-        if not rules or model is None:
-            return
-        top, top_view = 0.0, vs[0]
-        for v in vs:
-            if v.kind != "transform":
-                p = model.score(v.text).probability
-                if p > top:
-                    top, top_view = p, v
-        for r in rules:
-            default = model.tool_threshold if role in ("tool", "function") else model.threshold
-            if top < (r.threshold if r.threshold is not None else default):
-                continue
-            prev = best.get(r.id)
-            if prev is not None and (prev.score or 0.0) >= top:
-                continue
-            why = " | ".join(model.explain(top_view.text))
-            ev = Evidence(field=top_view.field, start=0, end=0, excerpt=f"p={top:.3f}: {why}"[:80])
-            best[r.id] = Finding(
-                r.id, r.description, r.owasp, r.severity, r.action, target, role, (ev,), round(top, 4)
-            )
-
     def _scan(self, units: list[_Unit]) -> list[Finding]:
         hits: dict[str, list[Evidence]] = {}
         counts: dict[str, int] = {}
@@ -208,7 +172,7 @@ class PolicyEngine:
             plain = self._accepts(target, role, False)
             transformed = self._accepts(target, role, True)
             vs, signals = views(text, fld, transforms=any(transformed.values()))
-            self._classify(vs, target, role, learned)
+            self._learned.classify(vs, target, role, learned)
             for v in vs:
                 accept = transformed if v.kind == "transform" else plain
                 matcher = self._rewrite_matcher if v.kind == "transform" else self._matcher
@@ -326,6 +290,9 @@ class PolicyEngine:
         findings = self._scan(_units(event, self.scan_history))
         if not isinstance(event, LLMRequest):
             findings += self._tools(event)
+        else:
+            findings += allowlist_findings(self.rules, event)
+            findings += derived_findings(self.rules, event, findings)
         findings += self._volume(event, ctx)
         return findings
 

@@ -15,6 +15,7 @@ an unbounded loop over a character class costs one state.
 
 from __future__ import annotations
 
+import fnmatch
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -53,6 +54,13 @@ def _options() -> re2.Options:
     o = re2.Options()
     o.max_mem = _MAX_MEM
     return o
+
+
+def _allowed(m: re2._Match, allow: tuple[str, ...]) -> bool:
+    """Whether the match's subject (its first group, else all of it) matches an allow glob."""
+    raw = m.group(1) if m.re.groups else m.group()
+    subject = raw.decode("utf-8", "replace").lower() if raw else ""
+    return any(fnmatch.fnmatchcase(subject, g.lower()) for g in allow)
 
 
 class Matcher:
@@ -102,6 +110,8 @@ class Matcher:
             for m in compiled.finditer(view.data):
                 start, end = m.span()
                 if validate is not None and not validate(m.group(), view.data, start, end):
+                    continue
+                if r.allow and _allowed(m, r.allow):
                     continue
                 yield Hit(r, view, start, end)
                 n += 1

@@ -6,6 +6,9 @@ One `Rule` type with a `kind`:
 - `tool`     tool-call names matched against glob deny lists;
 - `volume`   a session metric from `SessionContext` (or the event) over a threshold;
 - `smuggling` invisible text found by normalisation (Unicode tags, bidi, zero-width);
+- `allowlist` a request's model or backend (`subject`) outside the `allow` globs;
+- `derived`  another finding (`of_rules` globs) on a request whose path matches `paths`
+  (secrets sent to an embeddings endpoint);
 - `classifier` the learned text classifier's probability over a threshold (None: the
   model's own threshold for the role, picked on validation data).
 """
@@ -26,9 +29,11 @@ __all__ = [
     "Metric",
     "Rule",
     "RuleKind",
+    "Subject",
 ]
 
-RuleKind = Literal["pattern", "tool", "volume", "smuggling", "classifier"]
+RuleKind = Literal["pattern", "tool", "volume", "smuggling", "classifier", "allowlist", "derived"]
+Subject = Literal["model", "backend"]
 MaskKind = Literal["secret", "pii", "phrase"]
 Family = Literal[
     "injection", "jailbreak", "leakage", "pii", "secrets", "output", "agency", "consumption", "custom"
@@ -80,6 +85,13 @@ class Rule:
     risk: float | None = None
     # Ids of rules whose overlapping match wins over this one (a card is not also a phone).
     yields_to: tuple[str, ...] = ()
+    # allowlist: the model/backend globs allowed; pattern: a match whose first group (a
+    # package, a URL host) matches one of these globs is not reported.
+    allow: tuple[str, ...] = ()
+    subject: Subject | None = None
+    # Request path globs the rule is limited to (empty: every path).
+    paths: tuple[str, ...] = ()
+    of_rules: tuple[str, ...] = ()
     extra: dict[str, str] = field(default_factory=dict, compare=False, hash=False)
 
     def applies(self, target: Target, role: str | None) -> bool:
@@ -96,5 +108,7 @@ class Rule:
         d["patterns"] = list(self.patterns)
         d["tools"] = list(self.tools)
         d["yields_to"] = list(self.yields_to)
+        for k in ("allow", "paths", "of_rules"):
+            d[k] = list(d[k])
         d.pop("extra", None)
         return d

