@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import itertools
 import json
 from datetime import UTC, datetime
 from importlib import resources
@@ -87,7 +88,7 @@ def test_fold_and_chunks() -> None:
     assert all(c.startswith(b" ") and c.endswith(b" ") for c in cs)
     assert long.startswith(cs[0]) and long.endswith(cs[-1]) and all(c in long for c in cs)
     # consecutive chunks overlap, so a phrase cut by one boundary is whole in a neighbour
-    assert all(a[-40:].strip() in b for a, b in zip(cs, cs[1:], strict=False))
+    assert all(a[-40:].strip() in b for a, b in itertools.pairwise(cs))
 
 
 def _tool_request(text: str) -> LLMRequest:
