@@ -100,12 +100,9 @@ class TextClassifier:
 
     def chunk_logits(self, folded_chunks: list[bytes]) -> list[float]:
         """The linear score (log-odds) of each chunk."""
-        w = self.weights
-        out = []
-        for c in folded_chunks:
-            hits = self._set.Match(c) or ()
-            out.append(self.bias + sum(w[i] for i in hits))
-        return out
+        get = self.weights.__getitem__
+        match = self._set.Match
+        return [self.bias + sum(map(get, match(c) or ())) for c in folded_chunks]
 
     def score(self, text: str) -> Score:
         """Probability that `text` is an injection, jailbreak or prompt extraction."""
