@@ -95,7 +95,7 @@ def _threshold(scores: np.ndarray, fpr: float) -> float:
     return float(s[k]) + 1e-6 if k < len(s) else float(s[-1])
 
 
-def fit(train: Sequence[Row], val: Sequence[Row], n_features: int = 3000, c: float = 1.0,
+def fit(train: Sequence[Row], val: Sequence[Row], n_features: int = 12000, c: float = 1.0,
         fpr: float = 0.005) -> Fitted:  # fmt: skip
     """Two-step logistic regression on `train`; thresholds from `val`."""
     cs, y, _ = _chunked(train)
@@ -196,7 +196,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--out", type=Path, default=Path(__file__).resolve().parent)
     ap.add_argument("--seed", type=int, default=7)
-    ap.add_argument("--features", type=int, default=3000)
+    ap.add_argument("--features", type=int, default=12000)
     ap.add_argument("--fpr", type=float, default=0.005, help="validation false-positive budget")
     ap.add_argument("--cross-corpus", action="store_true", help="also print the cross-corpus table")
     args = ap.parse_args(argv)

@@ -131,6 +131,6 @@ def test_threshold_and_action_per_target_from_yaml(tmp_path: Path) -> None:
 
 
 def test_presets() -> None:
-    assert {"ML-001", "ML-002"} <= {r.id for r in PolicyEngine.load("standard").rules}
-    assert "ML-003" not in {r.id for r in PolicyEngine.load("standard").rules}
-    assert "ML-003" in {r.id for r in PolicyEngine.load("strict").rules}
+    assert {"ML-001", "ML-002"} <= {r.id for r in load_policy("standard").rules}
+    assert "ML-003" not in {r.id for r in load_policy("standard").rules}
+    assert "ML-003" in {r.id for r in load_policy("strict").rules}
