@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+from collections import Counter
 from pathlib import Path
 from typing import Any, cast, get_args
 
@@ -50,6 +51,25 @@ def validate_cmd(
     )
 
 
+def _parse(line: str) -> tuple[str, str, str]:
+    """(text, role, target) of one input line: JSON object, JSON string, or plain text."""
+    try:
+        item = json.loads(line)
+    except ValueError:
+        return line.rstrip("\r\n"), "user", "request"
+    if isinstance(item, str):
+        return item, "user", "request"
+    if isinstance(item, dict):
+        text = item.get("text", item.get("prompt"))
+        if isinstance(text, str):
+            target = str(item.get("target", "request"))
+            if target not in get_args(Target) or target == "session":
+                raise ValueError(f"unknown target {target!r}")
+            role = str(item.get("role", "user" if target == "request" else "assistant"))
+            return text, role, target
+    raise ValueError('expected plain text, a JSON string or {"text"|"prompt": ..., "role": ...}')
+
+
 def _judge_body(engine: PolicyEngine, item: dict[str, Any]) -> list[Finding]:
     """A whole request body, read by its dialect exactly as the proxy reads it."""
     from proxy.dialects import canonical_path, dialect_of, extract
@@ -69,55 +89,79 @@ def _judge_body(engine: PolicyEngine, item: dict[str, Any]) -> list[Finding]:
     return engine.evaluate(event, SessionContext(session_id="cli", now=event.time))
 
 
-def _text_item(item: object) -> tuple[str, str, Target]:
-    if isinstance(item, str):
-        return item, "user", "request"
-    if isinstance(item, dict) and isinstance(item.get("text"), str):
-        target = item.get("target", "request")
-        if target not in get_args(Target) or target == "session":
-            raise ValueError(f"unknown target {target!r}")
-        role = str(item.get("role", "user" if target == "request" else "assistant"))
-        return item["text"], role, cast(Target, target)
-    raise ValueError(
-        'expected a JSON string, {"text": ..., "role": ..., "target": ...} '
-        'or {"path": ..., "body": {...}}'
-    )
+def _body_item(line: str) -> dict[str, Any] | None:
+    if '"body"' not in line:
+        return None
+    try:
+        item = json.loads(line)
+    except ValueError:
+        return None
+    return item if isinstance(item, dict) and "body" in item else None
 
 
 def _judge(engine: PolicyEngine, line: str) -> dict[str, Any]:
-    item = json.loads(line)
-    if isinstance(item, dict) and "body" in item:
+    item = _body_item(line)
+    if item is not None:
         findings = _judge_body(engine, item)
     else:
-        text, role, target = _text_item(item)
-        findings = engine.evaluate_text(text, role=role, target=target)
-    return {
-        "findings": [
-            {"rule": f.rule_id, "severity": f.severity, "action": f.action, "owasp": f.owasp}
-            for f in findings
-        ],
-        "action": decide(findings),
-    }
+        text, role, target = _parse(line)
+        findings = engine.evaluate_text(text, role=role, target=cast(Target, target))
+    out: list[dict[str, Any]] = []
+    for f in findings:
+        d: dict[str, Any] = {
+            "rule": f.rule_id, "severity": f.severity, "action": f.action, "owasp": f.owasp
+        }  # fmt: skip
+        if f.score is not None:
+            d["score"] = f.score
+        out.append(d)
+    return {"findings": out, "action": decide(findings)}
 
 
 @app.command("eval")
-def eval_cmd(preset: str = _PRESET, policy: list[Path] | None = _POLICY) -> None:
-    """Read JSON lines from stdin, write one verdict line per input line.
+def eval_cmd(
+    file: Path | None = typer.Argument(None, help="input file (default: stdin)"),
+    preset: str = _PRESET,
+    policy: list[Path] | None = _POLICY,
+    summary: bool = typer.Option(True, help="print a summary line last"),
+) -> None:
+    """Judge each input line; one verdict line per line, then a summary line.
 
-    A line is a text (`"..."` or `{"text", "role", "target"}`) or a whole request
-    (`{"path": "/v1/messages", "body": {...}}`), whose parts are extracted by the
-    proxy's dialects, so the verdict is the one the proxy and the worker reach.
+    A line is plain text, a JSON string, a JSON object {"text" or "prompt": ...,
+    "role": user|tool|system|assistant, "target": request|response|...}, or a whole
+    request {"path": "/v1/messages", "body": {...}} whose parts are extracted by the
+    proxy's dialects, so the verdict is the one the proxy and the worker reach. Each verdict
+    lists the findings with their rule, OWASP tag, severity, action (and classifier score).
     """
     engine = _engine(preset, policy)
-    for line in sys.stdin:
-        if not line.strip():
-            continue
-        try:
-            out = _judge(engine, line)
-        except (ValueError, TypeError) as exc:
-            out = {"error": str(exc)}
-        sys.stdout.write(json.dumps(out) + "\n")
-        sys.stdout.flush()
+    rows = flagged = errors = 0
+    by_owasp: Counter[str] = Counter()
+    by_rule: Counter[str] = Counter()
+    stream = file.open(encoding="utf-8", errors="replace") if file else sys.stdin
+    try:
+        for line in stream:
+            if not line.strip():
+                continue
+            rows += 1
+            try:
+                out = _judge(engine, line)
+            except (ValueError, TypeError) as exc:
+                errors += 1
+                out = {"error": str(exc)}
+            else:
+                flagged += bool(out["findings"])
+                by_owasp.update({f["owasp"] for f in out["findings"]})
+                by_rule.update(f["rule"] for f in out["findings"])
+            sys.stdout.write(json.dumps(out) + "\n")
+    finally:
+        if file:
+            stream.close()
+    if summary:
+        doc = {
+            "rows": rows, "with_findings": flagged, "errors": errors, "preset": engine.name,
+            "by_owasp": dict(sorted(by_owasp.items())), "by_rule": dict(by_rule.most_common()),
+        }  # fmt: skip
+        sys.stdout.write(json.dumps({"summary": doc}) + "\n")
+    sys.stdout.flush()
 
 
 @app.command("show")

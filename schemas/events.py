@@ -193,6 +193,9 @@ class Violation(EventEnvelope):
     subject_event_id: str | None = None
     subject_event_type: str | None = None
     evidence: list[Evidence] = Field(default_factory=list)
+    score: float | None = Field(
+        default=None, description="the learned classifier's probability (classifier rules only)"
+    )
     risk_score: float | None = None
     policy_version: str | None = None
 

@@ -21,7 +21,9 @@ from schemas.events import (
     StreamWindow,
     Target,
 )
+from streams.policy.context import allowlist_findings, derived_findings
 from streams.policy.evidence import MAX_EVIDENCE, evidence
+from streams.policy.learned import LearnedRules
 from streams.policy.matcher import Hit, Matcher
 from streams.policy.normalize import Signals, views
 from streams.policy.rules import Rule
@@ -100,6 +102,7 @@ class PolicyEngine:
             [r for r in self.rules if r.kind == "pattern" and r.transforms]
         )
         self._accept: dict[tuple[Target, str | None, bool], dict[str, bool]] = {}
+        self._learned = LearnedRules([r for r in self.rules if r.kind == "classifier"])
         self.version = self._hash()
 
     def _hash(self) -> str:
@@ -140,10 +143,12 @@ class PolicyEngine:
         hits: dict[str, list[Evidence]] = {}
         counts: dict[str, int] = {}
         first: dict[str, tuple[Target, str | None]] = {}
+        learned: dict[str, Finding] = {}
         for target, role, fld, text in units:
             plain = self._accepts(target, role, False)
             transformed = self._accepts(target, role, True)
             vs, signals = views(text, fld, transforms=any(transformed.values()))
+            self._learned.classify(vs, target, role, learned)
             for v in vs:
                 accept = transformed if v.kind == "transform" else plain
                 matcher = self._rewrite_matcher if v.kind == "transform" else self._matcher
@@ -162,6 +167,7 @@ class PolicyEngine:
                 continue
             target, role = first[rid]
             out.append(self._finding(r, target, role, tuple(hits.get(rid, ()))))
+        out.extend(learned.values())
         return out
 
     def _smuggling(
@@ -260,6 +266,9 @@ class PolicyEngine:
         findings = self._scan(_units(event, self.scan_history, ctx.new_parts))
         if not isinstance(event, LLMRequest):
             findings += self._tools(event)
+        else:
+            findings += allowlist_findings(self.rules, event)
+            findings += derived_findings(self.rules, event, findings)
         findings += self._volume(event, ctx)
         return findings
 

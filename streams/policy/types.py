@@ -81,6 +81,8 @@ class Finding:
     target: Target
     role: str | None = None
     evidence: tuple[Evidence, ...] = field(default_factory=tuple)
+    # The learned classifier's probability, for findings of classifier rules.
+    score: float | None = None
 
 
 def decide(findings: list[Finding] | tuple[Finding, ...]) -> Decision:

@@ -166,6 +166,7 @@ async def test_custom_rule_override_can_turn_a_block_into_a_flag(tmp_path: Path)
     policy = tmp_path / "soft.yaml"
     policy.write_text(
         "overrides:\n  PI-001: {action: flag}\n  JB-001: {action: flag}\n  LK-001: {action: flag}\n"
+        "  ML-001: {action: flag}\n"
     )
     app, _, backend = _app(policy_files=[policy])
     resp = await _post(app, "/v1/chat/completions", _openai(INJECTION))

@@ -50,7 +50,8 @@ async def test_proxy_worker_and_cli_agree(path: str, body: dict[str, Any]) -> No
     line = json.dumps({"path": path, "body": body})
     out = CliRunner().invoke(policy_cli, ["eval", "--preset", "standard"], input=line + "\n")
     assert out.exit_code == 0, out.output
-    cli_blocked = json.loads(out.output)["action"] in ("block", "kill")
+    verdict = json.loads(out.output.splitlines()[0])  # then a summary line
+    cli_blocked = verdict["action"] in ("block", "kill")
 
     assert inline_blocked == worker_blocked == cli_blocked
     assert inline_blocked is (body in [b for _, b in ATTACKS.values()])

@@ -94,8 +94,8 @@ def test_memory_is_bounded_and_survives_a_round_trip() -> None:
 def test_the_same_request_again_is_a_new_attempt() -> None:
     msgs = [ChatMessage(role="system", content="s"), ChatMessage(role="user", content="x")]
     mem = JudgedParts(version="v")
-    fresh, keys = mem.new_parts(msgs)
-    mem.remember(keys)
+    assert mem.new_parts(msgs)[0] == (0, 1)
+    mem.remember(mem.new_parts(msgs)[1])
     assert mem.new_parts(msgs)[0] == (1,)  # a retry: the newest part is judged again
     assert mem.new_parts([*msgs, ChatMessage(role="assistant", content="")])[0] == ()
 
