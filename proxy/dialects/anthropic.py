@@ -21,16 +21,13 @@ from proxy.dialects.base import (
     StreamAcc,
     num,
     part,
+    str_or_none,
     text_of,
     tool_definitions,
 )
 from schemas.events import ChatMessage, Provider, ToolCall
 
 __all__ = ["DIALECT", "AnthropicDialect"]
-
-
-def _str(value: object) -> str | None:
-    return value if isinstance(value, str) else None
 
 
 def _blocks(role: str, content: object, out: list[ChatMessage]) -> None:
@@ -52,8 +49,8 @@ def _blocks(role: str, content: object, out: list[ChatMessage]) -> None:
                     "assistant",
                     "tool_call",
                     orjson.dumps(block.get("input", {})).decode(),
-                    name=_str(block.get("name")),
-                    call_id=_str(block.get("id")),
+                    name=str_or_none(block.get("name")),
+                    call_id=str_or_none(block.get("id")),
                 )
             )
         elif kind == "tool_result" or (isinstance(kind, str) and kind.endswith("_tool_result")):
@@ -62,7 +59,7 @@ def _blocks(role: str, content: object, out: list[ChatMessage]) -> None:
                     "tool",
                     "tool_result",
                     text_of(block.get("content")),
-                    call_id=_str(block.get("tool_use_id")),
+                    call_id=str_or_none(block.get("tool_use_id")),
                 )
             )
         elif kind == "document":
@@ -71,7 +68,7 @@ def _blocks(role: str, content: object, out: list[ChatMessage]) -> None:
             data = src.get("data") if src.get("type") == "text" else src.get("content")
             text = text_of(data)
             if text:  # a retrieved document is third-party text, like a tool result
-                out.append(part("tool", "tool_result", text, name=_str(block.get("title"))))
+                out.append(part("tool", "tool_result", text, name=str_or_none(block.get("title"))))
         elif isinstance(block.get("text"), str):
             texts.append(block["text"])
     if texts or len(out) == start:

@@ -42,9 +42,11 @@ __all__ = [
     "StreamAcc",
     "num",
     "part",
+    "str_or_none",
     "strings_of",
     "text_of",
     "tool_definitions",
+    "user_text",
 ]
 
 #: Depth and item bounds of `strings_of`: a hostile body cannot make the walk deep or long.
@@ -166,6 +168,18 @@ def part(
     return ChatMessage.model_construct(
         role=role, content=content, name=name, tool_call_id=call_id, kind=kind
     )
+
+
+def str_or_none(value: object) -> str | None:
+    """A string field, or None."""
+    return value if isinstance(value, str) else None
+
+
+def user_text(value: object) -> ChatMessage | None:
+    """A `prompt` / `input` value (a string or a list of strings) as one user part."""
+    if isinstance(value, list):
+        value = "\n".join(v for v in value if isinstance(v, str))
+    return part("user", "message", value) if isinstance(value, str) and value else None
 
 
 def text_of(content: Any) -> str:

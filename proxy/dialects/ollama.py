@@ -20,6 +20,7 @@ from proxy.dialects.base import (
     part,
     text_of,
     tool_definitions,
+    user_text,
 )
 from schemas.events import ChatMessage, Provider, ToolCall
 
@@ -87,13 +88,9 @@ class OllamaDialect:
                 for c in calls:
                     out.append(part("assistant", "tool_call", c.arguments, name=c.name))
         for key in ("prompt", "input"):
-            val = body.get(key)
-            if isinstance(val, str) and val:
-                out.append(part("user", "message", val))
-            elif isinstance(val, list):
-                texts = [v for v in val if isinstance(v, str)]
-                if texts:
-                    out.append(part("user", "message", "\n".join(texts)))
+            extra = user_text(body.get(key))
+            if extra is not None:
+                out.append(extra)
         _, tools = tool_definitions(body.get("tools"))
         out.extend(tools)
         return out

@@ -18,9 +18,11 @@ from proxy.dialects.base import (
     StreamAcc,
     num,
     part,
+    str_or_none,
     strings_of,
     text_of,
     tool_definitions,
+    user_text,
 )
 from schemas.events import ChatMessage, Provider, ToolCall
 
@@ -40,16 +42,17 @@ _ENDPOINTS = (
 _TOOL_ROLES = frozenset({"tool", "function"})
 
 
-def _str(value: object) -> str | None:
-    return value if isinstance(value, str) else None
-
-
 def _message(m: dict[str, Any], out: list[ChatMessage]) -> None:
     """A chat message or a Responses input item, as parts."""
     kind = m.get("type")
     if kind == "function_call_output":
         out.append(
-            part("tool", "tool_result", text_of(m.get("output")), call_id=_str(m.get("call_id")))
+            part(
+                "tool",
+                "tool_result",
+                text_of(m.get("output")),
+                call_id=str_or_none(m.get("call_id")),
+            )
         )
         return
     if kind == "function_call":
@@ -59,8 +62,8 @@ def _message(m: dict[str, Any], out: list[ChatMessage]) -> None:
                 "assistant",
                 "tool_call",
                 args if isinstance(args, str) else text_of(args),
-                name=_str(m.get("name")),
-                call_id=_str(m.get("call_id")),
+                name=str_or_none(m.get("name")),
+                call_id=str_or_none(m.get("call_id")),
             )
         )
         return
@@ -72,8 +75,8 @@ def _message(m: dict[str, Any], out: list[ChatMessage]) -> None:
                 "tool",
                 "tool_result",
                 text_of(content),
-                name=_str(m.get("name")),
-                call_id=_str(m.get("tool_call_id")),
+                name=str_or_none(m.get("name")),
+                call_id=str_or_none(m.get("tool_call_id")),
             )
         )
         return
@@ -88,8 +91,8 @@ def _message(m: dict[str, Any], out: list[ChatMessage]) -> None:
             role,
             "system" if role in ("system", "developer") else "message",
             text_of(content),
-            name=_str(m.get("name")),
-            call_id=_str(m.get("tool_call_id")),
+            name=str_or_none(m.get("name")),
+            call_id=str_or_none(m.get("tool_call_id")),
         )
     )
     calls = m.get("tool_calls")
@@ -106,8 +109,8 @@ def _message(m: dict[str, Any], out: list[ChatMessage]) -> None:
                         "assistant",
                         "tool_call",
                         args if isinstance(args, str) else text_of(args),
-                        name=_str(f.get("name")),
-                        call_id=_str(tc.get("id")),
+                        name=str_or_none(f.get("name")),
+                        call_id=str_or_none(tc.get("id")),
                     )
                 )
 
@@ -142,12 +145,9 @@ class OpenAIDialect:
                     out.append(part("user", "message", m))
         for key in ("prompt", "input"):
             val = body.get(key)
-            if isinstance(val, str):
-                out.append(part("user", "message", val))
-            elif isinstance(val, list) and val is not msgs:
-                texts = [v for v in val if isinstance(v, str)]
-                if texts:
-                    out.append(part("user", "message", "\n".join(texts)))
+            text = user_text(val) if val is not msgs else None
+            if text is not None:
+                out.append(text)
         _, tools = tool_definitions(body.get("tools"))
         out.extend(tools)
         return out
