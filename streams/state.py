@@ -79,6 +79,8 @@ class SessionState:
     cost_usd_total: float = 0.0
     key_id: str | None = None
     team: str | None = None
+    # The request parts this session had judged (`streams.policy.turns.JudgedParts.dump`).
+    judged: str = ""
 
     # ----- replay protection -------------------------------------------------
 

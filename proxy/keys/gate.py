@@ -12,7 +12,7 @@ import logging
 from collections.abc import Mapping
 from datetime import UTC, datetime
 
-from proxy.answers import Assembled
+from proxy.dialects.base import Assembled
 from proxy.enforcement.base import Enforcement
 from proxy.keys.book import KeyBook, KeySource
 from proxy.keys.counters import Counters, MemoryCounters, RedisCounters
