@@ -126,6 +126,11 @@ class ProxySettings(BaseSettings):
         description="refuse to start when session.commands cannot be replayed; false: start "
         "degraded (kills from the Redis mirror only) and keep retrying",
     )
+    command_journal: Path | None = Field(
+        default=None,
+        description="file keeping operator kills and resumes across broker restarts "
+        "(published again after a broker reset); the embedded stack sets it",
+    )
     violations_lookback_s: float = Field(
         default=86400.0,
         ge=0,
