@@ -62,6 +62,8 @@ from schemas.settings import KafkaSettings
 
 __all__ = ["BrokerMode", "Emitter", "Publisher", "build_emitter"]
 
+_Item = EventEnvelope | Record  # an event, or (with `wal`) its record, encoded once
+
 log = logging.getLogger(__name__)
 
 BrokerMode = Literal["spool", "fail_closed", "fail_open"]
@@ -110,8 +112,9 @@ class Emitter:
         self.mode = mode
         self.spool = spool
         # None is a wake-up for the drain: spilled events are waiting (spool mode).
-        self._queue: asyncio.Queue[EventEnvelope | None] = asyncio.Queue(queue_size)
-        self._overflow: list[EventEnvelope] = []
+        # With `wal` the request path encodes each event once: the queue holds records.
+        self._queue: asyncio.Queue[_Item | None] = asyncio.Queue(queue_size)
+        self._overflow: list[_Item] = []
         self._spilling = self._wake_pending = False
         self._admit = max(1, queue_size - queue_size // 10)
         self._gather_s = gather_ms / 1000
@@ -207,11 +210,13 @@ class Emitter:
 
     def publish(self, event: EventEnvelope) -> bool:
         """Enqueue an event; never blocks. Full queue: spilled (`spool`), else dropped (False)."""
+        rec = self._record(event) if self._front.wal is not None else None
+        item: _Item = event if rec is None else rec
         if self._spilling:
-            self._spill(event)
+            self._spill(item)
         else:
             try:
-                self._queue.put_nowait(event)
+                self._queue.put_nowait(item)
             except asyncio.QueueFull:
                 if self.mode != "spool":
                     self._drop(1)
@@ -219,9 +224,9 @@ class Emitter:
                 # Everything queued is older: it goes to the spool first, in order.
                 self._overflow = [e for e in self._drain_queue() if e is not None]
                 self._spilling = True
-                self._spill(event)
-        if self._front.wal is not None:
-            self._front.log_event(self._record(event))
+                self._spill(item)
+        if rec is not None:
+            self._front.log_event(rec)
         return True
 
     def accepting(self) -> bool:
@@ -269,15 +274,17 @@ class Emitter:
 
     # ---- internals ---------------------------------------------------------
 
-    def _record(self, event: EventEnvelope) -> Record:
-        return self._topic_of[type(event)], encode_key(event), encode(event)
+    def _record(self, item: _Item) -> Record:
+        if isinstance(item, tuple):
+            return item
+        return self._topic_of[type(item)], encode_key(item), encode(item)
 
-    def _drain_queue(self) -> list[EventEnvelope | None]:
+    def _drain_queue(self) -> list[_Item | None]:
         return [self._queue.get_nowait() for _ in range(self._queue.qsize())]
 
-    def _spill(self, event: EventEnvelope) -> None:
-        """Hold `event` for the spool and make sure the drain wakes up to write it."""
-        self._overflow.append(event)
+    def _spill(self, item: _Item) -> None:
+        """Hold `item` for the spool and make sure the drain wakes up to write it."""
+        self._overflow.append(item)
         if not self._wake_pending:
             with contextlib.suppress(asyncio.QueueFull):  # cannot be full: spilling empties it
                 self._queue.put_nowait(None)
@@ -432,7 +439,12 @@ def build_emitter(settings: ProxySettings, metrics: ProxyMetrics | None = None) 
     if settings.on_broker_down == "spool":
         spool = Spool(settings.spool_dir, fsync=settings.spool_fsync, max_bytes=cap)
     if settings.durability == "wal":
-        wal = WriteAheadLog(Spool(settings.spool_dir / "wal", fsync=settings.spool_fsync))
+        wal = WriteAheadLog(
+            Spool(
+                settings.spool_dir / "wal", fsync="never", compact_bytes=4 << 20, lazy_position=True
+            ),
+            fsync=settings.spool_fsync == "batch",
+        )
     return Emitter(
         settings.kafka,
         mode=settings.on_broker_down,

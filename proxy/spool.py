@@ -20,6 +20,10 @@ Guarantees:
   truncated to zero; once the acked prefix passes `compact_bytes` the unacked
   tail is copied to a fresh log, so an always-busy log does not grow forever.
 - One process per directory: `open` takes an exclusive lock (`spool.lock`).
+- `lazy_position` (the write-ahead log, on the request path's thread): the
+  position file is written only when the log is truncated or compacted, and
+  without fsync, so a commit costs no file write; after a crash the records
+  acked since then are resent (at-least-once), never skipped.
 - A torn record at the tail (crash mid-write) is moved to the quarantine file
   and cut off on open. A record in the middle that fails its CRC is moved to
   the quarantine file and skipped, on open and on read: replay goes on. A
@@ -83,11 +87,14 @@ class Spool:
         fsync: Literal["batch", "never"] = "batch",
         max_bytes: int | None = None,
         compact_bytes: int = 64 << 20,
+        lazy_position: bool = False,
     ) -> None:
         self.dir = Path(directory)
         self.fsync = fsync
         self.max_bytes = max_bytes
         self.compact_bytes = compact_bytes
+        self._lazy = lazy_position
+        self._pos_on_disk = -1
         self._log = self.dir / "spool.log"
         self._pos_path = self.dir / "spool.pos"
         self._quarantine_path = self.dir / "spool.quarantine"
@@ -242,7 +249,10 @@ class Spool:
                 self._quarantined.clear()
             elif self._pos >= self.compact_bytes:
                 self._compact()
-            self._write_pos(self._pos)
+            elif self._lazy:
+                return  # a stale (lower) position only resends: see `lazy_position`
+            if self._pos != self._pos_on_disk:
+                self._write_pos(self._pos)
         except OSError as exc:
             raise SpoolError(f"spool commit failed: {exc}") from exc
 
@@ -304,6 +314,7 @@ class Spool:
         os.replace(tmp, self._pos_path)
         if self.fsync == "batch":
             self._sync_dir()
+        self._pos_on_disk = pos
 
     def _sync_dir(self) -> None:
         """fsync the directory: a new or renamed file's entry survives a crash."""

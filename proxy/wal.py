@@ -33,8 +33,9 @@ log = logging.getLogger(__name__)
 class WriteAheadLog:
     """Append before answering, commit once settled; one per proxy process."""
 
-    def __init__(self, spool: Spool) -> None:
+    def __init__(self, spool: Spool, *, fsync: bool = True) -> None:
         self.spool = spool
+        self._fsync = fsync
         self._ends: deque[int] = deque()
         self._settled = 0
         self._held = False
@@ -79,7 +80,7 @@ class WriteAheadLog:
 
     def sync(self) -> None:
         """fsync the log (a machine crash then loses nothing written before)."""
-        if self.spool.fsync == "batch" and self.spool.pending_bytes:
+        if self._fsync and self.spool.pending_bytes:
             self.spool.sync()
 
     def _advance(self) -> None:
