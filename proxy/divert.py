@@ -120,10 +120,6 @@ class SpoolFront:
         if self.wal is not None and n:
             self.wal.done(n)
 
-    async def sync(self) -> None:
-        if self.wal is not None:
-            await asyncio.to_thread(self.wal.sync)
-
     async def recover(self, send: Callable[[list[Record]], Awaitable[list[Record]]]) -> int:
         """Put what a killed process left in the write-ahead log first in line.
 

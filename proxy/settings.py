@@ -76,6 +76,12 @@ class ProxySettings(BaseSettings):
         default="fail_closed",
         description="spool at its cap: refuse new requests (503) or drop events (counted)",
     )
+    wal_fsync_ms: int = Field(
+        default=100,
+        ge=0,
+        description="wal: fsync the log this often off the request path (a machine crash "
+        "loses at most this window; a process crash nothing); 0: never",
+    )
     durability: Literal["memory", "wal"] = Field(
         default="memory",
         description="memory: queued events live in memory until the broker acks them (a "

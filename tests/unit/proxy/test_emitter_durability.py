@@ -13,6 +13,7 @@ import sys
 import textwrap
 from pathlib import Path
 
+import pytest
 from polling import wait_until
 from session_events import numbered_request
 
@@ -156,3 +157,23 @@ async def test_a_full_spool_fails_closed_and_counts_drops(tmp_path: Path) -> Non
     assert emitter.dropped >= 1 and emitter.spooled + emitter.dropped == i
     assert spool.size <= 2_000
     await emitter.stop()
+
+
+async def test_the_wal_is_fsynced_off_the_request_path(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    synced: list[int] = []
+    real_fsync = os.fsync
+
+    def spy(fd: int) -> None:
+        synced.append(fd)
+        real_fsync(fd)
+
+    monkeypatch.setattr(os, "fsync", spy)
+    wal = WriteAheadLog(Spool(tmp_path / "wal", fsync="never"), fsync_interval_s=0.02)
+    wal.open()
+    try:
+        wal.write(("t", b"k", b"v"))
+        await wait_until(lambda: wal.spool.fileno() in synced, 5, "the periodic fsync")
+    finally:
+        wal.close()
