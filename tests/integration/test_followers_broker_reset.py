@@ -12,8 +12,10 @@ import uuid
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
 from aiokafka import AIOKafkaProducer
 from polling import wait_until
+from pydantic import SecretStr
 from session_events import command
 
 from modeltrail.embedded.process import ManagedProcess
@@ -23,7 +25,7 @@ from proxy.settings import ProxySettings
 from schemas.codec import encode, encode_key
 from schemas.events import EventEnvelope
 from schemas.kafka import ensure_topics
-from schemas.settings import KafkaSettings
+from schemas.settings import KafkaSettings, RedisSettings
 
 BrokerFactory = Callable[[int | None], ManagedProcess]
 
@@ -75,13 +77,20 @@ async def test_a_kill_published_after_a_broker_restart_is_enforced(
         assert enforcement.resets >= 1
 
 
+@pytest.mark.parametrize("kept_in", ["journal", "redis"])
 async def test_operator_kills_are_kept_and_republished_after_a_reset(
-    broker_factory: BrokerFactory, tmp_path: Path
+    broker_factory: BrokerFactory, tmp_path: Path, kept_in: str, request: pytest.FixtureRequest
 ) -> None:
     broker = broker_factory(None)
-    settings = _settings(
-        broker, command_journal=tmp_path / "commands.journal", spool_dir=tmp_path / "spool"
-    )
+    keep: dict[str, object] = {"command_journal": tmp_path / "commands.journal"}
+    if kept_in == "redis":
+        url = request.getfixturevalue("redis_url")
+        prefix = request.getfixturevalue("redis_prefix")
+        keep = {
+            "session_store": "redis",
+            "redis": RedisSettings(url=SecretStr(url), key_prefix=prefix),
+        }
+    settings = _settings(broker, spool_dir=tmp_path / "spool", **keep)
     kafka = settings.kafka
     await ensure_topics(kafka)
     await _send(kafka, command("filler", "resume"))
@@ -101,7 +110,7 @@ async def test_operator_kills_are_kept_and_republished_after_a_reset(
     finally:
         await emitter.stop()
     # The new broker has the operator kill again: a replica started now enforces it.
-    other = settings.model_copy(update={"command_journal": None})
+    other = settings.model_copy(update={"command_journal": None, "session_store": "memory"})
     async with EnforcementService(other) as fresh:
         assert fresh.check("operator-kill") is not None
         assert fresh.check("filler-2") is None
