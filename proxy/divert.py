@@ -10,7 +10,7 @@ Guarantees:
   log is not committed past them until they are on disk.
 - A full spool (`spool_max_bytes`) follows `on_spool_full`: the batch is dropped
   and counted, and with `fail_closed` `has_room()` stays false (the app answers
-  503) until replay has brought the spool under nine-tenths of its cap.
+  503) until replay has shrunk the spool by a tenth.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from collections.abc import Awaitable, Callable
 from typing import Literal
 
 from proxy.errors import SpoolError, SpoolFull
-from proxy.spool import Record, Spool
+from proxy.spool import Spool, SpoolRecord
 from proxy.wal import WriteAheadLog
 
 __all__ = ["SpoolFront", "SpoolFullMode"]
@@ -51,8 +51,9 @@ class SpoolFront:
         self._on_full = on_full
         self._max_unwritten = max_unwritten
         self._drop, self._spooled, self._failed = drop, spooled, failed
-        self.unwritten: list[Record] = []
+        self.unwritten: list[SpoolRecord] = []
         self.full = False
+        self._full_at = 0
         self.write_failures = 0
 
     def open(self) -> None:
@@ -71,7 +72,7 @@ class SpoolFront:
         if self.wal is not None:
             self.wal.close()
 
-    async def write(self, records: list[Record]) -> bool:
+    async def write(self, records: list[SpoolRecord]) -> bool:
         """Spool `records` after any left unwritten; False when they wait in memory."""
         assert self.spool is not None
         records = self.unwritten + records
@@ -82,6 +83,7 @@ class SpoolFront:
             await asyncio.to_thread(self.spool.append, records)
         except SpoolFull:
             self.full = True
+            self._full_at = self.spool.size
             log.error("spool_full", extra={"dropped": len(records), "policy": self._on_full})
             self._drop(len(records))
             self._hold_wal(False)
@@ -105,12 +107,12 @@ class SpoolFront:
         if not self.full:
             return True
         spool = self.spool
-        if spool is None or spool.max_bytes is None or spool.size < spool.max_bytes * 0.9:
+        if spool is None or spool.size < self._full_at * 0.9:
             self.full = False
             return True
         return self._on_full == "drop"
 
-    def log_event(self, record: Record) -> None:
+    def log_event(self, record: SpoolRecord) -> None:
         """Write-ahead: called on the request path before the response completes."""
         if self.wal is not None:
             self.wal.write(record)
@@ -120,7 +122,9 @@ class SpoolFront:
         if self.wal is not None and n:
             self.wal.done(n)
 
-    async def recover(self, send: Callable[[list[Record]], Awaitable[list[Record]]]) -> int:
+    async def recover(
+        self, send: Callable[[list[SpoolRecord]], Awaitable[list[SpoolRecord]]]
+    ) -> int:
         """Put what a killed process left in the write-ahead log first in line.
 
         Into the spool when there is one (replayed before any new event), else

@@ -29,7 +29,7 @@ import threading
 from collections import deque
 
 from proxy.errors import SpoolError
-from proxy.spool import Record, Spool
+from proxy.spool import Spool, SpoolRecord
 
 __all__ = ["WriteAheadLog"]
 
@@ -65,7 +65,7 @@ class WriteAheadLog:
             syncer.join(5)
         self.spool.close()
 
-    def recover(self) -> tuple[list[Record], int]:
+    def recover(self) -> tuple[list[SpoolRecord], int]:
         """Records a previous process left unsettled, and the offset that settles them."""
         return self.spool.pending()
 
@@ -73,7 +73,7 @@ class WriteAheadLog:
         """Settle everything before `offset` (recovered records, once secured)."""
         self.spool.commit(offset)
 
-    def write(self, record: Record) -> None:
+    def write(self, record: SpoolRecord) -> None:
         """Append one event's record; a failure is counted and logged, never raised."""
         try:
             end = self.spool.append_nowait(record)

@@ -14,11 +14,9 @@ from pathlib import Path
 
 import pytest
 from aiokafka import AIOKafkaProducer
-from polling import wait_until
 from pydantic import SecretStr
-from session_events import command
 
-from modeltrail.embedded.process import ManagedProcess
+from modeltrail.embedded.servers import BrokerProcess
 from proxy.emitter import build_emitter
 from proxy.enforcement import EnforcementService
 from proxy.settings import ProxySettings
@@ -26,8 +24,10 @@ from schemas.codec import encode, encode_key
 from schemas.events import EventEnvelope
 from schemas.kafka import ensure_topics
 from schemas.settings import KafkaSettings, RedisSettings
+from tests.support.polling import wait_until
+from tests.support.session_events import command
 
-BrokerFactory = Callable[[int | None], ManagedProcess]
+BrokerFactory = Callable[[int | None], BrokerProcess]
 
 
 async def _send(kafka: KafkaSettings, *events: EventEnvelope) -> None:
@@ -42,16 +42,16 @@ async def _send(kafka: KafkaSettings, *events: EventEnvelope) -> None:
         await producer.stop()
 
 
-def _settings(broker: ManagedProcess, **kw: object) -> ProxySettings:
+def _settings(broker: BrokerProcess, **kw: object) -> ProxySettings:
     kafka = KafkaSettings(
-        bootstrap_servers=broker.address,  # type: ignore[attr-defined]
+        bootstrap_servers=broker.address,
         topic_prefix=f"t{uuid.uuid4().hex[:10]}.",
     )
     return ProxySettings(kafka=kafka, enforcement_replay_timeout_s=20, **kw)  # type: ignore[arg-type]
 
 
-def _restart(broker: ManagedProcess, broker_factory: BrokerFactory) -> ManagedProcess:
-    port = int(broker.address.rsplit(":", 1)[1])  # type: ignore[attr-defined]
+def _restart(broker: BrokerProcess, broker_factory: BrokerFactory) -> BrokerProcess:
+    port = broker.port
     broker.stop()
     return broker_factory(port)  # a new, empty broker on the same address
 

@@ -16,21 +16,22 @@ from pathlib import Path
 
 import httpx
 from aiokafka import AIOKafkaProducer
-from polling import wait_until
-from proxy_harness import make_settings, running_proxy
-from session_events import command
 from test_streams_worker import worker_factory  # noqa: F401 - the fixture
 
 from modeltrail.embedded.process import ManagedProcess
+from modeltrail.embedded.servers import BrokerProcess
 from proxy.emitter import build_emitter
 from proxy.enforcement import EnforcementService
 from schemas.codec import encode, encode_key
 from schemas.events import SessionCommand
 from schemas.kafka import ensure_topics
 from schemas.settings import KafkaSettings
+from tests.support.polling import wait_until
+from tests.support.proxy_harness import make_settings, running_proxy
+from tests.support.session_events import command
 
 CHAT = {"model": "gpt-4o", "messages": [{"role": "user", "content": "hello"}]}
-BrokerFactory = Callable[[int | None], ManagedProcess]
+BrokerFactory = Callable[[int | None], BrokerProcess]
 
 
 async def _until_killed(client: httpx.AsyncClient, url: str, session: str, limit: int) -> int:
@@ -65,7 +66,7 @@ async def test_rate_limit_kill_is_enforced_after_a_broker_restart(
     tmp_path: Path,
 ) -> None:
     broker = broker_factory(None)
-    address: str = broker.address  # type: ignore[attr-defined]
+    address = broker.address
     kafka = KafkaSettings(bootstrap_servers=address, topic_prefix=f"t{uuid.uuid4().hex[:10]}.")
     await ensure_topics(kafka)
     settings = make_settings(
@@ -86,7 +87,7 @@ async def test_rate_limit_kill_is_enforced_after_a_broker_restart(
         # Commands on every partition: the follower's positions are all past 0.
         await _send_commands(kafka, [command(f"other-{i}", "resume") for i in range(12)])
 
-        port = int(address.rsplit(":", 1)[1])
+        port = broker.port
         broker.stop()
         broker_factory(port)  # empty: topics, offsets and kills are gone
         await ensure_topics(kafka)

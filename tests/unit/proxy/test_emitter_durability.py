@@ -14,8 +14,6 @@ import textwrap
 from pathlib import Path
 
 import pytest
-from polling import wait_until
-from session_events import numbered_request
 
 from modeltrail.embedded.process import free_port
 from proxy.emitter import Emitter
@@ -24,12 +22,14 @@ from proxy.spool import Spool
 from proxy.wal import WriteAheadLog
 from schemas.codec import decode
 from schemas.settings import KafkaSettings
+from tests.support.polling import wait_until
+from tests.support.session_events import numbered_request
 
 _KILLED_CHILD = textwrap.dedent(
     """
     import asyncio, os, signal, sys
-    sys.path.insert(0, {tests!r})
-    from session_events import numbered_request
+    sys.path.insert(0, {root!r})
+    from tests.support.session_events import numbered_request
     from proxy.emitter import Emitter
     from proxy.spool import Spool
     from proxy.wal import WriteAheadLog
@@ -66,7 +66,7 @@ def _spooled_ids(directory: Path) -> list[str]:
 
 def _kill_child(tmp_path: Path, durable: bool) -> None:
     code = _KILLED_CHILD.format(
-        tests=str(Path(__file__).parents[2]),
+        root=str(Path(__file__).parents[3]),
         wal=str(tmp_path / "spool" / "wal"),
         spool=str(tmp_path / "spool"),
         durable=durable,
