@@ -12,7 +12,6 @@ import uuid
 from collections.abc import Callable
 from pathlib import Path
 
-import pytest
 from aiokafka import AIOKafkaProducer
 from pydantic import SecretStr
 
@@ -77,19 +76,27 @@ async def test_a_kill_published_after_a_broker_restart_is_enforced(
         assert enforcement.resets >= 1
 
 
-@pytest.mark.parametrize("kept_in", ["journal", "redis"])
 async def test_operator_kills_are_kept_and_republished_after_a_reset(
-    broker_factory: BrokerFactory, tmp_path: Path, kept_in: str, request: pytest.FixtureRequest
+    broker_factory: BrokerFactory, tmp_path: Path
+) -> None:
+    await _kept_and_republished(
+        broker_factory, tmp_path, {"command_journal": tmp_path / "commands.journal"}
+    )
+
+
+async def test_operator_kills_kept_in_redis_are_republished_after_a_reset(
+    broker_factory: BrokerFactory, tmp_path: Path, redis_url: str, redis_prefix: str
+) -> None:
+    redis = RedisSettings(url=SecretStr(redis_url), key_prefix=redis_prefix)
+    await _kept_and_republished(
+        broker_factory, tmp_path, {"session_store": "redis", "redis": redis}
+    )
+
+
+async def _kept_and_republished(
+    broker_factory: BrokerFactory, tmp_path: Path, keep: dict[str, object]
 ) -> None:
     broker = broker_factory(None)
-    keep: dict[str, object] = {"command_journal": tmp_path / "commands.journal"}
-    if kept_in == "redis":
-        url = request.getfixturevalue("redis_url")
-        prefix = request.getfixturevalue("redis_prefix")
-        keep = {
-            "session_store": "redis",
-            "redis": RedisSettings(url=SecretStr(url), key_prefix=prefix),
-        }
     settings = _settings(broker, spool_dir=tmp_path / "spool", **keep)
     kafka = settings.kafka
     await ensure_topics(kafka)

@@ -16,7 +16,6 @@ from pathlib import Path
 
 import httpx
 from aiokafka import AIOKafkaProducer
-from test_streams_worker import worker_factory  # noqa: F401 - the fixture
 
 from modeltrail.embedded.process import ManagedProcess
 from modeltrail.embedded.servers import BrokerProcess
@@ -26,6 +25,7 @@ from schemas.codec import encode, encode_key
 from schemas.events import SessionCommand
 from schemas.kafka import ensure_topics
 from schemas.settings import KafkaSettings
+from tests.integration.test_streams_worker import worker_factory  # noqa: F401 - the fixture
 from tests.support.polling import wait_until
 from tests.support.proxy_harness import make_settings, running_proxy
 from tests.support.session_events import command
