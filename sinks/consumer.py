@@ -18,6 +18,13 @@ Delivery guarantee (exactly-once trail, by construction):
   a crash, the replay starts at the committed offset and its first file gets
   that very key, so it *replaces* the orphan whatever boundary the replay picks;
   no other orphan can exist, hence no duplicate and no gap.
+* Objects are never replaced blindly: `sinks.publish` writes if absent and
+  otherwise keeps whichever file holds more of the same records, setting a
+  foreign file's rival aside under a conflict key (counted, logged as an error).
+* Fencing: before each upload the group's committed offset of the partition is
+  read back; when it is past the file's start, another member owns the
+  partition and got further (this sink was paused past its session or cut off
+  from the broker), so the file is dropped, not uploaded.
 * On revocation the partition's in-flight upload is awaited (an upload running
   in a thread cannot be cancelled, and must not land after the next owner
   wrote the same key) and its buffers are dropped; the next owner replays from
@@ -53,6 +60,7 @@ from sinks.batch import Limits
 from sinks.deadletter import dead_letters
 from sinks.decode import Decoded, decode_values
 from sinks.partition import ClosedFile, PartitionBuffer
+from sinks.publish import publish
 from sinks.settings import SinkSettings
 from sinks.store import ObjectStore, open_store, parse_target
 
@@ -73,6 +81,9 @@ class SinkStats:
     bytes: int = 0
     dead_letters: int = 0
     store_retries: int = 0
+    conflicts: int = 0  # files whose key held different records (set aside, never replaced)
+    replaced: int = 0  # shorter uncommitted files superseded by a longer replay
+    fenced: int = 0  # files dropped because another member had committed past them
     first_input: float | None = None  # perf_counter() of the first record ingested
 
 
@@ -295,11 +306,25 @@ class Sink:
         if key is not None and not done.stored:
             schema = arrow_schema(TABLES[done.table])
 
+            fenced = False
+
             async def put() -> None:
+                nonlocal fenced
+                if await self._fenced(part, done):
+                    fenced = True
+                    return
                 data = await asyncio.to_thread(done.encode, schema, s.compression_level)
-                await self.store.put(key, data)
+                outcome, where = await publish(self.store, key, data, done.metadata)
+                self._count(outcome, where, done)
 
             if not await self._retry(part, "store", put, shield=True):
+                return False
+            if fenced:
+                # Another member owns it now; the rebalance that follows our stale
+                # heartbeat revokes it here and resets the position. Until then: hold.
+                part.revoked = True
+                with contextlib.suppress(IllegalStateError):
+                    self._consumer.pause(part.tp)  # type: ignore[union-attr]
                 return False
             done.stored = True
             self.stats.files += 1
@@ -309,6 +334,30 @@ class Sink:
             if not await self._retry(part, "deadletter", lambda: self._dead_letter(done)):
                 return False
         return await self._retry(part, "commit", lambda: self._commit(part, done))
+
+    async def _fenced(self, part: _Partition, done: ClosedFile) -> bool:
+        """Whether another member committed past this file's start (then it owns the partition)."""
+        assert self._consumer is not None
+        committed = await self._consumer.committed(part.tp)
+        if committed is None or committed <= done.start_offset:
+            return False
+        self.stats.fenced += 1
+        log.warning(
+            "upload_fenced",
+            extra={"partition": str(part.tp), "start": done.start_offset, "committed": committed},
+        )
+        return True
+
+    def _count(self, outcome: str, where: str, done: ClosedFile) -> None:
+        if outcome == "conflict":
+            self.stats.conflicts += 1
+            log.error(
+                "object_conflict",
+                extra={"key": where, "start": done.start_offset, "end": done.end_offset},
+            )
+        elif outcome == "replaced":
+            self.stats.replaced += 1
+            log.info("object_replaced", extra={"key": where, "end": done.end_offset})
 
     async def _retry(self, part: _Partition, what: str, op, *, shield: bool = False) -> bool:  # type: ignore[no-untyped-def]
         delay = self.settings.retry_initial_s
