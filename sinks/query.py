@@ -6,6 +6,10 @@ filesystem (wrapped as an fsspec filesystem), so no DuckDB extension has to be
 downloaded at run time. Files are merged by column name (`union_by_name`), so
 files written before and after an additive schema change read together; a
 column missing from an older file reads as NULL.
+
+Every view reads one row per `event_id`: a spool replay or a producer retry can
+put one event on the broker twice (at two offsets, so in two files), and a
+conflict the sink set aside keeps two copies of the same records.
 """
 
 from __future__ import annotations
@@ -128,9 +132,10 @@ def connect(settings: SinkSettings) -> duckdb.DuckDBPyConnection:
         probe = pattern.removeprefix(f"{_PROTOCOL}://")
         if exists(probe):
             con.execute(
-                f"CREATE VIEW {table} AS SELECT * FROM read_parquet('{pattern}', "
+                f"CREATE VIEW {table} AS SELECT DISTINCT ON (event_id) * "
+                f"FROM read_parquet('{pattern}', "
                 "union_by_name = true, hive_partitioning = true, "
-                "hive_types = {'dt': DATE, 'hour': INTEGER})"
+                "hive_types = {'dt': DATE, 'hour': INTEGER}) ORDER BY event_id"
             )
         else:
             empty = arrow_schema(model).empty_table()
