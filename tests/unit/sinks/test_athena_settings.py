@@ -13,7 +13,7 @@ def test_ddl_has_every_table_with_partition_projection() -> None:
     for table in TABLES:
         assert f"CREATE EXTERNAL TABLE IF NOT EXISTS `audit`.`{table}_raw`" in ddl
         assert f'CREATE OR REPLACE VIEW "audit"."{table}" AS' in ddl
-        assert f'PARTITION BY event_id ORDER BY "$path") AS mt_copy' in ddl
+        assert 'PARTITION BY event_id ORDER BY "$path") AS mt_copy' in ddl
         assert f"LOCATION 's3://bucket/trail/{table}/'" in ddl
         assert (
             f"'storage.location.template'='s3://bucket/trail/{table}/dt=${{dt}}/hour=${{hour}}/'"
