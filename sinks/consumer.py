@@ -6,7 +6,8 @@ Delivery guarantee (exactly-once trail, by construction):
   process is killed with SIGKILL at any moment, S3 goes away, or partitions move.
 * Offsets are committed only after the object is written (never auto-commit).
 * A file is the contiguous offset range [start, end] of one partition. Its key
-  is a function of (table, topic, partition, start, hour of its first event);
+  is a function of (table, topic, partition, start, hour and id of its first
+  event: unique per topic incarnation, `sinks.keys`);
   `start` is the offset committed when the previous file was done. Boundaries
   inside a run come from the input only (`sinks.batch`: rows, input bytes,
   event-time span, hour), so a replay cuts the same files and writes the same keys.
@@ -16,11 +17,13 @@ Delivery guarantee (exactly-once trail, by construction):
   committed offset: files of a partition are uploaded strictly one after the
   other, and the next upload waits until the previous commit succeeded. After
   a crash, the replay starts at the committed offset and its first file gets
-  that very key, so it *replaces* the orphan whatever boundary the replay picks;
-  no other orphan can exist, hence no duplicate and no gap.
-* Objects are never replaced blindly: `sinks.publish` writes if absent and
-  otherwise keeps whichever file holds more of the same records, setting a
-  foreign file's rival aside under a conflict key (counted, logged as an error).
+  that very key; no other orphan can exist, hence no gap. When the replay cuts
+  its first file elsewhere than the orphan, the two overlap (see below): the
+  raw files then hold some records twice, the views read them once.
+* Objects are never replaced: `sinks.publish` writes if absent; a key that
+  holds other records keeps them, and the new file goes beside it under a
+  conflict key unless the stored one already holds all its records (counted,
+  logged). Records two files share are read once by the `event_id` views.
 * Fencing: before each upload the group's committed offset of the partition is
   read back; when it is past the file's start, another member owns the
   partition and got further (this sink was paused past its session or cut off
@@ -82,7 +85,7 @@ class SinkStats:
     dead_letters: int = 0
     store_retries: int = 0
     conflicts: int = 0  # files whose key held different records (set aside, never replaced)
-    replaced: int = 0  # shorter uncommitted files superseded by a longer replay
+    set_aside: int = 0  # replays that got further than an uncommitted file: written beside it
     fenced: int = 0  # files dropped because another member had committed past them
     first_input: float | None = None  # perf_counter() of the first record ingested
 
@@ -355,9 +358,9 @@ class Sink:
                 "object_conflict",
                 extra={"key": where, "start": done.start_offset, "end": done.end_offset},
             )
-        elif outcome == "replaced":
-            self.stats.replaced += 1
-            log.info("object_replaced", extra={"key": where, "end": done.end_offset})
+        elif outcome == "set_aside":
+            self.stats.set_aside += 1
+            log.warning("object_set_aside", extra={"key": where, "end": done.end_offset})
 
     async def _retry(self, part: _Partition, what: str, op, *, shield: bool = False) -> bool:  # type: ignore[no-untyped-def]
         delay = self.settings.retry_initial_s

@@ -1,4 +1,4 @@
-"""Compare-before-overwrite: put a closed file under its key without ever losing an event.
+"""Compare-before-overwrite: put a closed file under its key; never replace, never lose.
 
 A key names (table, topic, partition, first offset, first event), so two files
 under one key hold the same incarnation's records from the same first offset;
@@ -6,19 +6,18 @@ they can only differ in where they end. That happens legitimately when a sink
 died after writing a file but before committing it, and its replay cut the file
 elsewhere (the idle flush is time-driven); and illegitimately when a fenced-out
 sink (paused past its session, cut off from the broker) uploads late over the
-new owner's file. The rule below is safe in both cases:
+new owner's file. A stored object is never replaced:
 
 * absent: write it (write-if-absent, so a racing writer cannot be replaced);
 * same bytes, or the stored file covers the same or a longer offset range:
-  keep the stored file (every record of the new one is in it);
-* the stored file covers a shorter range (a prefix): replace it with the longer
-  one (every record of the old one is in the new);
-* anything else (a foreign or legacy file, a different incarnation behind a
-  colliding tag): keep the stored file, write the new one beside it under
-  `conflict_key` and report a conflict loudly. Nothing is replaced.
+  keep it and write nothing (every record of the new file is in it);
+* the stored file covers a shorter range: keep it and write the new file beside
+  it under `conflict_key` (`set_aside`, logged as a warning);
+* anything else (a foreign or legacy file, or a different incarnation behind a
+  colliding tag): the same, but as a `conflict`, logged as an error.
 
-The rows two kept files share are removed by the query views, which read the
-trail once per `event_id` (`sinks.query`, `sinks.athena`).
+Rows two kept files share are read once by the query views, which read the trail
+once per `event_id` (`sinks.query`, `sinks.athena`).
 """
 
 from __future__ import annotations
@@ -36,7 +35,7 @@ from sinks.store import ObjectStore
 
 __all__ = ["Outcome", "decide", "file_metadata", "publish"]
 
-Outcome = Literal["written", "kept", "replaced", "conflict"]
+Outcome = Literal["written", "kept", "set_aside", "conflict"]
 
 _SAME_FILE = ("modeltrail.topic", "modeltrail.partition", "modeltrail.first_offset")
 
@@ -57,7 +56,7 @@ def file_metadata(data: bytes) -> dict[str, str]:
 
 def decide(
     stored: Mapping[str, str], new: Mapping[str, str]
-) -> Literal["kept", "replaced", "conflict"]:
+) -> Literal["kept", "set_aside", "conflict"]:
     """What to do when `new` meets a different `stored` file under the same key. Pure."""
     if not all(stored.get(k) == new.get(k) for k in _SAME_FILE):
         return "conflict"
@@ -69,7 +68,7 @@ def decide(
         new_end = int(new["modeltrail.last_offset"])
     except (KeyError, ValueError):
         return "conflict"
-    return "kept" if stored_end >= new_end else "replaced"
+    return "kept" if stored_end >= new_end else "set_aside"
 
 
 async def publish(
@@ -91,12 +90,9 @@ async def publish(
     decision = decide(file_metadata(stored), metadata)
     if decision == "kept":
         return "kept", key
-    if decision == "replaced":
-        await store.put(key, data)
-        return "replaced", key
     side = conflict_key(key, hashlib.sha256(data).hexdigest())
     try:
         await store.put(side, data, if_absent=True)
     except ObjectExists:
         pass  # the same bytes were set aside by an earlier attempt
-    return "conflict", side
+    return decision, side

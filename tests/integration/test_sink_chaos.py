@@ -9,7 +9,7 @@ import time
 from pathlib import Path
 
 import pytest
-from _sink_support import make_events, produce, trail_ids, wait_for_trail
+from _sink_support import make_events, produce, trail_ids, trail_read, wait_for_trail
 from test_sink_exactly_once import s3_sink_settings
 
 from modeltrail.embedded.process import ManagedProcess
@@ -73,4 +73,5 @@ async def test_sigkill_at_random_moments_keeps_trail_exact(  # type: ignore[no-u
     assert kills >= 5
     rows, distinct, ids = await asyncio.to_thread(trail_ids, settings)
     assert ids == {e.event_id for e in events}
-    assert rows == distinct == len(events)
+    assert distinct == len(events) <= rows  # raw files may share records after a kill
+    assert await asyncio.to_thread(trail_read, settings) == (len(events), len(events))

@@ -31,7 +31,7 @@ def test_decide_keeps_the_longer_file_and_flags_strangers() -> None:
     _, short = _file(4)
     _, long = _file(9)
     assert decide(long, short) == "kept"
-    assert decide(short, long) == "replaced"
+    assert decide(short, long) == "set_aside"
     assert decide(long, long) == "kept"
     _, other = _file(9, first_id="another-incarnation")
     assert decide(short, other) == "conflict"
@@ -49,18 +49,21 @@ async def test_publish_never_replaces_a_file_with_fewer_records(tmp_path: Path) 
     assert file_metadata(await store.get(KEY))["modeltrail.last_offset"] == "9"
 
 
-async def test_publish_replaces_an_orphan_prefix_and_sets_strangers_aside(tmp_path: Path) -> None:
+async def test_publish_sets_longer_files_and_strangers_aside(tmp_path: Path) -> None:
     store = LocalStore(tmp_path)
     short_bytes, short = _file(4)
     long_bytes, long = _file(9)
     await publish(store, KEY, short_bytes, short)
-    assert await publish(store, KEY, long_bytes, long) == ("replaced", KEY)
-    assert await store.get(KEY) == long_bytes
+    # A replay that got further than an uncommitted file: both kept, nothing replaced.
+    outcome, beside = await publish(store, KEY, long_bytes, long)
+    assert outcome == "set_aside" and beside != KEY
+    assert await store.get(KEY) == short_bytes
+    assert await store.get(beside) == long_bytes
     other_bytes, other = _file(9, first_id="another-incarnation")
     outcome, side = await publish(store, KEY, other_bytes, other)
-    assert outcome == "conflict" and side != KEY
+    assert outcome == "conflict" and side not in (KEY, beside)
     assert parse_key(side).conflict  # beside it, still a trail key the views read
-    assert await store.get(KEY) == long_bytes
+    assert await store.get(KEY) == short_bytes
     assert await store.get(side) == other_bytes
     assert await publish(store, KEY, other_bytes, other) == ("conflict", side)  # idempotent
-    assert sorted(await store.list("requests/")) == sorted([KEY, side])
+    assert sorted(await store.list("requests/")) == sorted([KEY, beside, side])

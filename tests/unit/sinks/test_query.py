@@ -122,5 +122,7 @@ def test_views_read_each_event_once_across_files_and_layouts(tmp_path: Path) -> 
     settings = SinkSettings(target=str(tmp_path))
     _, rows = run_query(settings, "SELECT count(*), count(DISTINCT event_id) FROM requests")
     assert rows == [(3, 3)]
+    _, rows = run_query(settings, "SELECT count(*) FROM requests_raw")
+    assert rows == [(5,)]  # the files as written, every copy
     _, rows = run_query(settings, "SELECT requests FROM sessions WHERE session_id = 'dup'")
     assert rows == [(3,)]
