@@ -14,6 +14,7 @@ __all__ = [
     "S3_SECRET_KEY",
     "ensure_bucket",
     "s3_gateway",
+    "start_broker",
     "tansu_broker",
     "tansu_s3_env",
     "weed_binary",
@@ -164,3 +165,23 @@ def ensure_bucket(
             if time.monotonic() > deadline:
                 raise RuntimeError(f"S3 at {endpoint}: cannot create bucket {bucket}") from exc
             time.sleep(0.2)
+
+
+def start_broker(
+    storage: str, data_dir: Path, logs_dir: Path, port: int | None = None
+) -> tuple[ManagedProcess, ManagedProcess | None]:
+    """Start a Tansu broker with `memory` or `s3` storage (SeaweedFS under `data_dir`).
+
+    Returns (broker, its object store or None); the caller stops both, broker first.
+    """
+    if storage == "memory":
+        return tansu_broker(port, logs_dir / "broker.log").start(), None
+    store = s3_gateway(data_dir, logs_dir / "broker-store.log").start()
+    try:
+        endpoint: str = store.endpoint  # type: ignore[attr-defined]
+        ensure_bucket(endpoint, BROKER_BUCKET)
+        broker = tansu_broker(port, logs_dir / "broker.log", s3_endpoint=endpoint).start()
+    except BaseException:
+        store.stop()
+        raise
+    return broker, store
