@@ -17,8 +17,12 @@ The 2-core machine is shared: the detail line carries the load average and the
 share of the half-load phase the proxy spent runnable but waiting for a CPU
 (`half_load_proxy_runq_wait`), which is what a tail of seconds means here.
 
-`--json` prints one JSON line last:
-{"added_p50_ms", "added_p99_ms", "loaded_added_p99_ms", "rps_per_core", "direct_rps"}.
+4. with `--wal` (default): the cost of `durability=wal`, a second proxy with the
+   write-ahead log on, interleaved with the first at concurrency 1
+   (`wal_added_p50_ms`: its p50 minus the `memory` proxy's p50).
+
+`--json` prints one JSON line last: {"added_p50_ms", "added_p99_ms",
+"loaded_added_p99_ms", "rps_per_core", "direct_rps", "wal_added_p50_ms"}.
 """
 
 from __future__ import annotations
@@ -266,35 +270,44 @@ def run_queue_wait(pid: int) -> tuple[float, float]:
 # ---- the stack -------------------------------------------------------------------
 
 
+def start_proxy(
+    workdir: Path, broker: str, backend: str, name: str = "proxy", **extra_env: str
+) -> tuple[ManagedProcess, str]:
+    """`python -m proxy` on `broker` in front of `backend`; its process and URL."""
+    pport, cport = free_port(), free_port()
+    env = {
+        "MODELTRAIL_KAFKA__BOOTSTRAP_SERVERS": broker,
+        "MODELTRAIL_KAFKA__TOPIC_PREFIX": "bench.",
+        "MODELTRAIL_PROXY__HOST": "127.0.0.1",
+        "MODELTRAIL_PROXY__PORT": str(pport),
+        "MODELTRAIL_PROXY__CONTROL_PORT": str(cport),
+        "MODELTRAIL_PROXY__SPOOL_DIR": str(workdir / name / "spool"),
+        "MODELTRAIL_PROXY__BACKENDS": json.dumps([{"name": "fake", "url": backend}]),
+        "MODELTRAIL_PROXY__DEFAULT_BACKEND": "fake",
+        **extra_env,
+    }
+    proxy = ManagedProcess(
+        name,
+        [sys.executable, "-m", "proxy"],
+        log_path=workdir / f"{name}.log",
+        ready=lambda: port_open("127.0.0.1", pport) and port_open("127.0.0.1", cport),
+        env=env,
+    ).start()
+    return proxy, f"http://127.0.0.1:{pport}"
+
+
 def start_stack(workdir: Path) -> tuple[list[ManagedProcess], str, str]:
     broker = tansu_broker(None, workdir / "broker.log").start()
-    bport, pport, cport = free_port(), free_port(), free_port()
+    bport = free_port()
     backend = ManagedProcess(
         "fake-backend",
         [sys.executable, "-m", "proxy.fake_backend", "--port", str(bport)],
         log_path=workdir / "backend.log",
         ready=lambda: port_open("127.0.0.1", bport),
     ).start()
-    env = {
-        "MODELTRAIL_KAFKA__BOOTSTRAP_SERVERS": broker.address,  # type: ignore[attr-defined]
-        "MODELTRAIL_KAFKA__TOPIC_PREFIX": "bench.",
-        "MODELTRAIL_PROXY__HOST": "127.0.0.1",
-        "MODELTRAIL_PROXY__PORT": str(pport),
-        "MODELTRAIL_PROXY__CONTROL_PORT": str(cport),
-        "MODELTRAIL_PROXY__SPOOL_DIR": str(workdir / "spool"),
-        "MODELTRAIL_PROXY__BACKENDS": json.dumps(
-            [{"name": "fake", "url": f"http://127.0.0.1:{bport}"}]
-        ),
-        "MODELTRAIL_PROXY__DEFAULT_BACKEND": "fake",
-    }
-    proxy = ManagedProcess(
-        "proxy",
-        [sys.executable, "-m", "proxy"],
-        log_path=workdir / "proxy.log",
-        ready=lambda: port_open("127.0.0.1", pport) and port_open("127.0.0.1", cport),
-        env=env,
-    ).start()
-    return [proxy, backend, broker], f"http://127.0.0.1:{bport}", f"http://127.0.0.1:{pport}"
+    direct = f"http://127.0.0.1:{bport}"
+    proxy, proxied = start_proxy(workdir, broker.address, direct)  # type: ignore[attr-defined]
+    return [proxy, backend, broker], direct, proxied
 
 
 def proxy_stats(workdir: Path) -> str:
@@ -312,6 +325,12 @@ def main() -> None:
     ap.add_argument("--procs", type=int, default=2, help="load-generator processes")
     ap.add_argument("--windows", type=int, default=8, help="half-load windows per target")
     ap.add_argument(
+        "--wal",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="also measure durability=wal against memory (wal_added_p50_ms)",
+    )
+    ap.add_argument(
         "--nice",
         type=int,
         default=0,
@@ -327,6 +346,17 @@ def main() -> None:
     try:
         with mp.get_context("spawn").Pool(1) as pool:
             d, p = pool.apply(_run_interleaved, ((direct, proxied, args.pairs),))
+            wal_added_p50 = None
+            if args.wal:
+                broker = procs[2].address  # type: ignore[attr-defined]
+                wal, wal_url = start_proxy(
+                    workdir, broker, direct, "proxy-wal", MODELTRAIL_PROXY__DURABILITY="wal"
+                )
+                try:
+                    m, w = pool.apply(_run_interleaved, ((proxied, wal_url, args.pairs),))
+                finally:
+                    wal.stop()
+                wal_added_p50 = round(statistics.median(w) - statistics.median(m), 3)
         added_p50 = statistics.median(p) - statistics.median(d)
         added_p99 = pct(p, 99) - pct(d, 99)
         pid = procs[0].pid
@@ -375,6 +405,7 @@ def main() -> None:
         "loaded_added_p99_ms": round(loaded_added_p99, 3),
         "rps_per_core": round(rps_per_core, 1),
         "direct_rps": round(direct_rps, 1),
+        "wal_added_p50_ms": wal_added_p50,
     }
     if args.json:
         print(json.dumps(detail))

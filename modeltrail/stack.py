@@ -203,6 +203,8 @@ def part_envs(
         "MODELTRAIL_PROXY__CONTROL_PORT": str(opts.control_port),
         "MODELTRAIL_PROXY__BACKENDS": json.dumps(backends, separators=(",", ":")),
         "MODELTRAIL_PROXY__SPOOL_DIR": str(opts.data_dir / "spool"),
+        # Operator kills and resumes outlive the in-memory broker here.
+        "MODELTRAIL_PROXY__COMMAND_JOURNAL": str(opts.data_dir / "commands.journal"),
         "MODELTRAIL_PROXY__SESSION_STORE": "redis" if opts.redis else "memory",
     }
     if not opts.s3:

@@ -11,6 +11,7 @@
         ├── UpstreamUnreachable  502 connection refused / reset / DNS
         └── UpstreamTimeout      504 connect or read timeout
     SpoolError                   the local spool is unreadable or unwritable (not HTTP)
+    └── SpoolFull                the spool reached `spool_max_bytes`
 
 `error_body` renders any of them in the backend's own error shape (OpenAI,
 Anthropic or Ollama), so clients parse proxy errors like backend errors.
@@ -30,6 +31,7 @@ __all__ = [
     "ProxyError",
     "SessionKilled",
     "SpoolError",
+    "SpoolFull",
     "UnknownBackend",
     "UpstreamError",
     "UpstreamTimeout",
@@ -109,6 +111,10 @@ class SpoolError(Exception):
     """The durable spool cannot be read or written; never retriable in-process."""
 
     retriable = False
+
+
+class SpoolFull(SpoolError):
+    """An append would pass the spool's size cap; nothing was written."""
 
 
 def _payload(provider: Provider, error_type: str, message: str, extra: dict[str, str]) -> object:

@@ -138,7 +138,7 @@ class Processor:
         load: StateLoader,
     ) -> None:
         state = self._state(result, event.session_id, load)
-        if state.seen(rec.topic, rec.offset):
+        if state.seen(rec.topic, rec.partition, rec.offset, event.event_id):
             result.replayed += 1
             return
         now = event.time.timestamp()
@@ -165,7 +165,7 @@ class Processor:
                     "decision_id": verdict.command.decision_id,
                 },
             )
-        state.mark(rec.topic, rec.offset)
+        state.mark(rec.topic, rec.partition, rec.offset, event.event_id)
         result.states[event.session_id] = state
         result.events += 1
 
@@ -173,13 +173,13 @@ class Processor:
         self, result: BatchResult, rec: Record, command: SessionCommand, load: StateLoader
     ) -> None:
         state = self._state(result, command.session_id, load)
-        if state.seen(rec.topic, rec.offset):
+        if state.seen(rec.topic, rec.partition, rec.offset, command.event_id):
             result.replayed += 1
             return
         state.apply_command(command)
         if command.command == "kill":
             state.remember(command.decision_id)
-        state.mark(rec.topic, rec.offset)
+        state.mark(rec.topic, rec.partition, rec.offset, command.event_id)
         result.states[command.session_id] = state
         result.events += 1
 
