@@ -13,58 +13,14 @@ with the memory broker (the case where offsets start over):
 
 from __future__ import annotations
 
-import os
-import signal
-import subprocess
-import sys
-import time
 import uuid
-from collections.abc import Callable
 from pathlib import Path
 
 import httpx
 
-from modeltrail.embedded.process import child_processes, free_port
+from modeltrail.embedded.up_process import UpProcess, wait_for
 from sinks.query import run_query
 from sinks.settings import SinkSettings
-
-
-class Up:
-    """One `modeltrail up` process on fixed ports and a given data directory."""
-
-    def __init__(self, data: Path, ports: dict[str, int]) -> None:
-        self.data, self.ports = data, ports
-        self.out = data / f"up-{uuid.uuid4().hex[:6]}.out"
-        argv = [sys.executable, "-m", "modeltrail.cmd_stack", "up", "--data-dir", str(data)]
-        argv += ["--broker-storage", "memory"]
-        for name, port in ports.items():
-            argv += [f"--{name}", str(port)]
-        with self.out.open("wb") as out:
-            self.proc = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT, cwd=data)
-        wait_for("up ready", lambda: "Ctrl-C stops" in self.text() or self.proc.poll(), 120)
-        assert self.proc.poll() is None, self.text()
-
-    def text(self) -> str:
-        return self.out.read_text(errors="replace")
-
-    def part_pid(self, needle: str) -> int:
-        pids = [p for p, cmd in child_processes(self.proc.pid).items() if needle in cmd]
-        assert len(pids) == 1, child_processes(self.proc.pid)
-        return pids[0]
-
-    def stop(self) -> int:
-        self.proc.send_signal(signal.SIGTERM)
-        return self.proc.wait(120)
-
-
-def wait_for(what: str, check: Callable[[], object], timeout_s: float) -> object:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        value = check()
-        if value:
-            return value
-        time.sleep(0.1)
-    raise AssertionError(f"timed out after {timeout_s}s waiting for {what}")
 
 
 def send(client: httpx.Client, session: str, n: int) -> list[int]:
@@ -85,19 +41,18 @@ def viewed(data: Path) -> dict[str, int]:
 
 
 def test_up_restarts_a_dead_broker_and_a_second_up_keeps_the_trail(tmp_path: Path) -> None:
-    ports = {"port": free_port(), "control-port": free_port(), "kafka-port": free_port()}
     tag = uuid.uuid4().hex[:6]
-    up = Up(tmp_path, ports)
+    up = UpProcess(tmp_path, args=["--broker-storage", "memory"]).start()
     try:
-        with httpx.Client(base_url=f"http://127.0.0.1:{ports['port']}", timeout=10) as client:
+        with httpx.Client(base_url=up.proxy_url, timeout=10) as client:
             assert send(client, f"before-{tag}", 20) == [200] * 20
             # With the memory broker what the sink has not written yet dies with the
             # broker (the exposure window, README): kill it once the sink has.
             wait_for("first rows archived", lambda: viewed(tmp_path) == {f"before-{tag}": 20}, 30)
-            os.kill(up.part_pid("tansu"), signal.SIGKILL)
+            up.kill_part("broker")
             assert send(client, f"during-{tag}", 20) == [200] * 20  # spooled, not refused
-            wait_for("broker restarted", lambda: "broker restarted" in up.text(), 30)
-            assert up.proc.poll() is None, up.text()
+            wait_for("broker restarted", lambda: up.restarted("broker"), 30)
+            assert up.proc is not None and up.proc.poll() is None, up.text()
             assert send(client, f"after-{tag}", 20) == [200] * 20
         expected = {f"{s}-{tag}": 20 for s in ("before", "during", "after")}
         wait_for("first run archived", lambda: viewed(tmp_path) == expected, 60)
@@ -105,9 +60,9 @@ def test_up_restarts_a_dead_broker_and_a_second_up_keeps_the_trail(tmp_path: Pat
         code = up.stop()
     assert code == 0, up.text()
 
-    again = Up(tmp_path, ports)
+    again = UpProcess(tmp_path, args=["--broker-storage", "memory"], ports=up.ports).start()
     try:
-        with httpx.Client(base_url=f"http://127.0.0.1:{ports['port']}", timeout=10) as client:
+        with httpx.Client(base_url=again.proxy_url, timeout=10) as client:
             assert send(client, f"second-{tag}", 20) == [200] * 20
         expected[f"second-{tag}"] = 20
         wait_for("both runs in the trail", lambda: viewed(tmp_path) == expected, 60)
