@@ -32,6 +32,7 @@ not as lost. The last line is
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import subprocess
 import sys
@@ -150,7 +151,9 @@ class Chaos:
         for _ in range(times):
             n = self.up.text().count(f"{part} restarted") + 1
             self._outage(
-                name, lambda: self.up.kill_part(part), lambda n=n: self.up.restarted(part, n)
+                name,
+                functools.partial(self.up.kill_part, part),
+                functools.partial(self.up.restarted, part, n),
             )
             time.sleep(self.args.hold_s)
 
