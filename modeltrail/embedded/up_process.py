@@ -23,9 +23,9 @@ __all__ = ["PART_COMMANDS", "UpProcess", "wait_for"]
 PART_COMMANDS = {
     "broker-store": "weed server",
     "broker": "tansu",
-    "sink": "-m sinks",
-    "streams": "-m streams",
-    "proxy": "-m proxy",
+    "sink": "-m sinks ",
+    "streams": "-m streams ",
+    "proxy": "-m proxy ",
 }
 
 
@@ -98,7 +98,8 @@ class UpProcess:
         """The pid of a running part; raises AssertionError when not exactly one matches."""
         assert self.proc is not None
         needle = PART_COMMANDS[part]
-        pids = [p for p, cmd in child_processes(self.proc.pid).items() if needle in cmd]
+        children = child_processes(self.proc.pid).items()
+        pids = [p for p, cmd in children if needle in f"{cmd} "]
         if len(pids) != 1:
             raise AssertionError(f"{part}: {child_processes(self.proc.pid)}")
         return pids[0]
