@@ -52,7 +52,9 @@ STOP_TIMEOUTS: dict[Part, float] = {
     "streams": 20.0,
     "sink": 30.0,
     "broker": 10.0,
-    "broker-store": 10.0,
+    # SeaweedFS does not exit on SIGTERM (its S3 gateway keeps retrying its stopped
+    # filer); the broker is already stopped and a SIGKILL loses no written object.
+    "broker-store": 3.0,
 }
 START_TIMEOUTS: dict[Part, float] = {"streams": 120.0, "sink": 60.0, "proxy": 60.0}
 
