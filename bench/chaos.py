@@ -269,7 +269,8 @@ def main() -> int:
         extra = [] if redis is None else ["--redis", f"redis://127.0.0.1:{args.redis_port}/0"]
         up = UpProcess(
             data,
-            args=["--broker-storage", args.broker_storage, *extra],
+            # Parts are killed on purpose here, more often than `up` tolerates by default.
+            args=["--broker-storage", args.broker_storage, "--restart-limit", "50", *extra],
             env={"MODELTRAIL_PROXY__DURABILITY": "wal"},
         )
         started = time.monotonic()

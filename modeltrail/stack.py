@@ -104,6 +104,7 @@ class StackOptions:
     kafka: str | None = None
     kafka_port: int = 9092
     broker_storage: BrokerStorage = "s3"
+    restart_limit: int = 5  # deaths of one part within 5 minutes before `up` gives up
     topic_prefix: str = ""
     redis: str | None = None
     s3: str | None = None

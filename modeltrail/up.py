@@ -351,6 +351,7 @@ def run_up(
             console.line()
             console.print(stack.status_table())
             console.print("[dim]Ctrl-C stops the stack (proxy drains, sink flushes).[/dim]")
+            policy = policy or RestartPolicy(max_failures=opts.restart_limit)
             supervisor = Supervisor(stack, report, policy)
             while supervisor.step():
                 time.sleep(poll_s)
