@@ -301,12 +301,12 @@ def start_stack(workdir: Path) -> tuple[list[ManagedProcess], str, str]:
     bport = free_port()
     backend = ManagedProcess(
         "fake-backend",
-        [sys.executable, "-m", "proxy.fake_backend", "--port", str(bport)],
+        [sys.executable, "-m", "modeltrail.embedded.fake_backend", "--port", str(bport)],
         log_path=workdir / "backend.log",
         ready=lambda: port_open("127.0.0.1", bport),
     ).start()
     direct = f"http://127.0.0.1:{bport}"
-    proxy, proxied = start_proxy(workdir, broker.address, direct)  # type: ignore[attr-defined]
+    proxy, proxied = start_proxy(workdir, broker.address, direct)
     return [proxy, backend, broker], direct, proxied
 
 

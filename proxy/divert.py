@@ -21,7 +21,7 @@ from collections.abc import Awaitable, Callable
 from typing import Literal
 
 from proxy.errors import SpoolError, SpoolFull
-from proxy.spool import Record, Spool
+from proxy.spool import Spool, SpoolRecord
 from proxy.wal import WriteAheadLog
 
 __all__ = ["SpoolFront", "SpoolFullMode"]
@@ -51,7 +51,7 @@ class SpoolFront:
         self._on_full = on_full
         self._max_unwritten = max_unwritten
         self._drop, self._spooled, self._failed = drop, spooled, failed
-        self.unwritten: list[Record] = []
+        self.unwritten: list[SpoolRecord] = []
         self.full = False
         self.write_failures = 0
 
@@ -71,7 +71,7 @@ class SpoolFront:
         if self.wal is not None:
             self.wal.close()
 
-    async def write(self, records: list[Record]) -> bool:
+    async def write(self, records: list[SpoolRecord]) -> bool:
         """Spool `records` after any left unwritten; False when they wait in memory."""
         assert self.spool is not None
         records = self.unwritten + records
@@ -110,7 +110,7 @@ class SpoolFront:
             return True
         return self._on_full == "drop"
 
-    def log_event(self, record: Record) -> None:
+    def log_event(self, record: SpoolRecord) -> None:
         """Write-ahead: called on the request path before the response completes."""
         if self.wal is not None:
             self.wal.write(record)
@@ -124,7 +124,9 @@ class SpoolFront:
         if self.wal is not None:
             await asyncio.to_thread(self.wal.sync)
 
-    async def recover(self, send: Callable[[list[Record]], Awaitable[list[Record]]]) -> int:
+    async def recover(
+        self, send: Callable[[list[SpoolRecord]], Awaitable[list[SpoolRecord]]]
+    ) -> int:
         """Put what a killed process left in the write-ahead log first in line.
 
         Into the spool when there is one (replayed before any new event), else

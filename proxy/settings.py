@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from schemas.settings import KafkaSettings, RedisSettings
+from schemas.telemetry import TracingSettings
 
 __all__ = ["BackendConfig", "ControlKey", "ProxySettings"]
 
@@ -47,6 +48,7 @@ class ProxySettings(BaseSettings):
 
     kafka: KafkaSettings = Field(default_factory=KafkaSettings)
     redis: RedisSettings = Field(default_factory=RedisSettings)
+    tracing: TracingSettings = Field(default_factory=TracingSettings)
     instance_id: str = Field(default="proxy-1", description="`source` of emitted events")
 
     # --- forwarding, capture, emission (proxy core) ---
@@ -107,8 +109,13 @@ class ProxySettings(BaseSettings):
     control_port: int = 9090
     control_keys: list[ControlKey] = Field(default_factory=list)
     history_path: str = Field(
-        default="./modeltrail-data/trail", description="Parquet trail the history API reads"
+        default="./modeltrail-data/trail",
+        description="Parquet trail the history API reads: a directory or s3://bucket/prefix",
     )
+    history_s3_endpoint_url: str | None = Field(default=None, description="MinIO, SeaweedFS, ...")
+    history_s3_region: str = "us-east-1"
+    history_s3_access_key_id: SecretStr | None = None
+    history_s3_secret_access_key: SecretStr | None = None
     session_ttl_s: float = Field(
         default=7 * 86400.0, gt=0, description="how long an idle session's record is kept"
     )

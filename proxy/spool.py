@@ -43,9 +43,9 @@ from typing import BinaryIO, Literal, cast
 
 from proxy.errors import SpoolError, SpoolFull
 
-__all__ = ["Record", "Spool"]
+__all__ = ["Spool", "SpoolRecord"]
 
-Record = tuple[str, bytes, bytes]  # topic, key, value
+SpoolRecord = tuple[str, bytes, bytes]  # topic, key, value
 _HEAD = struct.Struct(">II")
 _TOPIC = struct.Struct(">H")
 _KEY = struct.Struct(">I")
@@ -53,13 +53,13 @@ _FILE_MODE = 0o600
 _DIR_MODE = 0o700
 
 
-def _encode(rec: Record) -> bytes:
+def _encode(rec: SpoolRecord) -> bytes:
     topic = rec[0].encode()
     payload = b"".join((_TOPIC.pack(len(topic)), topic, _KEY.pack(len(rec[1])), rec[1], rec[2]))
     return _HEAD.pack(len(payload), zlib.crc32(payload)) + payload
 
 
-def _decode(payload: bytes) -> Record:
+def _decode(payload: bytes) -> SpoolRecord:
     (tlen,) = _TOPIC.unpack_from(payload, 0)
     topic = payload[2 : 2 + tlen].decode()
     (klen,) = _KEY.unpack_from(payload, 2 + tlen)
@@ -154,7 +154,7 @@ class Spool:
     def empty(self) -> bool:
         return self._size == self._pos
 
-    def append(self, records: list[Record]) -> None:
+    def append(self, records: list[SpoolRecord]) -> None:
         """Append records durably (fsync under the `batch` policy).
 
         Raises:
@@ -167,7 +167,7 @@ class Spool:
         if self.fsync == "batch":
             self.sync()
 
-    def append_nowait(self, record: Record) -> int:
+    def append_nowait(self, record: SpoolRecord) -> int:
         """Write one record without fsync (it survives the process); its end offset."""
         self._write(_encode(record))
         return self._size
@@ -179,7 +179,9 @@ class Spool:
         except OSError as exc:
             raise SpoolError(f"spool fsync failed: {exc}") from exc
 
-    def read(self, max_records: int = 500, max_bytes: int = 4 << 20) -> list[tuple[Record, int]]:
+    def read(
+        self, max_records: int = 500, max_bytes: int = 4 << 20
+    ) -> list[tuple[SpoolRecord, int]]:
         """Unacked records from the acked position, each with the offset just after it.
 
         A record failing its CRC is quarantined and skipped; when only such
@@ -187,7 +189,7 @@ class Spool:
         """
         if self.empty:
             return []
-        out: list[tuple[Record, int]] = []
+        out: list[tuple[SpoolRecord, int]] = []
         with open(self._log, "rb") as fh:
             fh.seek(self._pos)
             data = fh.read(min(max_bytes, self._size - self._pos))
@@ -216,12 +218,12 @@ class Spool:
             return self.read(max_records, max_bytes)
         return out
 
-    def pending(self) -> tuple[list[Record], int]:
+    def pending(self) -> tuple[list[SpoolRecord], int]:
         """Every unacked record and the offset that acks them all (start-up recovery)."""
         with open(self._log, "rb") as fh:
             fh.seek(self._pos)
             data = fh.read(self._size - self._pos)
-        records: list[Record] = []
+        records: list[SpoolRecord] = []
         i = 0
         while i + _HEAD.size <= len(data):
             length, crc = _HEAD.unpack_from(data, i)

@@ -23,7 +23,7 @@ import logging
 from collections import deque
 
 from proxy.errors import SpoolError
-from proxy.spool import Record, Spool
+from proxy.spool import Spool, SpoolRecord
 
 __all__ = ["WriteAheadLog"]
 
@@ -47,7 +47,7 @@ class WriteAheadLog:
     def close(self) -> None:
         self.spool.close()
 
-    def recover(self) -> tuple[list[Record], int]:
+    def recover(self) -> tuple[list[SpoolRecord], int]:
         """Records a previous process left unsettled, and the offset that settles them."""
         return self.spool.pending()
 
@@ -55,7 +55,7 @@ class WriteAheadLog:
         """Settle everything before `offset` (recovered records, once secured)."""
         self.spool.commit(offset)
 
-    def write(self, record: Record) -> None:
+    def write(self, record: SpoolRecord) -> None:
         """Append one event's record; a failure is counted and logged, never raised."""
         try:
             end = self.spool.append_nowait(record)

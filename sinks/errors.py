@@ -2,10 +2,13 @@
 
 SinkError                 root; `retriable` tells a loop whether trying again can help
 ├── ConfigError           a bad target or setting (not retriable)
-├── StoreError            writing/reading the object store failed (retriable)
+├── ObjectStoreError      writing/reading the object store failed (retriable)
 │   └── ObjectExists      a write-if-absent found the key taken (not retriable)
 ├── EncodeError           a batch could not be turned into Parquet (not retriable)
 └── QueryError            a DuckDB query over the trail failed (not retriable)
+
+`is_retriable` is what the sink's retry loop asks: a sink error answers with its
+flag; any other error (network, broker, botocore, OS) is retried, nothing may be lost.
 """
 
 from __future__ import annotations
@@ -14,9 +17,10 @@ __all__ = [
     "ConfigError",
     "EncodeError",
     "ObjectExists",
+    "ObjectStoreError",
     "QueryError",
     "SinkError",
-    "StoreError",
+    "is_retriable",
 ]
 
 
@@ -30,13 +34,13 @@ class ConfigError(SinkError):
     """The target or a setting is invalid."""
 
 
-class StoreError(SinkError):
+class ObjectStoreError(SinkError):
     """The object store (S3 or a local directory) could not be written or read."""
 
     retriable = True
 
 
-class ObjectExists(StoreError):
+class ObjectExists(ObjectStoreError):
     """A write-if-absent found an object under the key already."""
 
     retriable = False
@@ -48,3 +52,8 @@ class EncodeError(SinkError):
 
 class QueryError(SinkError):
     """A query over the Parquet trail failed."""
+
+
+def is_retriable(exc: BaseException) -> bool:
+    """Whether trying the failed step again may help (see the module docstring)."""
+    return exc.retriable if isinstance(exc, SinkError) else True

@@ -31,7 +31,7 @@ import pyarrow.parquet as pq
 
 from sinks.errors import ObjectExists
 from sinks.keys import conflict_key
-from sinks.store import ObjectStore
+from sinks.object_store import ObjectStore
 
 __all__ = ["Outcome", "decide", "file_metadata", "publish"]
 
@@ -76,7 +76,7 @@ async def publish(
 ) -> tuple[Outcome, str]:
     """Store `data` under `key` by the rule above; returns (outcome, the key written or kept).
 
-    Raises StoreError (retriable) when the store cannot be reached.
+    Raises ObjectStoreError (retriable) when the store cannot be reached.
     """
     if not await store.exists(key):
         try:

@@ -1,9 +1,10 @@
 """DuckDB over the Parquet trail: views `requests`, `responses`, `violations`,
 `session_commands`, `stream_windows`, `deadletter` and a `sessions` summary.
 
-Works on a local directory or on S3. For S3 DuckDB reads through pyarrow's S3
-filesystem (wrapped as an fsspec filesystem), so no DuckDB extension has to be
-downloaded at run time. Files are merged by column name (`union_by_name`), so
+The one reader of the trail: the `modeltrail query` command and the proxy's
+`/control/history` both go through `connect`. Works on a local directory or on S3.
+For S3 DuckDB reads through pyarrow's S3 filesystem (wrapped as an fsspec
+filesystem), so no DuckDB extension and no httpfs has to be downloaded at run time. Files are merged by column name (`union_by_name`), so
 files written before and after an additive schema change read together; a
 column missing from an older file reads as NULL.
 
@@ -23,8 +24,8 @@ from fsspec.implementations.arrow import ArrowFSWrapper
 from schemas import TABLES, arrow_schema
 from sinks.errors import QueryError
 from sinks.keys import table_prefix
-from sinks.settings import SinkSettings
-from sinks.store import parse_target
+from sinks.object_store import parse_target
+from sinks.settings import SinkSettings, TrailLocation
 
 __all__ = ["SESSIONS_SQL", "connect", "run_query"]
 
@@ -79,7 +80,7 @@ class _TrailFS(ArrowFSWrapper):  # type: ignore[misc]
         return path.removeprefix(f"{_PROTOCOL}://").rstrip("/")
 
 
-def _s3_filesystem(settings: SinkSettings) -> _TrailFS:
+def _s3_filesystem(settings: TrailLocation) -> _TrailFS:
     from pyarrow import fs as pafs
 
     endpoint = settings.s3_endpoint_url
@@ -106,12 +107,13 @@ def _check_bucket(fs: _TrailFS, bucket: str) -> None:
         raise QueryError(f"no such bucket: {bucket}")
 
 
-def connect(settings: SinkSettings) -> duckdb.DuckDBPyConnection:
-    """An in-memory DuckDB connection with a view per table over the settings' target.
+def connect(where: SinkSettings | TrailLocation) -> duckdb.DuckDBPyConnection:
+    """An in-memory DuckDB connection with a view per table over the trail.
 
     Raises:
         QueryError: the bucket does not exist or S3 cannot be reached.
     """
+    settings = where if isinstance(where, TrailLocation) else TrailLocation.of(where)
     target = parse_target(settings.target)
     con = duckdb.connect()
     if target.kind == "s3":
@@ -150,7 +152,9 @@ def connect(settings: SinkSettings) -> duckdb.DuckDBPyConnection:
     return con
 
 
-def run_query(settings: SinkSettings, sql: str) -> tuple[list[str], list[tuple[Any, ...]]]:
+def run_query(
+    settings: SinkSettings | TrailLocation, sql: str
+) -> tuple[list[str], list[tuple[Any, ...]]]:
     """Run one SQL statement over the trail; returns (column names, rows). Raises QueryError."""
     try:
         con = connect(settings)

@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import ssl
+import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, cast
 
@@ -23,15 +24,16 @@ import faust
 
 from streams.decisions import Engine
 from streams.errors import PublishError, StreamsConfigError
-from streams.processor import Processor, Record
+from streams.processor import EventRecord, Processor
 from streams.settings import StreamsSettings
-from streams.store import SessionStore
+from streams.state_cache import SessionStateCache
+from streams.tracing import JudgementTracing
 from streams.transport import TunedTransport
 
 if TYPE_CHECKING:
     from streams.policy.holder import PolicyHolder
 
-__all__ = ["SESSIONS_TABLE", "StreamsApp", "create_app", "load_policy"]
+__all__ = ["SESSIONS_TABLE", "StreamsApp", "create_app", "load_policy_holder"]
 
 log = logging.getLogger(__name__)
 
@@ -46,13 +48,14 @@ class StreamsApp(faust.App):
     fast_drain: bool = True
     gapped_topics: frozenset[str] = frozenset()
     policy: PolicyHolder | None = None
-    session_store: SessionStore | None = None
+    session_store: SessionStateCache | None = None
+    judgement_tracing: JudgementTracing | None = None
 
     def _new_transport(self) -> Any:
         return TunedTransport(self.conf.broker_consumer, self)
 
 
-def load_policy(settings: StreamsSettings) -> PolicyHolder:
+def load_policy_holder(settings: StreamsSettings) -> PolicyHolder:
     """Load the configured policy into a holder (hot reload: `holder.reload()`).
 
     Raises:
@@ -87,7 +90,7 @@ def create_app(
     holder: PolicyHolder | None = None
     get_engine: Callable[[], Engine]
     if engine is None:
-        holder = load_policy(settings)
+        holder = load_policy_holder(settings)
         get_engine = lambda: holder.engine  # noqa: E731
     elif callable(engine) and not hasattr(engine, "evaluate"):
         get_engine = engine
@@ -143,7 +146,7 @@ def create_app(
         key_type=bytes,  # bytes types mean the raw codec both ways
         value_type=bytes,
     )
-    store = app.session_store = SessionStore(sessions)
+    store = app.session_store = SessionStateCache(sessions)
 
     @app.on_partitions_revoked.connect  # type: ignore[arg-type]  # faust's stub is narrower
     def on_revoked(sender: Any, *args: Any, **kwargs: Any) -> None:
@@ -151,11 +154,18 @@ def create_app(
         # these sessions now, and the table is recovered again on assignment
         store.reset()
 
-    processor = Processor(get_engine, topics, source=settings.instance_id, consumer=settings.app_id)
+    tracing = app.judgement_tracing = JudgementTracing(settings.tracing, settings.instance_id)
+    processor = Processor(
+        get_engine,
+        topics,
+        source=settings.instance_id,
+        consumer=settings.app_id,
+        collect_traces=tracing.enabled,
+    )
 
     async def judge_batch(events: list[faust.EventT[bytes]]) -> None:
         records = [
-            Record(
+            EventRecord(
                 topic=e.message.topic,
                 partition=e.message.partition,
                 offset=e.message.offset,
@@ -165,7 +175,9 @@ def create_app(
             )
             for e in events
         ]
+        started_ns = time.time_ns()
         result = processor.process(records, store.load)
+        tracing.record(started_ns, time.time_ns(), result, get_engine().version)
         pending = [
             await sinks[o.topic].send(key=o.key, value=o.value, force=True) for o in result.outputs
         ]

@@ -6,7 +6,7 @@ fetch loop runs and the third to fifth do not apply):
 * the consumer's `fetch_max_wait_ms` (hard-coded to 1500 ms in faust) comes from the
   app, so a broker that waits out the long-poll does not delay a kill by 1.5 s;
 * every offset commit first flushes the write-behind session store (see
-  `streams.store`): the changelog is written before the offsets it covers;
+  `streams.state_cache`): the changelog is written before the offsets it covers;
 * the fetcher hands each message to the conductor directly. Upstream wraps every
   delivery in `wait_first(callback, suspend_flow)`: four tasks and an
   `asyncio.wait` per message, more than judging the event costs, so that a

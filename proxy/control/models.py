@@ -7,7 +7,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from proxy.enforcement.store import SessionInfo
+from proxy.enforcement.session_store import SessionInfo
 from schemas.events import SessionCommand
 
 Delivery = Literal["acked", "queued", "not_sent"]

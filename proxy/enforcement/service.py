@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import inspect
 import logging
 from collections.abc import Mapping
 from datetime import datetime, timedelta
@@ -38,14 +37,15 @@ from datetime import datetime, timedelta
 from aiokafka import ConsumerRecord
 
 from proxy.enforcement import views
-from proxy.enforcement.base import EventPublisher
 from proxy.enforcement.commands import TopicFollower
-from proxy.enforcement.errors import EnforcementError, StoreError
+from proxy.enforcement.errors import EnforcementError, SessionStoreError
 from proxy.enforcement.journal import CommandJournal
 from proxy.enforcement.kills import KillRegistry
+from proxy.enforcement.memory_store import MemorySessionStore
 from proxy.enforcement.redis_store import RedisSessionStore
-from proxy.enforcement.store import MemorySessionStore, SessionInfo, SessionStore
+from proxy.enforcement.session_store import SessionInfo, SessionStore
 from proxy.metrics import ProxyMetrics
+from proxy.publisher import Publisher
 from proxy.settings import ProxySettings
 from schemas.codec import decode_as
 from schemas.deadletter import dead_letter
@@ -78,7 +78,7 @@ class EnforcementService:
         self,
         settings: ProxySettings,
         *,
-        publisher: EventPublisher | None = None,
+        publisher: Publisher | None = None,
         store: SessionStore | None = None,
         metrics: ProxyMetrics | None = None,
     ) -> None:
@@ -141,7 +141,7 @@ class EnforcementService:
                     self._apply(cmd, "journal")
             await self._follow()
         except EnforcementError as exc:
-            if self.settings.enforcement_replay_required or isinstance(exc, StoreError):
+            if self.settings.enforcement_replay_required or isinstance(exc, SessionStoreError):
                 await self.stop()
                 raise
             # Serve with the kills known so far (Redis mirror) and keep trying.
@@ -225,7 +225,7 @@ class EnforcementService:
         """Apply a command at once here and mirror it to the store (other replicas).
 
         Raises:
-            StoreError: the store could not mirror it (it is applied locally anyway).
+            SessionStoreError: the store could not mirror it (it is applied locally anyway).
         """
         changed = self._apply(cmd, "local")
         if self._journal is not None:
@@ -248,9 +248,7 @@ class EnforcementService:
         if self._publisher is None or not kept:
             return
         for cmd in sorted(kept.values(), key=lambda c: (c.time, c.event_id)):
-            result = self._publisher.publish(cmd)
-            if inspect.isawaitable(result):
-                await result
+            self._publisher.publish(cmd)
         self.republished += len(kept)
         log.warning("commands_republished", extra={"commands": len(kept)})
 
@@ -279,7 +277,7 @@ class EnforcementService:
         try:
             cmd = decode_as(SessionCommand, record.value or b"")
         except DecodeError as exc:
-            await self._dead_letter(record, str(exc))
+            self._dead_letter(record, str(exc))
             return
         if self._apply(cmd, "kafka"):
             self._queue.put_nowait(cmd)  # mirror for replicas that start later
@@ -288,12 +286,12 @@ class EnforcementService:
         try:
             violation = decode_as(Violation, record.value or b"")
         except DecodeError as exc:
-            await self._dead_letter(record, str(exc))
+            self._dead_letter(record, str(exc))
             return
         self.counters["violations"] += 1
         self._queue.put_nowait(violation)
 
-    async def _dead_letter(self, record: ConsumerRecord[bytes, bytes], reason: str) -> None:
+    def _dead_letter(self, record: ConsumerRecord[bytes, bytes], reason: str) -> None:
         log.warning(
             "record_undecodable",
             extra={"topic": record.topic, "partition": record.partition, "offset": record.offset},
@@ -310,9 +308,7 @@ class EnforcementService:
             source=self.settings.instance_id,
             consumer=f"{self.settings.instance_id}/enforcement",
         )
-        result = self._publisher.publish(letter)
-        if inspect.isawaitable(result):
-            await result
+        self._publisher.publish(letter)
 
     # --- the store writer ---
 
@@ -327,7 +323,7 @@ class EnforcementService:
                 batch.append(self._queue.get_nowait())
             try:
                 await self._write(batch)
-            except StoreError as exc:
+            except SessionStoreError as exc:
                 self.counters["store_errors"] += 1
                 log.warning("session_store_failed", extra={"error": str(exc), "lost": len(batch)})
             except Exception:
@@ -380,7 +376,7 @@ class EnforcementService:
         try:
             sessions: int | None = await self.store.count()
             active: int | None = await self.store.count(since=idle_floor)
-        except StoreError:
+        except SessionStoreError:
             sessions = active = None
         if self.metrics is not None:
             self.metrics.killed_sessions.set(killed)

@@ -13,8 +13,6 @@ from collections.abc import Callable
 from pathlib import Path
 
 from aiokafka import AIOKafkaProducer
-from polling import wait_until
-from session_events import command
 
 from modeltrail.embedded.process import ManagedProcess
 from proxy.emitter import build_emitter
@@ -24,6 +22,8 @@ from schemas.codec import encode, encode_key
 from schemas.events import EventEnvelope
 from schemas.kafka import ensure_topics
 from schemas.settings import KafkaSettings
+from tests.support.polling import wait_until
+from tests.support.session_events import command
 
 BrokerFactory = Callable[[int | None], ManagedProcess]
 

@@ -15,8 +15,6 @@ from collections.abc import Callable
 from pathlib import Path
 
 import httpx
-from polling import wait_until
-from proxy_harness import make_settings, running_proxy
 from test_streams_worker import worker_factory  # noqa: F401 - the fixture
 
 from modeltrail.embedded.process import ManagedProcess
@@ -24,6 +22,8 @@ from proxy.emitter import build_emitter
 from proxy.enforcement import EnforcementService
 from schemas.kafka import ensure_topics
 from schemas.settings import KafkaSettings
+from tests.support.polling import wait_until
+from tests.support.proxy_harness import make_settings, running_proxy
 
 CHAT = {"model": "gpt-4o", "messages": [{"role": "user", "content": "hello"}]}
 BrokerFactory = Callable[[int | None], ManagedProcess]

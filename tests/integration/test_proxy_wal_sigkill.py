@@ -16,11 +16,11 @@ import sys
 from pathlib import Path
 
 import httpx
-from proxy_harness import collect
 
 from modeltrail.embedded.process import ManagedProcess, free_port, port_open
 from schemas.events import EventEnvelope, LLMRequest, LLMResponse
 from schemas.settings import KafkaSettings
+from tests.support.proxy_harness import collect
 
 CLIENTS = 8
 

@@ -10,16 +10,14 @@ import asyncio
 import uuid
 from collections.abc import Callable
 
-from _sink_support import make_events, produce, trail_ids, trail_read
-from polling import wait_until
-from test_sink_exactly_once import s3_sink_settings
-
 from modeltrail.embedded.process import ManagedProcess
 from schemas import KafkaSettings
 from schemas.kafka import ensure_topics
 from sinks.consumer import Sink
 from sinks.keys import parse_key
 from sinks.settings import SinkSettings
+from tests.support.polling import wait_until
+from tests.support.sink_trail import make_events, produce, s3_sink_settings, trail_ids, trail_read
 
 
 async def _archive(settings: SinkSettings, n: int) -> Sink:

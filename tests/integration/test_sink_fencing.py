@@ -14,13 +14,12 @@ import asyncio
 import threading
 from pathlib import Path
 
-from _sink_support import make_events, produce, trail_ids, trail_read
-from polling import wait_until
-
 from schemas import KafkaSettings, LLMRequest
 from sinks.consumer import Sink
+from sinks.object_store import LocalStore
 from sinks.settings import SinkSettings
-from sinks.store import LocalStore
+from tests.support.polling import wait_until
+from tests.support.sink_trail import make_events, produce, trail_ids, trail_read
 
 MAX_FREEZE_S = 60.0
 

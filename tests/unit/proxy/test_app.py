@@ -13,7 +13,6 @@ from typing import Any
 import httpx
 import orjson
 import pytest
-from proxy_fakes import ListPublisher
 from pydantic import SecretStr
 
 from proxy.app import ProxyApp, create_app
@@ -26,6 +25,7 @@ from schemas.events import (
     SessionCommand,
     StreamWindow,
 )
+from tests.support.proxy_fakes import ListPublisher
 
 
 class KillAfter:

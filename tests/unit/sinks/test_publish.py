@@ -8,9 +8,9 @@ from pathlib import Path
 import pyarrow as pa
 
 from sinks.keys import parse_key
+from sinks.object_store import LocalStore
 from sinks.parquet import to_parquet
 from sinks.publish import decide, file_metadata, publish
-from sinks.store import LocalStore
 
 KEY = "requests/dt=2026-01-01/hour=00/t+0+0000000000000000000+0123456789abcdef.parquet"
 

@@ -1,0 +1,159 @@
+"""`MemorySessionStore`: one process's sessions, counters and mirrored commands.
+
+Same guarantees as every `SessionStore` (`session_store.py`): a violation counts
+once per `event_id`, a command replaces only an older one.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict, deque
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from proxy.enforcement.session_store import (
+    COUNTER_FIELDS,
+    LABEL_FIELDS,
+    CommandCallback,
+    Observation,
+    SessionInfo,
+    command_order,
+    response_total_tokens,
+    session_info,
+)
+from schemas.events import LLMRequest, SessionCommand, Violation
+
+__all__ = ["MemorySessionStore"]
+
+
+@dataclass(slots=True)
+class _Entry:
+    """One session as held in memory: `SessionInfo`'s stored values, as Redis keeps them."""
+
+    session_id: str
+    first_seen: float | None = None
+    last_seen: float | None = None
+    flagged: bool = False
+    counters: dict[str, int] = field(default_factory=lambda: dict.fromkeys(COUNTER_FIELDS, 0))
+    labels: dict[str, str | None] = field(default_factory=lambda: dict.fromkeys(LABEL_FIELDS))
+    violation_ids: deque[str] = field(default_factory=lambda: deque(maxlen=256))
+
+    def seen(self, ts: float) -> None:
+        if self.first_seen is None or ts < self.first_seen:
+            self.first_seen = ts
+        if self.last_seen is None or ts > self.last_seen:
+            self.last_seen = ts
+
+    def info(self, kill: SessionCommand | None) -> SessionInfo:
+        return session_info(
+            self.session_id,
+            first_seen=self.first_seen,
+            last_seen=self.last_seen,
+            flagged=self.flagged,
+            counters=self.counters,
+            labels=self.labels,
+            kill=kill,
+        )
+
+
+def apply_observation(s: _Entry, e: Observation) -> None:
+    """Fold one request or response into a session entry."""
+    s.seen(e.time.timestamp())
+    counters, labels = s.counters, s.labels
+    labels["backend"] = e.backend
+    if e.model:
+        labels["model"] = e.model
+    if isinstance(e, LLMRequest):
+        counters["requests"] += 1
+        if e.client_ip:
+            labels["client_ip"] = e.client_ip
+        if e.api_key_fingerprint:
+            labels["api_key_fingerprint"] = e.api_key_fingerprint
+        return
+    counters["responses"] += 1
+    if e.status_code >= 400 or e.outcome != "ok":
+        counters["errors"] += 1
+    counters["input_tokens"] += e.input_tokens or 0
+    counters["output_tokens"] += e.output_tokens or 0
+    counters["total_tokens"] += response_total_tokens(e)
+
+
+class MemorySessionStore:
+    """One process's sessions, least recently seen evicted beyond `max_sessions`."""
+
+    def __init__(self, *, max_sessions: int = 100_000) -> None:
+        self._max = max_sessions
+        self._sessions: OrderedDict[str, _Entry] = OrderedDict()
+        self._commands: dict[str, SessionCommand] = {}
+
+    async def start(self, on_command: CommandCallback | None = None) -> None:
+        return None  # one process: nobody else mirrors commands to us
+
+    async def stop(self) -> None:
+        return None
+
+    def _session(self, sid: str) -> _Entry:
+        s = self._sessions.get(sid)
+        if s is None:
+            s = self._sessions[sid] = _Entry(sid)
+            if len(self._sessions) > self._max:
+                self._sessions.popitem(last=False)
+        else:
+            self._sessions.move_to_end(sid)
+        return s
+
+    async def record(self, events: Sequence[Observation]) -> None:
+        for e in events:
+            apply_observation(self._session(e.session_id), e)
+
+    async def flag(self, violation: Violation) -> bool:
+        s = self._session(violation.session_id)
+        if violation.event_id in s.violation_ids:
+            return False
+        s.violation_ids.append(violation.event_id)
+        s.seen(violation.time.timestamp())
+        s.flagged = True
+        s.counters["violations"] += 1
+        s.labels["last_rule_id"] = violation.rule_id
+        s.labels["last_severity"] = violation.severity
+        return True
+
+    async def save_command(self, cmd: SessionCommand) -> bool:
+        current = self._commands.get(cmd.session_id)
+        if current is not None and command_order(cmd) <= command_order(current):
+            return False
+        self._commands[cmd.session_id] = cmd
+        return True
+
+    async def commands(self) -> list[SessionCommand]:
+        return list(self._commands.values())
+
+    async def get(self, session_id: str) -> SessionInfo | None:
+        s = self._sessions.get(session_id)
+        return None if s is None else s.info(self._commands.get(session_id))
+
+    async def query(
+        self,
+        *,
+        flagged: bool | None = None,
+        backend: str | None = None,
+        since: datetime | None = None,
+        limit: int = 100,
+    ) -> list[SessionInfo]:
+        floor = since.timestamp() if since is not None else None
+        out: list[SessionInfo] = []
+        for s in sorted(self._sessions.values(), key=lambda s: s.last_seen or 0.0, reverse=True):
+            if len(out) >= limit or (floor is not None and (s.last_seen or 0.0) < floor):
+                break
+            if flagged is not None and s.flagged != flagged:
+                continue
+            if backend is not None and s.labels["backend"] != backend:
+                continue
+            out.append(s.info(self._commands.get(s.session_id)))
+        return out
+
+    async def count(self, since: datetime | None = None) -> int:
+        if since is None:
+            return len(self._sessions)
+        floor = since.timestamp()
+        return sum(1 for s in self._sessions.values() if (s.last_seen or 0.0) >= floor)
