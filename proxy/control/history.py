@@ -100,9 +100,7 @@ def query_history(
             if since is not None:
                 where.append("time >= ?")
                 params.append(since)
-            # One row per event, as in every view of the trail (`sinks.query`).
-            dedup = f"(SELECT DISTINCT ON (event_id) * FROM {source})"
-            sql = f"SELECT {', '.join(columns)} FROM {dedup if 'event_id' in available else source}"
+            sql = f"SELECT {', '.join(columns)} FROM {source}"  # the views: one row per event
             if where:
                 sql += " WHERE " + " AND ".join(where)
             sql += f" ORDER BY time DESC LIMIT {int(limit)}"
