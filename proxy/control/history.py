@@ -100,7 +100,7 @@ def query_history(
             if since is not None:
                 where.append("time >= ?")
                 params.append(since)
-            sql = f"SELECT {', '.join(columns)} FROM {source}"  # the views: one row per event
+            sql = f"SELECT {', '.join(columns)} FROM {source}"
             if where:
                 sql += " WHERE " + " AND ".join(where)
             sql += f" ORDER BY time DESC LIMIT {int(limit)}"
