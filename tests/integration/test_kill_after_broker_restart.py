@@ -15,13 +15,13 @@ from collections.abc import Callable
 from pathlib import Path
 
 import httpx
-from test_streams_worker import worker_factory  # noqa: F401 - the fixture
 
 from modeltrail.embedded.process import ManagedProcess
 from proxy.emitter import build_emitter
 from proxy.enforcement import EnforcementService
 from schemas.kafka import ensure_topics
 from schemas.settings import KafkaSettings
+from tests.integration.test_streams_worker import worker_factory  # noqa: F401 - the fixture
 from tests.support.polling import wait_until
 from tests.support.proxy_harness import make_settings, running_proxy
 
