@@ -14,6 +14,7 @@ failing.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import re
 import signal
 import sys
@@ -65,19 +66,30 @@ class StackError(RuntimeError):
 
 @dataclass
 class LogReady:
-    """Ready once the log shows a ready line, or the process stayed up `settle_s` and logged."""
+    """Ready once the log shows a ready line, or the process stayed up `settle_s` and logged.
+
+    Only what this run wrote counts: a restarted part appends to the log of the
+    previous one, whose ready line must not make the new one look ready.
+    """
 
     path: Path
     pattern: re.Pattern[str]
     settle_s: float = 3.0
     _since: float | None = None
+    _offset: int = field(init=False, default=0)
+
+    def __post_init__(self) -> None:
+        with contextlib.suppress(OSError):
+            self._offset = self.path.stat().st_size
 
     def __call__(self) -> bool:
         now = time.monotonic()
         if self._since is None:
             self._since = now
         try:
-            text = self.path.read_text(errors="replace")[-65_536:]
+            with self.path.open("rb") as fh:
+                fh.seek(max(self._offset, fh.seek(0, 2) - 65_536))
+                text = fh.read().decode(errors="replace")
         except OSError:
             return False
         if self.pattern.search(text):

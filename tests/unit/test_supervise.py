@@ -85,3 +85,20 @@ def test_supervisor_gives_up_on_a_part_that_keeps_failing(tmp_path: Path) -> Non
     assert not _run(sup, 5.0)
     assert sup.gave_up == "worker"
     assert "keeps failing" in reports[-1][1]
+
+
+def test_a_restarted_part_is_not_ready_on_the_previous_runs_log(tmp_path: Path) -> None:
+    import re
+
+    from modeltrail.up import LogReady
+
+    log = tmp_path / "sink.log"
+    log.write_text("old run\nsink_started\n")
+    ready = LogReady(log, re.compile("sink_started"), settle_s=60)
+    assert not ready()  # the old ready line does not count
+    with log.open("a") as fh:
+        fh.write("new run\n")
+    assert not ready()
+    with log.open("a") as fh:
+        fh.write("sink_started\n")
+    assert ready()
