@@ -14,10 +14,13 @@ import time
 import uuid
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import TypeVar
 
 from modeltrail.embedded.process import child_processes, free_port
 
 __all__ = ["PART_COMMANDS", "UpProcess", "wait_for"]
+
+T = TypeVar("T")
 
 #: How each part's command line can be told apart among `up`'s children.
 PART_COMMANDS = {
@@ -29,14 +32,14 @@ PART_COMMANDS = {
 }
 
 
-def wait_for(what: str, check: Callable[[], object], timeout_s: float) -> object:
-    """Poll `check` until truthy; raises AssertionError naming `what` after `timeout_s`."""
+def wait_for(what: str, check: Callable[[], T], timeout_s: float = 20.0) -> T:
+    """Poll `check` until truthy; its value. Raises AssertionError naming `what` after `timeout_s`."""
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         value = check()
         if value:
             return value
-        time.sleep(0.1)
+        time.sleep(0.05)
     raise AssertionError(f"timed out after {timeout_s}s waiting for {what}")
 
 

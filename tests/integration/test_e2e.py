@@ -21,7 +21,7 @@ import sys
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -33,6 +33,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from modeltrail.demo import attack_texts
 from modeltrail.embedded.process import free_port
+from modeltrail.embedded.up_process import wait_for
 from modeltrail.stack import STOP_ORDER
 from schemas import decode
 from schemas.topics import Topics
@@ -111,16 +112,6 @@ def chat(text: str, *, stream: bool = False) -> dict[str, Any]:
         "stream": stream,
         "messages": [{"role": "user", "content": text}],
     }
-
-
-def wait_for(what: str, check: Callable[[], Any], timeout_s: float = 20.0) -> Any:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        value = check()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise AssertionError(f"timed out after {timeout_s}s waiting for {what}")
 
 
 class StreamReader(threading.Thread):
