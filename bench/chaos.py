@@ -151,12 +151,19 @@ class Chaos:
     def kill(self, name: str, part: str, times: int = 1) -> None:
         for _ in range(times):
             n = self.up.text().count(f"{part} restarted") + 1
+            assigned = self._assignments()
             self._outage(
                 name,
                 functools.partial(self.up.kill_part, part),
                 functools.partial(self.up.restarted, part, n),
             )
+            if part == "sink":  # kill the next incarnation only once it got partitions
+                wait_for("sink assigned", lambda a=assigned: self._assignments() > a, 90)
             time.sleep(self.args.hold_s)
+
+    def _assignments(self) -> int:
+        log = self.up.data / "logs" / "sink.log"
+        return log.read_text(errors="replace").count("partitions_assigned") if log.exists() else 0
 
     def streams(self, name: str) -> None:
         session = f"chaos-attack-{int(time.time())}"
