@@ -24,10 +24,12 @@ Delivery guarantee (exactly-once trail, by construction):
   holds other records keeps them, and the new file goes beside it under a
   conflict key unless the stored one already holds all its records (counted,
   logged). Records two files share are read once by the `event_id` views.
-* Fencing: before each upload the group's committed offset of the partition is
-  read back; when it is past the file's start, another member owns the
-  partition and got further (this sink was paused past its session or cut off
-  from the broker), so the file is dropped, not uploaded.
+* Fencing: before an upload that comes more than half a session after the
+  partition's last commit (this sink may have been paused past its session or
+  cut off from the broker), the group's committed offset is read back; when it
+  is past the file's start, another member owns the partition and got further,
+  so the file is dropped, not uploaded. (A late upload that slips through is
+  still harmless: `sinks.publish` never replaces a stored file.)
 * On revocation the partition's in-flight upload is awaited (an upload running
   in a thread cannot be cancelled, and must not land after the next owner
   wrote the same key) and its buffers are dropped; the next owner replays from
@@ -112,6 +114,7 @@ class _Partition:
     inflight: asyncio.Future[None] | None = None
     revoked: bool = False
     last_input: float = field(default_factory=time.monotonic)
+    last_commit: float = field(default_factory=time.monotonic)
     opened: float = field(default_factory=time.monotonic)
 
 
@@ -311,6 +314,7 @@ class Sink:
             if not await self._deliver(part, done):
                 return
             part.pending.popleft()
+            part.last_commit = time.monotonic()
             self.stats.events += done.rows
             if len(part.pending) < MAX_PENDING and self._consumer is not None and not part.revoked:
                 with contextlib.suppress(IllegalStateError):
@@ -326,7 +330,7 @@ class Sink:
 
             async def put() -> None:
                 nonlocal fenced
-                if await self._fenced(part, done):
+                if self._stalled(part) and await self._fenced(part, done):
                     fenced = True
                     return
                 data = await asyncio.to_thread(done.encode, schema, s.compression_level)
@@ -355,6 +359,11 @@ class Sink:
             if sent is False:
                 return False
         return await self._retry(part, "commit", lambda: self._commit(part, done)) is not False
+
+    def _stalled(self, part: _Partition) -> bool:
+        """Long enough without a commit that the group may have moved on without us."""
+        quiet_s = time.monotonic() - part.last_commit
+        return quiet_s > self.settings.session_timeout_ms / 2000
 
     async def _fenced(self, part: _Partition, done: ClosedFile) -> bool:
         """Whether another member committed past this file's start (then it owns the partition)."""
