@@ -253,6 +253,7 @@ def status_rows(
     rows = [
         ("proxy", f"http://{_loopback(opts.host)}:{opts.port}"),
         ("control API", f"{control}/control/health"),
+        ("dashboard", f"{control}/ui/"),
         ("metrics", f"{control}/metrics"),
         (
             "kafka",

@@ -323,9 +323,9 @@ class ProxyApp:
         t0: float,
         span: RequestSpan | None = None,
     ) -> None:
-        response = await self.forwarder.open(
-            scope["method"], route.url, self._upstream_headers(scope, route, span), body
-        )
+        upstream_headers = self._upstream_headers(scope, route, span)
+        self.metrics.overhead.observe(time.perf_counter() - t0)
+        response = await self.forwarder.open(scope["method"], route.url, upstream_headers, body)
         ttfb = time.perf_counter() - t0
         extra = [
             (b"x-modeltrail-request-id", (req.request_id or "").encode()),

@@ -10,7 +10,7 @@ Guarantees:
   log is not committed past them until they are on disk.
 - A full spool (`spool_max_bytes`) follows `on_spool_full`: the batch is dropped
   and counted, and with `fail_closed` `has_room()` stays false (the app answers
-  503) until replay has brought the spool under nine-tenths of its cap.
+  503) until replay has shrunk the spool by a tenth.
 """
 
 from __future__ import annotations
@@ -53,6 +53,7 @@ class SpoolFront:
         self._drop, self._spooled, self._failed = drop, spooled, failed
         self.unwritten: list[SpoolRecord] = []
         self.full = False
+        self._full_at = 0
         self.write_failures = 0
 
     def open(self) -> None:
@@ -82,6 +83,7 @@ class SpoolFront:
             await asyncio.to_thread(self.spool.append, records)
         except SpoolFull:
             self.full = True
+            self._full_at = self.spool.size
             log.error("spool_full", extra={"dropped": len(records), "policy": self._on_full})
             self._drop(len(records))
             self._hold_wal(False)
@@ -105,7 +107,7 @@ class SpoolFront:
         if not self.full:
             return True
         spool = self.spool
-        if spool is None or spool.max_bytes is None or spool.size < spool.max_bytes * 0.9:
+        if spool is None or spool.size < self._full_at * 0.9:
             self.full = False
             return True
         return self._on_full == "drop"
@@ -119,10 +121,6 @@ class SpoolFront:
         """The next `n` logged events are acked, spooled or dropped."""
         if self.wal is not None and n:
             self.wal.done(n)
-
-    async def sync(self) -> None:
-        if self.wal is not None:
-            await asyncio.to_thread(self.wal.sync)
 
     async def recover(
         self, send: Callable[[list[SpoolRecord]], Awaitable[list[SpoolRecord]]]

@@ -346,7 +346,6 @@ class Emitter:
                         else:
                             await self._divert(records)
                         self._front.settled(len(records))
-                        await self._front.sync()
                 if self._spilling and len(records) < len(batch):
                     await self._unspill()
             except Exception:  # top-level loop: log and keep draining
@@ -425,7 +424,7 @@ def build_emitter(settings: ProxySettings, metrics: ProxyMetrics | None = None) 
             Spool(
                 settings.spool_dir / "wal", fsync="never", compact_bytes=4 << 20, lazy_position=True
             ),
-            fsync=settings.spool_fsync == "batch",
+            fsync_interval_s=settings.wal_fsync_ms / 1000,
         )
     return Emitter(
         settings.kafka,

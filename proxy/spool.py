@@ -172,6 +172,10 @@ class Spool:
         self._write(_encode(record))
         return self._size
 
+    def fileno(self) -> int:
+        """The log's file descriptor (raises SpoolError when closed)."""
+        return self._file().fileno()
+
     def sync(self) -> None:
         """fsync what was written; raises SpoolError."""
         try:

@@ -14,9 +14,9 @@ reports the partitions whose log was replaced:
   that already holds more records than the follower had read).
 The anchor is read by a small probe consumer of its own, so the follower's
 position is never disturbed. A probe that cannot reach the broker says nothing
-(the next check tries again). Compaction removing the anchor reads as a reset:
-the follower re-reads from the beginning, which its idempotent handler absorbs
-(the same cost as a start-up replay).
+(the next check tries again). Retention or compaction removing the anchor is
+not a reset: the probe then finds the first later record, which becomes the
+anchor.
 
 Used by `proxy.enforcement.commands.TopicFollower` for `session.commands` and
 `audit.violations`, and by any future follower of a compacted topic
@@ -88,26 +88,33 @@ class ResetWatch:
             anchor = self._anchors.get(tp)
             if tp in replaced or anchor is None:
                 continue
-            if await self._anchor_gone(tp, anchor):
+            found = await self._record_at(tp, anchor.offset)
+            if found is None:
+                continue
+            if found.offset != anchor.offset:
+                # Retention or compaction removed the anchor: the log's start moved
+                # on, which is not a new log. The first record there is the anchor now.
+                self._anchors[tp] = anchor_of(found)
+            elif anchor_of(found) != anchor:
                 replaced.append(tp)
         self.forget(replaced)
         return replaced
 
-    async def _anchor_gone(self, tp: TopicPartition, anchor: Anchor) -> bool:
-        """Whether another record now sits at the anchor's offset (False when unsure)."""
+    async def _record_at(
+        self, tp: TopicPartition, offset: int
+    ) -> ConsumerRecord[bytes, bytes] | None:
+        """The first record at or after `offset` (None when unsure: broker down, slow)."""
         try:
             probe = await self._probe_consumer()
             probe.assign([tp])
-            probe.seek(tp, anchor.offset)
+            probe.seek(tp, offset)
             batch = await probe.getmany(tp, timeout_ms=_PROBE_TIMEOUT_MS, max_records=1)
         except KafkaError as exc:
             log.info("reset_probe_failed", extra={"topic": tp.topic, "error": str(exc)})
-            await self.close()
-            return False
+            await self._drop_probe()  # the anchors stay: the broker may be restarting
+            return None
         records = batch.get(tp, [])
-        if not records:
-            return False
-        return anchor_of(records[0]) != anchor
+        return records[0] if records else None
 
     async def _probe_consumer(self) -> AIOKafkaConsumer:
         if self._probe is None:
@@ -128,7 +135,11 @@ class ResetWatch:
         return self._probe
 
     async def close(self) -> None:
-        """Stop the probe consumer; idempotent."""
+        """Stop the probe consumer and forget the anchors; idempotent."""
+        self._anchors.clear()
+        await self._drop_probe()
+
+    async def _drop_probe(self) -> None:
         probe, self._probe = self._probe, None
         if probe is not None:
             with contextlib.suppress(KafkaError):

@@ -13,19 +13,20 @@ from collections.abc import Callable
 from pathlib import Path
 
 from aiokafka import AIOKafkaProducer
+from pydantic import SecretStr
 
-from modeltrail.embedded.process import ManagedProcess
+from modeltrail.embedded.servers import BrokerProcess
 from proxy.emitter import build_emitter
 from proxy.enforcement import EnforcementService
 from proxy.settings import ProxySettings
 from schemas.codec import encode, encode_key
 from schemas.events import EventEnvelope
 from schemas.kafka import ensure_topics
-from schemas.settings import KafkaSettings
+from schemas.settings import KafkaSettings, RedisSettings
 from tests.support.polling import wait_until
 from tests.support.session_events import command
 
-BrokerFactory = Callable[[int | None], ManagedProcess]
+BrokerFactory = Callable[[int | None], BrokerProcess]
 
 
 async def _send(kafka: KafkaSettings, *events: EventEnvelope) -> None:
@@ -40,16 +41,16 @@ async def _send(kafka: KafkaSettings, *events: EventEnvelope) -> None:
         await producer.stop()
 
 
-def _settings(broker: ManagedProcess, **kw: object) -> ProxySettings:
+def _settings(broker: BrokerProcess, **kw: object) -> ProxySettings:
     kafka = KafkaSettings(
-        bootstrap_servers=broker.address,  # type: ignore[attr-defined]
+        bootstrap_servers=broker.address,
         topic_prefix=f"t{uuid.uuid4().hex[:10]}.",
     )
     return ProxySettings(kafka=kafka, enforcement_replay_timeout_s=20, **kw)  # type: ignore[arg-type]
 
 
-def _restart(broker: ManagedProcess, broker_factory: BrokerFactory) -> ManagedProcess:
-    port = int(broker.address.rsplit(":", 1)[1])  # type: ignore[attr-defined]
+def _restart(broker: BrokerProcess, broker_factory: BrokerFactory) -> BrokerProcess:
+    port = broker.port
     broker.stop()
     return broker_factory(port)  # a new, empty broker on the same address
 
@@ -78,10 +79,25 @@ async def test_a_kill_published_after_a_broker_restart_is_enforced(
 async def test_operator_kills_are_kept_and_republished_after_a_reset(
     broker_factory: BrokerFactory, tmp_path: Path
 ) -> None:
-    broker = broker_factory(None)
-    settings = _settings(
-        broker, command_journal=tmp_path / "commands.journal", spool_dir=tmp_path / "spool"
+    await _kept_and_republished(
+        broker_factory, tmp_path, {"command_journal": tmp_path / "commands.journal"}
     )
+
+
+async def test_operator_kills_kept_in_redis_are_republished_after_a_reset(
+    broker_factory: BrokerFactory, tmp_path: Path, redis_url: str, redis_prefix: str
+) -> None:
+    redis = RedisSettings(url=SecretStr(redis_url), key_prefix=redis_prefix)
+    await _kept_and_republished(
+        broker_factory, tmp_path, {"session_store": "redis", "redis": redis}
+    )
+
+
+async def _kept_and_republished(
+    broker_factory: BrokerFactory, tmp_path: Path, keep: dict[str, object]
+) -> None:
+    broker = broker_factory(None)
+    settings = _settings(broker, spool_dir=tmp_path / "spool", **keep)
     kafka = settings.kafka
     await ensure_topics(kafka)
     await _send(kafka, command("filler", "resume"))
@@ -101,7 +117,7 @@ async def test_operator_kills_are_kept_and_republished_after_a_reset(
     finally:
         await emitter.stop()
     # The new broker has the operator kill again: a replica started now enforces it.
-    other = settings.model_copy(update={"command_journal": None})
+    other = settings.model_copy(update={"command_journal": None, "session_store": "memory"})
     async with EnforcementService(other) as fresh:
         assert fresh.check("operator-kill") is not None
         assert fresh.check("filler-2") is None

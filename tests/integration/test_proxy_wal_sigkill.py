@@ -37,7 +37,7 @@ def _proxy(kafka: KafkaSettings, backend: str, tmp_path: Path, port: int, n: int
         "MODELTRAIL_PROXY__BACKENDS": json.dumps([{"name": "fake", "url": backend}]),
         "MODELTRAIL_PROXY__DEFAULT_BACKEND": "fake",
         "MODELTRAIL_PROXY__DURABILITY": "wal",
-        "MODELTRAIL_PROXY__EMIT_GATHER_MS": "150",
+        "MODELTRAIL_PROXY__EMIT_GATHER_MS": "400",
         "MODELTRAIL_PROXY__INLINE_POLICY": "false",
     }
     return ManagedProcess(

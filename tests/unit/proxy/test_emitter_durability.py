@@ -13,6 +13,8 @@ import sys
 import textwrap
 from pathlib import Path
 
+import pytest
+
 from modeltrail.embedded.process import free_port
 from proxy.emitter import Emitter
 from proxy.metrics import ProxyMetrics
@@ -26,7 +28,7 @@ from tests.support.session_events import numbered_request
 _KILLED_CHILD = textwrap.dedent(
     """
     import asyncio, os, signal, sys
-    sys.path.insert(0, {tests!r})
+    sys.path.insert(0, {root!r})
     from tests.support.session_events import numbered_request
     from proxy.emitter import Emitter
     from proxy.spool import Spool
@@ -64,7 +66,7 @@ def _spooled_ids(directory: Path) -> list[str]:
 
 def _kill_child(tmp_path: Path, durable: bool) -> None:
     code = _KILLED_CHILD.format(
-        tests=str(Path(__file__).parents[3]),
+        root=str(Path(__file__).parents[3]),
         wal=str(tmp_path / "spool" / "wal"),
         spool=str(tmp_path / "spool"),
         durable=durable,
@@ -140,7 +142,7 @@ async def test_a_failed_spool_write_is_counted_and_kept_not_dropped(tmp_path: Pa
 
 
 async def test_a_full_spool_fails_closed_and_counts_drops(tmp_path: Path) -> None:
-    spool = Spool(tmp_path / "spool", fsync="never", max_bytes=1_700)
+    spool = Spool(tmp_path / "spool", fsync="never", max_bytes=2_000)
     emitter = Emitter(
         _kafka(), spool=spool, gather_ms=1, request_timeout_ms=300, on_spool_full="fail_closed"
     )
@@ -153,5 +155,25 @@ async def test_a_full_spool_fails_closed_and_counts_drops(tmp_path: Path) -> Non
     assert not emitter.accepting()  # 503 for new requests
     assert emitter.stats()["spool_full"] is True
     assert emitter.dropped >= 1 and emitter.spooled + emitter.dropped == i
-    assert spool.size <= 1_700
+    assert spool.size <= 2_000
     await emitter.stop()
+
+
+async def test_the_wal_is_fsynced_off_the_request_path(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    synced: list[int] = []
+    real_fsync = os.fsync
+
+    def spy(fd: int) -> None:
+        synced.append(fd)
+        real_fsync(fd)
+
+    monkeypatch.setattr(os, "fsync", spy)
+    wal = WriteAheadLog(Spool(tmp_path / "wal", fsync="never"), fsync_interval_s=0.02)
+    wal.open()
+    try:
+        wal.write(("t", b"k", b"v"))
+        await wait_until(lambda: wal.spool.fileno() in synced, 5, "the periodic fsync")
+    finally:
+        wal.close()
