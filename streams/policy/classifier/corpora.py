@@ -82,11 +82,11 @@ _CANARY = re.compile(r"\b[A-Z]{4}_[0-9A-F]{8}_CONFIRMED\b")
 
 
 def _agentseal(rng: random.Random, fillers: list[str]) -> Iterator[Row]:
-    from agentseal.probes.extraction import build_extraction_probes
-    from agentseal.probes.injection import build_injection_probes
-
     import uuid
     from unittest import mock
+
+    from agentseal.probes.extraction import build_extraction_probes
+    from agentseal.probes.injection import build_injection_probes
 
     # Probes embed canaries from uuid4 (also encoded: base64, Unicode tags): seeded here so
     # a rerun reads the same rows.
