@@ -10,8 +10,16 @@ from typing import Any, cast, get_args
 
 import typer
 
-from schemas.events import Target
-from streams.policy import PRESETS, PolicyEngine, PolicyValidationError, decide, load_policy
+from schemas.events import LLMRequest, Target
+from streams.policy import (
+    PRESETS,
+    Finding,
+    PolicyEngine,
+    PolicyValidationError,
+    SessionContext,
+    decide,
+    load_policy,
+)
 
 app = typer.Typer(help="Policy: validate files, evaluate text offline, list rules.")
 
@@ -62,9 +70,42 @@ def _parse(line: str) -> tuple[str, str, str]:
     raise ValueError('expected plain text, a JSON string or {"text"|"prompt": ..., "role": ...}')
 
 
+def _judge_body(engine: PolicyEngine, item: dict[str, Any]) -> list[Finding]:
+    """A whole request body, read by its dialect exactly as the proxy reads it."""
+    from proxy.dialects import canonical_path, dialect_of, extract
+
+    path = canonical_path(str(item.get("path") or "/v1/chat/completions"))
+    provider = dialect_of(path)
+    parts, facts = extract(provider, path, item["body"])
+    event = LLMRequest(
+        source="cli",
+        session_id="cli",
+        backend="-",
+        provider=provider,
+        path=path,
+        model=facts.model,
+        messages=parts,
+    )
+    return engine.evaluate(event, SessionContext(session_id="cli", now=event.time))
+
+
+def _body_item(line: str) -> dict[str, Any] | None:
+    if '"body"' not in line:
+        return None
+    try:
+        item = json.loads(line)
+    except ValueError:
+        return None
+    return item if isinstance(item, dict) and "body" in item else None
+
+
 def _judge(engine: PolicyEngine, line: str) -> dict[str, Any]:
-    text, role, target = _parse(line)
-    findings = engine.evaluate_text(text, role=role, target=cast(Target, target))
+    item = _body_item(line)
+    if item is not None:
+        findings = _judge_body(engine, item)
+    else:
+        text, role, target = _parse(line)
+        findings = engine.evaluate_text(text, role=role, target=cast(Target, target))
     out: list[dict[str, Any]] = []
     for f in findings:
         d: dict[str, Any] = {
@@ -85,8 +126,10 @@ def eval_cmd(
 ) -> None:
     """Judge each input line; one verdict line per line, then a summary line.
 
-    A line is plain text, a JSON string, or a JSON object {"text" or "prompt": ...,
-    "role": user|tool|system|assistant, "target": request|response|...}. Each verdict
+    A line is plain text, a JSON string, a JSON object {"text" or "prompt": ...,
+    "role": user|tool|system|assistant, "target": request|response|...}, or a whole
+    request {"path": "/v1/messages", "body": {...}} whose parts are extracted by the
+    proxy's dialects, so the verdict is the one the proxy and the worker reach. Each verdict
     lists the findings with their rule, OWASP tag, severity, action (and classifier score).
     """
     engine = _engine(preset, policy)

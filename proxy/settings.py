@@ -87,6 +87,23 @@ class ProxySettings(BaseSettings):
         description="judge each request with the policy engine before forwarding; `block` "
         "and `kill` decisions answer 403 in enforce mode",
     )
+    passthrough: Literal["inspect", "deny", "allow"] = Field(
+        default="inspect",
+        description="a request on no known API path: `inspect` judges a JSON or text body as "
+        "a whole, `deny` answers 403, `allow` forwards it unjudged",
+    )
+    judged_max_sessions: int = Field(
+        default=10_000, ge=1, description="sessions whose judged parts the inline check remembers"
+    )
+    judged_parts_per_session: int = Field(
+        default=256, ge=1, description="part hashes remembered per session (oldest dropped)"
+    )
+    inline_offload_bytes: int = Field(
+        default=64 * 1024,
+        ge=0,
+        description="bodies larger than this are parsed and judged on a worker thread, "
+        "so a large body never holds the event loop",
+    )
     policy_preset: Literal["minimal", "standard", "strict"] = "standard"
     policy_files: list[Path] = Field(default_factory=list, description="custom policy YAML")
 
@@ -133,3 +150,18 @@ class ProxySettings(BaseSettings):
         "idle fetch after about this long, so 5 ms cost ~10% of a core in the proxy and "
         "as much in the broker, while 50 ms adds ~10 ms (max ~30) to kill delivery",
     )
+
+    # --- dashboard (`/ui` on the control API) ---
+    ui_enabled: bool = Field(default=True, description="serve the dashboard at /ui")
+    content_scope: Literal["read", "kill", "admin"] = Field(
+        default="admin",
+        description="scope a control key needs to see prompt and response text in the "
+        "dashboard and to run SQL over the trail (the rest needs `read`)",
+    )
+    ui_feed_lookback_s: float = Field(
+        default=3600.0, ge=0, description="the live violation feed starts this far back"
+    )
+    trail_query_timeout_s: float = Field(default=10.0, gt=0, description="a trail SQL query")
+    trail_query_max_rows: int = Field(default=5000, ge=1, le=100_000)
+    sink_group: str = Field(default="modeltrail-sink", description="for the health panel")
+    streams_group: str = Field(default="modeltrail-streams", description="for the health panel")

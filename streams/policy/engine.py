@@ -35,22 +35,21 @@ __all__ = ["PolicyEngine"]
 _Unit = tuple[Target, str | None, str, str]
 
 
-def _new_turn_start(event: LLMRequest) -> int:
-    """Index of the first message after the last assistant turn (0 on a first request)."""
-    for i in range(len(event.messages) - 1, -1, -1):
-        if event.messages[i].role == "assistant":
-            return i + 1
-    return 0
-
-
-def _units(event: LLMRequest | LLMResponse | StreamWindow, scan_history: bool) -> list[_Unit]:
+def _units(
+    event: LLMRequest | LLMResponse | StreamWindow,
+    scan_history: bool,
+    new_parts: Sequence[int] | None,
+) -> list[_Unit]:
     out: list[_Unit] = []
     if isinstance(event, LLMRequest):
-        # Chat clients resend the whole conversation each turn; judging only the new turn
-        # keeps one injected message from being reported (and scored) on every later request.
-        start = 0 if scan_history else _new_turn_start(event)
-        for i, m in enumerate(event.messages):
-            if m.content and i >= start:
+        # Chat clients resend the whole conversation each turn: the caller's memory of
+        # judged parts (`new_parts`) keeps one injected message from being reported (and
+        # scored) on every later request, without trusting where the "new turn" starts.
+        msgs = event.messages
+        pick = range(len(msgs)) if scan_history or new_parts is None else new_parts
+        for i in pick:
+            m = msgs[i]
+            if m.content:
                 out.append(("request", m.role, f"messages[{i}].content", m.content))
         return out
     text = event.text
@@ -264,7 +263,7 @@ class PolicyEngine:
         self, event: LLMRequest | LLMResponse | StreamWindow, ctx: SessionContext
     ) -> list[Finding]:
         """Every finding for one event given its session's state (which includes this event)."""
-        findings = self._scan(_units(event, self.scan_history))
+        findings = self._scan(_units(event, self.scan_history, ctx.new_parts))
         if not isinstance(event, LLMRequest):
             findings += self._tools(event)
         else:

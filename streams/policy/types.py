@@ -64,6 +64,9 @@ class SessionContext:
     # None until enough history exists to judge an anomaly.
     baseline_rpm: float | None = None
     baseline_samples: int = 0
+    # Indices of a request's messages this session has not had judged yet
+    # (`streams.policy.turns.JudgedParts`); None judges every message.
+    new_parts: tuple[int, ...] | None = None
 
 
 @dataclass(frozen=True, slots=True)
