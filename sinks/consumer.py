@@ -30,9 +30,10 @@ Delivery guarantee (exactly-once trail, by construction):
   is past the file's start, another member owns the partition and got further,
   so the file is dropped, not uploaded. (A late upload that slips through is
   still harmless: `sinks.publish` never replaces a stored file.)
-* On revocation the partition's in-flight upload is awaited (an upload running
-  in a thread cannot be cancelled, and must not land after the next owner
-  wrote the same key) and its buffers are dropped; the next owner replays from
+* On revocation the partition's in-flight upload or commit is awaited (an upload
+  running in a thread cannot be cancelled, and must not land after the next owner
+  wrote the same key; aiokafka shields a commit, so a cancelled one still lands
+  and must be counted) and its buffers are dropped; the next owner replays from
   the committed offset. Records fetched under an assignment that has since been
   revoked are dropped too (assignment epochs), never written.
 * Retriable failures (`sinks.errors.is_retriable`: store outages, broker errors)
@@ -314,8 +315,6 @@ class Sink:
             if not await self._deliver(part, done):
                 return
             part.pending.popleft()
-            part.last_commit = time.monotonic()
-            self.stats.events += done.rows
             if len(part.pending) < MAX_PENDING and self._consumer is not None and not part.revoked:
                 with contextlib.suppress(IllegalStateError):
                     self._consumer.resume(part.tp)
@@ -358,7 +357,11 @@ class Sink:
             sent = await self._retry(part, "deadletter", lambda: self._dead_letter(done))
             if sent is False:
                 return False
-        return await self._retry(part, "commit", lambda: self._commit(part, done)) is not False
+        # Shielded like the upload: aiokafka shields the commit request itself, so a
+        # cancelled commit still lands; revocation awaits it (`part.inflight`) and the
+        # commit's bookkeeping runs with it, never lost to the cancellation.
+        committed = await self._retry(part, "commit", lambda: self._commit(part, done), shield=True)
+        return committed is not False
 
     def _stalled(self, part: _Partition) -> bool:
         """Long enough without a commit that the group may have moved on without us."""
@@ -404,6 +407,7 @@ class Sink:
                     await op()
                 return True
             except (CommitFailedError, IllegalStateError):
+                part.inflight = None
                 log.info("commit_refused", extra={"partition": str(part.tp)})
                 return False
             except Exception as exc:
@@ -424,8 +428,11 @@ class Sink:
         return False
 
     async def _commit(self, part: _Partition, done: ClosedFile) -> None:
+        """Commit past the file and count it: one step, so a commit that lands is counted."""
         assert self._consumer is not None
         await self._consumer.commit({part.tp: done.commit_offset})
+        part.last_commit = time.monotonic()
+        self.stats.events += done.rows
 
     async def _dead_letter(self, done: ClosedFile) -> None:
         assert self._producer is not None
