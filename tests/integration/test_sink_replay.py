@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pyarrow.parquet as pq
@@ -32,7 +33,11 @@ class CrashAfterFirstPut(LocalStore):
 async def test_orphan_is_kept_and_read_once_when_the_replay_cuts_differently(  # type: ignore[no-untyped-def]
     kafka_settings, tmp_path
 ) -> None:
-    events = [e for e in make_events(4_000, seed=21) if isinstance(e, LLMRequest)][:1_000]
+    # Two hours ago, five minutes into the hour: the 1,000 requests (140 s) stay in one
+    # hour, so no hour boundary cuts the first files short (they must hold > 97 rows).
+    start = (datetime.now(UTC) - timedelta(hours=2)).replace(minute=5, second=0, microsecond=0)
+    events = make_events(4_000, seed=21, start=start)
+    events = [e for e in events if isinstance(e, LLMRequest)][:1_000]
     base = dict(
         kafka=kafka_settings, target=str(tmp_path), group_id="g-orphan", tables=["requests"]
     )

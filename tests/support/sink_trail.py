@@ -26,10 +26,16 @@ from sinks.settings import SinkSettings
 TABLES = ("requests", "responses", "violations", "session_commands")
 
 
-def make_events(n: int, *, sessions: int = 200, seed: int = 7) -> list[EventEnvelope]:
-    """n events of the four archived types, event times spread over the last two hours."""
+def make_events(
+    n: int, *, sessions: int = 200, seed: int = 7, start: datetime | None = None
+) -> list[EventEnvelope]:
+    """n events of the four archived types, 70 ms apart from `start` (default: two hours ago).
+
+    Files never straddle an hour, so with the default start a run may cut at an hour
+    boundary wherever the clock puts it: pass `start` when a test counts rows per file.
+    """
     rng = random.Random(seed)
-    base = datetime.now(UTC) - timedelta(hours=2)
+    base = datetime.now(UTC) - timedelta(hours=2) if start is None else start
     out: list[EventEnvelope] = []
     for i in range(n):
         sid = f"s{rng.randrange(sessions):04d}"
