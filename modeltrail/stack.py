@@ -121,6 +121,11 @@ class StackOptions:
         return self.data_dir / "logs"
 
     @property
+    def control_key_file(self) -> Path:
+        """The admin key the proxy generates (0600) when no control keys are given."""
+        return self.data_dir / "control.key"
+
+    @property
     def trail(self) -> str:
         """Where the sink writes: the S3 URL, or `<data-dir>/trail`."""
         return self.s3.rstrip("/") if self.s3 else str(self.data_dir / "trail")
@@ -172,6 +177,7 @@ def part_envs(
         "MODELTRAIL_PROXY__CONTROL_PORT": str(opts.control_port),
         "MODELTRAIL_PROXY__BACKENDS": json.dumps(backends, separators=(",", ":")),
         "MODELTRAIL_PROXY__SPOOL_DIR": str(opts.data_dir / "spool"),
+        "MODELTRAIL_PROXY__CONTROL_KEY_FILE": str(opts.control_key_file),
         "MODELTRAIL_PROXY__SESSION_STORE": "redis" if opts.redis else "memory",
     }
     if not opts.s3:
@@ -211,6 +217,7 @@ def status_rows(
         ("proxy", f"http://{_loopback(opts.host)}:{opts.port}"),
         ("control API", f"{control}/control/health"),
         ("metrics", f"{control}/metrics"),
+        ("control key", f"{opts.control_key_file} (bearer key, read by `modeltrail sessions`)"),
         ("kafka", bootstrap + ("" if opts.embedded_broker else " (external)")),
         ("session store", f"redis ({_redact(opts.redis)})" if opts.redis else "memory"),
         ("audit trail", opts.trail),

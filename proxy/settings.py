@@ -92,7 +92,19 @@ class ProxySettings(BaseSettings):
     session_store: Literal["memory", "redis"] = "memory"
     control_host: str = "127.0.0.1"
     control_port: int = 9090
-    control_keys: list[ControlKey] = Field(default_factory=list)
+    control_keys: list[ControlKey] = Field(
+        default_factory=list,
+        description="bearer keys; none: an admin key is generated into control_key_file",
+    )
+    control_key_file: Path = Field(
+        default=Path("./modeltrail-data/control.key"),
+        description="where the generated admin key lives (0600) when no keys are configured",
+    )
+    control_allowed_hosts: list[str] = Field(
+        default=["127.0.0.1", "localhost", "[::1]"],
+        description="Host header values the control API answers (`*.example.com`, or `*`); "
+        "control_host is added when it is a specific address",
+    )
     history_path: str = Field(
         default="./modeltrail-data/trail", description="Parquet trail the history API reads"
     )

@@ -20,9 +20,11 @@ from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from proxy.control.auth import KeyAuth, Principal, check_bind, require
+from proxy.control.auth import KeyAuth, Principal, check_bind, is_loopback, require
 from proxy.control.errors import HistoryError
+from proxy.control.guard import ControlGuard
 from proxy.control.history import query_history
+from proxy.control.keyfile import ensure_admin_key
 from proxy.control.models import (
     CommandResult,
     Delivery,
@@ -38,11 +40,11 @@ from proxy.enforcement.store import SessionInfo
 from proxy.errors import ProxyError, SpoolError
 from proxy.inline_policy import InlinePolicy
 from proxy.metrics import ProxyMetrics
-from proxy.settings import ProxySettings
+from proxy.settings import ControlKey, ProxySettings
 from schemas.events import EventEnvelope, SessionCommand, utcnow
 from schemas.ids import uuid7
 
-__all__ = ["ControlEmitter", "create_control_app"]
+__all__ = ["ControlEmitter", "allowed_hosts", "control_keys", "create_control_app"]
 
 log = logging.getLogger(__name__)
 
@@ -81,7 +83,8 @@ def create_control_app(
         version="1",
         description="Sessions, kills, flagged sessions, audit history and metrics.",
     )
-    app.state.auth = KeyAuth(settings.control_keys)
+    app.state.auth = KeyAuth(control_keys(settings))
+    app.add_middleware(ControlGuard, allowed_hosts=allowed_hosts(settings))
     metrics = metrics or enforcement.metrics or ProxyMetrics()
     if enforcement.metrics is None:
         enforcement.metrics = metrics  # so kills and session gauges land on what we serve
@@ -225,6 +228,27 @@ def create_control_app(
         )
 
     return app
+
+
+def control_keys(settings: ProxySettings) -> list[ControlKey]:
+    """The configured keys, or the generated admin key (created on first start)."""
+    if settings.control_keys:
+        return list(settings.control_keys)
+    key, created = ensure_admin_key(settings.control_key_file)
+    log.warning(
+        "control_key_generated" if created else "control_key_loaded",
+        extra={"key_file": str(settings.control_key_file.resolve()), "key_id": key.id},
+    )
+    return [key]
+
+
+def allowed_hosts(settings: ProxySettings) -> list[str]:
+    """The Host allow-list, plus the bind address when it names one."""
+    hosts = list(settings.control_allowed_hosts)
+    bind = settings.control_host
+    if bind not in ("0.0.0.0", "::", "") and not is_loopback(bind):
+        hosts.append(f"[{bind}]" if ":" in bind else bind)
+    return hosts
 
 
 async def _publish(emitter: ControlEmitter, cmd: SessionCommand) -> Delivery:

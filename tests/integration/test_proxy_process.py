@@ -10,6 +10,7 @@ import httpx
 from proxy_harness import collect, for_request
 
 from modeltrail.embedded.process import ManagedProcess, free_port, port_open
+from proxy.control.keyfile import read_key_file
 from schemas.events import LLMRequest, LLMResponse
 from schemas.settings import KafkaSettings
 
@@ -25,6 +26,7 @@ async def test_process_serves_audits_and_exits_cleanly(
         "MODELTRAIL_PROXY__PORT": str(port),
         "MODELTRAIL_PROXY__CONTROL_PORT": str(control),
         "MODELTRAIL_PROXY__SPOOL_DIR": str(tmp_path / "spool"),
+        "MODELTRAIL_PROXY__CONTROL_KEY_FILE": str(tmp_path / "control.key"),
         "MODELTRAIL_PROXY__BACKENDS": json.dumps([{"name": "fake", "url": fake_backend_url}]),
         "MODELTRAIL_PROXY__DEFAULT_BACKEND": "fake",
     }
@@ -48,7 +50,14 @@ async def test_process_serves_audits_and_exits_cleanly(
                 ids.append(resp.headers["x-modeltrail-request-id"])
             health = await client.get(f"http://127.0.0.1:{control}/control/health")
             assert health.status_code == 200
-            metrics = (await client.get(f"http://127.0.0.1:{control}/metrics")).text
+            key = read_key_file(tmp_path / "control.key")
+            assert key is not None
+            metrics = (
+                await client.get(
+                    f"http://127.0.0.1:{control}/metrics",
+                    headers={"authorization": f"Bearer {key}"},
+                )
+            ).text
             assert 'modeltrail_proxy_requests_total{backend="fake"' in metrics
     finally:
         code = proc.stop()
