@@ -17,6 +17,8 @@ import signal
 import uvicorn
 
 from proxy.app import build_emitter, create_app
+from proxy.errors import UnsafeSettings
+from proxy.exposure import check_exposure
 from proxy.metrics import ProxyMetrics
 from proxy.settings import ProxySettings
 from schemas.logs import configure_logging
@@ -45,6 +47,7 @@ async def serve(settings: ProxySettings) -> None:
     from proxy.control import create_control_app
     from proxy.enforcement import EnforcementService
 
+    check_exposure(settings)
     metrics = ProxyMetrics()
     emitter = build_emitter(settings, metrics)
     enforcement = EnforcementService(settings, publisher=emitter, metrics=metrics)
@@ -110,6 +113,11 @@ def main() -> None:
     """Entry point: settings from env, uvloop, both servers."""
     configure_logging(logging.INFO, "json", quiet={"aiokafka": logging.ERROR})
     settings = ProxySettings()
+    try:
+        check_exposure(settings)
+    except UnsafeSettings as exc:
+        log.critical("unsafe_settings", extra={"error": str(exc)})
+        raise SystemExit(f"modeltrail proxy: {exc}") from None
     try:
         import uvloop
     except ImportError:  # pragma: no cover - uvloop ships with uvicorn[standard]

@@ -11,6 +11,7 @@
         ├── UpstreamUnreachable  502 connection refused / reset / DNS
         └── UpstreamTimeout      504 connect or read timeout
     SpoolError                   the local spool is unreadable or unwritable (not HTTP)
+    UnsafeSettings               refusing to start: a default secret or an open relay (not HTTP)
 
 `error_body` renders any of them in the backend's own error shape (OpenAI,
 Anthropic or Ollama), so clients parse proxy errors like backend errors.
@@ -31,6 +32,7 @@ __all__ = [
     "SessionKilled",
     "SpoolError",
     "UnknownBackend",
+    "UnsafeSettings",
     "UpstreamError",
     "UpstreamTimeout",
     "UpstreamUnreachable",
@@ -107,6 +109,12 @@ class UpstreamTimeout(UpstreamError):
 
 class SpoolError(Exception):
     """The durable spool cannot be read or written; never retriable in-process."""
+
+    retriable = False
+
+
+class UnsafeSettings(Exception):
+    """The settings would expose the proxy (a public default secret, an open relay)."""
 
     retriable = False
 

@@ -50,7 +50,7 @@ class ProxySettings(BaseSettings):
     instance_id: str = Field(default="proxy-1", description="`source` of emitted events")
 
     # --- forwarding, capture, emission (proxy core) ---
-    host: str = "0.0.0.0"
+    host: str = Field(default="127.0.0.1", description="0.0.0.0 to serve other machines")
     port: int = 8080
     backends: list[BackendConfig] = Field(default_factory=list)
     default_backend: str | None = None
@@ -62,7 +62,15 @@ class ProxySettings(BaseSettings):
     session_header: str = "x-session-id"
     session_idle_s: float = 1800.0
     trusted_proxies: list[str] = Field(default_factory=list, description="CIDRs")
-    key_salt: SecretStr = SecretStr("modeltrail-default-salt")
+    key_salt: SecretStr = Field(
+        default=SecretStr("modeltrail-default-salt"),
+        description="fingerprint salt; the default is public and refused off loopback",
+    )
+    allow_open_relay: bool = Field(
+        default=False,
+        description="allow listening beyond loopback while injecting backend API keys "
+        "with no client authentication (only behind your own authentication)",
+    )
     queue_size: int = 10_000
     on_broker_down: Literal["spool", "fail_closed", "fail_open"] = "spool"
     spool_dir: Path = Path("./modeltrail-data/spool")

@@ -13,7 +13,30 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from schemas.topics import Topics
 
-__all__ = ["KafkaSettings", "RedisSettings"]
+__all__ = ["KNOWN_DEFAULT_SECRETS", "KafkaSettings", "RedisSettings", "is_known_default"]
+
+#: Secrets printed in our own docs, compose file and defaults (and the classics):
+#: anyone can read them, so a service reachable from the network refuses them.
+KNOWN_DEFAULT_SECRETS = frozenset(
+    {
+        "change-me-now",
+        "modeltrail-default-salt",
+        "modeltrail-secret",
+        "changeme",
+        "change-me",
+        "secret",
+        "password",
+        "admin",
+    }
+)
+
+
+def is_known_default(secret: SecretStr | str | None) -> bool:
+    """Whether `secret` is empty or one of the publicly known defaults."""
+    if secret is None:
+        return False
+    value = secret.get_secret_value() if isinstance(secret, SecretStr) else secret
+    return not value.strip() or value.strip().lower() in KNOWN_DEFAULT_SECRETS
 
 
 class KafkaSettings(BaseSettings):

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import ipaddress
 from dataclasses import dataclass
 from typing import Literal
 
@@ -19,6 +18,7 @@ from fastapi import HTTPException, Request, Security
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from proxy.control.errors import ControlConfigError
+from proxy.netaddr import is_loopback
 from proxy.settings import ControlKey, ProxySettings
 
 __all__ = ["KeyAuth", "Principal", "Scope", "check_bind", "is_loopback", "require"]
@@ -37,16 +37,6 @@ class Principal:
 
     def allows(self, scope: Scope) -> bool:
         return "admin" in self.scopes or scope in self.scopes
-
-
-def is_loopback(host: str) -> bool:
-    """Whether `host` only accepts connections from this machine."""
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
 
 
 def check_bind(settings: ProxySettings) -> None:

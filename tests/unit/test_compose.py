@@ -13,7 +13,8 @@ from pydantic_settings import BaseSettings
 
 from modeltrail.healthcheck import describe_ok
 from proxy.settings import ProxySettings
-from schemas.settings import KafkaSettings, RedisSettings
+from proxy.exposure import exposure_problems
+from schemas.settings import KafkaSettings, RedisSettings, is_known_default
 from sinks.settings import SinkSettings
 from streams.settings import StreamsSettings
 
@@ -22,14 +23,41 @@ COMPOSE: dict[str, Any] = yaml.safe_load((ROOT / "docker-compose.yml").read_text
 SERVICES: dict[str, dict[str, Any]] = COMPOSE["services"]
 APP_SERVICES = {"proxy": ProxySettings, "streams": StreamsSettings, "sink": SinkSettings}
 ONE_SHOT = {"minio-init", "topics"}
-_VAR = re.compile(r"\$\{(\w+)(?::?-([^}]*))?\}")
+_VAR = re.compile(r"\$\{(\w+)(?::?([-?])([^}]*))?\}")
+#: What an operator puts in `.env` for the required (`${VAR:?}`) variables.
+OPERATOR_SECRETS = {
+    "MODELTRAIL_CONTROL_KEY": "3f9c2a8e1b7d4c6a",
+    "MODELTRAIL_KEY_SALT": "9a1b2c3d4e5f6a7b",
+    "MODELTRAIL_COMMAND_KEY": "c0ffee00deadbeef",
+    "MINIO_ROOT_PASSWORD": "5e6f7a8b9c0d1e2f",
+}
+
+
+def _substitute(match: re.Match[str]) -> str:
+    name, kind, rest = match.group(1), match.group(2), match.group(3) or ""
+    if kind == "?":
+        return OPERATOR_SECRETS[name]
+    return rest
 
 
 def resolved_env(service: str) -> dict[str, str]:
-    """A service's environment with `${VAR:-default}` replaced by the default."""
+    """A service's environment as compose resolves it with the operator's `.env`."""
     env = SERVICES[service].get("environment", {})
     assert isinstance(env, dict), f"{service}: environment must be a mapping"
-    return {k: _VAR.sub(lambda m: m.group(2) or "", str(v)) for k, v in env.items()}
+    return {k: _VAR.sub(_substitute, str(v)) for k, v in env.items()}
+
+
+def test_compose_has_no_default_secrets() -> None:
+    """Secrets are required variables (`${VAR:?}`): compose will not start without them."""
+    text = (ROOT / "docker-compose.yml").read_text()
+    for match in _VAR.finditer(text):
+        name, kind, rest = match.group(1), match.group(2), match.group(3) or ""
+        if any(word in name for word in ("KEY", "SALT", "PASSWORD", "SECRET")):
+            assert kind == "?", f"{name} must be required, not defaulted to {rest!r}"
+        assert not is_known_default(rest) or kind == "?", name
+    for service in APP_SERVICES:
+        for key, value in resolved_env(service).items():
+            assert not is_known_default(value) or not value, (service, key)
 
 
 def test_expected_services() -> None:
@@ -95,6 +123,7 @@ def test_env_values_validate(service: str, monkeypatch: pytest.MonkeyPatch) -> N
         assert settings.redis.url.get_secret_value().startswith("redis://redis:6379")
         # Bound to 0.0.0.0 inside the container: the control API requires keys.
         assert settings.control_host == "0.0.0.0" and settings.control_keys
+        assert exposure_problems(settings) == []  # it would start
         assert settings.default_backend in {b.name for b in settings.backends}
         assert settings.on_broker_down == "spool"
     if isinstance(settings, SinkSettings):
