@@ -12,8 +12,8 @@ import yaml
 from pydantic_settings import BaseSettings
 
 from modeltrail.healthcheck import describe_ok
-from proxy.settings import ProxySettings
 from proxy.exposure import exposure_problems
+from proxy.settings import ProxySettings
 from schemas.settings import KafkaSettings, RedisSettings, is_known_default
 from sinks.settings import SinkSettings
 from streams.settings import StreamsSettings
