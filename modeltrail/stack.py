@@ -126,6 +126,11 @@ class StackOptions:
         return self.data_dir / "control.key"
 
     @property
+    def command_key_file(self) -> Path:
+        """The ring signing session commands, created (0600) on first start."""
+        return self.data_dir / "command-keys.json"
+
+    @property
     def trail(self) -> str:
         """Where the sink writes: the S3 URL, or `<data-dir>/trail`."""
         return self.s3.rstrip("/") if self.s3 else str(self.data_dir / "trail")
@@ -165,6 +170,8 @@ def part_envs(
     common = {
         "MODELTRAIL_KAFKA__BOOTSTRAP_SERVERS": bootstrap,
         "MODELTRAIL_KAFKA__TOPIC_PREFIX": opts.topic_prefix,
+        # The streams worker signs kills and the proxy verifies them with this ring.
+        "MODELTRAIL_SIGNING__KEY_FILE": str(opts.command_key_file),
     }
     if opts.redis:
         common["MODELTRAIL_REDIS__URL"] = opts.redis

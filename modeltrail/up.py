@@ -32,6 +32,7 @@ from modeltrail.healthcheck import http_ok
 from modeltrail.stack import STOP_ORDER, Part, StackOptions, part_envs, status_rows
 from schemas.kafka import ensure_topics
 from schemas.settings import KafkaSettings
+from schemas.signing import SigningSettings, load_ring
 
 __all__ = ["Stack", "StackError", "run_up"]
 
@@ -174,6 +175,8 @@ class Stack:
         """Start every part in order; raises StackError (after stopping what started)."""
         self.check_ports()
         self.opts.logs_dir.mkdir(parents=True, exist_ok=True)
+        # Before any part starts: the worker signs kills with it, the proxy verifies.
+        load_ring(SigningSettings(key_file=self.opts.command_key_file))
         if not self.opts.embedded_broker:
             self._create_topics()
         for part in self.opts.parts():

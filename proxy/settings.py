@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from schemas.settings import KafkaSettings, RedisSettings
+from schemas.signing import SigningSettings
 
 __all__ = ["BackendConfig", "ControlKey", "ProxySettings"]
 
@@ -47,6 +48,7 @@ class ProxySettings(BaseSettings):
 
     kafka: KafkaSettings = Field(default_factory=KafkaSettings)
     redis: RedisSettings = Field(default_factory=RedisSettings)
+    signing: SigningSettings = Field(default_factory=SigningSettings)
     instance_id: str = Field(default="proxy-1", description="`source` of emitted events")
 
     # --- forwarding, capture, emission (proxy core) ---

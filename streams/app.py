@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any, cast
 
 import faust
 
+from schemas.signing import load_ring
 from streams.decisions import Engine
 from streams.errors import PublishError, StreamsConfigError
 from streams.processor import Processor, Record
@@ -151,7 +152,13 @@ def create_app(
         # these sessions now, and the table is recovered again on assignment
         store.reset()
 
-    processor = Processor(get_engine, topics, source=settings.instance_id, consumer=settings.app_id)
+    processor = Processor(
+        get_engine,
+        topics,
+        source=settings.instance_id,
+        consumer=settings.app_id,
+        signer=load_ring(settings.signing),
+    )
 
     async def judge_batch(events: list[faust.EventT[bytes]]) -> None:
         records = [

@@ -24,6 +24,7 @@ from schemas.events import (
     SessionCommand,
     StreamWindow,
 )
+from schemas.signing import CommandSigner
 from schemas.topics import Topics
 from streams.decisions import Engine, judge
 from streams.errors import StateError
@@ -68,6 +69,7 @@ class BatchResult:
     violations: int = 0
     commands: int = 0
     dead_letters: int = 0
+    commands_rejected: int = 0
 
 
 StateLoader = Callable[[str], SessionState | None]
@@ -83,7 +85,9 @@ class Processor:
         *,
         source: str,
         consumer: str,
+        signer: CommandSigner,
     ) -> None:
+        self._signer = signer
         self._engine = engine
         self._topics = topics
         self._source = source
@@ -155,7 +159,8 @@ class Processor:
             result.outputs.append(Output(self._topics.violations, key, encode(v)))
         result.violations += len(verdict.violations)
         if verdict.command is not None:
-            result.outputs.append(Output(self._topics.commands, key, encode(verdict.command)))
+            command = self._signer.sign(verdict.command)
+            result.outputs.append(Output(self._topics.commands, key, encode(command)))
             result.commands += 1
             log.warning(
                 "session_killed",
@@ -172,6 +177,14 @@ class Processor:
     def _follow_command(
         self, result: BatchResult, rec: Record, command: SessionCommand, load: StateLoader
     ) -> None:
+        verdict = self._signer.verify(command)
+        if verdict != "ok":  # a forged resume must not reset the session's state either
+            result.commands_rejected += 1
+            log.warning(
+                "command_rejected",
+                extra={"reason": verdict, "session_id": command.session_id[:128]},
+            )
+            return
         state = self._state(result, command.session_id, load)
         if state.seen(rec.topic, rec.offset):
             result.replayed += 1

@@ -207,6 +207,7 @@ def create_control_app(
         return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
     async def _command(cmd: SessionCommand) -> CommandResult:
+        cmd = enforcement.signer.sign(cmd)
         try:
             applied = await enforcement.apply_local(cmd)
         except StoreError as exc:

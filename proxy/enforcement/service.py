@@ -43,6 +43,7 @@ from schemas.codec import decode_as
 from schemas.deadletter import dead_letter
 from schemas.errors import DecodeError
 from schemas.events import LLMRequest, LLMResponse, SessionCommand, Violation, utcnow
+from schemas.signing import CommandSigner, load_ring
 
 __all__ = ["EnforcementService", "build_store"]
 
@@ -73,8 +74,10 @@ class EnforcementService:
         publisher: EventPublisher | None = None,
         store: SessionStore | None = None,
         metrics: ProxyMetrics | None = None,
+        signer: CommandSigner | None = None,
     ) -> None:
         self.settings = settings
+        self.signer = signer if signer is not None else load_ring(settings.signing)
         self.registry = KillRegistry()
         self.store = store if store is not None else build_store(settings)
         self.metrics = metrics
@@ -102,7 +105,15 @@ class EnforcementService:
         self._retry: asyncio.Task[None] | None = None
         self._started = False
         self.counters: dict[str, int] = dict.fromkeys(
-            ("commands", "commands_applied", "violations", "observed", "dropped", "store_errors"),
+            (
+                "commands",
+                "commands_applied",
+                "commands_rejected",
+                "violations",
+                "observed",
+                "dropped",
+                "store_errors",
+            ),
             0,
         )
 
@@ -122,7 +133,8 @@ class EnforcementService:
         try:
             await self.store.start(on_command=self._on_mirrored)
             for cmd in await self.store.commands():
-                self._apply(cmd, "store")
+                if self._authentic(cmd, "store"):
+                    self._apply(cmd, "store")
             await self._follow()
         except EnforcementError as exc:
             if self.settings.enforcement_replay_required or isinstance(exc, StoreError):
@@ -208,6 +220,8 @@ class EnforcementService:
     async def apply_local(self, cmd: SessionCommand) -> bool:
         """Apply a command at once here and mirror it to the store (other replicas).
 
+        The caller signs it (`self.signer.sign`); the other replicas verify.
+
         Raises:
             StoreError: the store could not mirror it (it is applied locally anyway).
         """
@@ -232,8 +246,29 @@ class EnforcementService:
             )
         return changed
 
+    def _authentic(self, cmd: SessionCommand, source: str) -> bool:
+        """Whether a command read from Kafka or the store carries our signature."""
+        verdict = self.signer.verify(cmd)
+        if verdict == "ok":
+            return True
+        self.counters["commands_rejected"] += 1
+        if self.metrics is not None:
+            self.metrics.commands_rejected.labels(verdict, source).inc()
+        log.warning(
+            "command_rejected",
+            extra={
+                "reason": verdict,
+                "source": source,
+                "session_id": cmd.session_id[:128],
+                "command": cmd.command,
+                "issuer": cmd.issuer[:128],
+            },
+        )
+        return False
+
     def _on_mirrored(self, cmd: SessionCommand) -> None:
-        self._apply(cmd, "redis")
+        if self._authentic(cmd, "redis"):
+            self._apply(cmd, "redis")
 
     async def _on_command_record(self, record: ConsumerRecord[bytes, bytes]) -> None:
         self.counters["commands"] += 1
@@ -241,6 +276,8 @@ class EnforcementService:
             cmd = decode_as(SessionCommand, record.value or b"")
         except DecodeError as exc:
             await self._dead_letter(record, str(exc))
+            return
+        if not self._authentic(cmd, "kafka"):
             return
         if self._apply(cmd, "kafka"):
             self._queue.put_nowait(cmd)  # mirror for replicas that start later

@@ -15,6 +15,7 @@ from modeltrail.healthcheck import describe_ok
 from proxy.exposure import exposure_problems
 from proxy.settings import ProxySettings
 from schemas.settings import KafkaSettings, RedisSettings, is_known_default
+from schemas.signing import SigningSettings
 from sinks.settings import SinkSettings
 from streams.settings import StreamsSettings
 
@@ -100,7 +101,8 @@ def test_env_names_exist_in_the_settings_classes(service: str) -> None:
     cls = APP_SERVICES[service]
     prefix = str(cls.model_config["env_prefix"])
     known = {f"{prefix}{field.upper()}" for field in cls.model_fields}
-    for section, section_cls in (("KAFKA", KafkaSettings), ("REDIS", RedisSettings)):
+    sections = (("KAFKA", KafkaSettings), ("REDIS", RedisSettings), ("SIGNING", SigningSettings))
+    for section, section_cls in sections:
         known |= {f"MODELTRAIL_{section}__{f.upper()}" for f in section_cls.model_fields}
     env = resolved_env(service)
     assert env, f"{service}: no environment"
@@ -129,6 +131,8 @@ def test_env_values_validate(service: str, monkeypatch: pytest.MonkeyPatch) -> N
     if isinstance(settings, SinkSettings):
         assert settings.target.startswith("s3://")
         assert settings.s3_endpoint_url == "http://minio:9000"
+    if isinstance(settings, ProxySettings | StreamsSettings):
+        assert [k.id for k in settings.signing.keys] == ["k1"]  # both share the ring
 
 
 def test_sink_bucket_is_created_by_minio_init() -> None:
