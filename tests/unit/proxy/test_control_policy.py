@@ -6,6 +6,7 @@ wires them, so a reload through the control API changes what the proxy enforces.
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Any
 
@@ -205,3 +206,48 @@ async def test_a_bad_reload_keeps_the_old_policy_live(stack: Stack, tmp_path: Pa
 async def test_reload_without_changes_reports_unchanged(stack: Stack) -> None:
     resp = await stack.control.post("/control/policy/reload", json={}, headers=ADMIN)
     assert resp.status_code == 200 and resp.json()["changed"] is False
+
+
+@pytest.mark.parametrize(
+    "target", ["/etc/passwd", "/no/such/file", "../../../../etc/hostname", "../x.yaml", "sub/../x"]
+)
+async def test_extends_is_no_file_oracle(stack: Stack, target: str) -> None:
+    """Outside paths are refused with one answer, whether or not the file exists."""
+    resp = await stack.control.post(
+        "/control/policy/validate",
+        content=f"extends: {target}\n",
+        headers={**ADMIN, **YAML},
+    )
+    assert resp.status_code == 422
+    [problem] = resp.json()["error"]["problems"]
+    assert problem == (
+        f"policy.yaml:1: extends: {target!r} is not a preset (minimal, standard, strict) "
+        "nor a policy file in this file's directory"
+    )
+
+
+BILLION_LAUGHS = "\n".join(
+    ["a: &a [lol, lol, lol, lol, lol, lol, lol, lol, lol]"]
+    + [f"{chr(98 + i)}: &{chr(98 + i)} [{', '.join(['*' + chr(97 + i)] * 9)}]" for i in range(8)]
+    + ["rules: *i"]
+)
+
+
+async def test_billion_laughs_is_refused_quickly(stack: Stack) -> None:
+    started = time.perf_counter()
+    resp = await stack.control.post(
+        "/control/policy/validate", content=BILLION_LAUGHS, headers={**ADMIN, **YAML}
+    )
+    assert time.perf_counter() - started < 2.0
+    assert resp.status_code == 422
+    [problem] = resp.json()["error"]["problems"]
+    assert "expands to more than 100000 values" in problem
+
+
+async def test_deep_nesting_is_refused(stack: Stack) -> None:
+    deep = "rules: " + "[" * 5000 + "]" * 5000 + "\n"
+    resp = await stack.control.post(
+        "/control/policy/validate", content=deep, headers={**ADMIN, **YAML}
+    )
+    assert resp.status_code == 422
+    assert "nests deeper than 64 levels" in resp.json()["error"]["problems"][0]
