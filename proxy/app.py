@@ -46,7 +46,7 @@ from schemas.events import (
     Provider,
     SessionCommand,
 )
-from schemas.ids import uuid7
+from schemas.ids import safe_session_id, uuid7
 
 __all__ = ["AllowAll", "AppParts", "ProxyApp", "build_emitter", "create_app"]
 
@@ -164,6 +164,8 @@ class ProxyApp:
         provider: Provider = dialect_of(path)
         route: Route | None = None
         session = headers.get(self._session_header) or "-"
+        if not safe_session_id(session):
+            session = "-"  # refused below; never echoed into a header or an event
         try:
             body = await self._read_body(headers, receive)
             parsed: Any = None

@@ -42,7 +42,7 @@ from proxy.inline_policy import InlinePolicy
 from proxy.metrics import ProxyMetrics
 from proxy.settings import ControlKey, ProxySettings
 from schemas.events import EventEnvelope, SessionCommand, utcnow
-from schemas.ids import uuid7
+from schemas.ids import SESSION_ID_PATTERN, uuid7
 
 __all__ = ["ControlEmitter", "allowed_hosts", "control_keys", "create_control_app"]
 
@@ -50,7 +50,7 @@ log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
-SessionId = Annotated[str, Path(min_length=1, max_length=512)]
+SessionId = Annotated[str, Path(pattern=SESSION_ID_PATTERN)]
 Limit = Annotated[int, Query(ge=1, le=10_000)]
 
 
