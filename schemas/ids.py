@@ -22,6 +22,7 @@ def safe_session_id(value: str) -> bool:
     """Whether `value` is a valid session id."""
     return _SESSION_ID.fullmatch(value) is not None
 
+
 _lock = threading.Lock()
 _last_ms = 0
 _counter = 0

@@ -20,7 +20,6 @@ from pydantic import SecretStr
 from proxy.app import ProxyApp, create_app
 from proxy.forward import Forwarder
 from proxy.settings import BackendConfig, ProxySettings
-from schemas.ids import SESSION_ID_PATTERN
 from schemas.events import (
     EventEnvelope,
     LLMRequest,
@@ -28,6 +27,7 @@ from schemas.events import (
     SessionCommand,
     StreamWindow,
 )
+from schemas.ids import SESSION_ID_PATTERN
 
 
 class KillAfter:
