@@ -61,7 +61,9 @@ def build_store(settings: ProxySettings) -> SessionStore:
             key_prefix=settings.redis.key_prefix,
             ttl_s=settings.session_ttl_s,
         )
-    return MemorySessionStore(max_sessions=settings.memory_max_sessions)
+    return MemorySessionStore(
+        max_sessions=settings.memory_max_sessions, ttl_s=settings.session_ttl_s
+    )
 
 
 class EnforcementService:
@@ -230,6 +232,7 @@ class EnforcementService:
         return changed
 
     def _apply(self, cmd: SessionCommand, source: str) -> bool:
+        self.registry.prune(utcnow())  # expired kills leave the registry (heap top: cheap)
         changed = self.registry.apply(cmd)
         if changed:
             self.counters["commands_applied"] += 1
@@ -272,6 +275,9 @@ class EnforcementService:
 
     async def _on_command_record(self, record: ConsumerRecord[bytes, bytes]) -> None:
         self.counters["commands"] += 1
+        if record.value is None:
+            await self._on_tombstone(record)
+            return
         try:
             cmd = decode_as(SessionCommand, record.value or b"")
         except DecodeError as exc:
@@ -281,6 +287,19 @@ class EnforcementService:
             return
         if self._apply(cmd, "kafka"):
             self._queue.put_nowait(cmd)  # mirror for replicas that start later
+
+    async def _on_tombstone(self, record: ConsumerRecord[bytes, bytes]) -> None:
+        """A compaction tombstone: forget the session, unless a kill is still in force."""
+        sid = (record.key or b"").decode("utf-8", "replace")
+        held = self.registry.forget(sid, utcnow())
+        if held is None or self._publisher is None:
+            return
+        # Someone deleted a kill in force from the compacted topic (a race with an
+        # expiry tombstone, or a forgery): put the signed kill back for later replicas.
+        log.warning("tombstone_on_active_kill", extra={"session_id": sid[:128]})
+        result = self._publisher.publish(held)
+        if inspect.isawaitable(result):
+            await result
 
     async def _on_violation_record(self, record: ConsumerRecord[bytes, bytes]) -> None:
         try:

@@ -10,9 +10,12 @@ older one. Request/response counters are at-least-once from the caller's view
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import time
 from collections import OrderedDict, deque
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Protocol
 
@@ -215,7 +218,9 @@ class _Session:
     violations: int = 0
     last_rule_id: str | None = None
     last_severity: str | None = None
-    violation_ids: deque[str] = field(default_factory=lambda: deque(maxlen=256))
+    # created on the first violation: most sessions never have one (a deque is ~600 B)
+    violation_ids: deque[str] | None = None
+    touched: float = 0.0  # monotonic time of the last write, for idle eviction
 
     def seen(self, ts: float) -> None:
         if self.first_seen is None or ts < self.first_seen:
@@ -257,18 +262,60 @@ def apply_observation(s: _Session, e: Observation) -> None:
 
 
 class MemorySessionStore:
-    """One process's sessions, least recently seen evicted beyond `max_sessions`."""
+    """One process's sessions, bounded twice: idle ones are evicted after `ttl_s`
+    (oldest first, from the front of the recency order: no scan), and the least
+    recently seen beyond `max_sessions`. Kill state here is display only (the
+    registry enforces): a resume or an expired kill drops the session's command.
+    """
 
-    def __init__(self, *, max_sessions: int = 100_000) -> None:
+    def __init__(
+        self,
+        *,
+        max_sessions: int = 100_000,
+        ttl_s: float = 7 * 86400.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self._max = max_sessions
+        self._ttl = ttl_s
+        self._clock = clock
         self._sessions: OrderedDict[str, _Session] = OrderedDict()
         self._commands: dict[str, SessionCommand] = {}
+        self._sweeper: asyncio.Task[None] | None = None
 
     async def start(self, on_command: CommandCallback | None = None) -> None:
-        return None  # one process: nobody else mirrors commands to us
+        # one process: nobody else mirrors commands to us; just expire idle sessions
+        if self._sweeper is None:
+            self._sweeper = asyncio.create_task(self._sweep_forever(), name="session-sweeper")
 
     async def stop(self) -> None:
-        return None
+        sweeper, self._sweeper = self._sweeper, None
+        if sweeper is not None:
+            sweeper.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await sweeper
+
+    async def _sweep_forever(self) -> None:
+        interval = min(max(self._ttl / 4, 0.05), 30.0)
+        while True:
+            await asyncio.sleep(interval)
+            self.expire()
+
+    def expire(self, now: datetime | None = None) -> int:
+        """Evict sessions idle longer than the TTL and kills no longer in force."""
+        floor = self._clock() - self._ttl
+        evicted = 0
+        while self._sessions:
+            sid, oldest = next(iter(self._sessions.items()))
+            if oldest.touched > floor:
+                break
+            del self._sessions[sid]
+            evicted += 1
+        at = now or datetime.now(UTC)
+        stale = [sid for sid, c in self._commands.items() if not c.active_at(at)]
+        for sid in stale:
+            if sid not in self._sessions or self._commands[sid].command != "kill":
+                del self._commands[sid]
+        return evicted
 
     def _session(self, sid: str) -> _Session:
         s = self._sessions.get(sid)
@@ -278,6 +325,7 @@ class MemorySessionStore:
                 self._sessions.popitem(last=False)
         else:
             self._sessions.move_to_end(sid)
+        s.touched = self._clock()
         return s
 
     async def record(self, events: Sequence[Observation]) -> None:
@@ -286,6 +334,8 @@ class MemorySessionStore:
 
     async def flag(self, violation: Violation) -> bool:
         s = self._session(violation.session_id)
+        if s.violation_ids is None:
+            s.violation_ids = deque(maxlen=256)
         if violation.event_id in s.violation_ids:
             return False
         s.violation_ids.append(violation.event_id)
@@ -300,7 +350,10 @@ class MemorySessionStore:
         current = self._commands.get(cmd.session_id)
         if current is not None and command_order(cmd) <= command_order(current):
             return False
-        self._commands[cmd.session_id] = cmd
+        if cmd.command == "kill" or cmd.session_id in self._sessions:
+            self._commands[cmd.session_id] = cmd  # a resume is kept while the session is
+        else:
+            self._commands.pop(cmd.session_id, None)
         return True
 
     async def commands(self) -> list[SessionCommand]:
