@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, cast
 
@@ -144,7 +145,7 @@ def create_app(
         key_type=bytes,  # bytes types mean the raw codec both ways
         value_type=bytes,
     )
-    store = app.session_store = SessionStore(sessions)
+    store = app.session_store = SessionStore(sessions, ttl_s=settings.session_ttl_s)
 
     @app.on_partitions_revoked.connect  # type: ignore[arg-type]  # faust's stub is narrower
     def on_revoked(sender: Any, *args: Any, **kwargs: Any) -> None:
@@ -159,6 +160,17 @@ def create_app(
         consumer=settings.app_id,
         signer=load_ring(settings.signing),
     )
+
+    @app.timer(interval=settings.sweep_interval_s)
+    async def expire_sessions() -> None:
+        ended = store.sweep(time.time())
+        pending = [
+            await sinks[topics.commands].send(key=sid.encode(), value=None, force=True)
+            for sid in ended
+        ]
+        if pending:
+            await asyncio.gather(*pending)
+            log.info("kills_tombstoned", extra={"sessions": len(pending)})
 
     async def judge_batch(events: list[faust.EventT[bytes]]) -> None:
         records = [

@@ -51,11 +51,13 @@ class Record:
 
 @dataclass(frozen=True, slots=True)
 class Output:
-    """One message to publish: topic, key (the session id) and the encoded event."""
+    """One message to publish: topic, key (the session id) and the encoded event.
+
+    `value` None is a compaction tombstone (session.commands only)."""
 
     topic: str
     key: bytes
-    value: bytes
+    value: bytes | None
 
 
 @dataclass(slots=True)
@@ -100,7 +102,8 @@ class Processor:
         result = BatchResult()
         for rec in records:
             if rec.value is None:
-                self._dead(result, rec, "empty value (tombstone) on an event topic")
+                if rec.topic != self._topics.commands:  # compaction tombstones are normal there
+                    self._dead(result, rec, "empty value (tombstone) on an event topic")
                 continue
             try:
                 event = decode(rec.value)
@@ -192,6 +195,10 @@ class Processor:
         state.apply_command(command)
         if command.command == "kill":
             state.remember(command.decision_id)
+        else:
+            # Resumed: nothing is left to enforce, so let compaction drop the session's
+            # commands; proxies replaying the topic at start-up never see it again.
+            result.outputs.append(Output(self._topics.commands, command.session_id.encode(), None))
         state.mark(rec.topic, rec.offset)
         result.states[command.session_id] = state
         result.events += 1

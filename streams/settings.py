@@ -35,6 +35,15 @@ class StreamsSettings(BaseSettings):
     policy_preset: Literal["minimal", "standard", "strict"] = "standard"
     policy_files: list[Path] = Field(default_factory=list, description="custom policy YAML")
 
+    # --- bounded state ---
+    session_ttl_s: float = Field(
+        default=86400.0,
+        gt=0,
+        description="a session's state is deleted this long after its last event (or after "
+        "its kill ends, if later); an ended kill is tombstoned on session.commands",
+    )
+    sweep_interval_s: float = Field(default=30.0, gt=0, description="how often expiry runs")
+
     # --- faust runtime ---
     data_dir: Path = Field(
         default=Path("./modeltrail-data/streams"),

@@ -7,7 +7,7 @@ from streams_fakes import SIGNER, T0, TinyEngine, request, response
 from schemas.codec import decode, encode
 from schemas.events import DeadLetter, SessionCommand, Violation
 from schemas.topics import Topics
-from streams.processor import Processor, Record
+from streams.processor import Output, Processor, Record
 from streams.state import SessionState
 
 TOPICS = Topics("p.")
@@ -141,7 +141,10 @@ def test_command_topic_resume_lifts_the_kill(engine: TinyEngine) -> None:
         table.load,
     )
     table.save(echo.states)
-    assert echo.outputs == []
+    # The resume ends the session's commands: a tombstone lets compaction drop them.
+    assert echo.outputs == [Output(TOPICS.commands, b"s1", None)]
+    tomb = proc.process([rec(TOPICS.commands, 2, None)], table.load)
+    assert tomb.dead_letters == 0 and tomb.outputs == []
     again = proc.process([rec(TOPICS.requests, 1, encode(request("KILLME", at=10)))], table.load)
     assert again.commands == 1  # a new decision after the operator's resume
 
