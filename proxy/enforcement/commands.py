@@ -240,9 +240,7 @@ class TopicFollower:
 
     async def _handle(self, record: ConsumerRecord[bytes, bytes]) -> None:
         self.records += 1
-        if record.value is None:  # a compaction tombstone
-            return
-        try:
+        try:  # tombstones (value None) too: the handler decides what they mean
             await self._handler(record)
         except Exception:  # one bad record must not stop enforcement
             self.errors += 1

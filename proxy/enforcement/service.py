@@ -302,6 +302,8 @@ class EnforcementService:
             await result
 
     async def _on_violation_record(self, record: ConsumerRecord[bytes, bytes]) -> None:
+        if record.value is None:
+            return
         try:
             violation = decode_as(Violation, record.value or b"")
         except DecodeError as exc:

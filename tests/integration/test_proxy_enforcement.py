@@ -372,3 +372,34 @@ async def test_forged_commands_in_the_redis_mirror_are_ignored(
         async with EnforcementService(settings) as late:  # loads the mirror at start
             assert late.check(bystander) is None
             assert late.counters["commands_rejected"] >= 1
+
+
+class Republished:
+    """Collects what the service publishes (the emitter's `publish`)."""
+
+    def __init__(self) -> None:
+        self.events: list[EventEnvelope] = []
+
+    def publish(self, event: EventEnvelope) -> bool:
+        self.events.append(event)
+        return True
+
+
+async def test_tombstones_forget_ended_kills_and_restore_live_ones(
+    kafka_settings: KafkaSettings, producer: AIOKafkaProducer
+) -> None:
+    ended, live = sid(), sid()
+    topic = kafka_settings.topics.commands
+    out = Republished()
+    async with EnforcementService(proxy_settings(kafka_settings), publisher=out) as service:
+        await send(producer, kafka_settings, command(ended))
+        await send(producer, kafka_settings, command(ended, "resume"))
+        kill = command(live)
+        await send(producer, kafka_settings, kill)
+        await producer.send_and_wait(topic, None, key=ended.encode())
+        await producer.send_and_wait(topic, None, key=live.encode())  # a forged deletion
+        await wait_until(lambda: bool(out.events), timeout_s=5.0)
+        assert out.events == [kill]  # the live kill is put back for later replicas
+        assert service.check(live) == kill and service.check(ended) is None
+        assert service.counters["commands_rejected"] == 0
+        assert len(service.registry) == 1
