@@ -56,7 +56,9 @@ async def serve(settings: ProxySettings) -> None:
         settings, enforcement, emitter, metrics=metrics, policy=proxy_app.policy
     )
 
-    def config(app: object, host: str, port: int, lifespan: str) -> uvicorn.Config:
+    def config(
+        app: object, host: str, port: int, lifespan: str, *, relay: bool = False
+    ) -> uvicorn.Config:
         return uvicorn.Config(
             app,  # type: ignore[arg-type]
             host=host,
@@ -71,9 +73,13 @@ async def serve(settings: ProxySettings) -> None:
             proxy_headers=False,
             timeout_graceful_shutdown=10,
             backlog=4096,
+            # The relay passes the backend's own `date` and `server`: uvicorn's would
+            # make each appear twice.
+            server_header=not relay,
+            date_header=not relay,
         )
 
-    proxy_server = uvicorn.Server(config(proxy_app, settings.host, settings.port, "on"))
+    proxy_server = uvicorn.Server(config(proxy_app, settings.host, settings.port, "on", relay=True))
     control_server = uvicorn.Server(
         config(control_app, settings.control_host, settings.control_port, "auto")
     )

@@ -113,6 +113,7 @@ class ProxyApp:
             timeout_s=settings.upstream_timeout_s,
             connect_timeout_s=settings.connect_timeout_s,
             max_connections=settings.upstream_max_connections,
+            pool_timeout_s=settings.upstream_pool_timeout_s,
         )
         self._source = settings.instance_id
         self._capture = settings.capture

@@ -7,6 +7,7 @@
     ├── SessionKilled            403 a kill command blocks the session
     ├── PolicyBlocked            403 the inline policy blocks this request (names rule ids)
     ├── BrokerUnavailable        503 `fail_closed` and the broker is unreachable
+    ├── UpstreamPoolExhausted    503 every connection to this backend is busy (retriable)
     └── UpstreamError            502 the backend failed (retriable)
         ├── UpstreamUnreachable  502 connection refused / reset / DNS
         └── UpstreamTimeout      504 connect or read timeout
@@ -32,6 +33,7 @@ __all__ = [
     "SessionKilled",
     "SpoolError",
     "UnknownBackend",
+    "UpstreamPoolExhausted",
     "UnsafeSettings",
     "UpstreamError",
     "UpstreamTimeout",
@@ -88,6 +90,15 @@ class BrokerUnavailable(ProxyError):
     error_type = "audit_unavailable"
     retriable = True
     outcome: Outcome = "blocked"
+
+
+class UpstreamPoolExhausted(ProxyError):
+    """The proxy's own limit of connections to one backend is reached; the backend is fine."""
+
+    status = 503
+    error_type = "upstream_pool_exhausted"
+    retriable = True
+    outcome: Outcome = "rejected"
 
 
 class UpstreamError(ProxyError):

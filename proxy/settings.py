@@ -81,7 +81,15 @@ class ProxySettings(BaseSettings):
     )
     stream_window_chars: int = 2048
     stream_window_overlap: int = 128
-    upstream_max_connections: int = Field(default=1000, description="pooled upstream connections")
+    upstream_max_connections: int = Field(
+        default=16_384,
+        ge=1,
+        description="open connections per backend origin (live streams hold one each); "
+        "beyond it a request waits upstream_pool_timeout_s, then 503 upstream_pool_exhausted",
+    )
+    upstream_pool_timeout_s: float = Field(
+        default=30.0, gt=0, description="wait for a free connection slot (not the connect)"
+    )
     emit_linger_ms: int = Field(default=5, description="producer linger: batching vs latency")
     emit_gather_ms: float = Field(
         default=3.0, ge=0, description="the drain waits this long after the first event"

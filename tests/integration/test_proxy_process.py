@@ -47,6 +47,9 @@ async def test_process_serves_audits_and_exits_cleanly(
                     headers={"x-session-id": "proc", "authorization": "Bearer sk-proc-secret"},
                 )
                 assert resp.status_code == 200
+                # the backend's date and server, once each (not uvicorn's as well)
+                assert len(resp.headers.get_list("date")) == 1
+                assert len(resp.headers.get_list("server")) <= 1
                 ids.append(resp.headers["x-modeltrail-request-id"])
             health = await client.get(f"http://127.0.0.1:{control}/control/health")
             assert health.status_code == 200
