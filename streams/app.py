@@ -17,17 +17,17 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any
 
 import faust
 
 from schemas.signing import load_ring
 from streams.decisions import Engine
 from streams.errors import PublishError, StreamsConfigError
+from streams.faust_compat import TunedApp, run_batches
 from streams.processor import Processor, Record
 from streams.settings import StreamsSettings
 from streams.store import SessionStore
-from streams.transport import TunedTransport
 
 if TYPE_CHECKING:
     from streams.policy.holder import PolicyHolder
@@ -40,17 +40,11 @@ log = logging.getLogger(__name__)
 SESSIONS_TABLE = "sessions"
 
 
-class StreamsApp(faust.App):
-    """faust.App with a tunable consumer fetch wait and a write-behind session store."""
+class StreamsApp(TunedApp):
+    """The worker's faust app: the tuned transport plus the policy and session store."""
 
-    fetch_max_wait_ms: int = 10
-    fast_drain: bool = True
-    gapped_topics: frozenset[str] = frozenset()
     policy: PolicyHolder | None = None
     session_store: SessionStore | None = None
-
-    def _new_transport(self) -> Any:
-        return TunedTransport(self.conf.broker_consumer, self)
 
 
 def load_policy(settings: StreamsSettings) -> PolicyHolder:
@@ -124,7 +118,6 @@ def create_app(
         broker_heartbeat_interval=min(3.0, settings.session_timeout_s / 3),
     )
     app.fetch_max_wait_ms = settings.fetch_max_wait_ms
-    app.fast_drain = settings.fast_drain
     app.gapped_topics = frozenset({kafka.topics.commands})  # compacted: offsets may jump
     app.policy = holder
     topics = kafka.topics
@@ -172,18 +165,7 @@ def create_app(
             await asyncio.gather(*pending)
             log.info("kills_tombstoned", extra={"sessions": len(pending)})
 
-    async def judge_batch(events: list[faust.EventT[bytes]]) -> None:
-        records = [
-            Record(
-                topic=e.message.topic,
-                partition=e.message.partition,
-                offset=e.message.offset,
-                key=e.message.key,
-                value=e.message.value,
-                timestamp_ms=int(e.message.timestamp * 1000),
-            )
-            for e in events
-        ]
+    async def judge_batch(records: list[Record]) -> None:
         result = processor.process(records, store.load)
         pending = [
             await sinks[o.topic].send(key=o.key, value=o.value, force=True) for o in result.outputs
@@ -193,9 +175,7 @@ def create_app(
                 await asyncio.gather(*pending)
             except Exception as exc:
                 raise PublishError(f"outputs not acknowledged: {exc}") from exc
-        store.put(result.states)  # only now: outputs first, then state
-        for e in events:
-            e.ack()
+        store.put(result.states)  # only now: outputs first, then state (acks follow)
         if result.commands or result.dead_letters or result.replayed:
             log.info(
                 "batch_judged",
@@ -210,28 +190,19 @@ def create_app(
 
     @app.agent(source, name="judge")
     async def judge(stream: faust.StreamT[bytes]) -> None:
-        # Batches straight off the agent's channel queue, without faust's per-event
-        # Stream machinery (it costs more than judging the event). After the first event
-        # a short linger lets the conductor, which hands over one message at a time,
-        # fill the batch. Events are acked by hand, only after their outputs are acked.
-        queue = cast(faust.ChannelT[bytes], aiter(stream.channel)).queue
-        linger_s = settings.batch_linger_ms / 1000
-        while not stream.should_stop:
-            try:
-                events = [await queue.get()]
-            except StopAsyncIteration:  # the channel closes when the worker stops
-                return
-            if linger_s and queue.qsize() < settings.batch_size:
-                await asyncio.sleep(linger_s)
-            while len(events) < settings.batch_size and not queue.empty():
-                events.append(queue.get_nowait())
-            try:
-                await judge_batch(events)
-            except Exception as exc:
-                # Top of the agent: stop the worker without adopting this batch's states
-                # or acking its events; the restart replays them from the committed offsets.
-                log.exception("judge_failed")
-                await app.crash(exc)
-                return
+        # Events are acked only after their outputs are acked (run_batches acks a
+        # batch once judge_batch returned).
+        try:
+            await run_batches(
+                stream,
+                batch_size=settings.batch_size,
+                linger_s=settings.batch_linger_ms / 1000,
+                handle=judge_batch,
+            )
+        except Exception as exc:
+            # Top of the agent: stop the worker without adopting this batch's states
+            # or acking its events; the restart replays them from the committed offsets.
+            log.exception("judge_failed")
+            await app.crash(exc)
 
     return app

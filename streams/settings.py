@@ -63,11 +63,6 @@ class StreamsSettings(BaseSettings):
     fetch_max_wait_ms: int = Field(
         default=10, ge=0, description="broker long-poll wait; small keeps kill latency low"
     )
-    fast_drain: bool = Field(
-        default=True,
-        description="hand fetched messages to the agent without faust's per-message "
-        "wait_first (about 2x the throughput); false restores faust's own loop",
-    )
     max_poll_records: int = Field(default=2000, ge=1)
     commit_interval_s: float = Field(
         default=2.8, gt=0, description="offset commit (and session table write-behind) interval"
