@@ -36,11 +36,13 @@ def logging_config(level: str) -> dict[str, object]:
         "version": 1,
         "disable_existing_loggers": False,  # module loggers exist before the worker starts
         "formatters": {"json": {"()": "schemas.logs.JsonFormatter"}},
+        "filters": {"repeats": {"()": "schemas.logs.RepeatFilter"}},
         "handlers": {
             "json": {
                 "class": "logging.StreamHandler",
                 "formatter": "json",
                 "stream": "ext://sys.stderr",
+                "filters": ["repeats"],
             }
         },
         "root": {"level": level.upper(), "handlers": ["json"]},

@@ -39,6 +39,11 @@ Upstream functions replaced or wrapped here (hashed in `UPSTREAM_SOURCES`):
   first, so a stop stuck in a broker call exits after `shutdown_timeout_s`.
 * `Channel.__aiter__`: not replaced, relied on: `run_batches` reads the agent's
   channel iterator's `.queue` directly (batches without faust's per-event Stream).
+* `Monitor.on_stream_event_in`: not called (there is no Stream per event), so
+  `run_batches` sets what faust's liveness check reads from it,
+  `monitor.stream_inbound_time[tp]`, for every partition of a batch. Without it the
+  consumer logs "Stream has not started processing TP(...)" at ERROR every few
+  seconds while fully caught up.
 
 Private names used without replacing anything (checked by `check()`):
 faust `Consumer` `_read_offset`, `_committed_offset`, `_n_acked`, `_commit_every`,
@@ -56,6 +61,7 @@ import logging
 import os
 import sys
 import threading
+import time
 from collections.abc import Awaitable, Callable
 from importlib import metadata
 from typing import Any, Protocol, cast
@@ -63,6 +69,7 @@ from typing import Any, Protocol, cast
 import aiokafka
 import faust
 from faust.channels import Channel
+from faust.sensors.monitor import Monitor
 from faust.transport import consumer as faust_consumer
 from faust.transport.consumer import CONSUMER_FETCHING, ensure_TP
 from faust.transport.drivers import aiokafka as faust_aiokafka
@@ -77,6 +84,7 @@ __all__ = [
     "TunedApp",
     "TunedTransport",
     "check",
+    "mark_inbound",
     "run_batches",
     "upstream_functions",
 ]
@@ -102,6 +110,7 @@ UPSTREAM_SOURCES = {
     "faust.worker.Worker._on_sigterm": "ba99cf23ea875c02ec56789188908e790bfa29ed6c8b7021e1ce939ade9c56b6",
     "faust.channels.Channel.__aiter__": "f0fdf0d7125731341039a6de582139901d8fa30d430d558bbd0cb24d1cb1365a",
     "aiokafka.consumer.consumer.AIOKafkaConsumer.start": "2f1ba70443327538800d348e61042cdedd5a5e6306f40ebe1a06dddba7494c45",
+    "faust.sensors.monitor.Monitor.on_stream_event_in": "df6d2e5f6397ce441d1fdeb83cb7cb5893a33e507e5e0c8caad38e6a916d838d",
 }  # fmt: skip
 
 _PRIVATE: list[tuple[type, tuple[str, ...]]] = [
@@ -113,7 +122,8 @@ _PRIVATE: list[tuple[type, tuple[str, ...]]] = [
     ),
     (faust_aiokafka.AIOKafkaConsumerThread, ("_create_worker_consumer",)),
     (aiokafka.AIOKafkaConsumer, ("_fetch_max_wait_ms",)),
-    (faust.App, ("rebalancing", "_new_transport")),
+    (faust.App, ("rebalancing", "_new_transport", "monitor")),
+    (Monitor, ("stream_inbound_time",)),
     (faust.Worker, ("_on_sigint", "_on_sigterm")),
 ]  # fmt: skip
 
@@ -138,6 +148,7 @@ def upstream_functions() -> dict[str, Callable[..., Any]]:
         "faust.worker.Worker._on_sigterm": faust.Worker._on_sigterm,
         "faust.channels.Channel.__aiter__": Channel.__aiter__,
         "aiokafka.consumer.consumer.AIOKafkaConsumer.start": aiokafka.AIOKafkaConsumer.start,
+        "faust.sensors.monitor.Monitor.on_stream_event_in": Monitor.on_stream_event_in,
     }  # fmt: skip
 
 
@@ -225,6 +236,7 @@ async def run_batches(
             await asyncio.sleep(linger_s)
         while len(events) < batch_size and not queue.empty():
             events.append(queue.get_nowait())
+        mark_inbound(stream.app.monitor, {e.message.tp for e in events})
         await handle(
             [
                 Record(
@@ -240,6 +252,16 @@ async def run_batches(
         )
         for e in events:
             e.ack()
+
+
+def mark_inbound(monitor: Monitor | None, tps: set[Any]) -> None:
+    """Tell faust's liveness check these partitions' streams are processing now."""
+    if monitor is None:
+        return
+    now = time.monotonic()
+    inbound = monitor.stream_inbound_time
+    for tp in tps:
+        inbound[tp] = now
 
 
 class BoundedWorker(faust.Worker):

@@ -90,3 +90,16 @@ def test_there_is_no_switch_back_to_upstreams_lossy_fetch_loop() -> None:
     assert "fast_drain" not in StreamsSettings.model_fields
     with pytest.raises(ValueError, match="fast_drain"):
         StreamsSettings(fast_drain=False)  # type: ignore[call-arg]
+
+
+def test_batches_mark_their_partitions_live_for_fausts_liveness_check() -> None:
+    """No per-event Stream: without this, faust logs "Stream has not started processing"."""
+    import faust
+    from faust.types import TP
+
+    app = faust.App("compat-test", store="memory://", autodiscover=False)
+    monitor = app.monitor
+    tps = {TP("p.llm.requests", 0), TP("p.llm.requests", 1)}
+    faust_compat.mark_inbound(monitor, tps)
+    assert set(monitor.stream_inbound_time) == tps
+    faust_compat.mark_inbound(None, tps)  # no monitor: nothing to do
