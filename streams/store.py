@@ -25,6 +25,7 @@ from __future__ import annotations
 import math
 from collections.abc import MutableMapping
 
+from schemas.compact import compacted
 from streams.state import SessionState
 
 __all__ = ["SessionStore"]
@@ -49,6 +50,7 @@ class SessionStore:
         self._ttl = ttl_s
         self._buckets: dict[int, set[str]] = {}
         self._bucket_of: dict[str, int] = {}
+        self._peak = 0  # most sessions scheduled since the last compaction
 
     def load(self, session_id: str) -> SessionState | None:
         """A copy of the session's latest acknowledged state, or None for a new session."""
@@ -84,6 +86,8 @@ class SessionStore:
                     del self._buckets[old]
         self._bucket_of[session_id] = bucket
         self._buckets.setdefault(bucket, set()).add(session_id)
+        if len(self._bucket_of) > self._peak:
+            self._peak = len(self._bucket_of)
 
     def sweep(self, now: float) -> list[str]:
         """Delete states idle past the TTL; returns the ids whose (ended) kill went with them.
@@ -106,6 +110,11 @@ class SessionStore:
                 if state is not None and state.kill_active and state.kill_expires is not None:
                     ended_kills.append(session_id)
                 self._table.pop(key, None)
+        if due:  # give the tables of a flood back (see schemas.compact)
+            peak = self._peak
+            self._bucket_of, self._peak = compacted(self._bucket_of, peak)
+            self._cache, _ = compacted(self._cache, peak)
+            self._dirty, _ = compacted(self._dirty, peak)
         return ended_kills
 
     def flush(self) -> int:

@@ -9,16 +9,18 @@ in any interleaving ends in the same state.
 Bounded: only kills in force are held. A resume, an expired kill and a Kafka
 tombstone leave a small marker (the order and decision ids of the last command,
 so an older or repeated kill delivered late is still refused) in a FIFO of at
-most `max_markers`; expired kills are found through a heap of expiry times,
-never a scan of every session.
+most `max_markers`, dropped once its command is `marker_ttl_s` old; expired kills
+are found through a heap of expiry times, never a scan of every session; after
+a flood the maps are compacted (`schemas.compact`).
 """
 
 from __future__ import annotations
 
 import heapq
 from collections import OrderedDict
-from datetime import datetime
+from datetime import datetime, timedelta
 
+from schemas.compact import compacted
 from schemas.events import SessionCommand
 
 __all__ = ["KillRegistry"]
@@ -34,13 +36,15 @@ def _order(cmd: SessionCommand) -> _Order:
 class KillRegistry:
     """Kills in force per session; `check` is one dict lookup."""
 
-    def __init__(self, *, max_markers: int = 10_000) -> None:
+    def __init__(self, *, max_markers: int = 10_000, marker_ttl_s: float = 3600.0) -> None:
         self._kills: dict[str, SessionCommand] = {}
         self._decisions: dict[str, tuple[str, ...]] = {}
         # sessions no longer killed: last order and decision ids, oldest first
         self._markers: OrderedDict[str, tuple[_Order, tuple[str, ...]]] = OrderedDict()
         self._max_markers = max_markers
+        self._marker_ttl = timedelta(seconds=marker_ttl_s)
         self._expiry: list[tuple[datetime, str, str]] = []  # (expires_at, sid, event_id)
+        self._peak = 0  # most kills held at once since the last compaction
 
     def apply(self, cmd: SessionCommand) -> bool:
         """Apply a kill or resume; return whether the session's state changed.
@@ -60,6 +64,8 @@ class KillRegistry:
             self._markers.pop(sid, None)
             self._kills[sid] = cmd
             self._decisions[sid] = decisions
+            if len(self._kills) > self._peak:
+                self._peak = len(self._kills)
             if cmd.block_mode != "permanent" and cmd.expires_at is not None:
                 heapq.heappush(self._expiry, (cmd.expires_at, sid, cmd.event_id))
         else:
@@ -113,7 +119,10 @@ class KillRegistry:
         return None
 
     def prune(self, now: datetime) -> int:
-        """Forget kills that expired before `now`; return how many (heap order, no scan)."""
+        """Forget kills that expired before `now` and old markers; return how many kills.
+
+        Heap and FIFO order: only what is due is looked at, never every session.
+        """
         pruned = 0
         while self._expiry and self._expiry[0][0] <= now:
             _, sid, event_id = heapq.heappop(self._expiry)
@@ -121,6 +130,17 @@ class KillRegistry:
             if cmd is not None and cmd.event_id == event_id and not cmd.active_at(now):
                 self._drop(sid, cmd)
                 pruned += 1
+        floor = now - self._marker_ttl
+        while self._markers:
+            sid, ((at, _), _) = next(iter(self._markers.items()))
+            if at > floor:
+                break
+            del self._markers[sid]
+        if pruned:
+            peak = self._peak
+            self._kills, self._peak = compacted(self._kills, peak)
+            self._decisions, _ = compacted(self._decisions, peak)
+            self._markers, _ = compacted(self._markers, peak)
         return pruned
 
     def _drop(self, sid: str, cmd: SessionCommand) -> None:

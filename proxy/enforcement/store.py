@@ -21,6 +21,7 @@ from typing import Protocol
 
 from pydantic import BaseModel, ConfigDict
 
+from schemas.compact import compacted
 from schemas.events import (
     BlockMode,
     CommandKind,
@@ -281,6 +282,7 @@ class MemorySessionStore:
         self._sessions: OrderedDict[str, _Session] = OrderedDict()
         self._commands: dict[str, SessionCommand] = {}
         self._sweeper: asyncio.Task[None] | None = None
+        self._peak = 0  # most sessions held since the last compaction
 
     async def start(self, on_command: CommandCallback | None = None) -> None:
         # one process: nobody else mirrors commands to us; just expire idle sessions
@@ -315,6 +317,9 @@ class MemorySessionStore:
         for sid in stale:
             if sid not in self._sessions or self._commands[sid].command != "kill":
                 del self._commands[sid]
+        if evicted:  # give the tables of a flood back (see schemas.compact)
+            self._sessions, self._peak = compacted(self._sessions, self._peak)
+            self._commands, _ = compacted(self._commands, self._peak)
         return evicted
 
     def _session(self, sid: str) -> _Session:
@@ -323,6 +328,8 @@ class MemorySessionStore:
             s = self._sessions[sid] = _Session(sid)
             if len(self._sessions) > self._max:
                 self._sessions.popitem(last=False)
+            elif len(self._sessions) > self._peak:
+                self._peak = len(self._sessions)
         else:
             self._sessions.move_to_end(sid)
         s.touched = self._clock()
