@@ -27,7 +27,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from streams.policy import PolicyEngine
+from streams.policy import PolicyEngine, load_policy
 
 ATTACK_PREFIXES = ("PI-", "JB-", "LK-", "SM-")
 PII_TYPES = {
@@ -299,7 +299,7 @@ def main() -> None:
         "-v", "--verbose", action="store_true", help="list misses and false positives on stderr"
     )
     args = ap.parse_args()
-    engine = PolicyEngine.load(args.preset)
+    engine = load_policy(args.preset)
     res: dict[str, float] = {}
     res.update(attack_metrics(engine, args.verbose))
     res.update(pii_metrics(engine, args.pii_sentences, args.verbose))

@@ -22,7 +22,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from schemas.events import ChatMessage, LLMRequest, LLMResponse, StreamWindow, ToolCall
-from streams.policy import PolicyEngine, SessionContext
+from streams.policy import SessionContext, load_policy
 
 _PROSE = (
     "the a to of and in is that for it on with as was this be by are from at or an have not "
@@ -123,7 +123,7 @@ def main() -> None:
     ap.add_argument("--events", type=int, default=3000)
     ap.add_argument("--seconds", type=float, default=5.0, help="minimum measuring time")
     args = ap.parse_args()
-    engine = PolicyEngine.load(args.preset)
+    engine = load_policy(args.preset)
     events = make_events(args.events)
     ctx = SessionContext(session_id="s", now=datetime.now(UTC), requests_last_minute=3)
     for ev in events[:200]:  # warm caches

@@ -271,12 +271,12 @@ def start_stack(workdir: Path) -> tuple[list[ManagedProcess], str, str]:
     bport, pport, cport = free_port(), free_port(), free_port()
     backend = ManagedProcess(
         "fake-backend",
-        [sys.executable, "-m", "proxy.fake_backend", "--port", str(bport)],
+        [sys.executable, "-m", "modeltrail.embedded.fake_backend", "--port", str(bport)],
         log_path=workdir / "backend.log",
         ready=lambda: port_open("127.0.0.1", bport),
     ).start()
     env = {
-        "MODELTRAIL_KAFKA__BOOTSTRAP_SERVERS": broker.address,  # type: ignore[attr-defined]
+        "MODELTRAIL_KAFKA__BOOTSTRAP_SERVERS": broker.address,
         "MODELTRAIL_KAFKA__TOPIC_PREFIX": "bench.",
         "MODELTRAIL_PROXY__HOST": "127.0.0.1",
         "MODELTRAIL_PROXY__PORT": str(pport),

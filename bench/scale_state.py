@@ -19,10 +19,10 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from proxy.enforcement.kills import KillRegistry
-from proxy.enforcement.store import MemorySessionStore
+from proxy.enforcement.memory_store import MemorySessionStore
 from schemas.events import LLMRequest, SessionCommand
 from streams.state import SessionState
-from streams.store import SessionStore
+from streams.state_cache import SessionStateCache
 
 T0 = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
 TTL_S = 60.0
@@ -71,7 +71,7 @@ class _World:
         self.store = MemorySessionStore(max_sessions=1_000_000, ttl_s=TTL_S, clock=self.clock)
         self.registry = KillRegistry(marker_ttl_s=TTL_S)
         self.table: dict[bytes, bytes] = {}
-        self.sessions = SessionStore(self.table, ttl_s=TTL_S)
+        self.sessions = SessionStateCache(self.table, ttl_s=TTL_S)
 
     async def churn(self, prefix: str, n: int, batch: int = 1000) -> None:
         base = T0.timestamp()

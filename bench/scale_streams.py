@@ -135,9 +135,8 @@ async def measure_streams(n: int, tmp: Path, seconds: float) -> dict[str, object
                     await asyncio.sleep(0.05)  # a ramp, not a SYN flood
             peak_rss = idle_rss
             while any(not t.done() for t in tasks):
-                await asyncio.sleep(1.0)
-                if live.open >= live.peak * 0.98:
-                    peak_rss = max(peak_rss, _rss_mb(pid))
+                await asyncio.sleep(0.5)
+                peak_rss = max(peak_rss, _rss_mb(pid))
             await asyncio.gather(*tasks)
         per_stream = (peak_rss - idle_rss) * 1024 / max(live.peak, 1)
         return {

@@ -142,7 +142,7 @@ async def main_async(args: argparse.Namespace) -> dict[str, object]:
     if not bootstrap:
         broker = tansu_broker(None, work / "broker.log").start()
         procs.append(broker)
-        bootstrap = broker.address  # type: ignore[attr-defined]
+        bootstrap = broker.address
     try:
         events = sample_events(args.events)
         result: dict[str, object] = {"events": args.events}
@@ -152,7 +152,7 @@ async def main_async(args: argparse.Namespace) -> dict[str, object]:
             if not endpoint:
                 s3 = s3_gateway(work / "seaweed", work / "s3.log").start()
                 procs.append(s3)
-                endpoint = s3.endpoint  # type: ignore[attr-defined]
+                endpoint = s3.endpoint
             ensure_bucket(endpoint, "bench", access_key="bench", secret_key="bench")
             targets.append(("s3", f"s3://bench/{uuid.uuid4().hex[:8]}"))
         for name, target in targets:

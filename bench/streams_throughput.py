@@ -182,7 +182,7 @@ async def run(args: argparse.Namespace) -> dict[str, float]:
     bootstrap = args.bootstrap
     if not bootstrap:
         broker = tansu_broker(None, workdir / "broker.log").start()
-        bootstrap = broker.address  # type: ignore[attr-defined]
+        bootstrap = broker.address
     prefix = f"b{uuid.uuid4().hex[:8]}."
     kafka = KafkaSettings(bootstrap_servers=bootstrap, topic_prefix=prefix)
     await ensure_topics(kafka)

@@ -223,6 +223,7 @@ def status_rows(
     rows = [
         ("proxy", f"http://{_loopback(opts.host)}:{opts.port}"),
         ("control API", f"{control}/control/health"),
+        ("dashboard", f"{control}/ui/"),
         ("metrics", f"{control}/metrics"),
         ("control key", f"{opts.control_key_file} (bearer key, read by `modeltrail sessions`)"),
         ("kafka", bootstrap + ("" if opts.embedded_broker else " (external)")),

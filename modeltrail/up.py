@@ -131,7 +131,7 @@ class Stack:
         if part == "fake-backend":
             port = free_port()
             self.fake_url = f"http://127.0.0.1:{port}"
-            argv = [self.python, "-m", "proxy.fake_backend", "--host", "127.0.0.1"]
+            argv = [self.python, "-m", "modeltrail.embedded.fake_backend", "--host", "127.0.0.1"]
             return ManagedProcess(
                 part,
                 [*argv, "--port", str(port)],

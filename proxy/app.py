@@ -7,6 +7,7 @@ The lifespan owns the upstream client, the emitter and the enforcement.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable, MutableMapping
@@ -16,7 +17,7 @@ from typing import Any, TypedDict, Unpack
 import orjson
 
 from proxy.capture import build_rejection, build_request, build_response, build_window
-from proxy.emitter import Publisher, build_emitter
+from proxy.emitter import build_emitter
 from proxy.enforcement.base import Enforcement
 from proxy.errors import (
     BadRequest,
@@ -28,6 +29,7 @@ from proxy.forward import HOP_BY_HOP, Forwarder
 from proxy.identity import ClientAddress, SessionResolver, api_key_of
 from proxy.inline_policy import InlinePolicy
 from proxy.metrics import ProxyMetrics
+from proxy.publisher import Publisher
 from proxy.relay import (
     Relayed,
     is_stream,
@@ -40,6 +42,7 @@ from proxy.relay import (
 from proxy.routing import Route, Router, dialect_of
 from proxy.settings import ProxySettings
 from proxy.sse import WindowCutter
+from proxy.tracing import RequestSpan, RequestTracing
 from schemas.events import (
     LLMRequest,
     LLMResponse,
@@ -47,6 +50,7 @@ from schemas.events import (
     SessionCommand,
 )
 from schemas.ids import safe_session_id, uuid7
+from schemas.telemetry import TraceContext, parse_traceparent
 
 __all__ = ["AllowAll", "AppParts", "ProxyApp", "build_emitter", "create_app"]
 
@@ -62,6 +66,7 @@ _STRIP = HOP_BY_HOP | {"accept-encoding", "x-backend", "x-forwarded-for"}
 _CREDENTIALS = frozenset({"authorization", "x-api-key", "api-key", "x-goog-api-key"})
 # A backend with injected credentials gets none of the client's.
 _STRIP_INJECTED = _STRIP | _CREDENTIALS
+_TRACE = frozenset({"traceparent", "tracestate"})
 
 
 class AllowAll:
@@ -91,6 +96,7 @@ class AppParts(TypedDict, total=False):
     forwarder: Forwarder
     metrics: ProxyMetrics
     policy: InlinePolicy
+    tracing: RequestTracing
 
 
 class ProxyApp:
@@ -115,6 +121,9 @@ class ProxyApp:
             max_connections=settings.upstream_max_connections,
             pool_timeout_s=settings.upstream_pool_timeout_s,
         )
+        self.tracing = parts.get("tracing") or RequestTracing(
+            settings.tracing, settings.instance_id
+        )
         self._source = settings.instance_id
         self._capture = settings.capture
         self._cap = settings.capture_max_bytes
@@ -130,6 +139,7 @@ class ProxyApp:
         await self.enforcement.stop()
         await self.emitter.stop()
         await self.forwarder.stop()
+        await asyncio.to_thread(self.tracing.shutdown)  # flushes; blocking, so off the loop
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
@@ -167,6 +177,8 @@ class ProxyApp:
         session = headers.get(self._session_header) or "-"
         if not safe_session_id(session):
             session = "-"  # refused below; never echoed into a header or an event
+        trace: TraceContext | None = parse_traceparent(headers.get("traceparent"))
+        span: RequestSpan | None = None
         try:
             body = await self._read_body(headers, receive)
             parsed: Any = None
@@ -194,6 +206,9 @@ class ProxyApp:
                     "the audit trail cannot take events (broker unreachable or queue full) "
                     "and the proxy fails closed"
                 )
+            if self.tracing.enabled:
+                span = self._start_span(trace, route, path, provider, parsed)
+                trace = span.context if span is not None else trace
             req = build_request(
                 source=self._source,
                 session_id=session,
@@ -209,6 +224,7 @@ class ProxyApp:
                 key_fp=key_fp,
                 policy=self._capture,
                 max_chars=self._cap,
+                trace=trace,
             )
             self.enforcement.observe_request(req)
             self.emitter.publish(req)
@@ -219,9 +235,35 @@ class ProxyApp:
             blocked = self.policy.check(req, parsed, req.time)
             if blocked is not None:
                 raise blocked
-            await self._forward(scope, receive, send, route, req, body, t0)
+            await self._forward(scope, receive, send, route, req, body, t0, span)
         except ProxyError as err:
-            await self._reject(send, err, route, provider, path, session, request_id, t0)
+            await self._reject(
+                send, err, route, provider, path, session, request_id, t0, trace, span
+            )
+
+    def _start_span(
+        self,
+        parent: TraceContext | None,
+        route: Route,
+        path: str,
+        provider: Provider,
+        parsed: Any,
+    ) -> RequestSpan | None:
+        body = parsed if isinstance(parsed, dict) else {}
+        model = body.get("model")
+        max_tokens = body.get("max_tokens")
+        temperature = body.get("temperature")
+        url = route.backend.url
+        return self.tracing.start(
+            parent,
+            path=path,
+            provider=route.backend.provider if provider == "passthrough" else provider,
+            model=model if isinstance(model, str) else None,
+            server_address=url.split("://", 1)[-1].split("/", 1)[0].rsplit(":", 1)[0],
+            server_port=None,
+            max_tokens=max_tokens if isinstance(max_tokens, int) else None,
+            temperature=float(temperature) if isinstance(temperature, int | float) else None,
+        )
 
     async def _read_body(self, headers: dict[str, str], receive: Receive) -> bytes:
         declared = headers.get("content-length")
@@ -243,9 +285,13 @@ class ProxyApp:
                 break
         return chunks[0] if len(chunks) == 1 else b"".join(chunks)
 
-    def _upstream_headers(self, scope: Scope, route: Route) -> list[tuple[str, str]]:
+    def _upstream_headers(
+        self, scope: Scope, route: Route, span: RequestSpan | None = None
+    ) -> list[tuple[str, str]]:
         inject = route.inject
         strip = _STRIP_INJECTED if inject else _STRIP
+        if span is not None:  # the backend continues our span, not the client's
+            strip = strip | _TRACE
         out: list[tuple[str, str]] = []
         # X-Forwarded-For is rebuilt: the client's chain plus the peer we saw (standard
         # proxy behaviour, several headers join with ", "); which hops count for session
@@ -265,6 +311,8 @@ class ProxyApp:
         if forwarded:
             out.append(("x-forwarded-for", forwarded))
         out.extend(inject)
+        if span is not None:
+            out.append(("traceparent", span.context.traceparent))
         return out
 
     async def _forward(
@@ -276,10 +324,11 @@ class ProxyApp:
         req: LLMRequest,
         body: bytes,
         t0: float,
+        span: RequestSpan | None = None,
     ) -> None:
-        response = await self.forwarder.open(
-            scope["method"], route.url, self._upstream_headers(scope, route), body
-        )
+        upstream_headers = self._upstream_headers(scope, route, span)
+        self.metrics.overhead.observe(time.perf_counter() - t0)
+        response = await self.forwarder.open(scope["method"], route.url, upstream_headers, body)
         ttfb = time.perf_counter() - t0
         extra = [
             (b"x-modeltrail-request-id", (req.request_id or "").encode()),
@@ -311,7 +360,7 @@ class ProxyApp:
             relayed = await relay_buffered(
                 response, send, out_headers, route.provider, route.path, capture
             )
-        self._finish(req, route, response.status_code, relayed, ttfb, t0)
+        self._finish(req, route, response.status_code, relayed, ttfb, t0, span)
 
     def _window(self, req: LLMRequest, index: int, offset: int, text: str) -> None:
         self.emitter.publish(build_window(req, index, offset, text))
@@ -324,6 +373,7 @@ class ProxyApp:
         relayed: Relayed,
         ttfb: float | None,
         t0: float,
+        span: RequestSpan | None = None,
     ) -> None:
         latency = time.perf_counter() - t0
         evt = build_response(
@@ -345,7 +395,22 @@ class ProxyApp:
             max_chars=self._cap,
             error_type=relayed.error_type,
             error_message=relayed.error_message,
+            trace=TraceContext(req.trace_id, req.span_id) if req.trace_id and req.span_id else None,
         )
+        if span is not None:
+            span.end(
+                status_code=status,
+                outcome=relayed.outcome,
+                response_model=evt.model,
+                input_tokens=evt.input_tokens,
+                output_tokens=evt.output_tokens,
+                finish_reasons=[evt.finish_reason] if evt.finish_reason else (),
+                ttfb_s=ttfb,
+                stream=req.stream,
+                session_id=req.session_id,
+                decision="allow",
+                error_type=evt.error_type,
+            )
         self.enforcement.observe_response(evt)
         self.emitter.publish(evt)
         self.metrics.observe(
@@ -369,6 +434,8 @@ class ProxyApp:
         session: str,
         request_id: str,
         t0: float,
+        trace: TraceContext | None = None,
+        span: RequestSpan | None = None,
     ) -> None:
         """Answer an error in the backend's shape and audit it as a response event."""
         shape: Provider = provider
@@ -389,7 +456,17 @@ class ProxyApp:
             latency_ms=latency * 1000,
             error_type=err.error_type,
             error_message=err.message,
+            trace=trace,
         )
+        if span is not None:
+            span.end(
+                status_code=err.status,
+                outcome=err.outcome,
+                session_id=session,
+                decision=err.outcome if err.outcome in ("blocked", "killed") else "error",
+                rule_ids=[r for r in err.extra.get("rule_ids", "").split(",") if r],
+                error_type=err.error_type,
+            )
         if route is not None:
             self.enforcement.observe_response(evt)
         self.emitter.publish(evt)

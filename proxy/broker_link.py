@@ -15,7 +15,7 @@ from aiokafka.errors import KafkaError
 from aiokafka.partitioner import DefaultPartitioner
 from aiokafka.producer.message_accumulator import BatchBuilder
 
-from proxy.spool import Record
+from proxy.spool import SpoolRecord
 from schemas.kafka import ensure_topics
 from schemas.settings import KafkaSettings
 
@@ -93,7 +93,7 @@ class BrokerLink:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(producer.stop(), 5)
 
-    async def send_batch(self, records: list[Record]) -> list[Record]:
+    async def send_batch(self, records: list[SpoolRecord]) -> list[SpoolRecord]:
         """Send and wait for every ack; return the records NOT acked, in order.
 
         Records are packed into one record batch per topic-partition (in order, so

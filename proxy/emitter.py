@@ -35,7 +35,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Callable
-from typing import Literal, Protocol
+from typing import Literal
 
 from aiokafka.errors import KafkaError
 
@@ -43,34 +43,16 @@ from proxy.broker_link import BrokerLink
 from proxy.errors import BrokerUnavailable
 from proxy.metrics import ProxyMetrics
 from proxy.settings import ProxySettings
-from proxy.spool import Record, Spool
+from proxy.spool import Spool, SpoolRecord
 from schemas.codec import encode, encode_key
 from schemas.events import EventEnvelope
 from schemas.settings import KafkaSettings
 
-__all__ = ["BrokerMode", "Emitter", "Publisher", "build_emitter"]
+__all__ = ["BrokerMode", "Emitter", "build_emitter"]
 
 log = logging.getLogger(__name__)
 
 BrokerMode = Literal["spool", "fail_closed", "fail_open"]
-
-
-class Publisher(Protocol):
-    """What the forwarding app needs from an emitter (tests hand in in-process ones)."""
-
-    async def start(self) -> None: ...
-
-    async def stop(self) -> None: ...
-
-    def publish(self, event: EventEnvelope) -> bool:
-        """Enqueue without blocking; False when the event was dropped."""
-        ...
-
-    def accepting(self) -> bool:
-        """False when new requests must be refused (`fail_closed`, broker down)."""
-        ...
-
-    def stats(self) -> dict[str, object]: ...
 
 
 class Emitter:
@@ -237,7 +219,7 @@ class Emitter:
 
     # ---- internals ---------------------------------------------------------
 
-    def _record(self, event: EventEnvelope) -> Record:
+    def _record(self, event: EventEnvelope) -> SpoolRecord:
         return self._topic_of[type(event)], encode_key(event), encode(event)
 
     def _drain_queue(self) -> list[EventEnvelope | None]:
@@ -278,7 +260,7 @@ class Emitter:
         log.warning("broker_unreachable", extra={"bootstrap": self.kafka.bootstrap_servers})
         return False
 
-    async def _send(self, records: list[Record]) -> list[Record]:
+    async def _send(self, records: list[SpoolRecord]) -> list[SpoolRecord]:
         """Send a batch and wait for every ack; return the records NOT acked, in order."""
         failed = await self._link.send_batch(records)
         ok = len(records) - len(failed)
@@ -287,7 +269,7 @@ class Emitter:
             self._count["sent"](ok)
         return failed
 
-    async def _divert(self, records: list[Record]) -> None:
+    async def _divert(self, records: list[SpoolRecord]) -> None:
         """Broker down: spool the records (mode `spool`) or drop and count them."""
         if self.spool is not None and self.mode == "spool":
             await asyncio.to_thread(self.spool.append, records)

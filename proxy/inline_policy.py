@@ -26,6 +26,7 @@ from proxy.settings import ProxySettings
 from schemas.events import LLMRequest
 from streams.policy import (
     ACTION_RANK,
+    SEVERITY_RANK,
     Finding,
     PolicyEngine,
     PolicyHolder,
@@ -36,8 +37,6 @@ from streams.policy import (
 __all__ = ["InlinePolicy", "InlineStats", "full_request"]
 
 log = logging.getLogger(__name__)
-
-_SEVERITY_RANK = {"info": 0, "warning": 1, "high": 2, "critical": 3}
 
 
 @dataclass(slots=True)
@@ -79,7 +78,7 @@ def full_request(req: LLMRequest, body: object) -> LLMRequest:
 def _blocking(findings: list[Finding]) -> list[str]:
     """Ids of the findings that block, strongest action and severity first."""
     strong = [f for f in findings if ACTION_RANK[f.action] >= ACTION_RANK["block"]]
-    strong.sort(key=lambda f: (-ACTION_RANK[f.action], -_SEVERITY_RANK[f.severity], f.rule_id))
+    strong.sort(key=lambda f: (-ACTION_RANK[f.action], -SEVERITY_RANK[f.severity], f.rule_id))
     return list(dict.fromkeys(f.rule_id for f in strong))
 
 

@@ -12,6 +12,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from schemas.settings import KafkaSettings, RedisSettings
 from schemas.signing import SigningSettings
+from schemas.telemetry import TracingSettings
 
 __all__ = ["BackendConfig", "ControlKey", "ProxySettings"]
 
@@ -49,6 +50,7 @@ class ProxySettings(BaseSettings):
     kafka: KafkaSettings = Field(default_factory=KafkaSettings)
     redis: RedisSettings = Field(default_factory=RedisSettings)
     signing: SigningSettings = Field(default_factory=SigningSettings)
+    tracing: TracingSettings = Field(default_factory=TracingSettings)
     instance_id: str = Field(default="proxy-1", description="`source` of emitted events")
 
     # --- forwarding, capture, emission (proxy core) ---
@@ -124,8 +126,13 @@ class ProxySettings(BaseSettings):
         "control_host is added when it is a specific address",
     )
     history_path: str = Field(
-        default="./modeltrail-data/trail", description="Parquet trail the history API reads"
+        default="./modeltrail-data/trail",
+        description="Parquet trail the history API reads: a directory or s3://bucket/prefix",
     )
+    history_s3_endpoint_url: str | None = Field(default=None, description="MinIO, SeaweedFS, ...")
+    history_s3_region: str = "us-east-1"
+    history_s3_access_key_id: SecretStr | None = None
+    history_s3_secret_access_key: SecretStr | None = None
     session_ttl_s: float = Field(
         default=7 * 86400.0, gt=0, description="how long an idle session's record is kept"
     )
@@ -156,3 +163,18 @@ class ProxySettings(BaseSettings):
         "idle fetch after about this long, so 5 ms cost ~10% of a core in the proxy and "
         "as much in the broker, while 50 ms adds ~10 ms (max ~30) to kill delivery",
     )
+
+    # --- dashboard (`/ui` on the control API) ---
+    ui_enabled: bool = Field(default=True, description="serve the dashboard at /ui")
+    content_scope: Literal["read", "kill", "admin"] = Field(
+        default="admin",
+        description="scope a control key needs to see prompt and response text in the "
+        "dashboard and to run SQL over the trail (the rest needs `read`)",
+    )
+    ui_feed_lookback_s: float = Field(
+        default=3600.0, ge=0, description="the live violation feed starts this far back"
+    )
+    trail_query_timeout_s: float = Field(default=10.0, gt=0, description="a trail SQL query")
+    trail_query_max_rows: int = Field(default=5000, ge=1, le=100_000)
+    sink_group: str = Field(default="modeltrail-sink", description="for the health panel")
+    streams_group: str = Field(default="modeltrail-streams", description="for the health panel")

@@ -27,21 +27,21 @@ from typing import BinaryIO, Literal
 
 from proxy.errors import SpoolError
 
-__all__ = ["Record", "Spool"]
+__all__ = ["Spool", "SpoolRecord"]
 
-Record = tuple[str, bytes, bytes]  # topic, key, value
+SpoolRecord = tuple[str, bytes, bytes]  # topic, key, value
 _HEAD = struct.Struct(">II")
 _TOPIC = struct.Struct(">H")
 _KEY = struct.Struct(">I")
 
 
-def _encode(rec: Record) -> bytes:
+def _encode(rec: SpoolRecord) -> bytes:
     topic = rec[0].encode()
     payload = b"".join((_TOPIC.pack(len(topic)), topic, _KEY.pack(len(rec[1])), rec[1], rec[2]))
     return _HEAD.pack(len(payload), zlib.crc32(payload)) + payload
 
 
-def _decode(payload: bytes) -> Record:
+def _decode(payload: bytes) -> SpoolRecord:
     (tlen,) = _TOPIC.unpack_from(payload, 0)
     topic = payload[2 : 2 + tlen].decode()
     (klen,) = _KEY.unpack_from(payload, 2 + tlen)
@@ -106,7 +106,7 @@ class Spool:
     def empty(self) -> bool:
         return self._size == self._pos
 
-    def append(self, records: list[Record]) -> None:
+    def append(self, records: list[SpoolRecord]) -> None:
         """Append records durably (fsync under the `batch` policy); raises SpoolError."""
         if not records:
             return
@@ -121,11 +121,13 @@ class Spool:
             raise SpoolError(f"spool write failed: {exc}") from exc
         self._size += len(data)
 
-    def read(self, max_records: int = 500, max_bytes: int = 4 << 20) -> list[tuple[Record, int]]:
+    def read(
+        self, max_records: int = 500, max_bytes: int = 4 << 20
+    ) -> list[tuple[SpoolRecord, int]]:
         """Unacked records from the acked position, each with the offset just after it."""
         if self.empty:
             return []
-        out: list[tuple[Record, int]] = []
+        out: list[tuple[SpoolRecord, int]] = []
         with open(self._log, "rb") as fh:
             fh.seek(self._pos)
             data = fh.read(min(max_bytes, self._size - self._pos))

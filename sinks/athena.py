@@ -11,7 +11,7 @@ import pyarrow as pa
 
 from schemas import TABLES, arrow_schema
 from sinks.keys import table_prefix
-from sinks.store import parse_target
+from sinks.object_store import parse_target
 
 __all__ = ["athena_ddl", "hive_type"]
 

@@ -23,9 +23,14 @@ Delivery guarantee (exactly-once trail, by construction):
   wrote the same key) and its buffers are dropped; the next owner replays from
   the committed offset. Records fetched under an assignment that has since been
   revoked are dropped too (assignment epochs), never written.
-* Store failures are retried with exponential backoff, forever; a partition with
-  files waiting is paused, so memory stays bounded (per partition at most the
-  open file plus `MAX_PENDING` closed ones, each at most `max_bytes` of input).
+* Retriable failures (`sinks.errors.is_retriable`: store outages, broker errors)
+  are retried with exponential backoff, forever; a partition with files waiting
+  is paused, so memory stays bounded (per partition at most the open file plus
+  `MAX_PENDING` closed ones, each at most `max_bytes` of input).
+* A non-retriable failure (a file that cannot be encoded, a key the store
+  refuses) is not retried: the file's offset range goes to the dead-letter topic
+  with the error and the partition goes on (committed past it), so the gap is on
+  record and nothing else stalls behind it.
 * Records that are not valid events go to the dead-letter topic (at-least-once:
   sent before the commit of their file, so a replay may send them again).
 """
@@ -37,6 +42,7 @@ import contextlib
 import logging
 import time
 from collections import deque
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 from aiokafka import (
@@ -50,11 +56,12 @@ from aiokafka.errors import CommitFailedError, IllegalStateError
 
 from schemas import TABLES, arrow_schema, encode
 from sinks.batch import Limits
-from sinks.deadletter import dead_letters
+from sinks.deadletter import dead_letters, unstored_file
 from sinks.decode import Decoded, decode_values
+from sinks.errors import is_retriable
+from sinks.object_store import ObjectStore, open_store, parse_target
 from sinks.partition import ClosedFile, PartitionBuffer
 from sinks.settings import SinkSettings
-from sinks.store import ObjectStore, open_store, parse_target
 
 __all__ = ["MAX_PENDING", "Sink", "SinkStats"]
 
@@ -62,6 +69,12 @@ log = logging.getLogger(__name__)
 
 #: Closed files a partition may hold before it is paused.
 MAX_PENDING = 2
+
+#: One delivery step of a file (store, dead-letter, commit), retried by `Sink._retry`.
+Step = Callable[[], Awaitable[None]]
+#: What `Sink._retry` reports: True done, False stop (revoked, commit refused), or the
+#: non-retriable error the step failed with (the caller dead-letters and goes on).
+Attempt = bool | Exception
 
 
 @dataclass
@@ -299,18 +312,26 @@ class Sink:
                 data = await asyncio.to_thread(done.encode, schema, s.compression_level)
                 await self.store.put(key, data)
 
-            if not await self._retry(part, "store", put, shield=True):
+            stored = await self._retry(part, "store", put, shield=True)
+            if stored is False:
                 return False
-            done.stored = True
-            self.stats.files += 1
-            self.stats.bytes += len(done.encoded or b"")
-            log.debug("batch_flushed", extra={"key": key, "rows": done.rows})
-        if done.bad and self._producer is not None:
-            if not await self._retry(part, "deadletter", lambda: self._dead_letter(done)):
+            if isinstance(stored, Exception):
+                done.unstored = stored
+            else:
+                done.stored = True
+                self.stats.files += 1
+                self.stats.bytes += len(done.encoded or b"")
+                log.debug("batch_flushed", extra={"key": key, "rows": done.rows})
+        if (done.bad or done.unstored) and self._producer is not None:
+            sent = await self._retry(part, "deadletter", lambda: self._dead_letter(done))
+            if sent is False:
                 return False
-        return await self._retry(part, "commit", lambda: self._commit(part, done))
+        return await self._retry(part, "commit", lambda: self._commit(part, done)) is not False
 
-    async def _retry(self, part: _Partition, what: str, op, *, shield: bool = False) -> bool:  # type: ignore[no-untyped-def]
+    async def _retry(
+        self, part: _Partition, what: str, op: Step, *, shield: bool = False
+    ) -> Attempt:
+        """Run `op` until it succeeds, backing off on retriable errors (see the module doc)."""
         delay = self.settings.retry_initial_s
         while not part.revoked:
             try:
@@ -324,8 +345,14 @@ class Sink:
             except (CommitFailedError, IllegalStateError):
                 log.info("commit_refused", extra={"partition": str(part.tp)})
                 return False
-            except Exception as exc:  # retry anything: nothing may be lost
+            except Exception as exc:
                 part.inflight = None
+                if not is_retriable(exc):
+                    log.error(
+                        "step_failed_for_good",
+                        extra={"op": what, "partition": str(part.tp), "error": str(exc)[:300]},
+                    )
+                    return exc
                 self.stats.store_retries += 1
                 log.warning(
                     "retrying",
@@ -342,9 +369,10 @@ class Sink:
     async def _dead_letter(self, done: ClosedFile) -> None:
         assert self._producer is not None
         topic = self.settings.kafka.topics.deadletter
-        letters = dead_letters(
-            done, source=self.settings.instance_id, consumer=f"sink:{self.settings.group_id}"
-        )
+        source, consumer = self.settings.instance_id, f"sink:{self.settings.group_id}"
+        letters = dead_letters(done, source=source, consumer=consumer)
+        if done.unstored is not None:
+            letters.append(unstored_file(done, done.unstored, source=source, consumer=consumer))
         futures = [await self._producer.send(topic, encode(e), key=k) for k, e in letters]
         await asyncio.gather(*futures)
         self.stats.dead_letters += len(futures)

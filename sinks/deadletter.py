@@ -1,4 +1,5 @@
-"""Records that are not valid events -> `DeadLetter` events, with the reason. Pure."""
+"""Records that are not valid events, and files the store refused for good -> `DeadLetter`
+events, with the reason. Pure."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ from schemas import DeadLetter
 from schemas.deadletter import dead_letter
 from sinks.partition import ClosedFile
 
-__all__ = ["dead_letters"]
+__all__ = ["dead_letters", "unstored_file"]
 
 
 def dead_letters(
@@ -30,3 +31,26 @@ def dead_letters(
         for bad in done.bad
         if bad.value is not None
     ]
+
+
+def unstored_file(
+    done: ClosedFile, error: BaseException, *, source: str, consumer: str
+) -> tuple[bytes | None, DeadLetter]:
+    """(Kafka key, event) recording that a file's offset range was not stored, and why.
+
+    For a non-retriable failure: the sink commits past the range, and this letter keeps
+    the gap in the trail on record (first offset in `offset`, the range in `reason`).
+    """
+    return (
+        None,
+        dead_letter(
+            topic=done.topic,
+            partition=done.partition,
+            offset=done.start_offset,
+            key=None,
+            value=None,
+            reason=f"offsets {done.start_offset}-{done.end_offset} not stored: {error}",
+            consumer=consumer,
+            source=source,
+        ),
+    )

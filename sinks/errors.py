@@ -2,14 +2,24 @@
 
 SinkError                 root; `retriable` tells a loop whether trying again can help
 ├── ConfigError           a bad target or setting (not retriable)
-├── StoreError            writing/reading the object store failed (retriable)
+├── ObjectStoreError      writing/reading the object store failed (retriable)
 ├── EncodeError           a batch could not be turned into Parquet (not retriable)
 └── QueryError            a DuckDB query over the trail failed (not retriable)
+
+`is_retriable` is what the sink's retry loop asks: a sink error answers with its
+flag; any other error (network, broker, botocore, OS) is retried, nothing may be lost.
 """
 
 from __future__ import annotations
 
-__all__ = ["ConfigError", "EncodeError", "QueryError", "SinkError", "StoreError"]
+__all__ = [
+    "ConfigError",
+    "EncodeError",
+    "ObjectStoreError",
+    "QueryError",
+    "SinkError",
+    "is_retriable",
+]
 
 
 class SinkError(Exception):
@@ -22,7 +32,7 @@ class ConfigError(SinkError):
     """The target or a setting is invalid."""
 
 
-class StoreError(SinkError):
+class ObjectStoreError(SinkError):
     """The object store (S3 or a local directory) could not be written or read."""
 
     retriable = True
@@ -34,3 +44,8 @@ class EncodeError(SinkError):
 
 class QueryError(SinkError):
     """A query over the Parquet trail failed."""
+
+
+def is_retriable(exc: BaseException) -> bool:
+    """Whether trying the failed step again may help (see the module docstring)."""
+    return exc.retriable if isinstance(exc, SinkError) else True

@@ -1,4 +1,4 @@
-"""Arrow rows -> zstd Parquet bytes. Pure: no I/O here, uploading is `sinks.store`."""
+"""Arrow rows -> zstd Parquet bytes. Pure: no I/O here, uploading is `sinks.object_store`."""
 
 from __future__ import annotations
 

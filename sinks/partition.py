@@ -19,13 +19,14 @@ import pyarrow as pa
 
 from sinks.batch import Limits, OpenFile, plan_cuts, take_whole
 from sinks.decode import Decoded, decode_values
+from sinks.errors import EncodeError
 from sinks.keys import object_key
 from sinks.parquet import conform, to_parquet
 
-__all__ = ["BadRecord", "ClosedFile", "PartitionBuffer", "Record"]
+__all__ = ["BadRecord", "ClosedFile", "PartitionBuffer", "SinkRecord"]
 
 
-class Record(Protocol):
+class SinkRecord(Protocol):
     """The parts of a Kafka record the sink uses (aiokafka's ConsumerRecord fits)."""
 
     @property
@@ -61,6 +62,7 @@ class ClosedFile:
     bad: list[BadRecord]
     encoded: bytes | None = None
     stored: bool = False
+    unstored: Exception | None = None  # the non-retriable error that kept it out of the store
 
     @property
     def commit_offset(self) -> int:
@@ -76,10 +78,18 @@ class ClosedFile:
         )
 
     def encode(self, schema: pa.Schema, level: int = 3) -> bytes:
-        """Parquet bytes of the file; cached (a retry uploads the same bytes), rows released."""
+        """Parquet bytes of the file; cached (a retry uploads the same bytes), rows released.
+
+        Raises:
+            EncodeError: the rows do not fit the schema (trying again cannot help).
+        """
         if self.encoded is None:
+            try:
+                table = conform(self.chunks, schema)
+            except pa.ArrowException as exc:
+                raise EncodeError(f"{self.topic}/{self.partition}: {exc}") from exc
             self.encoded = to_parquet(
-                conform(self.chunks, schema),
+                table,
                 level=level,
                 metadata={
                     "modeltrail.topic": self.topic,
@@ -117,13 +127,13 @@ class PartitionBuffer:
     def buffered_bytes(self) -> int:
         return self.open.bytes
 
-    def decode(self, records: Sequence[Record]) -> Decoded:
+    def decode(self, records: Sequence[SinkRecord]) -> Decoded:
         """Decode a chunk (thread-safe: touches no state; Arrow releases the GIL)."""
         return decode_values([r.value for r in records], self.schema, self.expected_type)
 
     def ingest(
         self,
-        records: Sequence[Record],
+        records: Sequence[SinkRecord],
         committed: int | None = None,
         decoded: Decoded | None = None,
     ) -> list[ClosedFile]:

@@ -1,9 +1,10 @@
 """DuckDB over the Parquet trail: views `requests`, `responses`, `violations`,
 `session_commands`, `stream_windows`, `deadletter` and a `sessions` summary.
 
-Works on a local directory or on S3. For S3 DuckDB reads through pyarrow's S3
-filesystem (wrapped as an fsspec filesystem), so no DuckDB extension has to be
-downloaded at run time. Files are merged by column name (`union_by_name`), so
+The one reader of the trail: the `modeltrail query` command and the proxy's
+`/control/history` both go through `connect`. Works on a local directory or on S3.
+For S3 DuckDB reads through pyarrow's S3 filesystem (wrapped as an fsspec
+filesystem), so no DuckDB extension and no httpfs has to be downloaded at run time. Files are merged by column name (`union_by_name`), so
 files written before and after an additive schema change read together; a
 column missing from an older file reads as NULL.
 """
@@ -18,8 +19,8 @@ from fsspec.implementations.arrow import ArrowFSWrapper
 from schemas import TABLES, arrow_schema
 from sinks.errors import QueryError
 from sinks.keys import table_prefix
-from sinks.settings import SinkSettings
-from sinks.store import parse_target
+from sinks.object_store import parse_target
+from sinks.settings import SinkSettings, TrailLocation
 
 __all__ = ["SESSIONS_SQL", "connect", "run_query"]
 
@@ -74,7 +75,7 @@ class _TrailFS(ArrowFSWrapper):  # type: ignore[misc]
         return path.removeprefix(f"{_PROTOCOL}://").rstrip("/")
 
 
-def _s3_filesystem(settings: SinkSettings) -> _TrailFS:
+def _s3_filesystem(settings: TrailLocation) -> _TrailFS:
     from pyarrow import fs as pafs
 
     endpoint = settings.s3_endpoint_url
@@ -101,12 +102,19 @@ def _check_bucket(fs: _TrailFS, bucket: str) -> None:
         raise QueryError(f"no such bucket: {bucket}")
 
 
-def connect(settings: SinkSettings) -> duckdb.DuckDBPyConnection:
-    """An in-memory DuckDB connection with a view per table over the settings' target.
+def connect(
+    where: SinkSettings | TrailLocation, *, sandbox: bool = False
+) -> duckdb.DuckDBPyConnection:
+    """An in-memory DuckDB connection with a view per table over the trail.
+
+    With `sandbox` (SQL typed by someone else, e.g. the dashboard) the connection
+    reads only the trail: file access outside it, extension installs and
+    configuration changes are refused, and it runs on one thread with a memory cap.
 
     Raises:
         QueryError: the bucket does not exist or S3 cannot be reached.
     """
+    settings = where if isinstance(where, TrailLocation) else TrailLocation.of(where)
     target = parse_target(settings.target)
     con = duckdb.connect()
     if target.kind == "s3":
@@ -140,10 +148,24 @@ def connect(settings: SinkSettings) -> duckdb.DuckDBPyConnection:
                 f"FROM _empty_{table}"
             )
     con.execute(SESSIONS_SQL)
+    if sandbox:
+        _sandbox(con, root)
     return con
 
 
-def run_query(settings: SinkSettings, sql: str) -> tuple[list[str], list[tuple[Any, ...]]]:
+def _sandbox(con: duckdb.DuckDBPyConnection, root: str) -> None:
+    """Confine `con` to reading `root`; the settings cannot be changed back."""
+    quoted = root.replace("'", "''")
+    con.execute("SET threads = 1")
+    con.execute("SET memory_limit = '512MB'")
+    con.execute(f"SET allowed_directories = ['{quoted}']")
+    con.execute("SET enable_external_access = false")
+    con.execute("SET lock_configuration = true")
+
+
+def run_query(
+    settings: SinkSettings | TrailLocation, sql: str
+) -> tuple[list[str], list[tuple[Any, ...]]]:
     """Run one SQL statement over the trail; returns (column names, rows). Raises QueryError."""
     try:
         con = connect(settings)

@@ -6,12 +6,12 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field, SecretStr
+from pydantic import BaseModel, ConfigDict, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from schemas.settings import KafkaSettings
 
-__all__ = ["SinkSettings"]
+__all__ = ["SinkSettings", "TrailLocation"]
 
 TableName = Literal[
     "requests", "responses", "stream_windows", "violations", "session_commands", "deadletter"
@@ -65,3 +65,30 @@ class SinkSettings(BaseSettings):
     dead_letter: bool = Field(default=True, description="send undecodable records to deadletter")
     log_format: Literal["text", "json"] = "text"
     log_level: str = "INFO"
+
+
+class TrailLocation(BaseModel):
+    """Where the Parquet trail is and how to reach it: all a reader of the trail needs.
+
+    The sink's own settings carry the same fields (`TrailLocation.of`); the proxy's
+    history API builds one from `history_path` and `history_s3_*`.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    target: str = Field(description="a local directory or s3://bucket/prefix")
+    s3_endpoint_url: str | None = None
+    s3_region: str = "us-east-1"
+    s3_access_key_id: SecretStr | None = None
+    s3_secret_access_key: SecretStr | None = None
+
+    @classmethod
+    def of(cls, settings: SinkSettings) -> TrailLocation:
+        """The trail a sink writes."""
+        return cls(
+            target=settings.target,
+            s3_endpoint_url=settings.s3_endpoint_url,
+            s3_region=settings.s3_region,
+            s3_access_key_id=settings.s3_access_key_id,
+            s3_secret_access_key=settings.s3_secret_access_key,
+        )

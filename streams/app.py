@@ -25,14 +25,15 @@ from schemas.signing import load_ring
 from streams.decisions import Engine
 from streams.errors import PublishError, StreamsConfigError
 from streams.faust_compat import TunedApp, run_batches
-from streams.processor import Processor, Record
+from streams.processor import EventRecord, Processor
 from streams.settings import StreamsSettings
-from streams.store import SessionStore
+from streams.state_cache import SessionStateCache
+from streams.tracing import JudgementTracing
 
 if TYPE_CHECKING:
     from streams.policy.holder import PolicyHolder
 
-__all__ = ["SESSIONS_TABLE", "StreamsApp", "create_app", "load_policy"]
+__all__ = ["SESSIONS_TABLE", "StreamsApp", "create_app", "load_policy_holder"]
 
 log = logging.getLogger(__name__)
 
@@ -41,13 +42,14 @@ SESSIONS_TABLE = "sessions"
 
 
 class StreamsApp(TunedApp):
-    """The worker's faust app: the tuned transport plus the policy and session store."""
+    """The worker's faust app: the tuned transport plus policy, session cache and tracing."""
 
     policy: PolicyHolder | None = None
-    session_store: SessionStore | None = None
+    session_store: SessionStateCache | None = None
+    judgement_tracing: JudgementTracing | None = None
 
 
-def load_policy(settings: StreamsSettings) -> PolicyHolder:
+def load_policy_holder(settings: StreamsSettings) -> PolicyHolder:
     """Load the configured policy into a holder (hot reload: `holder.reload()`).
 
     Raises:
@@ -83,7 +85,7 @@ def create_app(
     holder: PolicyHolder | None = None
     get_engine: Callable[[], Engine]
     if engine is None:
-        holder = load_policy(settings)
+        holder = load_policy_holder(settings)
         get_engine = lambda: holder.engine  # noqa: E731
     elif callable(engine) and not hasattr(engine, "evaluate"):
         get_engine = engine
@@ -138,7 +140,7 @@ def create_app(
         key_type=bytes,  # bytes types mean the raw codec both ways
         value_type=bytes,
     )
-    store = app.session_store = SessionStore(sessions, ttl_s=settings.session_ttl_s)
+    store = app.session_store = SessionStateCache(sessions, ttl_s=settings.session_ttl_s)
 
     @app.on_partitions_revoked.connect  # type: ignore[arg-type]  # faust's stub is narrower
     def on_revoked(sender: Any, *args: Any, **kwargs: Any) -> None:
@@ -146,11 +148,13 @@ def create_app(
         # these sessions now, and the table is recovered again on assignment
         store.reset()
 
+    tracing = app.judgement_tracing = JudgementTracing(settings.tracing, settings.instance_id)
     processor = Processor(
         get_engine,
         topics,
         source=settings.instance_id,
         consumer=settings.app_id,
+        collect_traces=tracing.enabled,
         signer=load_ring(settings.signing),
     )
 
@@ -165,8 +169,10 @@ def create_app(
             await asyncio.gather(*pending)
             log.info("kills_tombstoned", extra={"sessions": len(pending)})
 
-    async def judge_batch(records: list[Record]) -> None:
+    async def judge_batch(records: list[EventRecord]) -> None:
+        started_ns = time.time_ns()
         result = processor.process(records, store.load)
+        tracing.record(started_ns, time.time_ns(), result, get_engine().version)
         pending = [
             await sinks[o.topic].send(key=o.key, value=o.value, force=True) for o in result.outputs
         ]

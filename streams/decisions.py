@@ -23,7 +23,7 @@ from schemas.events import (
     StreamWindow,
     Violation,
 )
-from streams.policy.types import ACTION_RANK, Finding, SessionContext
+from streams.policy.types import ACTION_RANK, SEVERITY_RANK, Finding, SessionContext
 from streams.state import SessionState
 
 __all__ = [
@@ -38,8 +38,6 @@ __all__ = [
 
 #: Rule id of the session-level violation raised when the risk score crosses the threshold.
 THRESHOLD_RULE_ID = "session.risk_threshold"
-
-_SEVERITY_RANK = {"info": 0, "warning": 1, "high": 2, "critical": 3}
 
 ProxyEvent = LLMRequest | LLMResponse | StreamWindow
 
@@ -118,29 +116,8 @@ def judge(
         seen_rules[f.rule_id] = ordinal + 1
         risk = state.add_risk(engine.risk_points(f), now, rules.risk_half_life_s)
         state.violations_total += 1
-        violations.append(
-            Violation(
-                event_id=stable_event_id(time_ms, f"{event.event_id}|{f.rule_id}|{ordinal}"),
-                time=when,
-                source=source,
-                session_id=event.session_id,
-                request_id=event.request_id,
-                rule_id=f.rule_id,
-                description=f.description,
-                owasp=f.owasp,
-                severity=f.severity,
-                action=f.action,
-                mode=engine.mode,
-                enforced=enforced,
-                target=f.target,
-                role=f.role,
-                subject_event_id=event.event_id,
-                subject_event_type=event.type,
-                evidence=list(f.evidence),
-                risk_score=round(risk, 3),
-                policy_version=engine.version,
-            )
-        )
+        vid = stable_event_id(time_ms, f"{event.event_id}|{f.rule_id}|{ordinal}")
+        violations.append(_violation(vid, event, f, risk, engine, when, source))
 
     trigger = _kill_trigger(findings, risk, rules.risk_kill_threshold)
     if trigger is None or state.kill_in_force(now):
@@ -154,7 +131,8 @@ def judge(
     state.kill_active = True
     state.kill_expires = None if expires is None else expires.timestamp()
     if trigger.rule_id == THRESHOLD_RULE_ID:
-        violations.append(_threshold_violation(event, trigger, risk, engine, when, source, dec))
+        vid = stable_event_id(int(when.timestamp() * 1000), f"{dec}|violation")
+        violations.append(_violation(vid, event, trigger, risk, engine, when, source))
     if not enforced:
         return Judgement(violations)
     command = SessionCommand(
@@ -163,6 +141,8 @@ def judge(
         source=source,
         session_id=event.session_id,
         request_id=event.request_id,
+        trace_id=event.trace_id,
+        span_id=event.span_id,
         command="kill",
         block_mode=rules.kill_block_mode,
         expires_at=expires,
@@ -181,7 +161,7 @@ def _kill_trigger(findings: list[Finding], risk: float, threshold: float) -> Fin
             return f
     if threshold <= 0 or risk < threshold:
         return None
-    worst = max(findings, key=lambda f: (_SEVERITY_RANK[f.severity], ACTION_RANK[f.action]))
+    worst = max(findings, key=lambda f: (SEVERITY_RANK[f.severity], ACTION_RANK[f.action]))
     return Finding(
         rule_id=THRESHOLD_RULE_ID,
         description=f"session risk {risk:.1f} crossed {threshold:g} (last: {worst.rule_id})",
@@ -192,31 +172,36 @@ def _kill_trigger(findings: list[Finding], risk: float, threshold: float) -> Fin
     )
 
 
-def _threshold_violation(
+def _violation(
+    event_id: str,
     event: ProxyEvent,
-    trigger: Finding,
+    f: Finding,
     risk: float,
     engine: Engine,
     when: datetime,
     source: str,
-    dec: str,
 ) -> Violation:
+    """The violation `f` raises on `event` (a rule's finding or the threshold's)."""
     return Violation(
-        event_id=stable_event_id(int(when.timestamp() * 1000), f"{dec}|violation"),
+        event_id=event_id,
         time=when,
         source=source,
         session_id=event.session_id,
         request_id=event.request_id,
-        rule_id=trigger.rule_id,
-        description=trigger.description,
-        owasp=trigger.owasp,
-        severity=trigger.severity,
-        action="kill",
+        trace_id=event.trace_id,
+        span_id=event.span_id,
+        rule_id=f.rule_id,
+        description=f.description,
+        owasp=f.owasp,
+        severity=f.severity,
+        action=f.action,
         mode=engine.mode,
         enforced=engine.mode == "enforce",
-        target="session",
+        target=f.target,
+        role=f.role,
         subject_event_id=event.event_id,
         subject_event_type=event.type,
+        evidence=list(f.evidence),
         risk_score=round(risk, 3),
         policy_version=engine.version,
     )

@@ -28,7 +28,7 @@ Upstream functions replaced or wrapped here (hashed in `UPSTREAM_SOURCES`):
   offset read (committed - 1), as everywhere else in the fetch loop; upstream stores
   the committed offset itself, so a gap right after the seek was measured one short.
 * `Consumer.force_commit`: wrapped. Flushes the write-behind session store
-  (`streams.store`) first: the changelog is written before the offsets it covers.
+  (`streams.state_cache`) first: the changelog is written before the offsets it covers.
 * `aiokafka Consumer._new_consumer_thread`: replaced, to use the thread class below.
 * `AIOKafkaConsumerThread._create_worker_consumer`: wrapped. Sets aiokafka's private
   `AIOKafkaConsumer._fetch_max_wait_ms` (faust hard-codes 1500 ms; a broker that
@@ -75,7 +75,7 @@ from faust.transport.consumer import CONSUMER_FETCHING, ensure_TP
 from faust.transport.drivers import aiokafka as faust_aiokafka
 
 from streams.errors import StreamsConfigError
-from streams.processor import Record
+from streams.processor import EventRecord
 
 __all__ = [
     "PINNED",
@@ -217,7 +217,7 @@ async def run_batches(
     *,
     batch_size: int,
     linger_s: float,
-    handle: Callable[[list[Record]], Awaitable[None]],
+    handle: Callable[[list[EventRecord]], Awaitable[None]],
 ) -> None:
     """Hand the agent's records to `handle` in batches; ack each batch after it returns.
 
@@ -239,7 +239,7 @@ async def run_batches(
         mark_inbound(stream.app.monitor, {e.message.tp for e in events})
         await handle(
             [
-                Record(
+                EventRecord(
                     topic=e.message.topic,
                     partition=e.message.partition,
                     offset=e.message.offset,

@@ -30,7 +30,7 @@ from streams.decisions import Engine, judge
 from streams.errors import StateError
 from streams.state import SessionState
 
-__all__ = ["BatchResult", "Output", "Processor", "Record"]
+__all__ = ["BatchResult", "EventRecord", "Judged", "Output", "Processor"]
 
 log = logging.getLogger(__name__)
 
@@ -38,7 +38,7 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 @dataclass(frozen=True, slots=True)
-class Record:
+class EventRecord:
     """One Kafka record as consumed (raw bytes)."""
 
     topic: str
@@ -60,6 +60,18 @@ class Output:
     value: bytes | None
 
 
+@dataclass(frozen=True, slots=True)
+class Judged:
+    """What tracing needs to know about one judged event that carries a trace context."""
+
+    trace_id: str
+    span_id: str
+    session_id: str
+    event_type: str
+    rule_ids: tuple[str, ...]
+    killed: bool
+
+
 @dataclass(slots=True)
 class BatchResult:
     """Everything one batch produced."""
@@ -72,6 +84,7 @@ class BatchResult:
     commands: int = 0
     dead_letters: int = 0
     commands_rejected: int = 0
+    judged: list[Judged] = field(default_factory=list)
 
 
 StateLoader = Callable[[str], SessionState | None]
@@ -88,15 +101,17 @@ class Processor:
         source: str,
         consumer: str,
         signer: CommandSigner,
+        collect_traces: bool = False,
     ) -> None:
         self._signer = signer
         self._engine = engine
+        self._collect_traces = collect_traces
         self._topics = topics
         self._source = source
         self._consumer = consumer
         self._proxy_topics = frozenset(topics.event_topics())
 
-    def process(self, records: Sequence[Record], load: StateLoader) -> BatchResult:
+    def process(self, records: Sequence[EventRecord], load: StateLoader) -> BatchResult:
         """Handle `records` in order; `load` returns a session's stored state or None."""
         engine = self._engine()  # one rule set per batch: a hot reload lands between batches
         result = BatchResult()
@@ -139,7 +154,7 @@ class Processor:
     def _judge(
         self,
         result: BatchResult,
-        rec: Record,
+        rec: EventRecord,
         event: LLMRequest | LLMResponse | StreamWindow,
         engine: Engine,
         load: StateLoader,
@@ -173,12 +188,23 @@ class Processor:
                     "decision_id": verdict.command.decision_id,
                 },
             )
+        if self._collect_traces and event.trace_id and event.span_id:
+            result.judged.append(
+                Judged(
+                    event.trace_id,
+                    event.span_id,
+                    event.session_id,
+                    event.type,
+                    tuple(v.rule_id for v in verdict.violations),
+                    verdict.command is not None,
+                )
+            )
         state.mark(rec.topic, rec.offset)
         result.states[event.session_id] = state
         result.events += 1
 
     def _follow_command(
-        self, result: BatchResult, rec: Record, command: SessionCommand, load: StateLoader
+        self, result: BatchResult, rec: EventRecord, command: SessionCommand, load: StateLoader
     ) -> None:
         verdict = self._signer.verify(command)
         if verdict != "ok":  # a forged resume must not reset the session's state either
@@ -203,7 +229,7 @@ class Processor:
         result.states[command.session_id] = state
         result.events += 1
 
-    def _dead(self, result: BatchResult, rec: Record, reason: str) -> None:
+    def _dead(self, result: BatchResult, rec: EventRecord, reason: str) -> None:
         letter = dead_letter(
             topic=rec.topic,
             partition=rec.partition,

@@ -12,6 +12,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from schemas.settings import KafkaSettings
 from schemas.signing import SigningSettings
+from schemas.telemetry import TracingSettings
 
 __all__ = ["StreamsSettings"]
 
@@ -25,6 +26,7 @@ class StreamsSettings(BaseSettings):
 
     kafka: KafkaSettings = Field(default_factory=KafkaSettings)
     signing: SigningSettings = Field(default_factory=SigningSettings)
+    tracing: TracingSettings = Field(default_factory=TracingSettings)
     app_id: str = Field(
         default="modeltrail-streams",
         description="faust app id: the consumer group and the changelog topics' prefix",

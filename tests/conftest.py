@@ -18,9 +18,25 @@ from pathlib import Path
 import pytest
 
 from modeltrail.embedded.process import ManagedProcess, free_port, port_open
-from modeltrail.embedded.servers import ensure_bucket, s3_gateway, tansu_broker
+from modeltrail.embedded.servers import (
+    BrokerProcess,
+    S3Process,
+    ensure_bucket,
+    s3_gateway,
+    tansu_broker,
+)
 from schemas.kafka import ensure_topics
 from schemas.settings import KafkaSettings
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Run the browser tests last.
+
+    Playwright's sync API (pytest-playwright) keeps an event loop running in the main
+    thread from its session fixture on, so every asyncio test after it would fail with
+    "cannot be called from a running event loop"; last, nothing comes after it.
+    """
+    items.sort(key=lambda i: "tests/browser/" in i.nodeid.replace("\\", "/"))  # stable
 
 
 def unique(prefix: str = "t") -> str:
@@ -56,17 +72,17 @@ def kafka_bootstrap(logs_dir: Path) -> Iterator[str]:
         return
     broker = tansu_broker(None, logs_dir / "broker.log").start()
     try:
-        yield broker.address  # type: ignore[attr-defined]
+        yield broker.address
     finally:
         broker.stop()
 
 
 @pytest.fixture
-def broker_factory(logs_dir: Path) -> Iterator[Callable[[int | None], ManagedProcess]]:
+def broker_factory(logs_dir: Path) -> Iterator[Callable[[int | None], BrokerProcess]]:
     """Start extra brokers a test can stop and restart (spool, outage tests)."""
-    started: list[ManagedProcess] = []
+    started: list[BrokerProcess] = []
 
-    def start(port: int | None = None) -> ManagedProcess:
+    def start(port: int | None = None) -> BrokerProcess:
         proc = tansu_broker(port, logs_dir / f"broker-{unique('')}.log").start()
         started.append(proc)
         return proc
@@ -91,7 +107,7 @@ class S3Server:
     access_key: str = "modeltrail"
     secret_key: str = "modeltrail-secret"
     region: str = "us-east-1"
-    process: ManagedProcess | None = None
+    process: S3Process | None = None
 
     def client(self):  # type: ignore[no-untyped-def]
         import boto3
@@ -109,7 +125,7 @@ class S3Server:
 def s3_server(tmp_path_factory: pytest.TempPathFactory, logs_dir: Path) -> Iterator[S3Server]:
     """SeaweedFS's S3 gateway with one bucket for the session."""
     proc = s3_gateway(tmp_path_factory.mktemp("seaweed"), logs_dir / "s3.log").start()
-    server = S3Server(endpoint=proc.endpoint, bucket="modeltrail-test", process=proc)  # type: ignore[attr-defined]
+    server = S3Server(endpoint=proc.endpoint, bucket="modeltrail-test", process=proc)
     try:
         ensure_bucket(
             server.endpoint,
@@ -155,7 +171,15 @@ def fake_backend_url(logs_dir: Path) -> Iterator[str]:
     port = free_port()
     proc = ManagedProcess(
         "fake-backend",
-        [sys.executable, "-m", "proxy.fake_backend", "--host", "127.0.0.1", "--port", str(port)],
+        [
+            sys.executable,
+            "-m",
+            "modeltrail.embedded.fake_backend",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+        ],
         log_path=logs_dir / "fake-backend.log",
         ready=lambda: port_open("127.0.0.1", port),
     ).start()

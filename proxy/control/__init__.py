@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from proxy.control.app import ControlEmitter, create_control_app
+from proxy.control.app import create_control_app
 from proxy.control.auth import KeyAuth, Principal, check_bind, is_loopback
 from proxy.control.errors import ControlConfigError, ControlError, HistoryError
 from proxy.control.history import query_history
 
 __all__ = [
     "ControlConfigError",
-    "ControlEmitter",
     "ControlError",
     "HistoryError",
     "KeyAuth",

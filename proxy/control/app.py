@@ -9,11 +9,11 @@ replica, including ones started later, applies it.
 from __future__ import annotations
 
 import asyncio
-import inspect
+import contextlib
 import logging
-from collections.abc import Awaitable, Mapping
+from collections.abc import AsyncIterator, Awaitable
 from datetime import datetime
-from typing import Annotated, Protocol, TypeVar
+from typing import Annotated, TypeVar
 
 from fastapi import Depends, FastAPI, HTTPException, Path, Query, Request
 from fastapi.responses import JSONResponse, Response
@@ -21,9 +21,10 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from proxy.control.auth import KeyAuth, Principal, check_bind, is_loopback, require
+from proxy.control.dashboard import Dashboard, dashboard_router
 from proxy.control.errors import HistoryError
 from proxy.control.guard import ControlGuard
-from proxy.control.history import query_history
+from proxy.control.history import history_trail, query_history
 from proxy.control.keyfile import ensure_admin_key
 from proxy.control.models import (
     CommandResult,
@@ -33,18 +34,22 @@ from proxy.control.models import (
     ResumeRequest,
     SessionList,
 )
+from proxy.control.overview import SpendSource
+from proxy.control.paging import PAGE_WINDOW, Order, SortKey, page_sessions
 from proxy.control.policy import policy_router
-from proxy.enforcement.errors import StoreError
+from proxy.control.ui import mount_ui
+from proxy.enforcement.errors import SessionStoreError
 from proxy.enforcement.service import EnforcementService
-from proxy.enforcement.store import SessionInfo
+from proxy.enforcement.session_store import SessionInfo
 from proxy.errors import ProxyError, SpoolError
 from proxy.inline_policy import InlinePolicy
 from proxy.metrics import ProxyMetrics
+from proxy.publisher import Publisher
 from proxy.settings import ControlKey, ProxySettings
-from schemas.events import EventEnvelope, SessionCommand, utcnow
+from schemas.events import SessionCommand, utcnow
 from schemas.ids import SESSION_ID_PATTERN, uuid7
 
-__all__ = ["ControlEmitter", "allowed_hosts", "control_keys", "create_control_app"]
+__all__ = ["allowed_hosts", "control_keys", "create_control_app"]
 
 log = logging.getLogger(__name__)
 
@@ -54,43 +59,49 @@ SessionId = Annotated[str, Path(pattern=SESSION_ID_PATTERN)]
 Limit = Annotated[int, Query(ge=1, le=10_000)]
 
 
-class ControlEmitter(Protocol):
-    """The part of the proxy's emitter the control API uses."""
-
-    def publish(self, event: EventEnvelope) -> object:
-        """Queue one event for Kafka; may be sync or async."""
-
-    def stats(self) -> Mapping[str, object]:
-        """Queue depth, sent, dropped, spooled, spool bytes."""
-
-
 def create_control_app(
     settings: ProxySettings,
     enforcement: EnforcementService,
-    emitter: ControlEmitter | None,
+    emitter: Publisher | None,
     *,
     metrics: ProxyMetrics | None = None,
     policy: InlinePolicy | None = None,
+    spend: SpendSource | None = None,
 ) -> FastAPI:
     """Build the control app; raises ControlConfigError when the bind would be unsafe.
 
     The caller owns `enforcement` and `emitter` (starts and stops them). Pass the
     proxy app's `policy` so a reload here swaps the rule set the proxy enforces.
+    `spend` is the hook for today's spend on the dashboard (identity, issue 12).
+    The app's lifespan stops the dashboard's violation feed.
     """
     check_bind(settings)
+    metrics = metrics or enforcement.metrics or ProxyMetrics()
+    board = Dashboard.build(settings, enforcement, emitter, metrics, spend)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        yield
+        await board.stop()
+
     app = FastAPI(
         title="modeltrail control API",
         version="1",
-        description="Sessions, kills, flagged sessions, audit history and metrics.",
+        description="Sessions, kills, flagged sessions, audit history, metrics and the "
+        "dashboard (/ui).",
+        lifespan=lifespan,
     )
+    app.state.dashboard = board
     app.state.auth = KeyAuth(control_keys(settings))
     app.add_middleware(ControlGuard, allowed_hosts=allowed_hosts(settings))
-    metrics = metrics or enforcement.metrics or ProxyMetrics()
     if enforcement.metrics is None:
         enforcement.metrics = metrics  # so kills and session gauges land on what we serve
     reader = Depends(require("read"))
     killer = Depends(require("kill"))
     app.include_router(policy_router(policy or InlinePolicy.from_settings(settings)))
+    app.include_router(dashboard_router(board))
+    if settings.ui_enabled:
+        mount_ui(app)
 
     @app.exception_handler(StarletteHTTPException)
     async def _http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
@@ -117,15 +128,39 @@ def create_control_app(
         killed: bool | None = None,
         flagged: bool | None = None,
         backend: str | None = None,
+        model: str | None = None,
+        key: Annotated[str | None, Query(description="API-key fingerprint prefix")] = None,
+        sort: SortKey | None = None,
+        order: Order = "desc",
+        offset: Annotated[int, Query(ge=0, le=PAGE_WINDOW)] = 0,
         limit: Limit = 100,
     ) -> SessionList:
-        """Sessions, most recently seen first."""
+        """Sessions, most recently seen first; with sort/model/key/offset, one sorted page."""
+        paged = sort is not None or model is not None or key is not None or offset > 0
+        window = PAGE_WINDOW if paged else limit
         found = await _store(
             enforcement.sessions(
-                active=active, killed=killed, flagged=flagged, backend=backend, limit=limit
+                active=active, killed=killed, flagged=flagged, backend=backend, limit=window
             )
         )
-        return SessionList(count=len(found), sessions=found)
+        if not paged:
+            return SessionList(count=len(found), sessions=found)
+        total, page = page_sessions(
+            found,
+            model=model,
+            key=key,
+            sort=sort or "last_seen",
+            order=order,
+            offset=offset,
+            limit=limit,
+        )
+        return SessionList(
+            count=len(page),
+            sessions=page,
+            total=total,
+            offset=offset,
+            capped=len(found) >= window,
+        )
 
     @app.get("/control/sessions/{session_id}", tags=["sessions"], dependencies=[reader])
     async def session(session_id: SessionId) -> SessionInfo:
@@ -187,7 +222,7 @@ def create_control_app(
         try:
             rows = await asyncio.to_thread(
                 query_history,
-                settings.history_path,
+                history_trail(settings),
                 session=session,
                 event_type=event_type,
                 since=since,
@@ -202,7 +237,7 @@ def create_control_app(
         """Prometheus text exposition of this replica's metrics."""
         try:
             await enforcement.stats()  # refreshes the session gauges
-        except StoreError:
+        except SessionStoreError:
             pass
         return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
@@ -210,7 +245,7 @@ def create_control_app(
         cmd = enforcement.signer.sign(cmd)
         try:
             applied = await enforcement.apply_local(cmd)
-        except StoreError as exc:
+        except SessionStoreError as exc:
             # Applied here already; the other replicas will get it from Kafka.
             log.warning("command_mirror_failed", extra={"error": str(exc)})
             applied = True
@@ -252,7 +287,7 @@ def allowed_hosts(settings: ProxySettings) -> list[str]:
     return hosts
 
 
-async def _publish(emitter: ControlEmitter, cmd: SessionCommand) -> Delivery:
+async def _publish(emitter: Publisher, cmd: SessionCommand) -> Delivery:
     """Send with an ack when the emitter can (`send`), else queue it (`publish`)."""
     send = getattr(emitter, "send", None)
     if send is not None:
@@ -261,17 +296,14 @@ async def _publish(emitter: ControlEmitter, cmd: SessionCommand) -> Delivery:
             return "acked"
         except (ProxyError, SpoolError) as exc:
             log.warning("command_send_failed", extra={"error": str(exc)})
-    result = emitter.publish(cmd)
-    if inspect.isawaitable(result):
-        result = await result
-    return "not_sent" if result is False else "queued"
+    return "queued" if emitter.publish(cmd) else "not_sent"
 
 
 async def _store(awaitable: Awaitable[T]) -> T:
     """Await a store read; a store outage is a 503, not a stack trace."""
     try:
         return await awaitable
-    except StoreError as exc:
+    except SessionStoreError as exc:
         raise HTTPException(status_code=503, detail=f"session store unavailable: {exc}") from exc
 
 

@@ -1,21 +1,22 @@
 """The audit history: DuckDB over the Parquet trail the sinks write.
 
-Only metadata columns are returned (no prompt or response text). An empty or
-missing trail is an empty history, not an error.
+Reads through the one reader of the trail (`sinks.query.connect`): a local
+directory or S3 through pyarrow, with the same views the `modeltrail query`
+command sees. Only metadata columns are returned (no prompt or response text).
+An empty or missing trail is an empty history, not an error.
 """
 
 from __future__ import annotations
 
-import glob
-import os
 from datetime import datetime
 from typing import Any
 
-import duckdb
-
 from proxy.control.errors import HistoryError
+from proxy.settings import ProxySettings
+from schemas.topics import TABLES
+from sinks.settings import TrailLocation
 
-__all__ = ["HISTORY_COLUMNS", "query_history"]
+__all__ = ["HISTORY_COLUMNS", "history_trail", "query_history"]
 
 #: Columns the history shows, when present in the trail (tables differ).
 HISTORY_COLUMNS = (
@@ -52,61 +53,59 @@ HISTORY_COLUMNS = (
 )
 
 
-def _pattern(root: str) -> str | None:
-    """The Parquet glob under `root`, or None when there is nothing to read."""
-    if "://" in root:
-        return root.rstrip("/") + "/**/*.parquet"
-    pattern = os.path.join(root, "**", "*.parquet")
-    return pattern if glob.glob(pattern, recursive=True) else None
+def history_trail(settings: ProxySettings) -> TrailLocation:
+    """The trail `/control/history` reads: `history_path` and its S3 access."""
+    return TrailLocation(
+        target=settings.history_path,
+        s3_endpoint_url=settings.history_s3_endpoint_url,
+        s3_region=settings.history_s3_region,
+        s3_access_key_id=settings.history_s3_access_key_id,
+        s3_secret_access_key=settings.history_s3_secret_access_key,
+    )
 
 
 def query_history(
-    root: str,
+    trail: TrailLocation | str,
     *,
     session: str | None = None,
     event_type: str | None = None,
     since: datetime | None = None,
     limit: int = 100,
 ) -> list[dict[str, Any]]:
-    """The newest events of the trail under `root`, filtered; blocking (run in a thread).
+    """The newest events of the trail, filtered; blocking (run in a thread).
 
     Raises:
-        HistoryError: DuckDB could not read the files.
+        HistoryError: the trail could not be reached or read.
     """
-    pattern = _pattern(root)
-    if pattern is None:
-        return []
-    source = "read_parquet(?, union_by_name=true, hive_partitioning=true)"
+    import duckdb  # the reader loads pyarrow: only when the history is asked for
+
+    from sinks.errors import QueryError
+    from sinks.query import connect
+
+    where_trail = trail if isinstance(trail, TrailLocation) else TrailLocation(target=trail)
     try:
-        with duckdb.connect() as con:
+        with connect(where_trail) as con:
+            union = " UNION ALL BY NAME ".join(f"SELECT * FROM {t}" for t in TABLES)
+            source = f"({union})"
             available = {
-                row[0]
-                for row in con.execute(f"DESCRIBE SELECT * FROM {source}", [pattern]).fetchall()
+                row[0] for row in con.execute(f"DESCRIBE SELECT * FROM {source}").fetchall()
             }
             columns = [c for c in HISTORY_COLUMNS if c in available]
             where: list[str] = []
-            params: list[object] = [pattern]
+            params: list[object] = []
             for column, value in (("session_id", session), ("type", event_type)):
                 if value is not None:
-                    if column not in available:
-                        return []
                     where.append(f"{column} = ?")
                     params.append(value)
-            if since is not None and "time" in available:
+            if since is not None:
                 where.append("time >= ?")
                 params.append(since)
             sql = f"SELECT {', '.join(columns)} FROM {source}"
             if where:
                 sql += " WHERE " + " AND ".join(where)
-            if "time" in available:
-                sql += " ORDER BY time DESC"
-            sql += f" LIMIT {int(limit)}"
+            sql += f" ORDER BY time DESC LIMIT {int(limit)}"
             cursor = con.execute(sql, params)
             names = [d[0] for d in cursor.description or []]
             return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
-    except duckdb.IOException as exc:
-        if "No files found" in str(exc):
-            return []
-        raise HistoryError(f"cannot read the trail under {root}: {exc}") from exc
-    except duckdb.Error as exc:
-        raise HistoryError(f"cannot query the trail under {root}: {exc}") from exc
+    except (QueryError, duckdb.Error) as exc:
+        raise HistoryError(f"cannot read the trail under {where_trail.target}: {exc}") from exc

@@ -7,7 +7,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from proxy.enforcement.store import SessionInfo
+from proxy.enforcement.session_store import SessionInfo
 from schemas.events import SessionCommand
 
 Delivery = Literal["acked", "queued", "not_sent"]
@@ -74,6 +74,9 @@ class SessionList(BaseModel):
 
     count: int
     sessions: list[SessionInfo]
+    total: int | None = Field(default=None, description="matches in the window (paged calls)")
+    offset: int = 0
+    capped: bool = Field(default=False, description="the window was full: total is a floor")
 
 
 class HistoryPage(BaseModel):

@@ -6,25 +6,25 @@ kill registry is pure, the followers and stores are the I/O shell.
 
 from __future__ import annotations
 
-from proxy.enforcement.base import Enforcement, EventPublisher
+from proxy.enforcement.base import Enforcement
 from proxy.enforcement.commands import TopicFollower
 from proxy.enforcement.errors import (
     CommandTopicMissing,
     EnforcementError,
     ReplayTimeout,
-    StoreError,
+    SessionStoreError,
 )
 from proxy.enforcement.kills import KillRegistry
+from proxy.enforcement.memory_store import MemorySessionStore
 from proxy.enforcement.redis_store import RedisSessionStore
 from proxy.enforcement.service import EnforcementService, build_store
-from proxy.enforcement.store import KillState, MemorySessionStore, SessionInfo, SessionStore
+from proxy.enforcement.session_store import KillState, SessionInfo, SessionStore
 
 __all__ = [
     "CommandTopicMissing",
     "Enforcement",
     "EnforcementError",
     "EnforcementService",
-    "EventPublisher",
     "KillRegistry",
     "KillState",
     "MemorySessionStore",
@@ -32,7 +32,7 @@ __all__ = [
     "ReplayTimeout",
     "SessionInfo",
     "SessionStore",
-    "StoreError",
+    "SessionStoreError",
     "TopicFollower",
     "build_store",
 ]

@@ -7,27 +7,12 @@ fire-and-forget session bookkeeping that must never block or fail the request.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from datetime import datetime
 from typing import Protocol
 
-from schemas.events import EventEnvelope, LLMRequest, LLMResponse, SessionCommand
+from schemas.events import LLMRequest, LLMResponse, SessionCommand
 
-__all__ = ["Enforcement", "EventPublisher"]
-
-
-class EventPublisher(Protocol):
-    """What enforcement and the control API need from the emitter.
-
-    `publish` may be a plain or an async method; callers await its result when
-    it is awaitable.
-    """
-
-    def publish(self, event: EventEnvelope) -> object:
-        """Queue one event for Kafka (keyed by session)."""
-
-    def stats(self) -> Mapping[str, object]:
-        """Queue depth, sent, dropped, spooled, spool bytes..."""
+__all__ = ["Enforcement"]
 
 
 class Enforcement(Protocol):

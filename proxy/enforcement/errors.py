@@ -5,12 +5,12 @@ Hierarchy::
     EnforcementError            root; `retriable` says whether trying again may help
     ├── ReplayTimeout           start-up replay of session.commands did not finish (retriable)
     ├── CommandTopicMissing     the session.commands topic does not exist (not retriable)
-    └── StoreError              the session store (Redis) failed (retriable)
+    └── SessionStoreError              the session store (Redis) failed (retriable)
 """
 
 from __future__ import annotations
 
-__all__ = ["CommandTopicMissing", "EnforcementError", "ReplayTimeout", "StoreError"]
+__all__ = ["CommandTopicMissing", "EnforcementError", "ReplayTimeout", "SessionStoreError"]
 
 
 class EnforcementError(Exception):
@@ -29,7 +29,7 @@ class CommandTopicMissing(EnforcementError):
     """The followed topic does not exist on the broker (run `ensure_topics` first)."""
 
 
-class StoreError(EnforcementError):
+class SessionStoreError(EnforcementError):
     """The session store could not be read or written."""
 
     retriable = True

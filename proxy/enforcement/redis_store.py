@@ -34,8 +34,8 @@ from typing import Any, cast
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
-from proxy.enforcement.errors import StoreError
-from proxy.enforcement.store import (
+from proxy.enforcement.errors import SessionStoreError
+from proxy.enforcement.session_store import (
     COUNTER_FIELDS,
     LABEL_FIELDS,
     CommandCallback,
@@ -121,7 +121,7 @@ class RedisSessionStore:
     @property
     def redis(self) -> Redis:
         if self._redis is None:
-            raise StoreError("RedisSessionStore is not started")
+            raise SessionStoreError("RedisSessionStore is not started")
         return self._redis
 
     async def start(self, on_command: CommandCallback | None = None) -> None:
@@ -132,7 +132,7 @@ class RedisSessionStore:
             await client.ping()
         except RedisError as exc:
             await client.aclose()
-            raise StoreError(f"Redis is not reachable: {exc}") from exc
+            raise SessionStoreError(f"Redis is not reachable: {exc}") from exc
         self._redis = client
         self._flag_script = client.register_script(_FLAG)  # type: ignore[assignment]
         self._save_script = client.register_script(_SAVE_COMMAND)  # type: ignore[assignment]
@@ -343,4 +343,4 @@ class RedisSessionStore:
         try:
             return await awaitable
         except RedisError as exc:
-            raise StoreError(f"Redis command failed: {exc}") from exc
+            raise SessionStoreError(f"Redis command failed: {exc}") from exc

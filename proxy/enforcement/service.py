@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import inspect
 import logging
 from collections.abc import Mapping
 from datetime import datetime, timedelta
@@ -31,13 +30,14 @@ from datetime import datetime, timedelta
 from aiokafka import ConsumerRecord
 
 from proxy.enforcement import views
-from proxy.enforcement.base import EventPublisher
 from proxy.enforcement.commands import TopicFollower
-from proxy.enforcement.errors import EnforcementError, StoreError
+from proxy.enforcement.errors import EnforcementError, SessionStoreError
 from proxy.enforcement.kills import KillRegistry
+from proxy.enforcement.memory_store import MemorySessionStore
 from proxy.enforcement.redis_store import RedisSessionStore
-from proxy.enforcement.store import MemorySessionStore, SessionInfo, SessionStore
+from proxy.enforcement.session_store import SessionInfo, SessionStore
 from proxy.metrics import ProxyMetrics
+from proxy.publisher import Publisher
 from proxy.settings import ProxySettings
 from schemas.codec import decode_as
 from schemas.deadletter import dead_letter
@@ -73,7 +73,7 @@ class EnforcementService:
         self,
         settings: ProxySettings,
         *,
-        publisher: EventPublisher | None = None,
+        publisher: Publisher | None = None,
         store: SessionStore | None = None,
         metrics: ProxyMetrics | None = None,
         signer: CommandSigner | None = None,
@@ -139,7 +139,7 @@ class EnforcementService:
                     self._apply(cmd, "store")
             await self._follow()
         except EnforcementError as exc:
-            if self.settings.enforcement_replay_required or isinstance(exc, StoreError):
+            if self.settings.enforcement_replay_required or isinstance(exc, SessionStoreError):
                 await self.stop()
                 raise
             # Serve with the kills known so far (Redis mirror) and keep trying.
@@ -225,7 +225,7 @@ class EnforcementService:
         The caller signs it (`self.signer.sign`); the other replicas verify.
 
         Raises:
-            StoreError: the store could not mirror it (it is applied locally anyway).
+            SessionStoreError: the store could not mirror it (it is applied locally anyway).
         """
         changed = self._apply(cmd, "local")
         await self.store.save_command(cmd)
@@ -281,7 +281,7 @@ class EnforcementService:
         try:
             cmd = decode_as(SessionCommand, record.value or b"")
         except DecodeError as exc:
-            await self._dead_letter(record, str(exc))
+            self._dead_letter(record, str(exc))
             return
         if not self._authentic(cmd, "kafka"):
             return
@@ -297,9 +297,7 @@ class EnforcementService:
         # Someone deleted a kill in force from the compacted topic (a race with an
         # expiry tombstone, or a forgery): put the signed kill back for later replicas.
         log.warning("tombstone_on_active_kill", extra={"session_id": sid[:128]})
-        result = self._publisher.publish(held)
-        if inspect.isawaitable(result):
-            await result
+        self._publisher.publish(held)
 
     async def _on_violation_record(self, record: ConsumerRecord[bytes, bytes]) -> None:
         if record.value is None:
@@ -307,12 +305,12 @@ class EnforcementService:
         try:
             violation = decode_as(Violation, record.value or b"")
         except DecodeError as exc:
-            await self._dead_letter(record, str(exc))
+            self._dead_letter(record, str(exc))
             return
         self.counters["violations"] += 1
         self._queue.put_nowait(violation)
 
-    async def _dead_letter(self, record: ConsumerRecord[bytes, bytes], reason: str) -> None:
+    def _dead_letter(self, record: ConsumerRecord[bytes, bytes], reason: str) -> None:
         log.warning(
             "record_undecodable",
             extra={"topic": record.topic, "partition": record.partition, "offset": record.offset},
@@ -329,9 +327,7 @@ class EnforcementService:
             source=self.settings.instance_id,
             consumer=f"{self.settings.instance_id}/enforcement",
         )
-        result = self._publisher.publish(letter)
-        if inspect.isawaitable(result):
-            await result
+        self._publisher.publish(letter)
 
     # --- the store writer ---
 
@@ -346,7 +342,7 @@ class EnforcementService:
                 batch.append(self._queue.get_nowait())
             try:
                 await self._write(batch)
-            except StoreError as exc:
+            except SessionStoreError as exc:
                 self.counters["store_errors"] += 1
                 log.warning("session_store_failed", extra={"error": str(exc), "lost": len(batch)})
             except Exception:
@@ -399,7 +395,7 @@ class EnforcementService:
         try:
             sessions: int | None = await self.store.count()
             active: int | None = await self.store.count(since=idle_floor)
-        except StoreError:
+        except SessionStoreError:
             sessions = active = None
         if self.metrics is not None:
             self.metrics.killed_sessions.set(killed)

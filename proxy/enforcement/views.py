@@ -11,7 +11,7 @@ from datetime import datetime, timedelta
 from typing import NamedTuple
 
 from proxy.enforcement.kills import KillRegistry
-from proxy.enforcement.store import KillState, SessionInfo, SessionStore
+from proxy.enforcement.session_store import KillState, SessionInfo, SessionStore
 
 __all__ = ["Filters", "merge", "session", "sessions"]
 

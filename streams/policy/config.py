@@ -25,10 +25,11 @@ from importlib import resources
 from pathlib import Path
 
 from streams.policy.catalogue import by_id
-from streams.policy.engine import Mode, PolicyEngine, SessionPolicy
+from streams.policy.engine import PolicyEngine
 from streams.policy.errors import PolicyValidationError
 from streams.policy.rules import Rule
 from streams.policy.sections import Checker, parse_override, parse_rule, parse_session
+from streams.policy.types import Mode, SessionPolicy
 from streams.policy.yamlnodes import Located, load_located
 
 __all__ = ["PRESETS", "load_policy", "validate_file"]

@@ -12,12 +12,9 @@ import fnmatch
 import hashlib
 import json
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
-from pathlib import Path
-from typing import Literal
+from dataclasses import asdict
 
 from schemas.events import (
-    BlockMode,
     Evidence,
     LLMRequest,
     LLMResponse,
@@ -28,25 +25,12 @@ from streams.policy.evidence import MAX_EVIDENCE, evidence
 from streams.policy.matcher import Hit, Matcher
 from streams.policy.normalize import Signals, views
 from streams.policy.rules import Rule
-from streams.policy.types import Finding, SessionContext
+from streams.policy.types import Finding, Mode, SessionContext, SessionPolicy
 
-__all__ = ["DEFAULT_WEIGHTS", "Mode", "PolicyEngine", "SessionPolicy"]
+__all__ = ["PolicyEngine"]
 
-Mode = Literal["enforce", "audit"]
-DEFAULT_WEIGHTS: dict[str, float] = {"info": 1.0, "warning": 5.0, "high": 25.0, "critical": 60.0}
 # (target, role, field, text): one text of an event as the rules see it.
 _Unit = tuple[Target, str | None, str, str]
-
-
-@dataclass(frozen=True, slots=True)
-class SessionPolicy:
-    """How findings add up to a kill: risk points per severity, a decaying score, a threshold."""
-
-    risk_kill_threshold: float = 100.0
-    risk_half_life_s: float = 600.0
-    kill_block_mode: BlockMode = "duration"
-    kill_duration_s: float = 900.0
-    severity_weights: dict[str, float] = field(default_factory=lambda: dict(DEFAULT_WEIGHTS))
 
 
 def _new_turn_start(event: LLMRequest) -> int:
@@ -118,13 +102,6 @@ class PolicyEngine:
         )
         self._accept: dict[tuple[Target, str | None, bool], dict[str, bool]] = {}
         self.version = self._hash()
-
-    @classmethod
-    def load(cls, preset: str = "standard", files: Sequence[Path] = ()) -> PolicyEngine:
-        """Build from a preset and policy files; raises `PolicyValidationError`."""
-        from streams.policy.config import load_policy
-
-        return load_policy(preset, files)
 
     def _hash(self) -> str:
         doc = {

@@ -6,6 +6,7 @@ import threading
 from collections.abc import Sequence
 from pathlib import Path
 
+from streams.policy.config import load_policy
 from streams.policy.engine import PolicyEngine
 
 __all__ = ["PolicyHolder"]
@@ -27,7 +28,7 @@ class PolicyHolder:
         self.preset = preset
         self.files = tuple(Path(f) for f in files)
         self._lock = threading.Lock()
-        self._engine = engine if engine is not None else PolicyEngine.load(preset, self.files)
+        self._engine = engine if engine is not None else load_policy(preset, self.files)
 
     @property
     def engine(self) -> PolicyEngine:
@@ -41,7 +42,7 @@ class PolicyHolder:
         with self._lock:
             new_preset = preset or self.preset
             new_files = tuple(Path(f) for f in files) if files is not None else self.files
-            engine = PolicyEngine.load(new_preset, new_files)
+            engine = load_policy(new_preset, new_files)
             self.preset, self.files, self._engine = new_preset, new_files, engine
             return engine
 

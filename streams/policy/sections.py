@@ -8,8 +8,8 @@ from typing import Any, get_args
 import re2
 
 from schemas.events import Action, BlockMode, Severity, Target
-from streams.policy.engine import SessionPolicy
 from streams.policy.rules import OWASP_IDS, MaskKind, Metric, Rule, RuleKind
+from streams.policy.types import SessionPolicy
 from streams.policy.validators import VALIDATORS
 from streams.policy.yamlnodes import Located
 

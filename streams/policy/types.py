@@ -11,13 +11,39 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Literal
 
-from schemas.events import Action, Evidence, Severity, Target
+from schemas.events import Action, BlockMode, Evidence, Severity, Target
 
-__all__ = ["ACTION_RANK", "Decision", "Finding", "SessionContext", "decide"]
+__all__ = [
+    "ACTION_RANK",
+    "DEFAULT_WEIGHTS",
+    "SEVERITY_RANK",
+    "Decision",
+    "Finding",
+    "Mode",
+    "SessionContext",
+    "SessionPolicy",
+    "decide",
+]
 
 Decision = Literal["allow", "flag", "block", "kill"]
+# "enforce" acts on decisions; "audit" only records them.
+Mode = Literal["enforce", "audit"]
+# Risk points a finding adds to its session, by severity (policy files may override).
+DEFAULT_WEIGHTS: dict[str, float] = {"info": 1.0, "warning": 5.0, "high": 25.0, "critical": 60.0}
 
 ACTION_RANK: dict[str, int] = {"allow": 0, "flag": 1, "block": 2, "kill": 3}
+SEVERITY_RANK: dict[str, int] = {"info": 0, "warning": 1, "high": 2, "critical": 3}
+
+
+@dataclass(frozen=True, slots=True)
+class SessionPolicy:
+    """How findings add up to a kill: risk points per severity, a decaying score, a threshold."""
+
+    risk_kill_threshold: float = 100.0
+    risk_half_life_s: float = 600.0
+    kill_block_mode: BlockMode = "duration"
+    kill_duration_s: float = 900.0
+    severity_weights: dict[str, float] = field(default_factory=lambda: dict(DEFAULT_WEIGHTS))
 
 
 @dataclass(frozen=True, slots=True)

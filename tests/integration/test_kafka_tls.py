@@ -16,12 +16,12 @@ from pathlib import Path
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.errors import KafkaConnectionError
-from tls_terminator import Pki, TlsTerminator, make_pki
 
 from modeltrail.embedded.process import free_port
 from modeltrail.embedded.servers import tansu_broker
 from proxy.broker_link import BrokerLink
 from schemas.settings import KafkaSettings
+from tests.support.tls_terminator import Pki, TlsTerminator, make_pki
 
 
 @pytest.fixture(scope="module")

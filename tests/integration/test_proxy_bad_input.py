@@ -7,12 +7,12 @@ from typing import Any
 
 import httpx
 import pytest
-from proxy_harness import collect, for_request, make_settings, running_proxy
 
 from modeltrail.embedded.process import free_port
 from proxy.settings import BackendConfig
 from schemas.events import LLMResponse
 from schemas.settings import KafkaSettings
+from tests.support.proxy_harness import collect, for_request, make_settings, running_proxy
 
 CHAT = {"model": "gpt-4o", "messages": [{"role": "user", "content": "hi"}]}
 

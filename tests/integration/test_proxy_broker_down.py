@@ -10,10 +10,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 import httpx
-from polling import wait_until
-from proxy_harness import collect, make_settings, running_proxy
 
-from modeltrail.embedded.process import ManagedProcess
+from modeltrail.embedded.servers import BrokerProcess
 from proxy.app import ProxyApp
 from proxy.emitter import Emitter
 from proxy.spool import Spool
@@ -21,12 +19,14 @@ from schemas.codec import encode, encode_key
 from schemas.events import EventEnvelope, LLMRequest, LLMResponse
 from schemas.kafka import ensure_topics
 from schemas.settings import KafkaSettings
+from tests.support.polling import wait_until
+from tests.support.proxy_harness import collect, make_settings, running_proxy
 
 CHAT = {"model": "gpt-4o", "messages": [{"role": "user", "content": "hi"}]}
-BrokerFactory = Callable[[int | None], ManagedProcess]
+BrokerFactory = Callable[[int | None], BrokerProcess]
 
 
-async def _fresh_kafka(broker: ManagedProcess) -> KafkaSettings:
+async def _fresh_kafka(broker: BrokerProcess) -> KafkaSettings:
     kafka = KafkaSettings(
         bootstrap_servers=broker.address, topic_prefix=f"t{uuid.uuid4().hex[:10]}."
     )
@@ -57,7 +57,7 @@ async def test_spool_replays_every_event_once(
     broker_factory: BrokerFactory, fake_backend_url: str, tmp_path: Path
 ) -> None:
     broker = broker_factory(None)
-    port = int(broker.address.rsplit(":", 1)[1])  # type: ignore[attr-defined]
+    port = broker.port
     kafka = await _fresh_kafka(broker)
     settings = make_settings(kafka, fake_backend_url, tmp_path / "spool", emit_timeout_ms=1500)
     topics = [kafka.topics.requests, kafka.topics.responses]
@@ -99,7 +99,7 @@ async def test_fail_closed_answers_503_then_recovers(
     broker_factory: BrokerFactory, fake_backend_url: str, tmp_path: Path
 ) -> None:
     broker = broker_factory(None)
-    port = int(broker.address.rsplit(":", 1)[1])  # type: ignore[attr-defined]
+    port = broker.port
     kafka = await _fresh_kafka(broker)
     settings = make_settings(kafka, fake_backend_url, tmp_path, on_broker_down="fail_closed")
     async with running_proxy(settings) as proxy, httpx.AsyncClient() as client:

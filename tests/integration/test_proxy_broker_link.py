@@ -9,13 +9,13 @@ from collections.abc import Callable
 from aiokafka import AIOKafkaConsumer
 from aiokafka.partitioner import DefaultPartitioner
 
-from modeltrail.embedded.process import ManagedProcess
+from modeltrail.embedded.servers import BrokerProcess
 from proxy.broker_link import BrokerLink
-from proxy.spool import Record
+from proxy.spool import SpoolRecord
 from schemas.kafka import ensure_topics
 from schemas.settings import KafkaSettings
 
-BrokerFactory = Callable[[int | None], ManagedProcess]
+BrokerFactory = Callable[[int | None], BrokerProcess]
 
 
 async def _consume(
@@ -43,7 +43,7 @@ async def _consume(
 
 async def test_send_batch_delivers_every_record_in_key_order(kafka_settings: KafkaSettings) -> None:
     topics = [kafka_settings.topics.requests, kafka_settings.topics.responses]
-    records: list[Record] = []
+    records: list[SpoolRecord] = []
     for i in range(300):
         key = f"session-{i % 7}".encode()
         # A few large values overflow one record batch, so a partition gets several.
@@ -74,13 +74,13 @@ async def test_send_batch_returns_every_record_in_order_when_nothing_is_acked(
     broker_factory: BrokerFactory,
 ) -> None:
     broker = broker_factory(None)
-    kafka = KafkaSettings(bootstrap_servers=broker.address, topic_prefix="link.")  # type: ignore[attr-defined]
+    kafka = KafkaSettings(bootstrap_servers=broker.address, topic_prefix="link.")
     await ensure_topics(kafka)
     link = BrokerLink(kafka, linger_ms=5, timeout_ms=1000)
     assert await link.connect()
     try:
         broker.kill()
-        records: list[Record] = [
+        records: list[SpoolRecord] = [
             (kafka.topics.requests, f"s{i % 3}".encode(), str(i).encode()) for i in range(20)
         ]
         assert await link.send_batch(records) == records

@@ -9,9 +9,7 @@ from datetime import timedelta
 
 import pytest
 from aiokafka import AIOKafkaProducer
-from polling import wait_until
 from pydantic import SecretStr
-from session_events import command, violation
 
 from modeltrail.embedded.process import free_port
 from proxy.enforcement import EnforcementService, ReplayTimeout
@@ -30,6 +28,8 @@ from schemas.events import (
 from schemas.kafka import ensure_topics
 from schemas.settings import KafkaSettings, RedisSettings
 from schemas.signing import CommandSigner
+from tests.support.polling import wait_until
+from tests.support.session_events import command, violation
 
 
 def proxy_settings(

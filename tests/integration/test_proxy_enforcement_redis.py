@@ -6,16 +6,16 @@ import asyncio
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from session_events import CLIENT_IP, KEY_FP, command, llm_request, llm_response
-from session_store_contract import (
+
+from modeltrail.embedded.process import free_port
+from proxy.enforcement import RedisSessionStore, SessionStoreError
+from schemas.events import SessionCommand
+from tests.support.session_events import CLIENT_IP, KEY_FP, command, llm_request, llm_response
+from tests.support.session_store_contract import (
     check_newest_command_wins,
     check_query_filters,
     check_violation_counts_once,
 )
-
-from modeltrail.embedded.process import free_port
-from proxy.enforcement import RedisSessionStore, StoreError
-from schemas.events import SessionCommand
 
 T0 = datetime.now(UTC).replace(microsecond=0)
 
@@ -99,7 +99,7 @@ async def test_commands_newest_wins_and_reach_subscribers(
 
 async def test_unreachable_redis_is_a_store_error() -> None:
     store = RedisSessionStore(f"redis://127.0.0.1:{free_port()}/0")
-    with pytest.raises(StoreError, match="not reachable"):
+    with pytest.raises(SessionStoreError, match="not reachable"):
         await store.start()
 
 

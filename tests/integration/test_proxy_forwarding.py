@@ -8,10 +8,10 @@ from typing import Any
 
 import httpx
 import pytest
-from proxy_harness import collect, for_request, make_settings, running_proxy
 
 from schemas.events import LLMRequest, LLMResponse, StreamWindow
 from schemas.settings import KafkaSettings
+from tests.support.proxy_harness import collect, for_request, make_settings, running_proxy
 
 REPLY = "alpha beta gamma delta epsilon"
 TOOL_PROMPT = 'call it fake-tool:get_weather {"city":"Paris"}'

@@ -9,12 +9,12 @@ from pathlib import Path
 import httpx
 import orjson
 from aiokafka import AIOKafkaProducer
-from proxy_harness import collect, for_request, make_settings, running_proxy
 
 from proxy.enforcement import EnforcementService
 from schemas.codec import encode, encode_key
 from schemas.events import LLMResponse, SessionCommand
 from schemas.settings import KafkaSettings
+from tests.support.proxy_harness import collect, for_request, make_settings, running_proxy
 
 CHAT = {"model": "gpt-4o", "stream": True, "messages": [{"role": "user", "content": "go"}]}
 

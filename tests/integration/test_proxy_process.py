@@ -7,12 +7,12 @@ import sys
 from pathlib import Path
 
 import httpx
-from proxy_harness import collect, for_request
 
 from modeltrail.embedded.process import ManagedProcess, free_port, port_open
 from proxy.control.keyfile import read_key_file
 from schemas.events import LLMRequest, LLMResponse
 from schemas.settings import KafkaSettings
+from tests.support.proxy_harness import collect, for_request
 
 
 async def test_process_serves_audits_and_exits_cleanly(

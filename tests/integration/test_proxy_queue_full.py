@@ -7,13 +7,13 @@ import asyncio
 from pathlib import Path
 
 import httpx
-from proxy_harness import collect, make_settings, running_proxy
-from session_events import numbered_request
 
 from proxy.emitter import Emitter
 from proxy.spool import Spool
 from schemas.events import EventEnvelope
 from schemas.settings import KafkaSettings
+from tests.support.proxy_harness import collect, make_settings, running_proxy
+from tests.support.session_events import numbered_request
 
 
 async def test_spool_mode_spills_and_replays_everything_in_order(

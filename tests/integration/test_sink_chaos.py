@@ -9,10 +9,15 @@ import time
 from pathlib import Path
 
 import pytest
-from _sink_support import make_events, produce, trail_ids, wait_for_trail
-from test_sink_exactly_once import s3_sink_settings
 
 from modeltrail.embedded.process import ManagedProcess
+from tests.support.sink_trail import (
+    make_events,
+    produce,
+    s3_sink_settings,
+    trail_ids,
+    wait_for_trail,
+)
 
 
 def sink_process(env: dict[str, str], log: Path) -> ManagedProcess:

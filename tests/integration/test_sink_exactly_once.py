@@ -5,26 +5,11 @@ from __future__ import annotations
 import asyncio
 import json
 
-from _sink_support import make_events, produce, trail_ids
-from polling import wait_until
 from typer.testing import CliRunner
 
-from schemas import KafkaSettings
 from sinks.consumer import Sink
-from sinks.settings import SinkSettings
-
-
-def s3_sink_settings(kafka: KafkaSettings, s3, prefix: str, **kw: object) -> SinkSettings:  # type: ignore[no-untyped-def]
-    return SinkSettings(
-        kafka=kafka,
-        target=f"s3://{s3.bucket}/{prefix}",
-        s3_endpoint_url=s3.endpoint,
-        s3_access_key_id=s3.access_key,
-        s3_secret_access_key=s3.secret_key,
-        s3_region=s3.region,
-        group_id=f"g-{prefix}",
-        **kw,
-    )
+from tests.support.polling import wait_until
+from tests.support.sink_trail import make_events, produce, s3_sink_settings, trail_ids
 
 
 async def test_100k_events_exactly_once_on_s3(kafka_settings, s3_server, s3_prefix) -> None:  # type: ignore[no-untyped-def]

@@ -6,13 +6,13 @@ import asyncio
 from pathlib import Path
 
 import pyarrow.parquet as pq
-from _sink_support import make_events, produce, trail_ids
-from polling import wait_until
 
 from schemas import LLMRequest
 from sinks.consumer import Sink
+from sinks.object_store import LocalStore
 from sinks.settings import SinkSettings
-from sinks.store import LocalStore
+from tests.support.polling import wait_until
+from tests.support.sink_trail import make_events, produce, trail_ids
 
 
 class CrashAfterFirstPut(LocalStore):

@@ -3,17 +3,17 @@
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 
-from _sink_support import make_events, produce, trail_ids
-from polling import wait_until
-
-from modeltrail.embedded.process import ManagedProcess, free_port
-from modeltrail.embedded.servers import ensure_bucket, s3_gateway
+from modeltrail.embedded.process import free_port
+from modeltrail.embedded.servers import S3Process, ensure_bucket, s3_gateway
 from sinks.consumer import MAX_PENDING, Sink
 from sinks.settings import SinkSettings
+from tests.support.polling import wait_until
+from tests.support.sink_trail import make_events, produce, trail_ids
 
 
-def start_s3(tmp_path, port: int) -> ManagedProcess:  # type: ignore[no-untyped-def]
+def start_s3(tmp_path: Path, port: int) -> S3Process:
     return s3_gateway(tmp_path / "seaweed", tmp_path / "s3.log", s3_port=port).start()
 
 

@@ -7,15 +7,15 @@ import json
 
 import orjson
 import pyarrow.parquet as pq
-from _sink_support import make_events, produce
 from aiokafka import AIOKafkaProducer
-from polling import wait_until
 from typer.testing import CliRunner
 
 from schemas import LLMRequest, Violation, decode, encode
 from sinks.consumer import Sink
 from sinks.query import run_query
 from sinks.settings import SinkSettings
+from tests.support.polling import wait_until
+from tests.support.sink_trail import make_events, produce
 
 
 async def send_raw(kafka, topic: str, values: list[bytes]) -> None:  # type: ignore[no-untyped-def]

@@ -21,6 +21,7 @@ import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 from modeltrail.embedded.process import ManagedProcess
+from modeltrail.embedded.servers import BrokerProcess
 from schemas.codec import decode, encode
 from schemas.events import ChatMessage, DeadLetter, LLMRequest, SessionCommand, Violation
 from schemas.settings import KafkaSettings
@@ -289,7 +290,7 @@ async def test_a_second_worker_takes_over_partitions_without_losing_events(
 async def test_sigterm_exits_in_bounded_time_when_the_broker_is_gone(
     kafka_settings: KafkaSettings,
     worker_factory: Callable[..., ManagedProcess],
-    broker_factory: Callable[..., ManagedProcess],
+    broker_factory: Callable[..., BrokerProcess],
 ) -> None:
     """The final commit cannot reach a dead broker: the worker says so and exits non-zero
     within its shutdown timeout instead of hanging (the uncommitted events are replayed)."""

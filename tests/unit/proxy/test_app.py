@@ -14,7 +14,6 @@ from typing import Any
 import httpx
 import orjson
 import pytest
-from proxy_fakes import ListPublisher
 from pydantic import SecretStr
 
 from proxy.app import ProxyApp, create_app
@@ -28,6 +27,7 @@ from schemas.events import (
     StreamWindow,
 )
 from schemas.ids import SESSION_ID_PATTERN
+from tests.support.proxy_fakes import ListPublisher
 
 
 class KillAfter:

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from session_events import command
-
 from proxy.enforcement.kills import KillRegistry
-from proxy.enforcement.store import MemorySessionStore
+from proxy.enforcement.memory_store import MemorySessionStore
 from schemas.events import LLMRequest
+from tests.support.session_events import command
 
 T0 = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
 

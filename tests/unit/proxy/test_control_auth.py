@@ -2,12 +2,12 @@ from __future__ import annotations
 
 import httpx
 import pytest
-from proxy_fakes import CONTROL_KEYS, ListPublisher
 
 from proxy.control import ControlConfigError, KeyAuth, check_bind, create_control_app, is_loopback
 from proxy.enforcement import EnforcementService
 from proxy.settings import ProxySettings
 from schemas.events import SessionCommand
+from tests.support.proxy_fakes import CONTROL_KEYS, ListPublisher
 
 
 @pytest.mark.parametrize(

@@ -7,12 +7,12 @@ from pathlib import Path
 
 import httpx
 import pytest
-from proxy_fakes import CONTROL_KEYS, ListPublisher
 
 from proxy.control import ControlConfigError, create_control_app
 from proxy.control.keyfile import ensure_admin_key, read_key_file
 from proxy.enforcement import EnforcementService
 from proxy.settings import ProxySettings
+from tests.support.proxy_fakes import CONTROL_KEYS, ListPublisher
 
 
 def control(settings: ProxySettings, host: str = "127.0.0.1:9090") -> httpx.AsyncClient:

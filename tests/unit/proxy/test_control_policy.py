@@ -12,7 +12,6 @@ from typing import Any
 
 import httpx
 import pytest
-from proxy_fakes import CONTROL_KEYS, ListPublisher
 
 from proxy.app import create_app
 from proxy.control import create_control_app
@@ -20,6 +19,7 @@ from proxy.enforcement import EnforcementService
 from proxy.forward import Forwarder
 from proxy.inline_policy import InlinePolicy
 from proxy.settings import BackendConfig, ProxySettings
+from tests.support.proxy_fakes import CONTROL_KEYS, ListPublisher
 
 READ = {"authorization": "Bearer read-key-123"}
 KILL = {"authorization": "Bearer kill-key-456"}

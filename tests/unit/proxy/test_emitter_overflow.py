@@ -9,14 +9,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from polling import wait_until
-from session_events import numbered_request
-
 from modeltrail.embedded.process import free_port
 from proxy.emitter import Emitter
 from proxy.spool import Spool
 from schemas.codec import decode
 from schemas.settings import KafkaSettings
+from tests.support.polling import wait_until
+from tests.support.session_events import numbered_request
 
 
 def _kafka() -> KafkaSettings:

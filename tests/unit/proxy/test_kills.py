@@ -4,9 +4,9 @@ import itertools
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from session_events import command
 
 from proxy.enforcement.kills import KillRegistry
+from tests.support.session_events import command
 
 T0 = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
 

@@ -7,10 +7,10 @@ from pathlib import Path
 import pytest
 
 from proxy.errors import SpoolError
-from proxy.spool import Record, Spool
+from proxy.spool import Spool, SpoolRecord
 
 
-def _recs(n: int, start: int = 0) -> list[Record]:
+def _recs(n: int, start: int = 0) -> list[SpoolRecord]:
     return [
         ("topic.a" if i % 2 else "topic.b", f"k{i}".encode(), b"v" * i)
         for i in range(start, start + n)
@@ -77,7 +77,7 @@ def test_corruption_is_an_error_not_silent_loss(tmp_path: Path) -> None:
 def test_large_record_and_closed_spool(tmp_path: Path) -> None:
     spool = Spool(tmp_path, fsync="never")
     spool.open()
-    big: Record = ("t", b"k", b"x" * 100_000)
+    big: SpoolRecord = ("t", b"k", b"x" * 100_000)
     spool.append([big])
     assert spool.read(max_bytes=1000) == [(big, spool.pending_bytes)]
     spool.close()

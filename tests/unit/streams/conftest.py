@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from streams_fakes import TinyEngine
+
+from tests.support.streams_fakes import TinyEngine
 
 
 @pytest.fixture

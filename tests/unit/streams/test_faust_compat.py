@@ -50,14 +50,32 @@ def test_start_up_check_passes_here_and_names_what_is_missing(
     assert "StreamsConfigError._gone no longer exists" in str(info.value)
 
 
+#: Modules of faust and aiokafka whose insides are not their public API.
+_INTERNAL_MODULES = (
+    "faust.transport",
+    "faust.tables",
+    "faust.sensors",
+    "faust.channels",
+    "faust.stores",
+    "aiokafka.consumer",
+    "aiokafka.producer",
+    "aiokafka.conn",
+    "aiokafka.client",
+    "mode",
+)
+
+
 def _private_faust_uses(path: Path) -> list[str]:
     """`x._name` attribute uses and faust/aiokafka imports of private modules in a file."""
     tree = ast.parse(path.read_text())
     found = []
     for node in ast.walk(tree):
         if isinstance(node, ast.ImportFrom) and node.module:
-            top = node.module.split(".")[0]
-            if top in ("faust", "aiokafka", "mode") and node.module.count(".") >= 1:
+            parts = node.module.split(".")
+            internal = node.module.startswith(_INTERNAL_MODULES) or any(
+                p.startswith("_") for p in parts
+            )
+            if parts[0] in ("faust", "aiokafka", "mode") and internal:
                 found.append(f"from {node.module}")
         if (
             isinstance(node, ast.Attribute)

@@ -2,11 +2,10 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from streams_fakes import T0, Rules, TinyEngine, request
-
 from schemas.codec import decode, encode
 from streams.decisions import THRESHOLD_RULE_ID, decision_id, judge, stable_event_id
 from streams.state import SessionState
+from tests.support.streams_fakes import T0, Rules, TinyEngine, request
 
 BASE = T0.timestamp()
 

@@ -2,13 +2,12 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from streams_fakes import SIGNER, T0, TinyEngine, request, response
-
 from schemas.codec import decode, encode
 from schemas.events import DeadLetter, SessionCommand, Violation
 from schemas.topics import Topics
-from streams.processor import Output, Processor, Record
+from streams.processor import EventRecord, Output, Processor
 from streams.state import SessionState
+from tests.support.streams_fakes import SIGNER, T0, TinyEngine, request, response
 
 TOPICS = Topics("p.")
 
@@ -27,8 +26,8 @@ class Table:
         self.data.update({k: v.to_bytes() for k, v in states.items()})
 
 
-def rec(topic: str, offset: int, value: bytes | None, key: bytes | None = b"s1") -> Record:
-    return Record(topic, 0, offset, key, value, 1_767_268_800_000)
+def rec(topic: str, offset: int, value: bytes | None, key: bytes | None = b"s1") -> EventRecord:
+    return EventRecord(topic, 0, offset, key, value, 1_767_268_800_000)
 
 
 def make(engine: TinyEngine) -> Processor:

@@ -3,11 +3,11 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from streams_fakes import T0, request, response
 
 from schemas.events import SessionCommand
 from streams.errors import StateError
 from streams.state import BASELINE_MIN_SAMPLES, MAX_DECISIONS, SessionState, decayed
+from tests.support.streams_fakes import T0, request, response
 
 BASE = T0.timestamp()
 

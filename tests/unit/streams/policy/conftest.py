@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import pytest
 
-from streams.policy import PolicyEngine
+from streams.policy import PolicyEngine, load_policy
 
 
 @pytest.fixture(scope="session")
 def standard() -> PolicyEngine:
-    return PolicyEngine.load("standard")
+    return load_policy("standard")
 
 
 @pytest.fixture(scope="session")
 def strict() -> PolicyEngine:
-    return PolicyEngine.load("strict")
+    return load_policy("strict")

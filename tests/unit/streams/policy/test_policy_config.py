@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from streams.policy import PolicyEngine, PolicyHolder, PolicyValidationError, load_policy
+from streams.policy import PolicyHolder, PolicyValidationError, load_policy
 from streams.policy.catalogue import CATALOGUE
 
 
@@ -18,7 +18,7 @@ def write(tmp_path: Path, body: str, name: str = "policy.yaml") -> Path:
 
 
 def test_presets_sizes() -> None:
-    minimal, standard, strict = (PolicyEngine.load(p) for p in ("minimal", "standard", "strict"))
+    minimal, standard, strict = (load_policy(p) for p in ("minimal", "standard", "strict"))
     assert len(CATALOGUE) >= 40
     assert len(strict.rules) == len(CATALOGUE)
     assert len(minimal.rules) < len(standard.rules) < len(strict.rules)
@@ -74,7 +74,7 @@ def test_custom_rule_override_suppress(tmp_path: Path) -> None:
     assert found["ACME-001"].action == "kill"
     assert found["PI-001"].severity == "critical" and found["PI-001"].action == "kill"
     assert "ACME-002" in found and "PII-001" not in found
-    assert e.version != PolicyEngine.load("standard").version
+    assert e.version != load_policy("standard").version
 
 
 def test_version_is_a_content_hash(tmp_path: Path) -> None:

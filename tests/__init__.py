@@ -1,0 +1,1 @@
+"""The modeltrail test suite."""

@@ -1,0 +1,1 @@
+"""Helpers the tests share: polling, sample events, harnesses, contracts and fakes."""
