@@ -27,8 +27,8 @@ from streams.policy import load_policy
 from streams.processor import EventRecord, Processor
 from streams.tracing import JudgementTracing
 from tests.support.polling import wait_until
-from tests.support.streams_fakes import SIGNER
 from tests.support.proxy_harness import collect, make_settings, running_proxy
+from tests.support.streams_fakes import SIGNER
 
 CLIENT_TRACE = "4bf92f3577b34da6a3ce929d0e0e4736"
 CLIENT_SPAN = "00f067aa0ba902b7"
