@@ -21,7 +21,9 @@ from schemas.events import (
     StreamWindow,
     Target,
 )
+from streams.policy.context import allowlist_findings, derived_findings
 from streams.policy.evidence import MAX_EVIDENCE, evidence
+from streams.policy.learned import LearnedRules
 from streams.policy.matcher import Hit, Matcher
 from streams.policy.normalize import Signals, views
 from streams.policy.rules import Rule
@@ -33,22 +35,21 @@ __all__ = ["PolicyEngine"]
 _Unit = tuple[Target, str | None, str, str]
 
 
-def _new_turn_start(event: LLMRequest) -> int:
-    """Index of the first message after the last assistant turn (0 on a first request)."""
-    for i in range(len(event.messages) - 1, -1, -1):
-        if event.messages[i].role == "assistant":
-            return i + 1
-    return 0
-
-
-def _units(event: LLMRequest | LLMResponse | StreamWindow, scan_history: bool) -> list[_Unit]:
+def _units(
+    event: LLMRequest | LLMResponse | StreamWindow,
+    scan_history: bool,
+    new_parts: Sequence[int] | None,
+) -> list[_Unit]:
     out: list[_Unit] = []
     if isinstance(event, LLMRequest):
-        # Chat clients resend the whole conversation each turn; judging only the new turn
-        # keeps one injected message from being reported (and scored) on every later request.
-        start = 0 if scan_history else _new_turn_start(event)
-        for i, m in enumerate(event.messages):
-            if m.content and i >= start:
+        # Chat clients resend the whole conversation each turn: the caller's memory of
+        # judged parts (`new_parts`) keeps one injected message from being reported (and
+        # scored) on every later request, without trusting where the "new turn" starts.
+        msgs = event.messages
+        pick = range(len(msgs)) if scan_history or new_parts is None else new_parts
+        for i in pick:
+            m = msgs[i]
+            if m.content:
                 out.append(("request", m.role, f"messages[{i}].content", m.content))
         return out
     text = event.text
@@ -101,6 +102,7 @@ class PolicyEngine:
             [r for r in self.rules if r.kind == "pattern" and r.transforms]
         )
         self._accept: dict[tuple[Target, str | None, bool], dict[str, bool]] = {}
+        self._learned = LearnedRules([r for r in self.rules if r.kind == "classifier"])
         self.version = self._hash()
 
     def _hash(self) -> str:
@@ -141,10 +143,12 @@ class PolicyEngine:
         hits: dict[str, list[Evidence]] = {}
         counts: dict[str, int] = {}
         first: dict[str, tuple[Target, str | None]] = {}
+        learned: dict[str, Finding] = {}
         for target, role, fld, text in units:
             plain = self._accepts(target, role, False)
             transformed = self._accepts(target, role, True)
             vs, signals = views(text, fld, transforms=any(transformed.values()))
+            self._learned.classify(vs, target, role, learned)
             for v in vs:
                 accept = transformed if v.kind == "transform" else plain
                 matcher = self._rewrite_matcher if v.kind == "transform" else self._matcher
@@ -163,6 +167,7 @@ class PolicyEngine:
                 continue
             target, role = first[rid]
             out.append(self._finding(r, target, role, tuple(hits.get(rid, ()))))
+        out.extend(learned.values())
         return out
 
     def _smuggling(
@@ -258,9 +263,12 @@ class PolicyEngine:
         self, event: LLMRequest | LLMResponse | StreamWindow, ctx: SessionContext
     ) -> list[Finding]:
         """Every finding for one event given its session's state (which includes this event)."""
-        findings = self._scan(_units(event, self.scan_history))
+        findings = self._scan(_units(event, self.scan_history, ctx.new_parts))
         if not isinstance(event, LLMRequest):
             findings += self._tools(event)
+        else:
+            findings += allowlist_findings(self.rules, event)
+            findings += derived_findings(self.rules, event, findings)
         findings += self._volume(event, ctx)
         return findings
 
