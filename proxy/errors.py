@@ -13,6 +13,7 @@
         ├── UpstreamUnreachable  502 connection refused / reset / DNS
         └── UpstreamTimeout      504 connect or read timeout
     SpoolError                   the local spool is unreadable or unwritable (not HTTP)
+    └── SpoolFull                the spool reached `spool_max_bytes`
     UnsafeSettings               refusing to start: a default secret or an open relay (not HTTP)
 
 `error_body` renders any of them in the backend's own error shape (OpenAI,
@@ -33,6 +34,7 @@ __all__ = [
     "ProxyError",
     "SessionKilled",
     "SpoolError",
+    "SpoolFull",
     "UnknownBackend",
     "UnsafeSettings",
     "UpstreamError",
@@ -128,6 +130,10 @@ class SpoolError(Exception):
     """The durable spool cannot be read or written; never retriable in-process."""
 
     retriable = False
+
+
+class SpoolFull(SpoolError):
+    """An append would pass the spool's size cap; nothing was written."""
 
 
 class UnsafeSettings(Exception):

@@ -161,7 +161,7 @@ class Processor:
         load: StateLoader,
     ) -> None:
         state = self._state(result, event.session_id, load)
-        if state.seen(rec.topic, rec.offset):
+        if state.seen(rec.topic, rec.partition, rec.offset, event.event_id):
             result.replayed += 1
             return
         now = event.time.timestamp()
@@ -211,7 +211,7 @@ class Processor:
                     verdict.command is not None,
                 )
             )
-        state.mark(rec.topic, rec.offset)
+        state.mark(rec.topic, rec.partition, rec.offset, event.event_id)
         result.states[event.session_id] = state
         result.events += 1
 
@@ -227,7 +227,7 @@ class Processor:
             )
             return
         state = self._state(result, command.session_id, load)
-        if state.seen(rec.topic, rec.offset):
+        if state.seen(rec.topic, rec.partition, rec.offset, command.event_id):
             result.replayed += 1
             return
         state.apply_command(command)
@@ -237,7 +237,7 @@ class Processor:
             # Resumed: nothing is left to enforce, so let compaction drop the session's
             # commands; proxies replaying the topic at start-up never see it again.
             result.outputs.append(Output(self._topics.commands, command.session_id.encode(), None))
-        state.mark(rec.topic, rec.offset)
+        state.mark(rec.topic, rec.partition, rec.offset, command.event_id)
         result.states[command.session_id] = state
         result.events += 1
 
