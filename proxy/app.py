@@ -28,6 +28,8 @@ from proxy.forward import HOP_BY_HOP, Forwarder
 from proxy.identity import ClientAddress, SessionResolver, api_key_of
 from proxy.inline_policy import InlinePolicy
 from proxy.intake import Intake
+from proxy.keys.gate import ClientGate, carries_client_key
+from proxy.keys.registry import ClientIdentity
 from proxy.metrics import ProxyMetrics
 from proxy.publisher import Publisher
 from proxy.relay import (
@@ -96,6 +98,7 @@ class AppParts(TypedDict, total=False):
     forwarder: Forwarder
     metrics: ProxyMetrics
     policy: InlinePolicy
+    gate: ClientGate
     tracing: RequestTracing
 
 
@@ -115,6 +118,7 @@ class ProxyApp:
         self.addresses = ClientAddress(settings.trusted_proxies)
         self.emitter: Publisher = parts.get("publisher") or build_emitter(settings, self.metrics)
         self.enforcement: Enforcement = parts.get("enforcement") or AllowAll()
+        self.gate = parts.get("gate") or ClientGate(settings, None)
         self.forwarder = parts.get("forwarder") or Forwarder(
             timeout_s=settings.upstream_timeout_s,
             connect_timeout_s=settings.connect_timeout_s,
@@ -135,8 +139,10 @@ class ProxyApp:
         await self.forwarder.start()
         await self.emitter.start()
         await self.enforcement.start()
+        await self.gate.start()
 
     async def shutdown(self) -> None:
+        await self.gate.stop()
         await self.enforcement.stop()
         await self.emitter.stop()
         await self.forwarder.stop()
@@ -176,12 +182,15 @@ class ProxyApp:
         )
         provider: Provider = dialect_of(path)
         route: Route | None = None
-        session = headers.get(self._session_header) or "-"
+        identity: ClientIdentity | None = None
+        gate = self.gate  # without a known key, no client-named session goes on events:
+        session = "-" if gate.enabled else headers.get(self._session_header) or "-"
         trace: TraceContext | None = parse_traceparent(headers.get("traceparent"))
         span: RequestSpan | None = None
         try:
             if provider == "passthrough" and self._passthrough == "deny":
                 raise PassthroughDenied(f"no known model API at {path!r} and passthrough is denied")
+            identity = gate.identify(headers) if gate.enabled else None
             body = await self._read_body(headers, receive)
             read = await self.intake.read(provider, path, body)
             parsed = read.parsed
@@ -193,12 +202,14 @@ class ProxyApp:
                 model if isinstance(model, str) else None,
                 prefix_backend,
             )
+            gate.authorize(identity, route.backend.name, model, scope["method"])
             client = scope.get("client")
             client_ip = self.addresses.resolve(
                 client[0] if client else None, headers.get("x-forwarded-for")
             )
             key_fp = self.sessions.key_fingerprint(api_key_of(headers))
-            session = self.sessions.resolve(headers, parsed, key_fp, client_ip, route.backend.name)
+            named = self.sessions.resolve(headers, parsed, key_fp, client_ip, route.backend.name)
+            session = gate.session_id(identity, named)
             if not self.emitter.accepting():
                 raise BrokerUnavailable(
                     "the audit trail cannot take events (broker unreachable or queue full) "
@@ -225,20 +236,23 @@ class ProxyApp:
                 trace=trace,
                 extracted=(read.parts, read.facts),
                 truncated_before=read.truncated,
+                **gate.who(identity),
             )
-            self.enforcement.observe_request(req)
+            enforcement = gate.enforcement(self.enforcement, identity)
+            enforcement.observe_request(req)
             self.emitter.publish(req)
-            cmd = self.enforcement.check(session)
+            cmd = enforcement.check(session)
             if cmd is not None:
                 self.metrics.kills.labels("request").inc()
                 raise killed_error(cmd, session)
             blocked = await self.intake.judge(req, read, body)
             if blocked is not None:
                 raise blocked
-            await self._forward(scope, receive, send, route, req, body, t0, span)
+            await gate.admit(identity)
+            await self._forward(scope, receive, send, route, req, body, t0, span, identity)
         except ProxyError as err:
             await self._reject(
-                send, err, route, provider, path, session, request_id, t0, trace, span
+                send, err, route, provider, path, session, request_id, t0, trace, span, identity
             )
 
     def _start_span(
@@ -290,6 +304,7 @@ class ProxyApp:
     ) -> list[tuple[str, str]]:
         inject = route.inject
         strip = _STRIP_INJECTED if inject else _STRIP
+        guard = _CREDENTIALS if self.gate.enabled and not inject else frozenset()  # our key
         if span is not None:  # the backend continues our span, not the client's
             strip = strip | _TRACE
         out: list[tuple[str, str]] = []
@@ -300,9 +315,9 @@ class ProxyApp:
         for k, v in scope["headers"]:
             if len(k) == 15 and k.lower() == b"x-forwarded-for":
                 chain.append(v.decode("latin-1").strip())
-            name = k.decode("latin-1")
-            if name not in strip:
-                out.append((name, v.decode("latin-1")))
+            name, value = k.decode("latin-1"), v.decode("latin-1")
+            if name not in strip and not (name in guard and carries_client_key(value)):
+                out.append((name, value))
         out.append(("accept-encoding", "identity"))
         client = scope.get("client")
         if client and client[0]:
@@ -325,6 +340,7 @@ class ProxyApp:
         body: bytes,
         t0: float,
         span: RequestSpan | None = None,
+        identity: ClientIdentity | None = None,
     ) -> None:
         upstream_headers = self._upstream_headers(scope, route, span)
         self.metrics.overhead.observe(time.perf_counter() - t0)
@@ -349,7 +365,7 @@ class ProxyApp:
                 out_headers,
                 provider=route.provider,
                 capture=capture,
-                enforcement=self.enforcement,
+                enforcement=self.gate.enforcement(self.enforcement, identity),
                 session_id=req.session_id,
                 cutter=cutter,
                 on_window=lambda i, off, text: self._window(req, i, off, text),
@@ -360,7 +376,8 @@ class ProxyApp:
             relayed = await relay_buffered(
                 response, send, out_headers, route.provider, route.path, capture
             )
-        self._finish(req, route, response.status_code, relayed, ttfb, t0, span)
+        evt = self._finish(req, route, response.status_code, relayed, ttfb, t0, span)
+        await self.gate.settle(identity, evt)
 
     def _window(self, req: LLMRequest, index: int, offset: int, text: str) -> None:
         self.emitter.publish(build_window(req, index, offset, text))
@@ -374,7 +391,7 @@ class ProxyApp:
         ttfb: float | None,
         t0: float,
         span: RequestSpan | None = None,
-    ) -> None:
+    ) -> LLMResponse:
         latency = time.perf_counter() - t0
         evt = build_response(
             source=self._source,
@@ -396,6 +413,8 @@ class ProxyApp:
             error_type=relayed.error_type,
             error_message=relayed.error_message,
             trace=TraceContext(req.trace_id, req.span_id) if req.trace_id and req.span_id else None,
+            cost_usd=self.gate.cost_of(route.provider, req.model, relayed.result),
+            **self.gate.who_of(req),
         )
         if span is not None:
             span.end(
@@ -423,6 +442,7 @@ class ProxyApp:
             evt.input_tokens,
             evt.output_tokens,
         )
+        return evt
 
     async def _reject(
         self,
@@ -436,6 +456,7 @@ class ProxyApp:
         t0: float,
         trace: TraceContext | None = None,
         span: RequestSpan | None = None,
+        identity: ClientIdentity | None = None,
     ) -> None:
         """Answer an error in the backend's shape and audit it as a response event."""
         shape: Provider = provider
@@ -457,6 +478,7 @@ class ProxyApp:
             error_type=err.error_type,
             error_message=err.message,
             trace=trace,
+            **self.gate.who(identity),
         )
         if span is not None:
             span.end(

@@ -197,6 +197,7 @@ async def send_error(send: Send, err: ProxyError, shape: Provider, request_id: s
         (b"content-type", b"application/json"),
         (b"content-length", str(len(body)).encode()),
         (b"x-modeltrail-request-id", request_id.encode()),
+        *err.response_headers(),
     ]
     await send({"type": "http.response.start", "status": err.status, "headers": headers})
     await send({"type": "http.response.body", "body": body, "more_body": False})
