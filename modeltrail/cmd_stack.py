@@ -8,7 +8,9 @@ from typing import Any
 import typer
 from rich.console import Console
 
-from modeltrail.stack import BackendSpec, StackOptions
+from modeltrail.cmd_sessions import KeyFile
+from modeltrail.cmd_sessions import control_key as resolve_key
+from modeltrail.stack import BackendSpec, StackOptions, WebhookOption
 
 __all__ = ["app", "demo", "options_from_cli", "up"]
 
@@ -16,11 +18,16 @@ app = typer.Typer(help="Run the embedded stack and drive a demo through it.")
 
 
 def options_from_cli(
-    *, data_dir: Path, backend: list[str], policy: str | None, **values: Any
+    *,
+    data_dir: Path,
+    backend: list[str],
+    policy: str | None,
+    webhook: list[str] | None = None,
+    **values: Any,
 ) -> StackOptions:
     """Turn `up`'s option values (named as its parameters) into StackOptions.
 
-    Options other than these three carry StackOptions' own field names.
+    Options other than these four carry StackOptions' own field names.
 
     Raises:
         typer.BadParameter: a malformed --backend or --s3, or a clash between them.
@@ -30,6 +37,7 @@ def options_from_cli(
             data_dir=data_dir.resolve(),
             backends=tuple(BackendSpec.parse(b) for b in backend),
             policy_preset=policy,
+            webhooks=tuple(WebhookOption.parse(w) for w in webhook or ()),
             **values,
         )
     except ValueError as exc:
@@ -70,6 +78,12 @@ def up(
         help="run the fake LLM backend (default: on when no --backend is given)",
     ),
     policy: str | None = typer.Option(None, help="policy preset: minimal, standard, strict"),
+    webhook: list[str] = typer.Option(
+        [],
+        "--webhook",
+        help="URL[,json|ocsf|slack] (repeatable): deliver violations and kills there, signed "
+        "with the key in <data-dir>/webhook-secret (runs the alerts service)",
+    ),
 ) -> None:
     """Start the broker, topics, streams worker, sink and proxy; Ctrl-C stops them in order."""
     from modeltrail.up import run_up
@@ -89,6 +103,7 @@ def demo(
     control_key: str | None = typer.Option(
         None, envvar="MODELTRAIL_CONTROL_KEY", help="bearer key for the control API"
     ),
+    key_file: Path = KeyFile,
     timeout: float = typer.Option(30.0, help="seconds to wait for the kill and the trail"),
     client_key: str | None = typer.Option(
         None,
@@ -109,7 +124,7 @@ def demo(
         proxy=proxy,
         control=control,
         trail=trail,
-        control_key=control_key,
+        control_key=resolve_key(control_key, key_file),
         client_key=client_key,
         timeout_s=timeout,
         console=Console(),

@@ -41,6 +41,7 @@ from proxy.keys.local import LocalKey, local_key, register_local_key
 from proxy.keys.secret import key_secret
 from schemas.kafka import ensure_topics
 from schemas.settings import KafkaSettings
+from schemas.signing import SigningSettings, load_ring
 
 __all__ = ["Stack", "StackError", "run_up"]
 
@@ -48,11 +49,13 @@ __all__ = ["Stack", "StackError", "run_up"]
 READY_PATTERNS: dict[Part, re.Pattern[str]] = {
     "streams": re.compile(r"Worker\]: Ready|worker_ready|streams_ready|ready", re.I),
     "sink": re.compile(r"sink_started|sink_ready|partitions_assigned|ready|started", re.I),
+    "alerts": re.compile(r"alerts_started"),
 }
 STOP_TIMEOUTS: dict[Part, float] = {
     "proxy": 30.0,
     "fake-backend": 5.0,
     "streams": 20.0,
+    "alerts": 10.0,
     "sink": 30.0,
     "broker": 10.0,
     # SeaweedFS does not exit on SIGTERM (its S3 gateway keeps retrying its stopped
@@ -168,8 +171,18 @@ class Stack:
                 ready=lambda: port_open("127.0.0.1", port),
                 start_timeout=30,
             )
-        env = part_envs(self.opts, bootstrap=self.bootstrap, fake_url=self.fake_url)[part]
-        module = {"proxy": "proxy", "streams": "streams", "sink": "sinks"}[part]
+        secret = None
+        if part == "alerts":
+            secret = key_secret(None, self.opts.webhook_secret_file).decode()
+        env = part_envs(
+            self.opts, bootstrap=self.bootstrap, fake_url=self.fake_url, webhook_secret=secret
+        )[part]
+        module = {
+            "proxy": "proxy",
+            "streams": "streams",
+            "sink": "sinks",
+            "alerts": "streams.alerts",
+        }[part]
         if part == "proxy":
             host = "127.0.0.1" if self.opts.control_host in ("0.0.0.0", "::") else None
             control = f"http://{host or self.opts.control_host}:{self.opts.control_port}"
@@ -204,6 +217,8 @@ class Stack:
         """Start every part in order; raises StackError (after stopping what started)."""
         self.check_ports()
         self.opts.logs_dir.mkdir(parents=True, exist_ok=True)
+        # Before any part starts: the worker signs kills with it, the proxy verifies.
+        load_ring(SigningSettings(key_file=self.opts.command_key_file))
         if not self.opts.embedded_broker:
             self._create_topics()
         for part in self.opts.parts():

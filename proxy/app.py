@@ -51,7 +51,7 @@ from schemas.events import (
     Provider,
     SessionCommand,
 )
-from schemas.ids import uuid7
+from schemas.ids import safe_session_id, uuid7
 from schemas.telemetry import TraceContext, parse_traceparent
 
 __all__ = ["AllowAll", "AppParts", "ProxyApp", "build_emitter", "create_app"]
@@ -123,6 +123,7 @@ class ProxyApp:
             timeout_s=settings.upstream_timeout_s,
             connect_timeout_s=settings.connect_timeout_s,
             max_connections=settings.upstream_max_connections,
+            pool_timeout_s=settings.upstream_pool_timeout_s,
         )
         self.tracing = parts.get("tracing") or RequestTracing(
             settings.tracing, settings.instance_id
@@ -185,6 +186,8 @@ class ProxyApp:
         identity: ClientIdentity | None = None
         gate = self.gate  # without a known key, no client-named session goes on events:
         session = "-" if gate.enabled else headers.get(self._session_header) or "-"
+        if not safe_session_id(session):
+            session = "-"  # refused below; never echoed into a header or an event
         trace: TraceContext | None = parse_traceparent(headers.get("traceparent"))
         span: RequestSpan | None = None
         try:
