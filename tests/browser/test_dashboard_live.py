@@ -15,8 +15,7 @@ import uuid
 import httpx
 from playwright.sync_api import Page, expect
 
-from modeltrail.demo import attack_texts
-from tests.support.browser import KEYS, Dashboard, Stack
+from tests.support.browser import FLAGGING_INJECTION, KEYS, Dashboard, Stack
 
 SLOW = 30_000  # ms: the streams worker and the sink take seconds on a busy machine
 
@@ -98,13 +97,17 @@ def test_an_attack_appears_in_the_live_violation_feed(
     dash.open(page, "#/violations")
     expect(page.get_by_test_id("feed-state")).to_have_text("live", timeout=10_000)
     attacker = sid("attack")
-    injection, _, _ = attack_texts()
-    blocked = stack.chat(attacker, injection)
+    blocked = stack.chat(attacker, FLAGGING_INJECTION)
     assert blocked.status_code == 403, blocked.text
     rows = page.locator(f'tr[data-session="{attacker}"]')
-    injection_row = rows.filter(has_text="LLM01").first
+    # The pattern rule's row, with the matched text as evidence (a session-level row such
+    # as `session.risk_threshold` has none).
+    injection_row = rows.filter(has_text="PI-001").first
     expect(injection_row).to_be_visible(timeout=SLOW)
-    expect(injection_row.locator("code.excerpt").first).not_to_be_empty()
+    expect(injection_row).to_contain_text("LLM01")
+    expect(injection_row.locator("code.excerpt").first).to_contain_text(
+        re.compile("ignore all previous", re.IGNORECASE)
+    )
     page.get_by_label("Severity").select_option("info")
     expect(page.locator(f'tr[data-session="{attacker}"]')).to_have_count(0)
     page.get_by_label("Severity").select_option("")
@@ -119,8 +122,8 @@ def test_session_detail_shows_the_timeline_from_the_trail(
 ) -> None:
     session = sid("story")
     assert stack.chat(session, "What is a consumer group?").status_code == 200
-    injection, _, _ = attack_texts()
-    assert stack.chat(session, injection).status_code == 403
+    # Blocked inline and flagged downstream, under the kill threshold: the session lives on.
+    assert stack.chat(session, FLAGGING_INJECTION).status_code == 403
     dash.login(page)
     dash.open(page, f"#/session/{session}")
     timeline = page.get_by_role("list", name="Timeline")
