@@ -10,7 +10,6 @@ from __future__ import annotations
 import csv
 import io
 import re
-import uuid
 
 import httpx
 from playwright.sync_api import Page, expect
@@ -18,10 +17,6 @@ from playwright.sync_api import Page, expect
 from tests.support.browser import FLAGGING_INJECTION, KEYS, Dashboard, Stack
 
 SLOW = 30_000  # ms: the streams worker and the sink take seconds on a busy machine
-
-
-def sid(prefix: str) -> str:
-    return f"{prefix}-{uuid.uuid4().hex[:8]}"
 
 
 def test_login_refuses_a_bad_key_and_keeps_a_good_one_for_the_tab(
@@ -49,7 +44,7 @@ def test_login_refuses_a_bad_key_and_keeps_a_good_one_for_the_tab(
 def test_overview_charts_update_live(page: Page, dash: Dashboard, stack: Stack) -> None:
     dash.login(page)
     expect(page.get_by_role("heading", name="Overview")).to_be_visible()
-    session = sid("ov")
+    session = stack.session("ov")
     for _ in range(5):
         assert stack.chat(session).status_code == 200
     # The requests tile counts what went through the proxy, without a reload.
@@ -71,7 +66,7 @@ def test_traffic_appears_in_the_sessions_table_without_reload(
 ) -> None:
     dash.login(page, "read")
     dash.open(page, "#/sessions")
-    session = sid("live")
+    session = stack.session("live")
     row = page.locator(f'tr[data-session="{session}"]')
     expect(row).to_have_count(0)
     for _ in range(3):
@@ -96,7 +91,7 @@ def test_an_attack_appears_in_the_live_violation_feed(
     dash.login(page, "read")
     dash.open(page, "#/violations")
     expect(page.get_by_test_id("feed-state")).to_have_text("live", timeout=10_000)
-    attacker = sid("attack")
+    attacker = stack.session("attack")
     blocked = stack.chat(attacker, FLAGGING_INJECTION)
     assert blocked.status_code == 403, blocked.text
     rows = page.locator(f'tr[data-session="{attacker}"]')
@@ -120,7 +115,7 @@ def test_an_attack_appears_in_the_live_violation_feed(
 def test_session_detail_shows_the_timeline_from_the_trail(
     page: Page, dash: Dashboard, stack: Stack
 ) -> None:
-    session = sid("story")
+    session = stack.session("story")
     assert stack.chat(session, "What is a consumer group?").status_code == 200
     # Blocked inline and flagged downstream, under the kill threshold: the session lives on.
     assert stack.chat(session, FLAGGING_INJECTION).status_code == 403
@@ -143,7 +138,7 @@ def test_session_detail_shows_the_timeline_from_the_trail(
 def test_the_trail_page_runs_sql_and_downloads_csv(
     page: Page, dash: Dashboard, stack: Stack
 ) -> None:
-    session = sid("sql")
+    session = stack.session("sql")
     assert stack.chat(session).status_code == 200
     dash.login(page)
     dash.open(page, "#/trail")
