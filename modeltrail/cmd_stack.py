@@ -8,7 +8,7 @@ from typing import Any
 import typer
 from rich.console import Console
 
-from modeltrail.stack import BackendSpec, StackOptions
+from modeltrail.stack import BackendSpec, StackOptions, WebhookOption
 
 __all__ = ["app", "demo", "options_from_cli", "up"]
 
@@ -16,11 +16,16 @@ app = typer.Typer(help="Run the embedded stack and drive a demo through it.")
 
 
 def options_from_cli(
-    *, data_dir: Path, backend: list[str], policy: str | None, **values: Any
+    *,
+    data_dir: Path,
+    backend: list[str],
+    policy: str | None,
+    webhook: list[str] | None = None,
+    **values: Any,
 ) -> StackOptions:
     """Turn `up`'s option values (named as its parameters) into StackOptions.
 
-    Options other than these three carry StackOptions' own field names.
+    Options other than these four carry StackOptions' own field names.
 
     Raises:
         typer.BadParameter: a malformed --backend or --s3, or a clash between them.
@@ -30,6 +35,7 @@ def options_from_cli(
             data_dir=data_dir.resolve(),
             backends=tuple(BackendSpec.parse(b) for b in backend),
             policy_preset=policy,
+            webhooks=tuple(WebhookOption.parse(w) for w in webhook or ()),
             **values,
         )
     except ValueError as exc:
@@ -70,6 +76,12 @@ def up(
         help="run the fake LLM backend (default: on when no --backend is given)",
     ),
     policy: str | None = typer.Option(None, help="policy preset: minimal, standard, strict"),
+    webhook: list[str] = typer.Option(
+        [],
+        "--webhook",
+        help="URL[,json|ocsf|slack] (repeatable): deliver violations and kills there, signed "
+        "with the key in <data-dir>/webhook-secret (runs the alerts service)",
+    ),
 ) -> None:
     """Start the broker, topics, streams worker, sink and proxy; Ctrl-C stops them in order."""
     from modeltrail.up import run_up

@@ -32,7 +32,8 @@ __all__ = [
 
 Provider = Literal["openai", "anthropic", "ollama", "passthrough"]
 PROVIDERS: tuple[Provider, ...] = ("openai", "anthropic", "ollama", "passthrough")
-Part = Literal["broker-store", "broker", "fake-backend", "sink", "streams", "proxy"]
+Part = Literal["broker-store", "broker", "fake-backend", "sink", "streams", "alerts", "proxy"]
+WebhookFormat = Literal["json", "ocsf", "slack"]
 BrokerStorage = Literal["s3", "memory"]
 
 #: Every part in start order: the broker's object store (SeaweedFS, with `s3`
@@ -44,6 +45,7 @@ START_ORDER: tuple[Part, ...] = (
     "fake-backend",
     "sink",
     "streams",
+    "alerts",
     "proxy",
 )
 #: Stop order: the proxy drains first (its last events still reach Kafka), the
@@ -53,6 +55,7 @@ STOP_ORDER: tuple[Part, ...] = (
     "proxy",
     "fake-backend",
     "streams",
+    "alerts",
     "sink",
     "broker",
     "broker-store",
@@ -100,6 +103,26 @@ class BackendSpec:
 
 
 @dataclass(frozen=True, slots=True)
+class WebhookOption:
+    """A webhook given on the command line as `URL[,json|ocsf|slack]`."""
+
+    url: str
+    format: WebhookFormat = "json"
+
+    @classmethod
+    def parse(cls, text: str) -> WebhookOption:
+        """Parse `URL[,format]`; raises ValueError with a readable message."""
+        url, _, fmt = text.partition(",")
+        url, fmt = url.strip(), (fmt.strip() or "json").lower()
+        parsed = urlparse(url)
+        if parsed.scheme not in ("http", "https") or not parsed.hostname:
+            raise ValueError(f"--webhook {url!r} is not an http(s) URL")
+        if fmt not in ("json", "ocsf", "slack"):
+            raise ValueError(f"--webhook {url!r}: format {fmt!r} is not json, ocsf or slack")
+        return cls(url=url, format=fmt)  # type: ignore[arg-type]
+
+
+@dataclass(frozen=True, slots=True)
 class StackOptions:
     """Everything `modeltrail up` was asked for; defaults are the embedded stack."""
 
@@ -120,6 +143,7 @@ class StackOptions:
     backends: tuple[BackendSpec, ...] = ()
     demo_backend: bool | None = None
     policy_preset: str | None = None
+    webhooks: tuple[WebhookOption, ...] = ()
     extra_env: dict[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -150,6 +174,11 @@ class StackOptions:
         return self.data_dir / "key-secret"
 
     @property
+    def webhook_secret_file(self) -> Path:
+        """The HMAC key of the `X-Modeltrail-Signature` header on `--webhook` deliveries."""
+        return self.data_dir / "webhook-secret"
+
+    @property
     def broker_dir(self) -> Path:
         """Where the embedded broker's object store keeps its data (`s3` storage)."""
         return self.data_dir / "broker"
@@ -172,6 +201,8 @@ class StackOptions:
             skip.add("broker-store")
         if not self.use_demo_backend:
             skip.add("fake-backend")
+        if not self.webhooks:
+            skip.add("alerts")
         return tuple(p for p in START_ORDER if p not in skip)
 
 
@@ -193,8 +224,28 @@ def _backends(opts: StackOptions, fake_url: str | None) -> tuple[list[dict[str, 
     return configs, default
 
 
+def _alerts_env(opts: StackOptions, webhook_secret: str | None) -> dict[str, str]:
+    hooks: list[dict[str, object]] = []
+    for i, w in enumerate(opts.webhooks, 1):
+        hook: dict[str, object] = {"name": f"webhook-{i}", "url": w.url, "format": w.format}
+        if webhook_secret:
+            hook["secret"] = webhook_secret
+        hooks.append(hook)
+    # A URL the operator typed may point at this machine (a local receiver): its host
+    # is allowed explicitly; every other internal address stays refused.
+    hosts = sorted({urlparse(w.url).hostname or "" for w in opts.webhooks})
+    return {
+        "MODELTRAIL_ALERTS__WEBHOOKS": json.dumps(hooks, separators=(",", ":")),
+        "MODELTRAIL_ALERTS__ALLOW_HOSTS": json.dumps(hosts),
+    }
+
+
 def part_envs(
-    opts: StackOptions, *, bootstrap: str, fake_url: str | None = None
+    opts: StackOptions,
+    *,
+    bootstrap: str,
+    fake_url: str | None = None,
+    webhook_secret: str | None = None,
 ) -> dict[Part, dict[str, str]]:
     """The `MODELTRAIL_*` environment of each service part (only the parts that read env)."""
     common = {
@@ -245,6 +296,8 @@ def part_envs(
     if opts.s3_region:
         sink["MODELTRAIL_SINK__S3_REGION"] = opts.s3_region
     envs: dict[Part, dict[str, str]] = {"proxy": proxy, "streams": streams, "sink": sink}
+    if opts.webhooks:
+        envs["alerts"] = {**common, **_alerts_env(opts, webhook_secret)}
     for part_env in envs.values():
         part_env.update(opts.extra_env)
     return envs

@@ -48,11 +48,13 @@ __all__ = ["Stack", "StackError", "run_up"]
 READY_PATTERNS: dict[Part, re.Pattern[str]] = {
     "streams": re.compile(r"Worker\]: Ready|worker_ready|streams_ready|ready", re.I),
     "sink": re.compile(r"sink_started|sink_ready|partitions_assigned|ready|started", re.I),
+    "alerts": re.compile(r"alerts_started"),
 }
 STOP_TIMEOUTS: dict[Part, float] = {
     "proxy": 30.0,
     "fake-backend": 5.0,
     "streams": 20.0,
+    "alerts": 10.0,
     "sink": 30.0,
     "broker": 10.0,
     # SeaweedFS does not exit on SIGTERM (its S3 gateway keeps retrying its stopped
@@ -168,8 +170,18 @@ class Stack:
                 ready=lambda: port_open("127.0.0.1", port),
                 start_timeout=30,
             )
-        env = part_envs(self.opts, bootstrap=self.bootstrap, fake_url=self.fake_url)[part]
-        module = {"proxy": "proxy", "streams": "streams", "sink": "sinks"}[part]
+        secret = None
+        if part == "alerts":
+            secret = key_secret(None, self.opts.webhook_secret_file).decode()
+        env = part_envs(
+            self.opts, bootstrap=self.bootstrap, fake_url=self.fake_url, webhook_secret=secret
+        )[part]
+        module = {
+            "proxy": "proxy",
+            "streams": "streams",
+            "sink": "sinks",
+            "alerts": "streams.alerts",
+        }[part]
         if part == "proxy":
             host = "127.0.0.1" if self.opts.control_host in ("0.0.0.0", "::") else None
             control = f"http://{host or self.opts.control_host}:{self.opts.control_port}"
