@@ -46,9 +46,10 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     env = {
         "MODELTRAIL_PROXY__CONTROL_KEYS": json.dumps(keys),
         "MODELTRAIL_PROXY__CONTENT_SCOPE": "admin",
-        # These tests are about the dashboard: clients name their own sessions, no key
-        # (client keys, their namespaced sessions and kills are tested in integration/).
-        "MODELTRAIL_PROXY__CLIENT_AUTH": "none",
+        # Client keys stay on (the default): traffic carries the local key `up` made and
+        # sessions are named inside it (`mk_…:<name>`), as the dashboard shows them in use.
+        # One key for the whole run: three session kills within 10 minutes would kill the key
+        # (streams escalation), so keep the kills these tests provoke under three.
     }
     with run_up(tmp_path_factory.mktemp("dashboard"), Stack, env=env, timeout_s=150) as running:
         yield running

@@ -6,22 +6,16 @@ the page must load nothing from elsewhere and run no inline script.
 
 from __future__ import annotations
 
-import uuid
-
 import httpx
 from playwright.sync_api import Page, expect
 
-from tests.support.browser import KEYS, Dashboard, Stack
-
-
-def sid(prefix: str) -> str:
-    return f"{prefix}-{uuid.uuid4().hex[:8]}"
+from tests.support.browser import FLAGGING_INJECTION, KEYS, Dashboard, Stack
 
 
 def test_kill_blocks_the_next_request_and_resume_lifts_it(
     page: Page, dash: Dashboard, stack: Stack
 ) -> None:
-    session = sid("victim")
+    session = stack.session("victim")
     assert stack.chat(session).status_code == 200
     dash.login(page, "kill")
     dash.open(page, "#/sessions")
@@ -53,7 +47,7 @@ def test_kill_blocks_the_next_request_and_resume_lifts_it(
 def test_a_read_key_sees_no_kill_button_and_a_forged_kill_is_refused(
     page: Page, dash: Dashboard, stack: Stack
 ) -> None:
-    session = sid("viewer")
+    session = stack.session("viewer")
     assert stack.chat(session).status_code == 200
     dash.login(page, "read")
     dash.open(page, "#/sessions")
@@ -99,9 +93,7 @@ def test_policy_page_shows_rules_hits_mode_and_validates(
     rules = page.get_by_role("table", name="Rules")
     expect(rules.locator('tr[data-rule="PI-001"]')).to_be_visible()
     # PI-001 fired in earlier tests or fires now: its hit count is live from the feed.
-    from modeltrail.demo import attack_texts
-
-    assert stack.chat(sid("hits"), attack_texts()[0]).status_code == 403
+    assert stack.chat(stack.session("hits"), FLAGGING_INJECTION).status_code == 403
     expect(rules.locator('tr[data-rule="PI-001"] td.hits')).not_to_have_text("0", timeout=30_000)
     page.get_by_role("button", name="Validate").click()
     expect(page.get_by_test_id("policy-result")).to_contain_text("valid:")
@@ -117,7 +109,7 @@ def test_policy_page_shows_rules_hits_mode_and_validates(
 def test_pages_work_at_1280_and_narrow_and_by_keyboard(
     page: Page, dash: Dashboard, stack: Stack
 ) -> None:
-    assert stack.chat(sid("layout")).status_code == 200
+    assert stack.chat(stack.session("layout")).status_code == 200
     dash.login(page)
     expect(page.get_by_test_id("tile-rps")).to_be_visible()
     page.wait_for_timeout(4500)  # a few samples for the charts

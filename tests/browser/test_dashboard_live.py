@@ -10,19 +10,13 @@ from __future__ import annotations
 import csv
 import io
 import re
-import uuid
 
 import httpx
 from playwright.sync_api import Page, expect
 
-from modeltrail.demo import attack_texts
-from tests.support.browser import KEYS, Dashboard, Stack
+from tests.support.browser import FLAGGING_INJECTION, KEYS, Dashboard, Stack
 
 SLOW = 30_000  # ms: the streams worker and the sink take seconds on a busy machine
-
-
-def sid(prefix: str) -> str:
-    return f"{prefix}-{uuid.uuid4().hex[:8]}"
 
 
 def test_login_refuses_a_bad_key_and_keeps_a_good_one_for_the_tab(
@@ -50,7 +44,7 @@ def test_login_refuses_a_bad_key_and_keeps_a_good_one_for_the_tab(
 def test_overview_charts_update_live(page: Page, dash: Dashboard, stack: Stack) -> None:
     dash.login(page)
     expect(page.get_by_role("heading", name="Overview")).to_be_visible()
-    session = sid("ov")
+    session = stack.session("ov")
     for _ in range(5):
         assert stack.chat(session).status_code == 200
     # The requests tile counts what went through the proxy, without a reload.
@@ -72,7 +66,7 @@ def test_traffic_appears_in_the_sessions_table_without_reload(
 ) -> None:
     dash.login(page, "read")
     dash.open(page, "#/sessions")
-    session = sid("live")
+    session = stack.session("live")
     row = page.locator(f'tr[data-session="{session}"]')
     expect(row).to_have_count(0)
     for _ in range(3):
@@ -97,14 +91,18 @@ def test_an_attack_appears_in_the_live_violation_feed(
     dash.login(page, "read")
     dash.open(page, "#/violations")
     expect(page.get_by_test_id("feed-state")).to_have_text("live", timeout=10_000)
-    attacker = sid("attack")
-    injection, _, _ = attack_texts()
-    blocked = stack.chat(attacker, injection)
+    attacker = stack.session("attack")
+    blocked = stack.chat(attacker, FLAGGING_INJECTION)
     assert blocked.status_code == 403, blocked.text
     rows = page.locator(f'tr[data-session="{attacker}"]')
-    injection_row = rows.filter(has_text="LLM01").first
+    # The pattern rule's row, with the matched text as evidence (a session-level row such
+    # as `session.risk_threshold` has none).
+    injection_row = rows.filter(has_text="PI-001").first
     expect(injection_row).to_be_visible(timeout=SLOW)
-    expect(injection_row.locator("code.excerpt").first).not_to_be_empty()
+    expect(injection_row).to_contain_text("LLM01")
+    expect(injection_row.locator("code.excerpt").first).to_contain_text(
+        re.compile("ignore all previous", re.IGNORECASE)
+    )
     page.get_by_label("Severity").select_option("info")
     expect(page.locator(f'tr[data-session="{attacker}"]')).to_have_count(0)
     page.get_by_label("Severity").select_option("")
@@ -117,10 +115,10 @@ def test_an_attack_appears_in_the_live_violation_feed(
 def test_session_detail_shows_the_timeline_from_the_trail(
     page: Page, dash: Dashboard, stack: Stack
 ) -> None:
-    session = sid("story")
+    session = stack.session("story")
     assert stack.chat(session, "What is a consumer group?").status_code == 200
-    injection, _, _ = attack_texts()
-    assert stack.chat(session, injection).status_code == 403
+    # Blocked inline and flagged downstream, under the kill threshold: the session lives on.
+    assert stack.chat(session, FLAGGING_INJECTION).status_code == 403
     dash.login(page)
     dash.open(page, f"#/session/{session}")
     timeline = page.get_by_role("list", name="Timeline")
@@ -140,7 +138,7 @@ def test_session_detail_shows_the_timeline_from_the_trail(
 def test_the_trail_page_runs_sql_and_downloads_csv(
     page: Page, dash: Dashboard, stack: Stack
 ) -> None:
-    session = sid("sql")
+    session = stack.session("sql")
     assert stack.chat(session).status_code == 200
     dash.login(page)
     dash.open(page, "#/trail")
