@@ -43,7 +43,12 @@ async def test_process_serves_audits_and_exits_cleanly(
             chat = {"model": "gpt-4o", "messages": [{"role": "user", "content": "n"}]}
             keyless = await client.post(f"http://127.0.0.1:{port}/v1/chat/completions", json=chat)
             assert keyless.status_code == 401  # client keys are on by default
-            made = await client.post(f"http://127.0.0.1:{control}/control/keys", json={"team": "t"})
+            admin = read_key_file(tmp_path / "control.key")  # generated: no keys configured
+            made = await client.post(
+                f"http://127.0.0.1:{control}/control/keys",
+                json={"team": "t"},
+                headers={"authorization": f"Bearer {admin}"},
+            )
             assert made.status_code == 201, made.text
             key = made.json()["key"]
             ids = []

@@ -39,6 +39,7 @@ def _proxy(kafka: KafkaSettings, backend: str, tmp_path: Path, port: int, n: int
         "MODELTRAIL_PROXY__DURABILITY": "wal",
         "MODELTRAIL_PROXY__EMIT_GATHER_MS": "400",
         "MODELTRAIL_PROXY__INLINE_POLICY": "false",
+        "MODELTRAIL_PROXY__CLIENT_AUTH": "none",  # durability is under test, not identity
     }
     return ManagedProcess(
         "proxy",
