@@ -28,6 +28,8 @@ from proxy.forward import HOP_BY_HOP, Forwarder
 from proxy.identity import ClientAddress, SessionResolver, api_key_of
 from proxy.inline_policy import InlinePolicy
 from proxy.metrics import ProxyMetrics
+from proxy.pii.service import PIIService
+from proxy.pii.transform import Transformed
 from proxy.publisher import Publisher
 from proxy.relay import (
     Relayed,
@@ -92,6 +94,7 @@ class AppParts(TypedDict, total=False):
     forwarder: Forwarder
     metrics: ProxyMetrics
     policy: InlinePolicy
+    pii: PIIService
 
 
 class ProxyApp:
@@ -115,6 +118,10 @@ class ProxyApp:
             connect_timeout_s=settings.connect_timeout_s,
             max_connections=settings.upstream_max_connections,
         )
+        pii = parts.get("pii")
+        if pii is None and settings.pii.enabled:
+            pii = PIIService.from_settings(settings)
+        self.pii: PIIService | None = pii
         self._source = settings.instance_id
         self._capture = settings.capture
         self._cap = settings.capture_max_bytes
@@ -125,8 +132,12 @@ class ProxyApp:
         await self.forwarder.start()
         await self.emitter.start()
         await self.enforcement.start()
+        if self.pii is not None:
+            await self.pii.start()
 
     async def shutdown(self) -> None:
+        if self.pii is not None:
+            await self.pii.stop()
         await self.enforcement.stop()
         await self.emitter.stop()
         await self.forwarder.stop()
@@ -192,6 +203,19 @@ class ProxyApp:
                     "the audit trail cannot take events (broker unreachable or queue full) "
                     "and the proxy fails closed"
                 )
+            pii: Transformed | None = None
+            audited = parsed
+            if (
+                self.pii is not None
+                and isinstance(parsed, dict)
+                and route.provider != "passthrough"
+                and self.pii.active(route.backend)
+            ):
+                pii = await self.pii.transform(route.backend, session, parsed)
+                if pii is not None:
+                    # `parsed` now holds the transformed body: forward and audit that.
+                    audited = orjson.loads(body) if self.pii.capture_raw else parsed
+                    body = orjson.dumps(parsed)
             req = build_request(
                 source=self._source,
                 session_id=session,
@@ -200,13 +224,14 @@ class ProxyApp:
                 provider=provider,
                 method=scope["method"],
                 path=path,
-                body=parsed,
+                body=audited,
                 body_bytes=len(body),
                 client_ip=client_ip,
                 user_agent=headers.get("user-agent"),
                 key_fp=key_fp,
                 policy=self._capture,
                 max_chars=self._cap,
+                pii_counts=pii.counts if pii is not None else None,
             )
             self.enforcement.observe_request(req)
             self.emitter.publish(req)
@@ -217,7 +242,7 @@ class ProxyApp:
             blocked = self.policy.check(req, parsed, req.time)
             if blocked is not None:
                 raise blocked
-            await self._forward(scope, receive, send, route, req, body, t0)
+            await self._forward(scope, receive, send, route, req, body, t0, pii)
         except ProxyError as err:
             await self._reject(send, err, route, provider, path, session, request_id, t0)
 
@@ -274,10 +299,19 @@ class ProxyApp:
         req: LLMRequest,
         body: bytes,
         t0: float,
+        pii: Transformed | None = None,
     ) -> None:
         response = await self.forwarder.open(
             scope["method"], route.url, self._upstream_headers(scope, route), body
         )
+        restorer = None
+        if self.pii is not None and pii is not None:
+            try:
+                restorer = await self.pii.restorer(req.session_id, pii)
+            except ProxyError:
+                await response.aclose()
+                raise
+        audit_restored = self.pii is not None and self.pii.capture_raw
         ttfb = time.perf_counter() - t0
         extra = [
             (b"x-modeltrail-request-id", (req.request_id or "").encode()),
@@ -302,12 +336,21 @@ class ProxyApp:
                 session_id=req.session_id,
                 cutter=cutter,
                 on_window=lambda i, off, text: self._window(req, i, off, text),
+                restorer=restorer,
+                audit_restored=audit_restored,
             )
             if relayed.outcome == "killed":
                 self.metrics.kills.labels("stream").inc()
         else:
             relayed = await relay_buffered(
-                response, send, out_headers, route.provider, route.path, capture
+                response,
+                send,
+                out_headers,
+                route.provider,
+                route.path,
+                capture,
+                restorer=restorer,
+                audit_restored=audit_restored,
             )
         self._finish(req, route, response.status_code, relayed, ttfb, t0)
 

@@ -15,6 +15,7 @@ from typing import Any, Literal
 from proxy.answers import Assembled, num, text_of
 from schemas.events import (
     ChatMessage,
+    EntityCount,
     LLMRequest,
     LLMResponse,
     Outcome,
@@ -116,8 +117,12 @@ def build_request(
     key_fp: str | None,
     policy: CapturePolicy,
     max_chars: int,
+    pii_counts: dict[str, int] | None = None,
 ) -> LLMRequest:
-    """The request event (its `event_id` is the request id); `body` is the parsed JSON."""
+    """The request event (its `event_id` is the request id); `body` is the parsed JSON.
+
+    `pii_counts`: entity type -> values the PII transform replaced in `body`.
+    """
     d = body if isinstance(body, dict) else {}
     messages: list[ChatMessage] = []
     truncated = False
@@ -157,6 +162,11 @@ def build_request(
         body_bytes=body_bytes,
         captured=captured,
         truncated=truncated,
+        pii_entities=[
+            EntityCount.model_construct(type=k, count=n) for k, n in sorted(pii_counts.items())
+        ]
+        if pii_counts
+        else [],
     )
 
 

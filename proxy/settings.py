@@ -10,6 +10,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from proxy.pii.settings import PIISettings
 from schemas.settings import KafkaSettings, RedisSettings
 
 __all__ = ["BackendConfig", "ControlKey", "ProxySettings"]
@@ -87,6 +88,9 @@ class ProxySettings(BaseSettings):
     )
     policy_preset: Literal["minimal", "standard", "strict"] = "standard"
     policy_files: list[Path] = Field(default_factory=list, description="custom policy YAML")
+    pii: PIISettings = Field(
+        default_factory=PIISettings, description="PII transform before the backend (issue 14)"
+    )
 
     # --- enforcement, session store, control API ---
     session_store: Literal["memory", "redis"] = "memory"

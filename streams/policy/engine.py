@@ -27,7 +27,7 @@ from streams.policy.normalize import Signals, views
 from streams.policy.rules import Rule
 from streams.policy.types import Finding, Mode, SessionContext, SessionPolicy
 
-__all__ = ["PolicyEngine"]
+__all__ = ["PolicyEngine", "resolve_overlaps"]
 
 # (target, role, field, text): one text of an event as the rules see it.
 _Unit = tuple[Target, str | None, str, str]
@@ -61,7 +61,7 @@ def _units(event: LLMRequest | LLMResponse | StreamWindow, scan_history: bool) -
     return out
 
 
-def _resolve(hits: list[Hit]) -> list[Hit]:
+def resolve_overlaps(hits: list[Hit]) -> list[Hit]:
     """Drop hits that overlap a hit of a rule they yield to (a card number is not a phone)."""
     if not any(h.rule.yields_to for h in hits):
         return hits
@@ -148,7 +148,7 @@ class PolicyEngine:
             for v in vs:
                 accept = transformed if v.kind == "transform" else plain
                 matcher = self._rewrite_matcher if v.kind == "transform" else self._matcher
-                for hit in _resolve(list(matcher.scan(v, accept))):
+                for hit in resolve_overlaps(list(matcher.scan(v, accept))):
                     rid = hit.rule.id
                     counts[rid] = counts.get(rid, 0) + 1
                     first.setdefault(rid, (target, role))

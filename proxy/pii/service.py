@@ -1,0 +1,142 @@
+"""The PII transform as the proxy uses it: one object built from the settings.
+
+    pii = PIIService.from_settings(settings)
+    done = await pii.transform(route.backend, session, parsed)   # mutates `parsed`
+    restorer = await pii.restorer(session, done)                 # before relaying the answer
+
+Failure policy: a vault store that is down answers 503 (`on_vault_down:
+fail_closed`, the default) or masks irreversibly and forwards (`mask`); an
+expired vault lets the answer pass with its placeholders and counts a warning.
+Nothing here logs a value or a placeholder mapping.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+from proxy.pii.errors import EntityBlocked, VaultUnavailable
+from proxy.pii.placeholders import Restorer
+from proxy.pii.policy import ActionTable
+from proxy.pii.settings import EntityAction
+from proxy.pii.store import MemoryVaultStore, RedisVaultStore, VaultStore
+from proxy.pii.transform import Transformed, apply, scan_body
+from proxy.pii.vault import KeyRing, SessionVault
+from proxy.settings import BackendConfig, ProxySettings
+from streams.policy.entities import EntityFinder
+
+__all__ = ["PIIService", "PIIStats"]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(slots=True)
+class PIIStats:
+    """Counters of this replica's transform (never values)."""
+
+    requests_transformed: int = 0
+    entities_transformed: int = 0
+    blocked: int = 0
+    vault_expired: int = 0
+    vault_down: int = 0
+    masked_vault_down: int = 0
+
+
+class PIIService:
+    """Finder, action table and vault of one proxy."""
+
+    def __init__(
+        self, finder: EntityFinder, table: ActionTable, vault: SessionVault, *, capture_raw: bool,
+        fail_closed: bool,
+    ) -> None:  # fmt: skip
+        self.finder = finder
+        self.table = table
+        self.vault = vault
+        self.capture_raw = capture_raw
+        self.fail_closed = fail_closed
+        self.stats = PIIStats()
+
+    @classmethod
+    def from_settings(cls, settings: ProxySettings, store: VaultStore | None = None) -> PIIService:
+        """Build from `settings.pii`; `store` overrides the configured vault store (tests)."""
+        s = settings.pii
+        table = ActionTable(s)
+        if store is None:
+            kind = s.vault_store or settings.session_store
+            if kind == "redis":
+                store = RedisVaultStore(
+                    settings.redis.url.get_secret_value(),
+                    key_prefix=settings.redis.key_prefix,
+                    ttl_s=s.vault_ttl_s,
+                )
+            else:
+                store = MemoryVaultStore(s.vault_ttl_s, settings.memory_max_sessions)
+        ring = KeyRing(s.keys)
+        if ring.ephemeral and isinstance(store, RedisVaultStore):
+            log.warning("pii_vault_ephemeral_key")  # replicas cannot open each other's entries
+        return cls(
+            EntityFinder(table.custom_entities),
+            table,
+            SessionVault(store, ring),
+            capture_raw=s.capture == "raw",
+            fail_closed=s.on_vault_down == "fail_closed",
+        )
+
+    async def start(self) -> None:
+        await self.vault.store.start()
+
+    async def stop(self) -> None:
+        await self.vault.store.stop()
+
+    def active(self, backend: BackendConfig) -> bool:
+        """Whether requests to `backend` need scanning at all."""
+        return not self.table.all_allowed(backend, self.finder.types)
+
+    async def transform(self, backend: BackendConfig, session: str, body: Any) -> Transformed | None:
+        """Transform `body` (parsed JSON) in place; None when it held nothing to transform.
+
+        Raises EntityBlocked for a `block` type, VaultUnavailable when failing closed.
+        """
+        found = scan_body(self.finder, body)
+        if not found:
+            return None
+
+        def action(kind: str) -> EntityAction:
+            return self.table.action(backend, kind)
+
+        try:
+            view = await self.vault.load(session)
+            done = await apply(found, action, self.vault, view)
+        except VaultUnavailable:
+            self.stats.vault_down += 1
+            if self.fail_closed:
+                raise
+            self.stats.masked_vault_down += 1
+            done = await apply(found, action, None, None)
+        except EntityBlocked:
+            self.stats.blocked += 1
+            raise
+        self.stats.requests_transformed += 1
+        self.stats.entities_transformed += sum(done.counts.values())
+        return done
+
+    async def restorer(self, session: str, done: Transformed | None) -> Restorer | None:
+        """What restores this request's placeholders in its answer, or None (nothing to do).
+
+        Reads the vault again, so a revocation made meanwhile yields `[REVOKED]`.
+        """
+        if done is None or not done.scope:
+            return None
+        try:
+            values = await self.vault.resolve(session, done.scope)
+        except VaultUnavailable:
+            self.stats.vault_down += 1
+            if self.fail_closed:
+                raise
+            values = dict(done.scope)
+        if values is None:
+            self.stats.vault_expired += 1
+            log.warning("pii_vault_expired", extra={"placeholders": len(done.scope)})
+            return None
+        return Restorer(values)
