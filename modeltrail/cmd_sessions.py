@@ -11,7 +11,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-app = typer.Typer(help="Sessions seen by the proxy: list, show, kill, resume.")
+app = typer.Typer(help="Sessions seen by the proxy: list, show, kill, resume, revoke PII.")
 
 ControlUrl = typer.Option(
     "http://127.0.0.1:9090", "--control", envvar="MODELTRAIL_CONTROL_URL", help="control API"
@@ -116,3 +116,17 @@ def resume_cmd(
             control, key, "POST", f"/control/sessions/{session_id}/resume", json={"reason": reason}
         )
     )
+
+
+@app.command("revoke-pii")
+def revoke_pii_cmd(
+    session_id: str,
+    entity: str | None = typer.Option(
+        None, "--entity", help="one placeholder, e.g. EMAIL_1; default: the whole session"
+    ),
+    control: str = ControlUrl,
+    key: str | None = ControlKey,
+) -> None:
+    """Revoke PII placeholders: later answers show [REVOKED] instead of the value."""
+    path = f"/control/sessions/{session_id}/pii/revoke"
+    _print_json(_call(control, key, "POST", path, json={"entity": entity}))

@@ -50,7 +50,7 @@ async def serve(settings: ProxySettings) -> None:
     enforcement = EnforcementService(settings, publisher=emitter, metrics=metrics)
     proxy_app = create_app(settings, enforcement=enforcement, publisher=emitter, metrics=metrics)
     control_app = create_control_app(
-        settings, enforcement, emitter, metrics=metrics, policy=proxy_app.policy
+        settings, enforcement, emitter, metrics=metrics, policy=proxy_app.policy, pii=proxy_app.pii
     )
 
     def config(app: object, host: str, port: int, lifespan: str) -> uvicorn.Config:

@@ -30,6 +30,7 @@ from proxy.control.models import (
     ResumeRequest,
     SessionList,
 )
+from proxy.control.pii import pii_router
 from proxy.control.policy import policy_router
 from proxy.enforcement.errors import SessionStoreError
 from proxy.enforcement.service import EnforcementService
@@ -37,6 +38,7 @@ from proxy.enforcement.session_store import SessionInfo
 from proxy.errors import ProxyError, SpoolError
 from proxy.inline_policy import InlinePolicy
 from proxy.metrics import ProxyMetrics
+from proxy.pii.service import PIIService
 from proxy.publisher import Publisher
 from proxy.settings import ProxySettings
 from schemas.events import SessionCommand, utcnow
@@ -59,11 +61,13 @@ def create_control_app(
     *,
     metrics: ProxyMetrics | None = None,
     policy: InlinePolicy | None = None,
+    pii: PIIService | None = None,
 ) -> FastAPI:
     """Build the control app; raises ControlConfigError when the bind would be unsafe.
 
     The caller owns `enforcement` and `emitter` (starts and stops them). Pass the
-    proxy app's `policy` so a reload here swaps the rule set the proxy enforces.
+    proxy app's `policy` so a reload here swaps the rule set the proxy enforces, and
+    its `pii` so revocations reach the vault it reads.
     """
     check_bind(settings)
     app = FastAPI(
@@ -78,6 +82,7 @@ def create_control_app(
     reader = Depends(require("read"))
     killer = Depends(require("kill"))
     app.include_router(policy_router(policy or InlinePolicy.from_settings(settings)))
+    app.include_router(pii_router(pii))
 
     @app.exception_handler(StarletteHTTPException)
     async def _http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:

@@ -16,13 +16,15 @@ import httpx
 import pytest
 
 from proxy.answers import parse_response_body
+from proxy.control import create_control_app
+from proxy.enforcement import EnforcementService
 from proxy.pii.service import PIIService
 from proxy.pii.store import MemoryVaultStore, RedisVaultStore
 from proxy.sse import StreamParser
 from schemas.events import LLMRequest, LLMResponse
 from schemas.settings import KafkaSettings
 from tests.conftest import unique
-from tests.support.proxy_fakes import ListPublisher
+from tests.support.proxy_fakes import CONTROL_KEYS, ListPublisher
 from tests.support.proxy_harness import make_settings, running_proxy
 
 VALUES = {
@@ -70,13 +72,16 @@ CASES: list[tuple[str, str, dict[str, Any], bool]] = [
     ("ollama-stream", "/api/chat", {"model": "llama3"}, False),
     ("ollama-tool", "/api/chat", {"model": "llama3", "stream": False, "tools": OPENAI_TOOLS}, True),
 ]
+READ = {"authorization": "Bearer read-key-123"}
+KILL = {"authorization": "Bearer kill-key-456"}
 _PROVIDER = {"openai": "openai", "anthropic": "anthropic", "ollama": "ollama"}
 
 
 def _settings(kafka: KafkaSettings, url: str, tmp: Path, **pii: Any) -> Any:
     # The fake's Ollama listens on loopback, where the default is `allow`: tokenize it here.
+    extra = {k: pii.pop(k) for k in list(pii) if k == "control_keys"}
     rules = {"backends": {"ollama": {"default": "tokenize"}}, **pii}
-    return make_settings(kafka, url, tmp / "spool", pii=rules)
+    return make_settings(kafka, url, tmp / "spool", pii=rules, **extra)
 
 
 async def _received(client: httpx.AsyncClient, url: str, marker: str) -> list[str]:
@@ -249,3 +254,32 @@ async def test_vault_store_down_fails_closed(fake_backend_url: str, tmp_path: Pa
     assert resp.status_code == 503
     assert resp.json()["error"]["type"] == "pii_vault_unavailable"
     assert seen == []
+
+
+async def test_revoked_entity_and_session_answer_revoked(
+    fake_backend_url: str, tmp_path: Path
+) -> None:
+    marker = unique("pii-revoke")
+    settings = _settings(KafkaSettings(), fake_backend_url, tmp_path, control_keys=CONTROL_KEYS)
+    headers = {"x-session-id": marker}
+    reply = f"{marker} fake-reply:to a@b.example and c@d.example"
+    body = {"model": "gpt-4o", "messages": [{"role": "user", "content": reply}]}
+    async with running_proxy(settings, publisher=ListPublisher()) as proxy, httpx.AsyncClient() as c:
+        control = create_control_app(settings, EnforcementService(settings), None, pii=proxy.app.pii)
+        ctl = httpx.AsyncClient(transport=httpx.ASGITransport(app=control), base_url="http://127.0.0.1")
+        url = proxy.url + "/v1/chat/completions"
+
+        async def answer() -> str:
+            resp = await c.post(url, json=body, headers=headers)
+            return str(resp.json()["choices"][0]["message"]["content"])
+
+        assert await answer() == "to a@b.example and c@d.example"
+        path = f"/control/sessions/{marker}/pii/revoke"
+        denied = await ctl.post(path, json={"entity": "EMAIL_1"}, headers=READ)
+        assert denied.status_code == 403
+        ok = await ctl.post(path, json={"entity": "EMAIL_1"}, headers=KILL)
+        assert ok.status_code == 200, ok.text
+        assert await answer() == "to [REVOKED] and c@d.example"
+        assert (await ctl.post(path, json={}, headers=KILL)).status_code == 200
+        assert await answer() == "to [REVOKED] and [REVOKED]"
+        await ctl.aclose()
