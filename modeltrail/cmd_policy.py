@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import sys
 from pathlib import Path
@@ -16,6 +17,10 @@ app = typer.Typer(help="Policy: validate files, evaluate text offline, list rule
 
 _PRESET = typer.Option("standard", "--preset", "-p", help=f"one of {', '.join(PRESETS)}")
 _POLICY = typer.Option(None, "--policy", "-f", help="policy YAML file(s) on top of the preset")
+_TRANSFORM = typer.Option(
+    False, "--transform", help="also show the text as the PII transform forwards it"
+)
+_PII_POLICY = typer.Option(None, "--pii-policy", help="PII policy YAML (actions, custom entities)")
 
 
 def _engine(preset: str, policy: list[Path] | None) -> PolicyEngine:
@@ -66,18 +71,53 @@ def _judge(engine: PolicyEngine, line: str) -> dict[str, Any]:
     }
 
 
+def _transformer(pii_policy: Path | None) -> Any:
+    """`line -> {"transformed", "entities"}` with a memory vault (one offline session)."""
+    from proxy.pii.errors import EntityBlocked
+    from proxy.pii.service import PIIService
+    from proxy.pii.settings import PIISettings
+    from proxy.settings import BackendConfig, ProxySettings
+
+    try:
+        settings = ProxySettings(pii=PIISettings(policy_file=pii_policy))
+        service = PIIService.from_settings(settings)
+    except ValueError as exc:
+        typer.echo(str(exc), err=True)
+        raise typer.Exit(2) from exc
+    backend = BackendConfig(name="offline", url="https://backend.invalid")
+
+    def run(line: str) -> dict[str, Any]:
+        item = json.loads(line)
+        text = item if isinstance(item, str) else str(item.get("text", ""))
+        try:
+            new, counts = asyncio.run(service.transform_text(text, backend))
+        except EntityBlocked as exc:
+            return {"blocked": exc.message}
+        return {"transformed": new, "entities": counts}
+
+    return run
+
+
 @app.command("eval")
-def eval_cmd(preset: str = _PRESET, policy: list[Path] | None = _POLICY) -> None:
+def eval_cmd(
+    preset: str = _PRESET,
+    policy: list[Path] | None = _POLICY,
+    transform: bool = _TRANSFORM,
+    pii_policy: Path | None = _PII_POLICY,
+) -> None:
     """Read JSON lines from stdin, write one verdict line per input line."""
     engine = _engine(preset, policy)
+    transformer = _transformer(pii_policy) if transform else None
     for line in sys.stdin:
         if not line.strip():
             continue
         try:
             out = _judge(engine, line)
+            if transformer is not None:
+                out.update(transformer(line))
         except (ValueError, TypeError) as exc:
             out = {"error": str(exc)}
-        sys.stdout.write(json.dumps(out) + "\n")
+        sys.stdout.write(json.dumps(out, ensure_ascii=False) + "\n")
         sys.stdout.flush()
 
 

@@ -121,6 +121,14 @@ class PIIService:
         self.stats.entities_transformed += sum(done.counts.values())
         return done
 
+    async def transform_text(
+        self, text: str, backend: BackendConfig, session: str = "offline"
+    ) -> tuple[str, dict[str, int]]:
+        """One bare text transformed as a request message would be (`policy eval --transform`)."""
+        body: dict[str, Any] = {"text": text}
+        done = await self.transform(backend, session, body)
+        return str(body["text"]), dict(done.counts) if done is not None else {}
+
     async def restorer(self, session: str, done: Transformed | None) -> Restorer | None:
         """What restores this request's placeholders in its answer, or None (nothing to do).
 
