@@ -77,8 +77,8 @@ class Restorer:
         `json_text`: the text is the inside of a JSON string (streamed tool-call
         arguments), so values are inserted JSON-escaped.
         """
-        if not self._by_core or not text:
-            return text
+        if not self._by_core or "_" not in text:
+            return text  # every form of a placeholder has TYPE_N
         out: list[str] = []
         last = 0
         for m in _ANY.finditer(text):
