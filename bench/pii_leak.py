@@ -67,8 +67,13 @@ def _settings(backend_url: str, port: int, pii: bool) -> Any:
 
     backends = [
         BackendConfig(name="openai", url=backend_url, provider="openai", models=["gpt-*"]),
-        BackendConfig(name="anthropic", url=f"{backend_url}/a", provider="anthropic",
-                      models=["claude-*"], path_prefix="/anthropic"),  # fmt: skip
+        BackendConfig(
+            name="anthropic",
+            url=f"{backend_url}/a",
+            provider="anthropic",
+            models=["claude-*"],
+            path_prefix="/anthropic",
+        ),
         BackendConfig(name="ollama", url=f"{backend_url}/o", provider="ollama", models=["llama*"]),
     ]
     return ProxySettings(
@@ -160,7 +165,10 @@ async def _leak_run(proxy: str, backend: str, n: int) -> dict[str, Any]:
             resp = await client.post(proxy + path, json=body, headers=headers)
             sent += len(values)
             values_by_prompt[f"bench-{i} "] = values
-            if resp.status_code == 200 and _answer(provider, path.removeprefix("/anthropic"), resp, stream) == reply:
+            if (
+                resp.status_code == 200
+                and _answer(provider, path.removeprefix("/anthropic"), resp, stream) == reply
+            ):
                 exact += 1
         received = (await client.get(f"{backend}/_fake/received")).json()["bodies"]
     leaked = 0
@@ -219,13 +227,17 @@ def _inprocess(rounds: int, dense: bool) -> float:
     settings = _settings("http://127.0.0.1:9", 0, True)
     pii = PIIService.from_settings(settings)
     backend = settings.backends[0]
-    raw = json.dumps({"model": "gpt-4o", "messages": [{"role": "user", "content": _latency_content(dense)}]})
+    raw = json.dumps(
+        {"model": "gpt-4o", "messages": [{"role": "user", "content": _latency_content(dense)}]}
+    )
 
     async def one() -> float:
         t0 = time.perf_counter()
         body = json.loads(raw)
         done = await pii.transform(backend, "lat", body)
-        answer = json.dumps({"choices": [{"message": {"content": body["messages"][0]["content"]}}]}).encode()
+        answer = json.dumps(
+            {"choices": [{"message": {"content": body["messages"][0]["content"]}}]}
+        ).encode()
         restorer = await pii.restorer("lat", done)
         if restorer is not None:
             restore_body(restorer, answer)
@@ -238,7 +250,9 @@ def _inprocess(rounds: int, dense: bool) -> float:
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     ap.add_argument("--prompts", type=int, default=2000)
     ap.add_argument("--rounds", type=int, default=600, help="latency samples per proxy")
     ap.add_argument("--json", action="store_true", help="print the result as JSON last")
@@ -247,7 +261,15 @@ def main() -> None:
     bport, on_port, off_port = free_port(), free_port(), free_port()
     backend = ManagedProcess(
         "fake-backend",
-        [sys.executable, "-m", "modeltrail.embedded.fake_backend", "--host", "127.0.0.1", "--port", str(bport)],
+        [
+            sys.executable,
+            "-m",
+            "modeltrail.embedded.fake_backend",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(bport),
+        ],
         log_path=Path("/tmp") / f"pii-bench-backend-{bport}.log",
         ready=lambda: port_open("127.0.0.1", bport),
     ).start()

@@ -205,17 +205,8 @@ class ProxyApp:
                 )
             pii: Transformed | None = None
             audited = parsed
-            if (
-                self.pii is not None
-                and isinstance(parsed, dict)
-                and route.provider != "passthrough"
-                and self.pii.active(route.backend)
-            ):
-                pii = await self.pii.transform(route.backend, session, parsed)
-                if pii is not None:
-                    # `parsed` now holds the transformed body: forward and audit that.
-                    audited = orjson.loads(body) if self.pii.capture_raw else parsed
-                    body = orjson.dumps(parsed)
+            if self.pii is not None and route.provider != "passthrough":
+                pii, audited, body = await self.pii.prepare(route.backend, session, parsed, body)
             req = build_request(
                 source=self._source,
                 session_id=session,

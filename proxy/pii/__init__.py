@@ -15,29 +15,21 @@ from typing import TYPE_CHECKING
 from schemas.lazy import lazy_exports
 
 if TYPE_CHECKING:
-    from proxy.pii.errors import EntityBlocked
-    from proxy.pii.errors import VaultKeyError
-    from proxy.pii.errors import VaultUnavailable
-    from proxy.pii.placeholders import Restorer
-    from proxy.pii.placeholders import placeholder
-    from proxy.pii.rehydrate import StreamRehydrator
-    from proxy.pii.rehydrate import restore_body
-    from proxy.pii.service import PIIService
-    from proxy.pii.service import PIIStats
-    from proxy.pii.settings import EntityAction
-    from proxy.pii.settings import PIISettings
-    from proxy.pii.vault import KeyRing
-    from proxy.pii.vault import REVOKED
-    from proxy.pii.vault import SessionVault
+    from proxy.pii.errors import EntityBlocked, VaultKeyError, VaultUnavailable
+    from proxy.pii.placeholders import Restorer, placeholder
+    from proxy.pii.rehydrate import StreamRehydrator, restore_body
+    from proxy.pii.service import PIIService, PIIStats
+    from proxy.pii.settings import EntityAction, PIISettings
+    from proxy.pii.vault import REVOKED, KeyRing, SessionVault
 
 __all__ = [
+    "REVOKED",
     "EntityAction",
     "EntityBlocked",
     "KeyRing",
     "PIIService",
     "PIISettings",
     "PIIStats",
-    "REVOKED",
     "Restorer",
     "SessionVault",
     "StreamRehydrator",

@@ -1,9 +1,9 @@
 """Errors of the PII transform, answered in the provider's error shape.
 
-    ProxyError (proxy.errors)
-    ├── EntityBlocked     403 the request carries an entity type whose action is `block`
-    └── VaultUnavailable  503 the vault store cannot be read or written (retriable)
-    VaultKeyError         the key ring is unusable (a settings error, raised at start-up)
+ProxyError (proxy.errors)
+├── EntityBlocked     403 the request carries an entity type whose action is `block`
+└── VaultUnavailable  503 the vault store cannot be read or written (retriable)
+VaultKeyError         the key ring is unusable (a settings error, raised at start-up)
 """
 
 from __future__ import annotations

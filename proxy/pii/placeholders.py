@@ -22,7 +22,7 @@ from collections.abc import Mapping
 import orjson
 import re2
 
-__all__ = ["MAX_PLACEHOLDER", "OPEN", "CLOSE", "Restorer", "TextChannel", "placeholder"]
+__all__ = ["CLOSE", "MAX_PLACEHOLDER", "OPEN", "Restorer", "TextChannel", "placeholder"]
 
 OPEN, CLOSE = "\u27e6", "\u27e7"
 MAX_PLACEHOLDER = 40  # ⟦ + a 34-character type + _ + number + ⟧, bounded by the type rules
@@ -58,9 +58,15 @@ class Restorer:
         self._json: dict[str, str] = {}
         self.restored = 0
         self.names = frozenset(self._by_core)
+        self._needles = tuple({n.lower().encode() for n in self.names})
 
     def __bool__(self) -> bool:
         return bool(self._by_core)
+
+    def mentioned_in(self, data: bytes) -> bool:
+        """Whether `data` may hold a placeholder of this scope (any case, any bracket form)."""
+        lowered = data.lower()
+        return any(n in lowered for n in self._needles)
 
     def _value(self, core: str, json_text: bool) -> str | None:
         value = self._by_core.get(core)

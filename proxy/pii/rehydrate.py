@@ -53,6 +53,8 @@ def restore_value(restorer: Restorer, value: Any) -> tuple[Any, bool]:
 
 def restore_body(restorer: Restorer, body: bytes) -> bytes:
     """A buffered answer with placeholders restored (JSON re-encoded only when changed)."""
+    if not restorer.mentioned_in(body):
+        return body  # the common answer that repeats no value: relayed byte for byte
     try:
         obj = orjson.loads(body)
     except orjson.JSONDecodeError:

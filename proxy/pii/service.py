@@ -16,6 +16,8 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
+import orjson
+
 from proxy.pii.errors import EntityBlocked, VaultUnavailable
 from proxy.pii.placeholders import Restorer
 from proxy.pii.policy import ActionTable
@@ -93,7 +95,9 @@ class PIIService:
         """Whether requests to `backend` need scanning at all."""
         return not self.table.all_allowed(backend, self.finder.types)
 
-    async def transform(self, backend: BackendConfig, session: str, body: Any) -> Transformed | None:
+    async def transform(
+        self, backend: BackendConfig, session: str, body: Any
+    ) -> Transformed | None:
         """Transform `body` (parsed JSON) in place; None when it held nothing to transform.
 
         Raises EntityBlocked for a `block` type, VaultUnavailable when failing closed.

@@ -15,7 +15,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
-__all__ = ["BackendPII", "EntityAction", "PIISettings", "PIIRules"]
+__all__ = ["BackendPII", "EntityAction", "PIIRules", "PIISettings"]
 
 EntityAction = Literal["tokenize", "mask", "block", "allow"]
 

@@ -129,7 +129,7 @@ class RedisVaultStore:
 
     async def read(self, session: str) -> dict[str, bytes]:
         try:
-            raw = await self._r.hgetall(self._p + session)
+            raw: dict[bytes, bytes] = await self._r.hgetall(self._p + session)  # type: ignore[assignment,misc]
         except (RedisError, OSError) as exc:
             raise VaultUnavailable(f"the PII vault store is unreachable: {exc}") from exc
         return {k.decode(): v for k, v in raw.items()}

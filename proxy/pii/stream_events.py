@@ -80,7 +80,9 @@ class OpenAIEvents:
             key = ("r", obj.get("output_index", 0), obj.get("content_index", 0))
             return [Slot(key, obj["delta"], _setter(obj, "delta"))]
         if kind == "response.function_call_arguments.delta":
-            return [Slot(("f", obj.get("output_index", 0)), obj["delta"], _setter(obj, "delta"), True)]
+            return [
+                Slot(("f", obj.get("output_index", 0)), obj["delta"], _setter(obj, "delta"), True)
+            ]
         return []
 
     def closes(self, obj: dict[str, Any]) -> Iterable[Key]:
@@ -96,7 +98,11 @@ class OpenAIEvents:
         choices = obj.get("choices")
         if not choices:
             return ALL if "usage" in obj or "error" in obj else ()
-        ended = [c.get("index", i) for i, c in enumerate(choices) if isinstance(c, dict) and c.get("finish_reason")]
+        ended = [
+            c.get("index", i)
+            for i, c in enumerate(choices)
+            if isinstance(c, dict) and c.get("finish_reason")
+        ]
         return [(kind, i) for i in ended for kind in ("c", "x", "t")]
 
     def delta_event(self, key: Key, text: str, last: dict[str, Any]) -> tuple[str | None, Any]:
@@ -149,7 +155,11 @@ class AnthropicEvents:
             delta = {"type": "input_json_delta", "partial_json": text}
         else:
             delta = {"type": "text_delta", "text": text}
-        return "content_block_delta", {"type": "content_block_delta", "index": key[1], "delta": delta}
+        return "content_block_delta", {
+            "type": "content_block_delta",
+            "index": key[1],
+            "delta": delta,
+        }
 
 
 class OllamaEvents:

@@ -16,6 +16,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 from proxy.pii.errors import EntityBlocked
@@ -85,22 +86,26 @@ def scan_body(finder: EntityFinder, body: Any) -> list[Found]:
                 item = value[key]
                 if key in _STRUCTURAL and isinstance(item, str):
                     continue
-                visit(item, lambda v, d=value, k=key: d.__setitem__(k, v))
+                visit(item, partial(value.__setitem__, key))
                 if not _identifier(key):
                     spans = _spans(finder, key)
                     if spans:
-                        found.append(Found(key, spans, lambda new, d=value, k=key: _rekey(d, k, new)))
+                        found.append(Found(key, spans, partial(_rekey, value, key)))
         elif isinstance(value, list):
             for i, item in enumerate(value):
-                visit(item, lambda v, lst=value, j=i: lst.__setitem__(j, v))
+                visit(item, partial(value.__setitem__, i))
         elif isinstance(value, int) and not isinstance(value, bool) and abs(value) >= 1_000_000:
             text = str(value)
             spans = finder.find(text)
             if spans:
                 found.append(Found(text, spans, put))
 
-    visit(body, lambda v: None)
+    visit(body, _discard)
     return found
+
+
+def _discard(value: Any) -> None:
+    """The setter of the body itself: the top level is never a bare string to replace."""
 
 
 def _rekey(d: dict[str, Any], old: str, new: str) -> None:

@@ -121,7 +121,9 @@ class EntityFinder:
         if not text:
             return []
         data = text.encode()
-        hits = resolve_overlaps(list(self._matcher.scan(View("t", text, data, "plain"), self._accept)))
+        hits = resolve_overlaps(
+            list(self._matcher.scan(View("t", text, data, "plain"), self._accept))
+        )
         if not hits:
             return []
         ascii_text = len(data) == len(text)

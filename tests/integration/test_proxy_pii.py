@@ -149,7 +149,10 @@ async def test_same_value_same_placeholder_across_turns(
     marker = unique("pii-turns")
     settings = _settings(KafkaSettings(), fake_backend_url, tmp_path)
     headers = {"x-session-id": marker}
-    async with running_proxy(settings, publisher=ListPublisher()) as proxy, httpx.AsyncClient() as c:
+    async with (
+        running_proxy(settings, publisher=ListPublisher()) as proxy,
+        httpx.AsyncClient() as c,
+    ):
         for text in (f"{marker} a@b.example and c@d.example", f"{marker} only c@d.example"):
             body = {"model": "gpt-4o", "messages": [{"role": "user", "content": text}]}
             resp = await c.post(proxy.url + "/v1/chat/completions", json=body, headers=headers)
@@ -167,8 +170,14 @@ async def test_client_placeholder_lookalike_is_not_rehydrated(
     marker = unique("pii-forge")
     settings = _settings(KafkaSettings(), fake_backend_url, tmp_path)
     headers = {"x-session-id": marker}
-    async with running_proxy(settings, publisher=ListPublisher()) as proxy, httpx.AsyncClient() as c:
-        victim = {"model": "gpt-4o", "messages": [{"role": "user", "content": "victim@corp.example"}]}
+    async with (
+        running_proxy(settings, publisher=ListPublisher()) as proxy,
+        httpx.AsyncClient() as c,
+    ):
+        victim = {
+            "model": "gpt-4o",
+            "messages": [{"role": "user", "content": "victim@corp.example"}],
+        }
         await c.post(proxy.url + "/v1/chat/completions", json=victim, headers=headers)
         forged = f"{marker} fake-reply:\u27e6EMAIL_1\u27e7 and EMAIL_1 and [EMAIL_1]"
         body = {"model": "gpt-4o", "messages": [{"role": "user", "content": forged}]}
@@ -185,7 +194,10 @@ async def test_block_action_answers_403_naming_the_type(
 ) -> None:
     marker = unique("pii-block")
     settings = _settings(KafkaSettings(), fake_backend_url, tmp_path, entities={"SSN": "block"})
-    async with running_proxy(settings, publisher=ListPublisher()) as proxy, httpx.AsyncClient() as c:
+    async with (
+        running_proxy(settings, publisher=ListPublisher()) as proxy,
+        httpx.AsyncClient() as c,
+    ):
         body = {"model": "claude-3-5", "max_tokens": 5,
                 "messages": [{"role": "user", "content": f"{marker} ssn 078-05-1121"}]}  # fmt: skip
         resp = await c.post(proxy.url + "/anthropic/v1/messages", json=body)
@@ -200,7 +212,10 @@ async def test_block_action_answers_403_naming_the_type(
 async def test_mask_action_is_irreversible(fake_backend_url: str, tmp_path: Path) -> None:
     marker = unique("pii-mask")
     settings = _settings(KafkaSettings(), fake_backend_url, tmp_path, entities={"CARD": "mask"})
-    async with running_proxy(settings, publisher=ListPublisher()) as proxy, httpx.AsyncClient() as c:
+    async with (
+        running_proxy(settings, publisher=ListPublisher()) as proxy,
+        httpx.AsyncClient() as c,
+    ):
         content = f"{marker} fake-reply:card 4539 1488 0343 6467"
         body = {"model": "gpt-4o", "messages": [{"role": "user", "content": content}]}
         resp = await c.post(proxy.url + "/v1/chat/completions", json=body)
@@ -212,7 +227,10 @@ async def test_mask_action_is_irreversible(fake_backend_url: str, tmp_path: Path
 async def test_local_ollama_defaults_to_allow(fake_backend_url: str, tmp_path: Path) -> None:
     marker = unique("pii-local")
     settings = make_settings(KafkaSettings(), fake_backend_url, tmp_path / "spool")
-    async with running_proxy(settings, publisher=ListPublisher()) as proxy, httpx.AsyncClient() as c:
+    async with (
+        running_proxy(settings, publisher=ListPublisher()) as proxy,
+        httpx.AsyncClient() as c,
+    ):
         body = {"model": "llama3", "stream": False,
                 "messages": [{"role": "user", "content": f"{marker} jane@x.example"}]}  # fmt: skip
         assert (await c.post(proxy.url + "/api/chat", json=body)).status_code == 200
@@ -234,9 +252,17 @@ async def test_expired_vault_passes_placeholders_and_counts(
         return await original(session, scope)
 
     pii.vault.resolve = expire_then_resolve  # type: ignore[method-assign]
-    async with running_proxy(settings, publisher=ListPublisher(), pii=pii) as proxy, httpx.AsyncClient() as c:
-        body = {"model": "gpt-4o", "messages": [{"role": "user", "content": f"{marker} fake-reply:hi a@b.example"}]}
-        resp = await c.post(proxy.url + "/v1/chat/completions", json=body, headers={"x-session-id": marker})
+    async with (
+        running_proxy(settings, publisher=ListPublisher(), pii=pii) as proxy,
+        httpx.AsyncClient() as c,
+    ):
+        body = {
+            "model": "gpt-4o",
+            "messages": [{"role": "user", "content": f"{marker} fake-reply:hi a@b.example"}],
+        }
+        resp = await c.post(
+            proxy.url + "/v1/chat/completions", json=body, headers={"x-session-id": marker}
+        )
     assert resp.status_code == 200
     assert resp.json()["choices"][0]["message"]["content"] == "hi \u27e6EMAIL_1\u27e7"
     assert pii.stats.vault_expired == 1
@@ -247,8 +273,14 @@ async def test_vault_store_down_fails_closed(fake_backend_url: str, tmp_path: Pa
     settings = _settings(KafkaSettings(), fake_backend_url, tmp_path)
     store = RedisVaultStore("redis://127.0.0.1:1/0", key_prefix="t:", ttl_s=60)  # nothing listens
     pii = PIIService.from_settings(settings, store=store)
-    async with running_proxy(settings, publisher=ListPublisher(), pii=pii) as proxy, httpx.AsyncClient() as c:
-        body = {"model": "gpt-4o", "messages": [{"role": "user", "content": f"{marker} a@b.example"}]}
+    async with (
+        running_proxy(settings, publisher=ListPublisher(), pii=pii) as proxy,
+        httpx.AsyncClient() as c,
+    ):
+        body = {
+            "model": "gpt-4o",
+            "messages": [{"role": "user", "content": f"{marker} a@b.example"}],
+        }
         resp = await c.post(proxy.url + "/v1/chat/completions", json=body)
         seen = await _received(c, fake_backend_url, marker)
     assert resp.status_code == 503
@@ -264,9 +296,16 @@ async def test_revoked_entity_and_session_answer_revoked(
     headers = {"x-session-id": marker}
     reply = f"{marker} fake-reply:to a@b.example and c@d.example"
     body = {"model": "gpt-4o", "messages": [{"role": "user", "content": reply}]}
-    async with running_proxy(settings, publisher=ListPublisher()) as proxy, httpx.AsyncClient() as c:
-        control = create_control_app(settings, EnforcementService(settings), None, pii=proxy.app.pii)
-        ctl = httpx.AsyncClient(transport=httpx.ASGITransport(app=control), base_url="http://127.0.0.1")
+    async with (
+        running_proxy(settings, publisher=ListPublisher()) as proxy,
+        httpx.AsyncClient() as c,
+    ):
+        control = create_control_app(
+            settings, EnforcementService(settings), None, pii=proxy.app.pii
+        )
+        ctl = httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=control), base_url="http://127.0.0.1"
+        )
         url = proxy.url + "/v1/chat/completions"
 
         async def answer() -> str:

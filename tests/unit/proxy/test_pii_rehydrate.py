@@ -28,7 +28,12 @@ def _openai() -> bytes:
     out = []
     for p in _pieces(TEXT, 17):
         out.append({"id": "c", "object": "chat.completion.chunk", "choices": [{"index": 0, "delta": {"content": p}, "finish_reason": None}]})  # fmt: skip
-    head = {"index": 0, "id": "call_1", "type": "function", "function": {"name": "send", "arguments": ""}}
+    head = {
+        "index": 0,
+        "id": "call_1",
+        "type": "function",
+        "function": {"name": "send", "arguments": ""},
+    }
     out.append({"id": "c", "choices": [{"index": 0, "delta": {"tool_calls": [head]}}]})
     for p in _pieces(ARGS, 13):
         call = {"index": 0, "function": {"arguments": p}}
@@ -86,7 +91,11 @@ def test_any_byte_split_gives_raw_text_and_well_formed_events(provider: str, see
 
 
 def test_body_restores_strings_and_tool_arguments() -> None:
-    body = {"choices": [{"message": {"content": TEXT, "tool_calls": [{"function": {"arguments": ARGS}}]}}]}
+    body = {
+        "choices": [
+            {"message": {"content": TEXT, "tool_calls": [{"function": {"arguments": ARGS}}]}}
+        ]
+    }
     out = orjson.loads(restore_body(Restorer(SCOPE), orjson.dumps(body)))
     msg = out["choices"][0]["message"]
     assert msg["content"] == RAW

@@ -74,12 +74,17 @@ async def test_client_lookalike_is_tokenized_and_comes_back_verbatim() -> None:
     assert body["m"] == "say \u27e6LITERAL_1\u27e7"
     restorer = await pii.restorer("s", done)
     assert restorer is not None
-    assert restorer.restore("ok \u27e6LITERAL_1\u27e7 \u27e6EMAIL_1\u27e7") == "ok \u27e6EMAIL_1\u27e7 \u27e6EMAIL_1\u27e7"
+    assert (
+        restorer.restore("ok \u27e6LITERAL_1\u27e7 \u27e6EMAIL_1\u27e7")
+        == "ok \u27e6EMAIL_1\u27e7 \u27e6EMAIL_1\u27e7"
+    )
 
 
 def test_backend_action_wins_over_type_and_default(tmp_path: Any) -> None:
     f = tmp_path / "pii.yaml"
-    f.write_text("default: mask\nentities: {EMAIL: tokenize}\nbackends:\n  openai: {entities: {EMAIL: block}}\n")
+    f.write_text(
+        "default: mask\nentities: {EMAIL: tokenize}\nbackends:\n  openai: {entities: {EMAIL: block}}\n"
+    )
     table = ActionTable(PIISettings(policy_file=f))
     assert table.action(REMOTE, "EMAIL") == "block"
     assert table.action(REMOTE, "PHONE") == "mask"
