@@ -204,9 +204,10 @@ class ProxyApp:
                     "and the proxy fails closed"
                 )
             pii: Transformed | None = None
-            audited = parsed
+            audited = raw = parsed
             if self.pii is not None and route.provider != "passthrough":
-                pii, audited, body = await self.pii.prepare(route.backend, session, parsed, body)
+                prepared = await self.pii.prepare(route.backend, session, parsed, body)
+                pii, audited, raw, body = prepared
             req = build_request(
                 source=self._source,
                 session_id=session,
@@ -230,7 +231,8 @@ class ProxyApp:
             if cmd is not None:
                 self.metrics.kills.labels("request").inc()
                 raise killed_error(cmd, session)
-            blocked = self.policy.check(req, parsed, req.time)
+            # The policy judges what the client sent, whatever the audit event carries.
+            blocked = self.policy.check(req, raw, req.time, rebuild=pii is not None)
             if blocked is not None:
                 raise blocked
             await self._forward(scope, receive, send, route, req, body, t0, pii)

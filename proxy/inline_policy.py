@@ -49,13 +49,14 @@ class InlineStats:
     reloads: int = 0
 
 
-def full_request(req: LLMRequest, body: object) -> LLMRequest:
+def full_request(req: LLMRequest, body: object, *, rebuild: bool = False) -> LLMRequest:
     """`req` itself, or a copy with every message when capture left text out.
 
     Capture may keep no text (`metadata_only`) or cut it at `capture_max_bytes`,
     which would hide the newest turn; the policy must see what goes upstream.
+    `rebuild`: the event's text differs from `body` (the PII transform rewrote it).
     """
-    if req.captured and not req.truncated:
+    if req.captured and not req.truncated and not rebuild:
         return req
     return build_request(
         source=req.source,
@@ -108,12 +109,17 @@ class InlinePolicy:
         """The live engine (swapped atomically by `reload`)."""
         return self.holder.engine
 
-    def check(self, req: LLMRequest, body: object, now: datetime) -> PolicyBlocked | None:
-        """The error answering `req` when the policy blocks it, else None. Pure CPU, no I/O."""
+    def check(
+        self, req: LLMRequest, body: object, now: datetime, *, rebuild: bool = False
+    ) -> PolicyBlocked | None:
+        """The error answering `req` when the policy blocks it, else None. Pure CPU, no I/O.
+
+        `rebuild`: judge `body` rather than the event's text (which the PII transform rewrote).
+        """
         if not self.enabled or not isinstance(body, dict):
             return None
         engine = self.holder.engine
-        event = full_request(req, body)
+        event = full_request(req, body, rebuild=rebuild)
         if not event.messages:
             return None
         self.stats.checked += 1

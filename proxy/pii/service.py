@@ -95,6 +95,23 @@ class PIIService:
         """Whether requests to `backend` need scanning at all."""
         return not self.table.all_allowed(backend, self.finder.types)
 
+    async def prepare(
+        self, backend: BackendConfig, session: str, parsed: Any, body: bytes
+    ) -> tuple[Transformed | None, Any, Any, bytes]:
+        """(what was done, the body the audit event gets, the raw body, the bytes to forward).
+
+        `parsed` is transformed in place; the raw body is parsed again from `body`
+        (the inline policy judges what the client sent), and the audit gets it
+        only under `capture: raw`.
+        """
+        if not isinstance(parsed, dict) or not self.active(backend):
+            return None, parsed, parsed, body
+        done = await self.transform(backend, session, parsed)
+        if done is None:
+            return None, parsed, parsed, body
+        raw = orjson.loads(body)
+        return done, raw if self.capture_raw else parsed, raw, orjson.dumps(parsed)
+
     async def transform(
         self, backend: BackendConfig, session: str, body: Any
     ) -> Transformed | None:

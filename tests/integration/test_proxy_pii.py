@@ -79,7 +79,10 @@ _PROVIDER = {"openai": "openai", "anthropic": "anthropic", "ollama": "ollama"}
 
 def _settings(kafka: KafkaSettings, url: str, tmp: Path, **pii: Any) -> Any:
     # The fake's Ollama listens on loopback, where the default is `allow`: tokenize it here.
-    extra = {k: pii.pop(k) for k in list(pii) if k == "control_keys"}
+    # The inline policy judges the raw request and blocks secrets (standard preset) before
+    # any transform matters; off here, so secrets show their `tokenize` action.
+    extra: dict[str, Any] = {"inline_policy": False}
+    extra.update({k: pii.pop(k) for k in list(pii) if k == "control_keys"})
     rules = {"backends": {"ollama": {"default": "tokenize"}}, **pii}
     return make_settings(kafka, url, tmp / "spool", pii=rules, **extra)
 
