@@ -14,6 +14,8 @@ import json
 from collections.abc import Sequence
 from dataclasses import asdict
 
+import re2
+
 from schemas.events import (
     Evidence,
     LLMRequest,
@@ -21,16 +23,19 @@ from schemas.events import (
     StreamWindow,
     Target,
 )
+from streams.policy.catalogue.entity_types import ENTITY_OF_RULE
 from streams.policy.evidence import MAX_EVIDENCE, evidence
 from streams.policy.matcher import Hit, Matcher
 from streams.policy.normalize import Signals, views
 from streams.policy.rules import Rule
-from streams.policy.types import Finding, Mode, SessionContext, SessionPolicy
+from streams.policy.types import SEVERITY_RANK, Finding, Mode, SessionContext, SessionPolicy
 
 __all__ = ["PolicyEngine", "resolve_overlaps"]
 
 # (target, role, field, text): one text of an event as the rules see it.
 _Unit = tuple[Target, str | None, str, str]
+# What the proxy's PII transform left in place of a value it found (`⟦EMAIL_1⟧`).
+_PLACEHOLDER = re2.compile("\u27e6([A-Z][A-Z0-9]*(?:_[A-Z0-9]+)*?)_\\d{1,6}\u27e7")
 
 
 def _new_turn_start(event: LLMRequest) -> int:
@@ -101,6 +106,12 @@ class PolicyEngine:
             [r for r in self.rules if r.kind == "pattern" and r.transforms]
         )
         self._accept: dict[tuple[Target, str | None, bool], dict[str, bool]] = {}
+        # Entity type -> the enabled rules that find it, strongest first.
+        self._by_entity: dict[str, list[Rule]] = {}
+        for r in sorted(self.rules, key=lambda r: -SEVERITY_RANK[r.severity]):
+            kind = ENTITY_OF_RULE.get(r.id)
+            if kind is not None and r.kind == "pattern":
+                self._by_entity.setdefault(kind, []).append(r)
         self.version = self._hash()
 
     def _hash(self) -> str:
@@ -156,6 +167,8 @@ class PolicyEngine:
                     if len(ev) < MAX_EVIDENCE:
                         ev.append(evidence(hit))
             self._smuggling(signals, target, role, fld, hits, counts, first)
+            if "\u27e6" in text:
+                self._placeholders(text, target, role, fld, hits, counts, first)
         out: list[Finding] = []
         for rid, n in counts.items():
             r = self._by_id[rid]
@@ -188,6 +201,34 @@ class PolicyEngine:
                 hits.setdefault(r.id, []).append(
                     Evidence(field=fld, start=0, end=0, excerpt=excerpt)
                 )
+
+    def _placeholders(
+        self,
+        text: str,
+        target: Target,
+        role: str | None,
+        fld: str,
+        hits: dict[str, list[Evidence]],
+        counts: dict[str, int],
+        first: dict[str, tuple[Target, str | None]],
+    ) -> None:
+        """A PII placeholder counts as a hit of the strongest rule that finds its type.
+
+        The proxy replaced the value before emitting the event (`capture: transformed`),
+        so the rules that would have matched it are credited with the placeholder.
+        """
+        for m in _PLACEHOLDER.finditer(text):
+            r = next(
+                (r for r in self._by_entity.get(m.group(1), ()) if r.applies(target, role)), None
+            )
+            if r is None:
+                continue
+            counts[r.id] = counts.get(r.id, 0) + 1
+            first.setdefault(r.id, (target, role))
+            ev = hits.setdefault(r.id, [])
+            if len(ev) < MAX_EVIDENCE:
+                start, end = m.span()
+                ev.append(Evidence(field=fld, start=start, end=end, excerpt=m.group()))
 
     @staticmethod
     def _finding(r: Rule, target: Target, role: str | None, ev: tuple[Evidence, ...]) -> Finding:

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 import re2
 
 from streams.policy.catalogue import pii, secrets
+from streams.policy.catalogue.entity_types import ENTITY_OF_RULE, ENTITY_TYPES
 from streams.policy.engine import resolve_overlaps
 from streams.policy.matcher import Matcher
 from streams.policy.normalize import View
@@ -26,17 +27,6 @@ from streams.policy.rules import Rule
 
 __all__ = ["ENTITY_OF_RULE", "ENTITY_TYPES", "EntityFinder", "EntitySpan", "check_type_name"]
 
-# Entity type per catalogue rule; rules absent here (bulk counts) replace nothing.
-ENTITY_OF_RULE: dict[str, str] = {
-    "PII-001": "EMAIL", "PII-002": "PHONE", "PII-003": "SSN", "PII-004": "CARD",
-    "PII-005": "IBAN", "PII-006": "IP", "PII-007": "IP", "PII-008": "DOB",
-    "PII-009": "NATIONAL_ID",
-    "SEC-001": "API_KEY", "SEC-002": "API_KEY", "SEC-003": "SECRET", "SEC-004": "TOKEN",
-    "SEC-005": "TOKEN", "SEC-006": "TOKEN", "SEC-007": "API_KEY", "SEC-008": "API_KEY",
-    "SEC-009": "API_KEY", "SEC-010": "TOKEN", "SEC-011": "PRIVATE_KEY", "SEC-012": "SECRET",
-    "SEC-013": "SECRET", "SEC-014": "TOKEN", "SEC-015": "PASSWORD",
-}  # fmt: skip
-ENTITY_TYPES: tuple[str, ...] = tuple(dict.fromkeys(ENTITY_OF_RULE.values()))
 _TYPE_NAME = re2.compile(r"^[A-Z][A-Z0-9]{0,23}(?:_[A-Z0-9]{1,24}){0,3}$")
 
 # The value at the end of a label-and-value match (the label is kept in the text).

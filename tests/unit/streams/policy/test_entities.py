@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from streams.policy import load_policy
 from streams.policy.entities import EntityFinder
 
 FINDER = EntityFinder({"EMPLOYEE_ID": [r"\bEMP-\d{6}\b"]})
@@ -45,3 +46,18 @@ def test_spans(text: str, expected: list[tuple[str, str]]) -> None:
 def test_bad_custom_type_name() -> None:
     with pytest.raises(ValueError, match="EMPLOYEE_ID"):
         EntityFinder({"employee id": ["x"]})
+
+
+@pytest.mark.parametrize(
+    ("text", "rules"),
+    [
+        ("deploy with \u27e6PRIVATE_KEY_1\u27e7 and \u27e6API_KEY_2\u27e7", ["SEC-011", "SEC-001"]),
+        ("mail \u27e6EMAIL_1\u27e7 and \u27e6EMAIL_2\u27e7", ["PII-001"]),
+        ("say \u27e6LITERAL_1\u27e7, EMAIL_1, [EMAIL_1]", []),  # client look-alikes, bare words
+    ],
+)
+def test_transformed_text_is_still_judged_by_the_rules_that_found_it(
+    text: str, rules: list[str]
+) -> None:
+    engine = load_policy("standard", [])
+    assert [f.rule_id for f in engine.evaluate_text(text)] == rules
