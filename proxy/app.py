@@ -7,6 +7,7 @@ The lifespan owns the upstream client, the emitter and the enforcement.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable, MutableMapping
@@ -43,6 +44,7 @@ from proxy.relay import (
 from proxy.routing import Route, Router, dialect_of
 from proxy.settings import ProxySettings
 from proxy.sse import WindowCutter
+from proxy.tracing import RequestSpan, RequestTracing
 from schemas.events import (
     LLMRequest,
     LLMResponse,
@@ -50,6 +52,7 @@ from schemas.events import (
     SessionCommand,
 )
 from schemas.ids import uuid7
+from schemas.telemetry import TraceContext, parse_traceparent
 
 __all__ = ["AllowAll", "AppParts", "ProxyApp", "build_emitter", "create_app"]
 
@@ -65,6 +68,7 @@ _STRIP = HOP_BY_HOP | {"accept-encoding", "x-backend", "x-forwarded-for"}
 _CREDENTIALS = frozenset({"authorization", "x-api-key", "api-key", "x-goog-api-key"})
 # A backend with injected credentials gets none of the client's.
 _STRIP_INJECTED = _STRIP | _CREDENTIALS
+_TRACE = frozenset({"traceparent", "tracestate"})
 
 
 class AllowAll:
@@ -95,6 +99,7 @@ class AppParts(TypedDict, total=False):
     metrics: ProxyMetrics
     policy: InlinePolicy
     pii: PIIService
+    tracing: RequestTracing
 
 
 class ProxyApp:
@@ -122,6 +127,9 @@ class ProxyApp:
         if pii is None and settings.pii.enabled:
             pii = PIIService.from_settings(settings)
         self.pii: PIIService | None = pii
+        self.tracing = parts.get("tracing") or RequestTracing(
+            settings.tracing, settings.instance_id
+        )
         self._source = settings.instance_id
         self._capture = settings.capture
         self._cap = settings.capture_max_bytes
@@ -141,6 +149,7 @@ class ProxyApp:
         await self.enforcement.stop()
         await self.emitter.stop()
         await self.forwarder.stop()
+        await asyncio.to_thread(self.tracing.shutdown)  # flushes; blocking, so off the loop
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
@@ -176,6 +185,8 @@ class ProxyApp:
         provider: Provider = dialect_of(path)
         route: Route | None = None
         session = headers.get(self._session_header) or "-"
+        trace: TraceContext | None = parse_traceparent(headers.get("traceparent"))
+        span: RequestSpan | None = None
         try:
             body = await self._read_body(headers, receive)
             parsed: Any = None
@@ -203,6 +214,9 @@ class ProxyApp:
                     "the audit trail cannot take events (broker unreachable or queue full) "
                     "and the proxy fails closed"
                 )
+            if self.tracing.enabled:
+                span = self._start_span(trace, route, path, provider, parsed)
+                trace = span.context if span is not None else trace
             pii: Transformed | None = None
             audited = raw = parsed
             if self.pii is not None and route.provider != "passthrough":
@@ -224,6 +238,7 @@ class ProxyApp:
                 policy=self._capture,
                 max_chars=self._cap,
                 pii_counts=pii.counts if pii is not None else None,
+                trace=trace,
             )
             self.enforcement.observe_request(req)
             self.emitter.publish(req)
@@ -235,9 +250,35 @@ class ProxyApp:
             blocked = self.policy.check(req, raw, req.time, rebuild=pii is not None)
             if blocked is not None:
                 raise blocked
-            await self._forward(scope, receive, send, route, req, body, t0, pii)
+            await self._forward(scope, receive, send, route, req, body, t0, span, pii)
         except ProxyError as err:
-            await self._reject(send, err, route, provider, path, session, request_id, t0)
+            await self._reject(
+                send, err, route, provider, path, session, request_id, t0, trace, span
+            )
+
+    def _start_span(
+        self,
+        parent: TraceContext | None,
+        route: Route,
+        path: str,
+        provider: Provider,
+        parsed: Any,
+    ) -> RequestSpan | None:
+        body = parsed if isinstance(parsed, dict) else {}
+        model = body.get("model")
+        max_tokens = body.get("max_tokens")
+        temperature = body.get("temperature")
+        url = route.backend.url
+        return self.tracing.start(
+            parent,
+            path=path,
+            provider=route.backend.provider if provider == "passthrough" else provider,
+            model=model if isinstance(model, str) else None,
+            server_address=url.split("://", 1)[-1].split("/", 1)[0].rsplit(":", 1)[0],
+            server_port=None,
+            max_tokens=max_tokens if isinstance(max_tokens, int) else None,
+            temperature=float(temperature) if isinstance(temperature, int | float) else None,
+        )
 
     async def _read_body(self, headers: dict[str, str], receive: Receive) -> bytes:
         declared = headers.get("content-length")
@@ -259,9 +300,13 @@ class ProxyApp:
                 break
         return chunks[0] if len(chunks) == 1 else b"".join(chunks)
 
-    def _upstream_headers(self, scope: Scope, route: Route) -> list[tuple[str, str]]:
+    def _upstream_headers(
+        self, scope: Scope, route: Route, span: RequestSpan | None = None
+    ) -> list[tuple[str, str]]:
         inject = route.inject
         strip = _STRIP_INJECTED if inject else _STRIP
+        if span is not None:  # the backend continues our span, not the client's
+            strip = strip | _TRACE
         out: list[tuple[str, str]] = []
         # X-Forwarded-For is rebuilt: the client's chain plus the peer we saw (standard
         # proxy behaviour, several headers join with ", "); which hops count for session
@@ -281,6 +326,8 @@ class ProxyApp:
         if forwarded:
             out.append(("x-forwarded-for", forwarded))
         out.extend(inject)
+        if span is not None:
+            out.append(("traceparent", span.context.traceparent))
         return out
 
     async def _forward(
@@ -292,10 +339,11 @@ class ProxyApp:
         req: LLMRequest,
         body: bytes,
         t0: float,
+        span: RequestSpan | None = None,
         pii: Transformed | None = None,
     ) -> None:
         response = await self.forwarder.open(
-            scope["method"], route.url, self._upstream_headers(scope, route), body
+            scope["method"], route.url, self._upstream_headers(scope, route, span), body
         )
         restorer = None
         if self.pii is not None and pii is not None:
@@ -345,7 +393,7 @@ class ProxyApp:
                 restorer=restorer,
                 audit_restored=audit_restored,
             )
-        self._finish(req, route, response.status_code, relayed, ttfb, t0)
+        self._finish(req, route, response.status_code, relayed, ttfb, t0, span)
 
     def _window(self, req: LLMRequest, index: int, offset: int, text: str) -> None:
         self.emitter.publish(build_window(req, index, offset, text))
@@ -358,6 +406,7 @@ class ProxyApp:
         relayed: Relayed,
         ttfb: float | None,
         t0: float,
+        span: RequestSpan | None = None,
     ) -> None:
         latency = time.perf_counter() - t0
         evt = build_response(
@@ -379,7 +428,22 @@ class ProxyApp:
             max_chars=self._cap,
             error_type=relayed.error_type,
             error_message=relayed.error_message,
+            trace=TraceContext(req.trace_id, req.span_id) if req.trace_id and req.span_id else None,
         )
+        if span is not None:
+            span.end(
+                status_code=status,
+                outcome=relayed.outcome,
+                response_model=evt.model,
+                input_tokens=evt.input_tokens,
+                output_tokens=evt.output_tokens,
+                finish_reasons=[evt.finish_reason] if evt.finish_reason else (),
+                ttfb_s=ttfb,
+                stream=req.stream,
+                session_id=req.session_id,
+                decision="allow",
+                error_type=evt.error_type,
+            )
         self.enforcement.observe_response(evt)
         self.emitter.publish(evt)
         self.metrics.observe(
@@ -403,6 +467,8 @@ class ProxyApp:
         session: str,
         request_id: str,
         t0: float,
+        trace: TraceContext | None = None,
+        span: RequestSpan | None = None,
     ) -> None:
         """Answer an error in the backend's shape and audit it as a response event."""
         shape: Provider = provider
@@ -423,7 +489,17 @@ class ProxyApp:
             latency_ms=latency * 1000,
             error_type=err.error_type,
             error_message=err.message,
+            trace=trace,
         )
+        if span is not None:
+            span.end(
+                status_code=err.status,
+                outcome=err.outcome,
+                session_id=session,
+                decision=err.outcome if err.outcome in ("blocked", "killed") else "error",
+                rule_ids=[r for r in err.extra.get("rule_ids", "").split(",") if r],
+                error_type=err.error_type,
+            )
         if route is not None:
             self.enforcement.observe_response(evt)
         self.emitter.publish(evt)

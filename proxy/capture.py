@@ -24,6 +24,7 @@ from schemas.events import (
     utcnow,
 )
 from schemas.ids import uuid7
+from schemas.telemetry import TraceContext
 
 __all__ = [
     "CapturePolicy",
@@ -118,6 +119,7 @@ def build_request(
     policy: CapturePolicy,
     max_chars: int,
     pii_counts: dict[str, int] | None = None,
+    trace: TraceContext | None = None,
 ) -> LLMRequest:
     """The request event (its `event_id` is the request id); `body` is the parsed JSON.
 
@@ -146,6 +148,8 @@ def build_request(
         source=source,
         session_id=session_id,
         request_id=request_id,
+        trace_id=trace.trace_id if trace else None,
+        span_id=trace.span_id if trace else None,
         backend=backend,
         provider=provider,
         method=method,
@@ -190,6 +194,7 @@ def build_response(
     max_chars: int,
     error_type: str | None = None,
     error_message: str | None = None,
+    trace: TraceContext | None = None,
 ) -> LLMResponse:
     """The response event; `result` is what the parsers assembled (None when nothing)."""
     r = result or Assembled()
@@ -209,6 +214,8 @@ def build_response(
         source=source,
         session_id=session_id,
         request_id=request_id,
+        trace_id=trace.trace_id if trace else None,
+        span_id=trace.span_id if trace else None,
         backend=backend,
         provider=provider,
         path=path,
@@ -245,6 +252,7 @@ def build_rejection(
     latency_ms: float,
     error_type: str,
     error_message: str,
+    trace: TraceContext | None = None,
 ) -> LLMResponse:
     """The response event of a request the proxy answered itself with an error.
 
@@ -269,6 +277,7 @@ def build_rejection(
         max_chars=0,
         error_type=error_type,
         error_message=error_message,
+        trace=trace,
     )
 
 
@@ -281,6 +290,8 @@ def build_window(req: LLMRequest, index: int, offset: int, text: str) -> StreamW
         source=req.source,
         session_id=req.session_id,
         request_id=req.request_id,
+        trace_id=req.trace_id,
+        span_id=req.span_id,
         backend=req.backend,
         provider=req.provider,
         model=req.model,

@@ -12,6 +12,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from proxy.pii.settings import PIISettings
 from schemas.settings import KafkaSettings, RedisSettings
+from schemas.telemetry import TracingSettings
 
 __all__ = ["BackendConfig", "ControlKey", "ProxySettings"]
 
@@ -48,6 +49,7 @@ class ProxySettings(BaseSettings):
 
     kafka: KafkaSettings = Field(default_factory=KafkaSettings)
     redis: RedisSettings = Field(default_factory=RedisSettings)
+    tracing: TracingSettings = Field(default_factory=TracingSettings)
     instance_id: str = Field(default="proxy-1", description="`source` of emitted events")
 
     # --- forwarding, capture, emission (proxy core) ---

@@ -108,6 +108,12 @@ class EventEnvelope(_Frozen):
     schema_version: int = 1
     session_id: str
     request_id: str | None = None
+    trace_id: str | None = Field(
+        default=None, description="W3C trace id (32 hex digits) of the request's trace"
+    )
+    span_id: str | None = Field(
+        default=None, description="the proxy's request span (16 hex digits): link target"
+    )
 
 
 class LLMRequest(EventEnvelope):

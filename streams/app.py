@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import ssl
+import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, cast
 
@@ -26,6 +27,7 @@ from streams.errors import PublishError, StreamsConfigError
 from streams.processor import EventRecord, Processor
 from streams.settings import StreamsSettings
 from streams.state_cache import SessionStateCache
+from streams.tracing import JudgementTracing
 from streams.transport import TunedTransport
 
 if TYPE_CHECKING:
@@ -47,6 +49,7 @@ class StreamsApp(faust.App):
     gapped_topics: frozenset[str] = frozenset()
     policy: PolicyHolder | None = None
     session_store: SessionStateCache | None = None
+    judgement_tracing: JudgementTracing | None = None
 
     def _new_transport(self) -> Any:
         return TunedTransport(self.conf.broker_consumer, self)
@@ -151,7 +154,14 @@ def create_app(
         # these sessions now, and the table is recovered again on assignment
         store.reset()
 
-    processor = Processor(get_engine, topics, source=settings.instance_id, consumer=settings.app_id)
+    tracing = app.judgement_tracing = JudgementTracing(settings.tracing, settings.instance_id)
+    processor = Processor(
+        get_engine,
+        topics,
+        source=settings.instance_id,
+        consumer=settings.app_id,
+        collect_traces=tracing.enabled,
+    )
 
     async def judge_batch(events: list[faust.EventT[bytes]]) -> None:
         records = [
@@ -165,7 +175,9 @@ def create_app(
             )
             for e in events
         ]
+        started_ns = time.time_ns()
         result = processor.process(records, store.load)
+        tracing.record(started_ns, time.time_ns(), result, get_engine().version)
         pending = [
             await sinks[o.topic].send(key=o.key, value=o.value, force=True) for o in result.outputs
         ]

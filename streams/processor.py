@@ -29,7 +29,7 @@ from streams.decisions import Engine, judge
 from streams.errors import StateError
 from streams.state import SessionState
 
-__all__ = ["BatchResult", "EventRecord", "Output", "Processor"]
+__all__ = ["BatchResult", "EventRecord", "Judged", "Output", "Processor"]
 
 log = logging.getLogger(__name__)
 
@@ -57,6 +57,18 @@ class Output:
     value: bytes
 
 
+@dataclass(frozen=True, slots=True)
+class Judged:
+    """What tracing needs to know about one judged event that carries a trace context."""
+
+    trace_id: str
+    span_id: str
+    session_id: str
+    event_type: str
+    rule_ids: tuple[str, ...]
+    killed: bool
+
+
 @dataclass(slots=True)
 class BatchResult:
     """Everything one batch produced."""
@@ -68,6 +80,7 @@ class BatchResult:
     violations: int = 0
     commands: int = 0
     dead_letters: int = 0
+    judged: list[Judged] = field(default_factory=list)
 
 
 StateLoader = Callable[[str], SessionState | None]
@@ -83,8 +96,10 @@ class Processor:
         *,
         source: str,
         consumer: str,
+        collect_traces: bool = False,
     ) -> None:
         self._engine = engine
+        self._collect_traces = collect_traces
         self._topics = topics
         self._source = source
         self._consumer = consumer
@@ -164,6 +179,17 @@ class Processor:
                     "rule_id": verdict.command.rule_id,
                     "decision_id": verdict.command.decision_id,
                 },
+            )
+        if self._collect_traces and event.trace_id and event.span_id:
+            result.judged.append(
+                Judged(
+                    event.trace_id,
+                    event.span_id,
+                    event.session_id,
+                    event.type,
+                    tuple(v.rule_id for v in verdict.violations),
+                    verdict.command is not None,
+                )
             )
         state.mark(rec.topic, rec.offset)
         result.states[event.session_id] = state

@@ -11,6 +11,7 @@ from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from schemas.settings import KafkaSettings
+from schemas.telemetry import TracingSettings
 
 __all__ = ["StreamsSettings"]
 
@@ -23,6 +24,7 @@ class StreamsSettings(BaseSettings):
     )
 
     kafka: KafkaSettings = Field(default_factory=KafkaSettings)
+    tracing: TracingSettings = Field(default_factory=TracingSettings)
     app_id: str = Field(
         default="modeltrail-streams",
         description="faust app id: the consumer group and the changelog topics' prefix",

@@ -274,7 +274,16 @@ def test_benign_passes_attack_is_killed_and_everything_is_audited(up: Up) -> Non
     # The trail: every request and response event exactly once, plus violation and kill.
     topics = Topics()
     sessions = {benign, attacker}
-    events = asyncio.run(kafka_events(up.bootstrap, [topics.requests, topics.responses], sessions))
+
+    def settled() -> list[Any]:
+        # Every request's response event is on Kafka too (the last ones may still be
+        # in the proxy's emit batch when the test gets here).
+        evs = asyncio.run(kafka_events(up.bootstrap, [topics.requests, topics.responses], sessions))
+        answered = {e.request_id for e in evs if e.type == "llm.response.v1"}
+        asked = {e.request_id for e in evs if e.type == "llm.request.v1"}
+        return evs if asked and asked <= answered else []
+
+    events = wait_for("every request's response on Kafka", settled, timeout_s=15)
     sent = {e.event_id for e in events}
     assert len([e for e in events if e.type == "llm.request.v1" and e.session_id == benign]) == 3
     trail = up.trail
