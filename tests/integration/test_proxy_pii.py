@@ -325,3 +325,30 @@ async def test_revoked_entity_and_session_answer_revoked(
         assert (await ctl.post(path, json={}, headers=KILL)).status_code == 200
         assert await answer() == "to [REVOKED] and [REVOKED]"
         await ctl.aclose()
+
+
+@pytest.mark.parametrize("stream", [False, True])
+async def test_responses_api_input_and_output(
+    stream: bool, fake_backend_url: str, tmp_path: Path
+) -> None:
+    marker = unique("pii-responses")
+    settings = _settings(KafkaSettings(), fake_backend_url, tmp_path)
+    body = {
+        "model": "gpt-4o",
+        "stream": stream,
+        "instructions": f"The user's IBAN is {VALUES['IBAN']}.",
+        "input": [{"role": "user", "content": f"{marker} fake-reply:{REPLY}"}],
+    }
+    headers = {"x-session-id": marker, "x-fake-split": "chars", "x-fake-chunks": "50"}
+    async with (
+        running_proxy(settings, publisher=ListPublisher()) as proxy,
+        httpx.AsyncClient() as c,
+    ):
+        resp = await c.post(proxy.url + "/v1/responses", json=body, headers=headers)
+        (seen,) = await _received(c, fake_backend_url, marker)
+    assert resp.status_code == 200, resp.text
+    assert not [v for v in VALUES.values() if v in seen]
+    text, _ = _answer("openai", "/v1/responses", resp, stream)
+    assert text == REPLY
+    if stream:  # the closing events carry the whole text: restored as well
+        assert "\u27e6" not in resp.text

@@ -108,3 +108,25 @@ async def test_custom_entity_patterns() -> None:
     pii = _service(custom_entities={"EMPLOYEE_ID": [r"\bEMP-\d{6}\b"]})
     text, counts = await pii.transform_text("badge EMP-123456", REMOTE)
     assert text == "badge \u27e6EMPLOYEE_ID_1\u27e7" and counts == {"EMPLOYEE_ID": 1}
+
+
+async def test_vault_down_fails_closed_or_masks_by_setting() -> None:
+    from proxy.pii.errors import VaultUnavailable
+    from proxy.pii.store import RedisVaultStore
+
+    for mode in ("fail_closed", "mask"):
+        settings = ProxySettings(pii=PIISettings(on_vault_down=mode))
+        store = RedisVaultStore("redis://127.0.0.1:1/0", key_prefix="t:", ttl_s=5)
+        pii = PIIService.from_settings(settings, store=store)
+        await pii.start()
+        body = {"m": f"mail {EMAIL}"}
+        try:
+            if mode == "fail_closed":
+                with pytest.raises(VaultUnavailable):
+                    await pii.transform(REMOTE, "s", body)
+                assert EMAIL in body["m"]
+            else:
+                await pii.transform(REMOTE, "s", body)
+                assert body["m"] == "mail [EMAIL]" and pii.stats.masked_vault_down == 1
+        finally:
+            await pii.stop()
