@@ -68,7 +68,14 @@ CASES: list[tuple[str, str, dict[str, Any], bool]] = [
         {"model": "claude-3-5", "max_tokens": 50, "stream": True, "tools": ANTHROPIC_TOOLS},
         True,
     ),
+    (
+        "anthropic-tool",
+        "/anthropic/v1/messages",
+        {"model": "claude-3-5", "max_tokens": 50, "tools": ANTHROPIC_TOOLS},
+        True,
+    ),
     ("ollama", "/api/chat", {"model": "llama3", "stream": False}, False),
+    ("ollama-tool-stream", "/api/chat", {"model": "llama3", "tools": OPENAI_TOOLS}, True),
     ("ollama-stream", "/api/chat", {"model": "llama3"}, False),
     ("ollama-tool", "/api/chat", {"model": "llama3", "stream": False, "tools": OPENAI_TOOLS}, True),
 ]
