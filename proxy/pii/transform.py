@@ -4,11 +4,12 @@ Generic over the JSON body, so no provider field can carry a value past it:
 every string value is scanned (messages and content parts, system prompts,
 tool definitions, tool results, tool-call arguments, `user`, metadata, ...),
 as are dict keys that are not plain identifiers and long integers (a card
-number sent as a JSON number). Only structural fields whose values are
-protocol words (`model`, `role`, `type`, ids) and binary `data:` URIs are
-skipped. A client-sent string that already looks like a placeholder is itself
-tokenized (as `LITERAL`), so the model never sees a placeholder the client
-forged and the client gets its own text back unchanged.
+number sent as a JSON number). Skipped: binary `data:` URIs, and structural
+fields (`model`, `role`, `type`, ids) while their value is a protocol word (an
+email in `model` or `id` is scanned like any text). A client-sent string that
+already looks like a placeholder is itself tokenized (as `LITERAL`), so the
+model never sees a placeholder the client forged and the client gets its own
+text back unchanged.
 """
 
 from __future__ import annotations
@@ -18,6 +19,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
+
+import re2
 
 from proxy.pii.errors import EntityBlocked
 from proxy.pii.placeholders import lookalikes
@@ -32,6 +35,7 @@ _STRUCTURAL = frozenset(
     {"model", "role", "type", "id", "tool_call_id", "call_id", "object", "stream",
      "finish_reason", "stop_reason", "index", "media_type", "detail", "format", "encoding_format"}
 )  # fmt: skip
+_PROTOCOL_WORD = re2.compile(r"^[A-Za-z_][A-Za-z0-9_.:-]{0,63}$")
 _BINARY_DATA = ("data:image/", "data:audio/", "data:video/", "data:application/octet-stream")
 
 
@@ -84,7 +88,7 @@ def scan_body(finder: EntityFinder, body: Any) -> list[Found]:
         elif isinstance(value, dict):
             for key in list(value):
                 item = value[key]
-                if key in _STRUCTURAL and isinstance(item, str):
+                if key in _STRUCTURAL and isinstance(item, str) and _PROTOCOL_WORD.match(item):
                     continue
                 visit(item, partial(value.__setitem__, key))
                 if not _identifier(key):

@@ -112,7 +112,7 @@ class EntityFinder:
             return []
         data = text.encode()
         hits = resolve_overlaps(
-            list(self._matcher.scan(View("t", text, data, "plain"), self._accept))
+            list(self._matcher.scan(View("t", text, data, "plain"), self._accept, None))
         )
         if not hits:
             return []

@@ -25,6 +25,7 @@ def _service(**pii: Any) -> PIIService:
 # Every place an attacker (or an honest client) can put text in the three dialects.
 BODY: dict[str, Any] = {
     "model": "gpt-4o",
+    "id": EMAIL,  # a structural key smuggling a value
     "user": EMAIL,
     "metadata": {"user_id": EMAIL, EMAIL: "as a key"},
     "system": [{"type": "text", "text": f"system {EMAIL}"}],
@@ -49,8 +50,8 @@ async def test_no_field_carries_a_value_past_the_transform() -> None:
     done = await _service().transform(REMOTE, "s1", body)
     out = orjson.dumps(body).decode()
     assert EMAIL not in out and "4539148803436467" not in out
-    assert out.count("\u27e6EMAIL_1\u27e7") == 13
-    assert done is not None and done.counts == {"EMAIL": 13, "CARD": 1}
+    assert out.count("\u27e6EMAIL_1\u27e7") == 14
+    assert done is not None and done.counts == {"EMAIL": 14, "CARD": 1}
     assert body["model"] == "gpt-4o" and body["messages"][2]["tool_call_id"] == "c1"
 
 
