@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 PYTEST_ARGS ?=
 
-.PHONY: run test lint fmt bench redis schemas clean
+.PHONY: run test lint fmt bench redis chromium schemas clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -34,7 +34,14 @@ redis:
 	  for i in $$(seq 50); do $(PY) -c "import redis; redis.Redis.from_url('redis://127.0.0.1:6379').ping()" 2>/dev/null && break; sleep 0.1; done; \
 	fi
 
-test: $(STAMP) redis
+# The dashboard's browser tests drive Debian's Chromium (Playwright cannot download one here).
+chromium:
+	@if ! command -v chromium >/dev/null; then \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq chromium chromium-driver; \
+	  else echo "chromium missing and not root: apt-get install chromium chromium-driver" >&2; exit 1; fi; \
+	fi
+
+test: $(STAMP) redis chromium
 	$(VENV)/bin/pytest -q --durations=15 $(PYTEST_ARGS)
 
 lint: $(STAMP)
@@ -46,7 +53,7 @@ fmt: $(STAMP)
 	$(VENV)/bin/ruff check --fix .
 	$(VENV)/bin/ruff format .
 
-bench: $(STAMP)
+bench: $(STAMP) chromium
 	$(PY) -m pip install --quiet -e '.[test,bench]'
 	for b in bench/*.py; do echo "== $$b"; $(PY) $$b --json || exit 1; done
 

@@ -210,6 +210,7 @@ def status_rows(
     rows = [
         ("proxy", f"http://{_loopback(opts.host)}:{opts.port}"),
         ("control API", f"{control}/control/health"),
+        ("dashboard", f"{control}/ui/"),
         ("metrics", f"{control}/metrics"),
         ("kafka", bootstrap + ("" if opts.embedded_broker else " (external)")),
         ("session store", f"redis ({_redact(opts.redis)})" if opts.redis else "memory"),

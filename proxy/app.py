@@ -124,9 +124,7 @@ class ProxyApp:
             max_connections=settings.upstream_max_connections,
         )
         pii = parts.get("pii")
-        if pii is None and settings.pii.enabled:
-            pii = PIIService.from_settings(settings)
-        self.pii: PIIService | None = pii
+        self.pii = pii or (PIIService.from_settings(settings) if settings.pii.enabled else None)
         self.tracing = parts.get("tracing") or RequestTracing(
             settings.tracing, settings.instance_id
         )
@@ -342,17 +340,11 @@ class ProxyApp:
         span: RequestSpan | None = None,
         pii: Transformed | None = None,
     ) -> None:
-        response = await self.forwarder.open(
-            scope["method"], route.url, self._upstream_headers(scope, route, span), body
-        )
-        restorer = None
-        if self.pii is not None and pii is not None:
-            try:
-                restorer = await self.pii.restorer(req.session_id, pii)
-            except ProxyError:
-                await response.aclose()
-                raise
-        audit_restored = self.pii is not None and self.pii.capture_raw
+        # Read before the call: a vault that is down answers 503 before the backend is asked.
+        restorer = await self.pii.restorer(req.session_id, pii) if self.pii and pii else None
+        upstream_headers = self._upstream_headers(scope, route, span)
+        self.metrics.overhead.observe(time.perf_counter() - t0)
+        response = await self.forwarder.open(scope["method"], route.url, upstream_headers, body)
         ttfb = time.perf_counter() - t0
         extra = [
             (b"x-modeltrail-request-id", (req.request_id or "").encode()),
@@ -378,20 +370,12 @@ class ProxyApp:
                 cutter=cutter,
                 on_window=lambda i, off, text: self._window(req, i, off, text),
                 restorer=restorer,
-                audit_restored=audit_restored,
             )
             if relayed.outcome == "killed":
                 self.metrics.kills.labels("stream").inc()
         else:
             relayed = await relay_buffered(
-                response,
-                send,
-                out_headers,
-                route.provider,
-                route.path,
-                capture,
-                restorer=restorer,
-                audit_restored=audit_restored,
+                response, send, out_headers, route.provider, route.path, capture, restorer
             )
         self._finish(req, route, response.status_code, relayed, ttfb, t0, span)
 

@@ -10,8 +10,13 @@ from collections.abc import Callable
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
-__all__ = ["ProxyMetrics"]
+__all__ = ["OVERHEAD_BUCKETS", "ProxyMetrics"]
 
+#: Proxy-added time is sub-millisecond when healthy: fine buckets there.
+OVERHEAD_BUCKETS = (
+    0.0001, 0.00025, 0.0005, 0.00075, 0.001, 0.0015, 0.002, 0.003, 0.005, 0.0075, 0.01, 0.025,
+    0.05, 0.1,
+)  # fmt: skip
 _LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60)
 
 
@@ -39,6 +44,12 @@ class ProxyMetrics:
             "Time to the backend's first response byte",
             ["backend"],
             buckets=_LATENCY_BUCKETS,
+            registry=r,
+        )
+        self.overhead = Histogram(
+            "modeltrail_proxy_overhead_seconds",
+            "Time the proxy spends on a request before it goes upstream (added latency)",
+            buckets=OVERHEAD_BUCKETS,
             registry=r,
         )
         self.tokens = Counter(

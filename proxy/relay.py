@@ -99,12 +99,11 @@ async def relay_buffered(
     path: str,
     capture: bool,
     restorer: Restorer | None = None,
-    audit_restored: bool = False,
 ) -> Relayed:
     """Read the whole (small, sized) answer, send it, parse it.
 
     With a `restorer` the client gets the answer with PII placeholders restored;
-    the audit parses the backend's bytes unless `audit_restored`.
+    the audit parses the backend's bytes unless `restorer.audit_restored`.
     """
     try:
         body = await Forwarder.read(response)
@@ -120,7 +119,7 @@ async def relay_buffered(
         headers.append((b"content-length", str(len(out)).encode()))
     await send({"type": "http.response.start", "status": response.status_code, "headers": headers})
     await send({"type": "http.response.body", "body": out, "more_body": False})
-    audited = out if audit_restored else body
+    audited = out if restorer is not None and restorer.audit_restored else body
     result = parse_response_body(provider, path, audited) if capture else None
     return Relayed("ok" if response.status_code < 400 else "upstream_error", len(out), result)
 
@@ -143,13 +142,12 @@ async def relay_stream(
     cutter: WindowCutter | None,
     on_window: Callable[[int, int, str], None],
     restorer: Restorer | None = None,
-    audit_restored: bool = False,
 ) -> Relayed:
     """Relay chunk by chunk; cut on a kill, stop on a client disconnect.
 
     With a `restorer`, PII placeholders are restored event by event (at most one
     placeholder's length held back); the audit parses the backend's bytes unless
-    `audit_restored`.
+    `restorer.audit_restored`.
     """
     ctype = response.headers.get("content-type", "")
     # Ollama streams NDJSON whatever content type it declares (some versions and
@@ -158,6 +156,7 @@ async def relay_stream(
     framed = ndjson or "text/event-stream" in ctype
     parser = StreamParser(provider, ndjson=ndjson) if capture else None
     rehydrator = StreamRehydrator(provider, restorer, ndjson=ndjson) if restorer else None
+    audit_restored = restorer is not None and restorer.audit_restored
     gone = asyncio.Event()
 
     async def watch() -> None:

@@ -137,3 +137,18 @@ class ProxySettings(BaseSettings):
         "idle fetch after about this long, so 5 ms cost ~10% of a core in the proxy and "
         "as much in the broker, while 50 ms adds ~10 ms (max ~30) to kill delivery",
     )
+
+    # --- dashboard (`/ui` on the control API) ---
+    ui_enabled: bool = Field(default=True, description="serve the dashboard at /ui")
+    content_scope: Literal["read", "kill", "admin"] = Field(
+        default="admin",
+        description="scope a control key needs to see prompt and response text in the "
+        "dashboard and to run SQL over the trail (the rest needs `read`)",
+    )
+    ui_feed_lookback_s: float = Field(
+        default=3600.0, ge=0, description="the live violation feed starts this far back"
+    )
+    trail_query_timeout_s: float = Field(default=10.0, gt=0, description="a trail SQL query")
+    trail_query_max_rows: int = Field(default=5000, ge=1, le=100_000)
+    sink_group: str = Field(default="modeltrail-sink", description="for the health panel")
+    streams_group: str = Field(default="modeltrail-streams", description="for the health panel")

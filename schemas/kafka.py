@@ -1,4 +1,4 @@
-"""Topic creation, shared by `modeltrail up`, the services and the tests."""
+"""Topic creation and consumer-group health, shared by `modeltrail up`, the services and the tests."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from aiokafka.errors import KafkaError, TopicAlreadyExistsError
 
 from schemas.settings import KafkaSettings
 
-__all__ = ["ensure_topics"]
+__all__ = ["describe_ok", "ensure_topics", "group_stable"]
 
 log = logging.getLogger(__name__)
 
@@ -51,3 +51,35 @@ async def ensure_topics(settings: KafkaSettings, *, timeout_s: float = 30.0) -> 
             await asyncio.sleep(0.5)
         finally:
             await admin.close()
+
+
+def describe_ok(description: dict[str, object], group_id: str) -> bool:
+    """Whether a DescribeGroups result says `group_id` is Stable with members."""
+    groups = description.get("groups")
+    if not isinstance(groups, list):
+        return False
+    for group in groups:
+        if isinstance(group, dict) and group.get("group") == group_id:
+            members = group.get("members")
+            return (
+                group.get("error_code") == 0
+                and group.get("state") == "Stable"
+                and isinstance(members, list)
+                and len(members) > 0
+            )
+    return False
+
+
+async def group_stable(settings: KafkaSettings, group_id: str, timeout_s: float = 5.0) -> bool:
+    """Whether the consumer group is Stable with at least one member."""
+    admin = AIOKafkaAdminClient(
+        **settings.client_kwargs(), request_timeout_ms=int(timeout_s * 1000)
+    )  # type: ignore[arg-type]
+    try:
+        await asyncio.wait_for(admin.start(), timeout_s)
+        responses = await asyncio.wait_for(admin.describe_consumer_groups([group_id]), timeout_s)
+    except (KafkaError, OSError, TimeoutError):
+        return False
+    finally:
+        await admin.close()
+    return any(describe_ok(r.to_object(), group_id) for r in responses)

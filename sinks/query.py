@@ -102,8 +102,14 @@ def _check_bucket(fs: _TrailFS, bucket: str) -> None:
         raise QueryError(f"no such bucket: {bucket}")
 
 
-def connect(where: SinkSettings | TrailLocation) -> duckdb.DuckDBPyConnection:
+def connect(
+    where: SinkSettings | TrailLocation, *, sandbox: bool = False
+) -> duckdb.DuckDBPyConnection:
     """An in-memory DuckDB connection with a view per table over the trail.
+
+    With `sandbox` (SQL typed by someone else, e.g. the dashboard) the connection
+    reads only the trail: file access outside it, extension installs and
+    configuration changes are refused, and it runs on one thread with a memory cap.
 
     Raises:
         QueryError: the bucket does not exist or S3 cannot be reached.
@@ -142,7 +148,19 @@ def connect(where: SinkSettings | TrailLocation) -> duckdb.DuckDBPyConnection:
                 f"FROM _empty_{table}"
             )
     con.execute(SESSIONS_SQL)
+    if sandbox:
+        _sandbox(con, root)
     return con
+
+
+def _sandbox(con: duckdb.DuckDBPyConnection, root: str) -> None:
+    """Confine `con` to reading `root`; the settings cannot be changed back."""
+    quoted = root.replace("'", "''")
+    con.execute("SET threads = 1")
+    con.execute("SET memory_limit = '512MB'")
+    con.execute(f"SET allowed_directories = ['{quoted}']")
+    con.execute("SET enable_external_access = false")
+    con.execute("SET lock_configuration = true")
 
 
 def run_query(

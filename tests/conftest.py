@@ -29,6 +29,16 @@ from schemas.kafka import ensure_topics
 from schemas.settings import KafkaSettings
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Run the browser tests last.
+
+    Playwright's sync API (pytest-playwright) keeps an event loop running in the main
+    thread from its session fixture on, so every asyncio test after it would fail with
+    "cannot be called from a running event loop"; last, nothing comes after it.
+    """
+    items.sort(key=lambda i: "tests/browser/" in i.nodeid.replace("\\", "/"))  # stable
+
+
 def unique(prefix: str = "t") -> str:
     """A short unique name for topics, groups and prefixes."""
     return f"{prefix}{uuid.uuid4().hex[:10]}"

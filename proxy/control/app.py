@@ -9,8 +9,9 @@ replica, including ones started later, applies it.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
-from collections.abc import Awaitable
+from collections.abc import AsyncIterator, Awaitable
 from datetime import datetime
 from typing import Annotated, TypeVar
 
@@ -20,6 +21,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from proxy.control.auth import KeyAuth, Principal, check_bind, require
+from proxy.control.dashboard import Dashboard, dashboard_router
 from proxy.control.errors import HistoryError
 from proxy.control.history import history_trail, query_history
 from proxy.control.models import (
@@ -30,8 +32,11 @@ from proxy.control.models import (
     ResumeRequest,
     SessionList,
 )
+from proxy.control.overview import SpendSource
+from proxy.control.paging import PAGE_WINDOW, Order, SortKey, page_sessions
 from proxy.control.pii import pii_router
 from proxy.control.policy import policy_router
+from proxy.control.ui import mount_ui
 from proxy.enforcement.errors import SessionStoreError
 from proxy.enforcement.service import EnforcementService
 from proxy.enforcement.session_store import SessionInfo
@@ -61,6 +66,7 @@ def create_control_app(
     *,
     metrics: ProxyMetrics | None = None,
     policy: InlinePolicy | None = None,
+    spend: SpendSource | None = None,
     pii: PIIService | None = None,
 ) -> FastAPI:
     """Build the control app; raises ControlConfigError when the bind would be unsafe.
@@ -68,21 +74,36 @@ def create_control_app(
     The caller owns `enforcement` and `emitter` (starts and stops them). Pass the
     proxy app's `policy` so a reload here swaps the rule set the proxy enforces, and
     its `pii` so revocations reach the vault it reads.
+    `spend` is the hook for today's spend on the dashboard (identity, issue 12).
+    The app's lifespan stops the dashboard's violation feed.
     """
     check_bind(settings)
+    metrics = metrics or enforcement.metrics or ProxyMetrics()
+    board = Dashboard.build(settings, enforcement, emitter, metrics, spend)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        yield
+        await board.stop()
+
     app = FastAPI(
         title="modeltrail control API",
         version="1",
-        description="Sessions, kills, flagged sessions, audit history and metrics.",
+        description="Sessions, kills, flagged sessions, audit history, metrics and the "
+        "dashboard (/ui).",
+        lifespan=lifespan,
     )
+    app.state.dashboard = board
     app.state.auth = KeyAuth(settings.control_keys)
-    metrics = metrics or enforcement.metrics or ProxyMetrics()
     if enforcement.metrics is None:
         enforcement.metrics = metrics  # so kills and session gauges land on what we serve
     reader = Depends(require("read"))
     killer = Depends(require("kill"))
     app.include_router(policy_router(policy or InlinePolicy.from_settings(settings)))
     app.include_router(pii_router(pii))
+    app.include_router(dashboard_router(board))
+    if settings.ui_enabled:
+        mount_ui(app)
 
     @app.exception_handler(StarletteHTTPException)
     async def _http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
@@ -109,15 +130,39 @@ def create_control_app(
         killed: bool | None = None,
         flagged: bool | None = None,
         backend: str | None = None,
+        model: str | None = None,
+        key: Annotated[str | None, Query(description="API-key fingerprint prefix")] = None,
+        sort: SortKey | None = None,
+        order: Order = "desc",
+        offset: Annotated[int, Query(ge=0, le=PAGE_WINDOW)] = 0,
         limit: Limit = 100,
     ) -> SessionList:
-        """Sessions, most recently seen first."""
+        """Sessions, most recently seen first; with sort/model/key/offset, one sorted page."""
+        paged = sort is not None or model is not None or key is not None or offset > 0
+        window = PAGE_WINDOW if paged else limit
         found = await _store(
             enforcement.sessions(
-                active=active, killed=killed, flagged=flagged, backend=backend, limit=limit
+                active=active, killed=killed, flagged=flagged, backend=backend, limit=window
             )
         )
-        return SessionList(count=len(found), sessions=found)
+        if not paged:
+            return SessionList(count=len(found), sessions=found)
+        total, page = page_sessions(
+            found,
+            model=model,
+            key=key,
+            sort=sort or "last_seen",
+            order=order,
+            offset=offset,
+            limit=limit,
+        )
+        return SessionList(
+            count=len(page),
+            sessions=page,
+            total=total,
+            offset=offset,
+            capped=len(found) >= window,
+        )
 
     @app.get("/control/sessions/{session_id}", tags=["sessions"], dependencies=[reader])
     async def session(session_id: SessionId) -> SessionInfo:

@@ -4,12 +4,13 @@ Hierarchy::
 
     ControlError             root; `retriable` says whether trying again may help
     ├── ControlConfigError   refusing to start: e.g. a non-loopback bind without keys
-    └── HistoryError         the Parquet trail could not be queried (retriable)
+    ├── HistoryError         the Parquet trail could not be queried (retriable)
+    └── QueryRejected        dashboard SQL refused: not one SELECT, failed or timed out
 """
 
 from __future__ import annotations
 
-__all__ = ["ControlConfigError", "ControlError", "HistoryError"]
+__all__ = ["ControlConfigError", "ControlError", "HistoryError", "QueryRejected"]
 
 
 class ControlError(Exception):
@@ -26,3 +27,7 @@ class HistoryError(ControlError):
     """DuckDB could not read the Parquet trail."""
 
     retriable = True
+
+
+class QueryRejected(ControlError):
+    """SQL from the dashboard was refused or failed; the message says why."""

@@ -74,6 +74,9 @@ class SessionList(BaseModel):
 
     count: int
     sessions: list[SessionInfo]
+    total: int | None = Field(default=None, description="matches in the window (paged calls)")
+    offset: int = 0
+    capped: bool = Field(default=False, description="the window was full: total is a floor")
 
 
 class HistoryPage(BaseModel):

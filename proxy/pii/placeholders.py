@@ -52,11 +52,13 @@ def lookalikes(text: str) -> list[tuple[int, int]]:
 class Restorer:
     """Restores the placeholders of one scope: `{"⟦EMAIL_1⟧": "a@b.c", ...}`."""
 
-    def __init__(self, values: Mapping[str, str]) -> None:
+    def __init__(self, values: Mapping[str, str], *, audit_restored: bool = False) -> None:
         # Keyed by the upper-case TYPE_N core, which is what damaged forms agree on.
         self._by_core = {p[1:-1].upper(): v for p, v in values.items()}
         self._json: dict[str, str] = {}
         self.restored = 0
+        # The audit events get the restored answer (`capture: raw`), not the backend's.
+        self.audit_restored = audit_restored
         self.names = frozenset(self._by_core)
         self._needles = tuple({n.lower().encode() for n in self.names})
 

@@ -168,4 +168,4 @@ class PIIService:
             self.stats.vault_expired += 1
             log.warning("pii_vault_expired", extra={"placeholders": len(done.scope)})
             return None
-        return Restorer(values)
+        return Restorer(values, audit_restored=self.capture_raw)

@@ -5,28 +5,16 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from pydantic import SecretStr
 
 from proxy.control.errors import HistoryError
 from proxy.control.history import history_trail, query_history
-from proxy.settings import ProxySettings
-from schemas.arrow import arrow_schema
 from schemas.events import LLMRequest, Violation
-from sinks.keys import object_key
-from sinks.object_store import S3Store
-from sinks.parquet import events_table, to_parquet
+from tests.support.sink_trail import put_trail_files, s3_history_settings
 
 T0 = datetime(2026, 3, 1, 10, 30, tzinfo=UTC)
 
 
 async def test_history_reads_the_s3_trail_with_the_proxy_settings(s3_server, s3_prefix) -> None:  # type: ignore[no-untyped-def]
-    store = S3Store(
-        s3_server.bucket,
-        endpoint_url=s3_server.endpoint,
-        region=s3_server.region,
-        access_key_id=s3_server.access_key,
-        secret_access_key=s3_server.secret_key,
-    )
     request = LLMRequest(
         source="p", session_id="s3-1", time=T0, backend="b", provider="openai", path="/v1/x"
     )
@@ -41,18 +29,8 @@ async def test_history_reads_the_s3_trail_with_the_proxy_settings(s3_server, s3_
         enforced=True,
         target="request",
     )
-    for table, event in (("requests", request), ("violations", violation)):
-        data = to_parquet(events_table([event], arrow_schema(type(event))))
-        await store.put(object_key(s3_prefix, table, f"t.{table}", 0, 0, event.time), data)
-    await store.close()
-
-    settings = ProxySettings(
-        history_path=f"s3://{s3_server.bucket}/{s3_prefix}",
-        history_s3_endpoint_url=s3_server.endpoint,
-        history_s3_region=s3_server.region,
-        history_s3_access_key_id=SecretStr(s3_server.access_key),
-        history_s3_secret_access_key=SecretStr(s3_server.secret_key),
-    )
+    await put_trail_files(s3_server, s3_prefix, [("requests", request), ("violations", violation)])
+    settings = s3_history_settings(s3_server, s3_prefix)
     rows = query_history(history_trail(settings), session="s3-1")
     assert [r["type"] for r in rows] == ["audit.violation.v1", "llm.request.v1"]
 

@@ -14,15 +14,11 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import signal
-import subprocess
-import sys
 import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -32,77 +28,18 @@ import pytest
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from modeltrail.demo import attack_texts
-from modeltrail.embedded.process import free_port
 from modeltrail.stack import STOP_ORDER
 from schemas import decode
 from schemas.topics import Topics
+from tests.support.up_process import Up, run_up
 
 SLOW_STREAM = {"x-fake-chunks": "200", "x-fake-chunk-delay-ms": "50"}
 
 
-@dataclass
-class Up:
-    """A running `modeltrail up` and where its parts listen."""
-
-    proc: subprocess.Popen[bytes]
-    output: Path
-    data_dir: Path
-    port: int
-    control_port: int
-    kafka_port: int
-
-    @property
-    def bootstrap(self) -> str:
-        return f"127.0.0.1:{self.kafka_port}"
-
-    @property
-    def trail(self) -> Path:
-        return self.data_dir / "trail"
-
-    def text(self) -> str:
-        return self.output.read_text(errors="replace")
-
-    def tails(self) -> str:
-        logs = sorted((self.data_dir / "logs").glob("*.log"))
-        return "\n".join(
-            f"--- {log.name}\n" + "\n".join(log.read_text(errors="replace").splitlines()[-15:])
-            for log in logs
-        )
-
-
 @pytest.fixture(scope="module")
 def up(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Up]:
-    data = tmp_path_factory.mktemp("e2e")
-    ports = {"port": free_port(), "control_port": free_port(), "kafka_port": free_port()}
-    output = data / "up.out"
-    argv = [sys.executable, "-m", "modeltrail.cmd_stack", "up", "--data-dir", str(data)]
-    for name, port in ports.items():
-        argv += [f"--{name.replace('_', '-')}", str(port)]
-    with output.open("wb") as out:
-        proc = subprocess.Popen(
-            argv,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            cwd=data,
-            env={**os.environ, "COLUMNS": "160"},
-        )
-    running = Up(proc=proc, output=output, data_dir=data, **ports)
-    try:
-        deadline = time.monotonic() + 120
-        while "Ctrl-C stops" not in running.text():
-            if proc.poll() is not None or time.monotonic() > deadline:
-                pytest.fail(f"modeltrail up did not come up:\n{running.text()}\n{running.tails()}")
-            time.sleep(0.2)
+    with run_up(tmp_path_factory.mktemp("e2e"), Up) as running:
         yield running
-    finally:
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-            try:
-                proc.wait(120)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-        print(running.text())
-        print(running.tails())
 
 
 def chat(text: str, *, stream: bool = False) -> dict[str, Any]:

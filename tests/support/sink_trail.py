@@ -145,3 +145,40 @@ def s3_sink_settings(kafka: KafkaSettings, s3, prefix: str, **kw: object) -> Sin
         group_id=f"g-{prefix}",
         **kw,
     )
+
+
+async def put_trail_files(s3, prefix: str, events: list[tuple[str, EventEnvelope]]) -> None:  # type: ignore[no-untyped-def]
+    """Write each (table, event) as one Parquet file where the sink would, in the test bucket."""
+    from schemas.arrow import arrow_schema
+    from sinks.keys import object_key
+    from sinks.object_store import S3Store
+    from sinks.parquet import events_table, to_parquet
+
+    store = S3Store(
+        s3.bucket,
+        endpoint_url=s3.endpoint,
+        region=s3.region,
+        access_key_id=s3.access_key,
+        secret_access_key=s3.secret_key,
+    )
+    try:
+        for table, event in events:
+            data = to_parquet(events_table([event], arrow_schema(type(event))))
+            await store.put(object_key(prefix, table, f"t.{table}", 0, 0, event.time), data)
+    finally:
+        await store.close()
+
+
+def s3_history_settings(s3, prefix: str):  # type: ignore[no-untyped-def]
+    """Proxy settings whose control API reads the trail under `prefix` in the test bucket."""
+    from pydantic import SecretStr
+
+    from proxy.settings import ProxySettings
+
+    return ProxySettings(
+        history_path=f"s3://{s3.bucket}/{prefix}",
+        history_s3_endpoint_url=s3.endpoint,
+        history_s3_region=s3.region,
+        history_s3_access_key_id=SecretStr(s3.access_key),
+        history_s3_secret_access_key=SecretStr(s3.secret_key),
+    )

@@ -207,6 +207,7 @@ def test_status_rows_and_env_lines() -> None:
     rows = dict(status_rows(opts, bootstrap="127.0.0.1:9092", fake_url="http://127.0.0.1:7000"))
     assert rows["proxy"] == "http://127.0.0.1:8081"
     assert rows["control API"] == "http://127.0.0.1:9091/control/health"
+    assert rows["dashboard"] == "http://127.0.0.1:9091/ui/"
     assert rows["demo backend"] == "http://127.0.0.1:7000"
     assert rows["session store"] == "redis (redis://:***@r/0)"
     assert rows["audit trail"].endswith("trail")
