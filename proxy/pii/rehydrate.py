@@ -13,6 +13,7 @@ nothing are relayed exactly as received.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 import orjson
@@ -103,10 +104,11 @@ class StreamRehydrator:
             out = self._event(tail)
         return out + self._flush(ALL)
 
-    def _flush(self, closes: object) -> bytes:
+    def _flush(self, closes: Iterable[Key]) -> bytes:
+        """Held text of the channels `closes` ends (every one for `ALL`), as delta events."""
         keys = list(self._channels)
         if closes is not ALL:
-            ends = list(closes)  # type: ignore[call-overload]
+            ends = list(closes)
             keys = [k for k in keys if any(k[: len(e)] == e for e in ends)]
         parts: list[bytes] = []
         for key in keys:

@@ -80,7 +80,7 @@ class PIIService:
         return cls(
             EntityFinder(table.custom_entities),
             table,
-            SessionVault(store, ring),
+            SessionVault(store, ring, s.vault_max_entries),
             capture_raw=s.capture == "raw",
             fail_closed=s.on_vault_down == "fail_closed",
         )

@@ -54,6 +54,9 @@ class PIISettings(PIIRules):
         "None set: a random per-process key (fine for the memory store only)",
     )
     vault_ttl_s: float = Field(default=86400.0, gt=0, description="idle vault lifetime")
+    vault_max_entries: int = Field(
+        default=10_000, ge=1, description="values one session may hold; beyond, values are masked"
+    )
     vault_store: Literal["memory", "redis"] | None = Field(
         default=None, description="default: the proxy's session_store"
     )

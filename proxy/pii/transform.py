@@ -141,10 +141,12 @@ async def apply(
             act: EntityAction = "tokenize" if s.type == LITERAL else action(s.type)
             if act == "allow":
                 continue
+            new = None
             if act == "tokenize" and vault is not None and view is not None:
                 new = await vault.issue(view, s.type, s.value)
-                out.scope[new] = s.value
-            else:
+                if new is not None:
+                    out.scope[new] = s.value
+            if new is None:
                 new = f"[{s.type}]"
             parts.append(f.text[last : s.start])
             parts.append(new)

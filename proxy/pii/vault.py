@@ -100,9 +100,10 @@ class VaultView:
 class SessionVault:
     """Placeholders of every session: issue, resolve, revoke."""
 
-    def __init__(self, store: VaultStore, ring: KeyRing) -> None:
+    def __init__(self, store: VaultStore, ring: KeyRing, max_entries: int = 10_000) -> None:
         self.store = store
         self.ring = ring
+        self.max_entries = max_entries
         # Opened entries by their sealed bytes: a session's entries are read on every
         # request, and AES-GCM per entry per request would grow with the session.
         self._opened: OrderedDict[bytes, tuple[str, str, str]] = OrderedDict()
@@ -139,11 +140,17 @@ class SessionVault:
                 view.revoked.add(name[2:])
         return view
 
-    async def issue(self, view: VaultView, kind: str, value: str) -> str:
-        """The session's placeholder for `value`, creating it when new."""
+    async def issue(self, view: VaultView, kind: str, value: str) -> str | None:
+        """The session's placeholder for `value`, creating it when new.
+
+        None when the session already holds `max_entries` values: a flood of new
+        values must not grow the vault without bound (the caller masks instead).
+        """
         ph = view.by_value.get((kind, value))
         if ph is not None:
             return ph
+        if len(view.by_value) >= self.max_entries:
+            return None
         n = await self.store.next_number(view.session, kind)
         ph = placeholder(kind, n)
         aad = view.session.encode()

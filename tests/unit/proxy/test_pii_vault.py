@@ -75,3 +75,14 @@ async def test_memory_store_is_bounded() -> None:
     for i in range(10):
         await store.put(f"s{i}", "f", b"1")
     assert [s for s in [f"s{i}" for i in range(10)] if await store.read(s)] == ["s7", "s8", "s9"]
+
+
+async def test_a_flood_of_values_is_capped_per_session() -> None:
+    vault = SessionVault(MemoryVaultStore(60), _ring(KeyRing.generate()), max_entries=3)
+    view = await vault.load("s")
+    issued = [await vault.issue(view, "EMAIL", f"u{i}@corp.example") for i in range(5)]
+    assert issued[:3] == [f"\u27e6EMAIL_{i}\u27e7" for i in (1, 2, 3)] and issued[3:] == [
+        None,
+        None,
+    ]
+    assert await vault.issue(view, "EMAIL", "u0@corp.example") == "\u27e6EMAIL_1\u27e7"
