@@ -359,3 +359,24 @@ async def test_responses_api_input_and_output(
     assert text == REPLY
     if stream:  # the closing events carry the whole text: restored as well
         assert "\u27e6" not in resp.text
+
+
+async def test_capture_raw_keeps_raw_text_in_events_only(
+    fake_backend_url: str, tmp_path: Path
+) -> None:
+    marker = unique("pii-raw")
+    settings = _settings(KafkaSettings(), fake_backend_url, tmp_path, capture="raw")
+    publisher = ListPublisher()
+    async with running_proxy(settings, publisher=publisher) as proxy, httpx.AsyncClient() as c:
+        body = {
+            "model": "gpt-4o",
+            "messages": [{"role": "user", "content": f"{marker} fake-reply:hi {VALUES['EMAIL']}"}],
+        }
+        resp = await c.post(proxy.url + "/v1/chat/completions", json=body)
+        (seen,) = await _received(c, fake_backend_url, marker)
+    assert VALUES["EMAIL"] not in seen
+    assert resp.json()["choices"][0]["message"]["content"] == f"hi {VALUES['EMAIL']}"
+    (req,) = publisher.of(LLMRequest)
+    (res,) = publisher.of(LLMResponse)
+    assert VALUES["EMAIL"] in req.messages[0].content and res.text == f"hi {VALUES['EMAIL']}"
+    assert [(e.type, e.count) for e in req.pii_entities] == [("EMAIL", 1)]
