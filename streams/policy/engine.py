@@ -167,8 +167,11 @@ class PolicyEngine:
                     if len(ev) < MAX_EVIDENCE:
                         ev.append(evidence(hit))
             self._smuggling(signals, target, role, fld, hits, counts, first)
-            if "\u27e6" in text:
-                self._placeholders(text, target, role, fld, hits, counts, first)
+            for r, found in self._placeholders(text, target, role, fld) if "\u27e6" in text else ():
+                counts[r.id] = counts.get(r.id, 0) + 1
+                first.setdefault(r.id, (target, role))
+                if len(hits.setdefault(r.id, [])) < MAX_EVIDENCE:
+                    hits[r.id].append(found)
         out: list[Finding] = []
         for rid, n in counts.items():
             r = self._by_id[rid]
@@ -203,32 +206,21 @@ class PolicyEngine:
                 )
 
     def _placeholders(
-        self,
-        text: str,
-        target: Target,
-        role: str | None,
-        fld: str,
-        hits: dict[str, list[Evidence]],
-        counts: dict[str, int],
-        first: dict[str, tuple[Target, str | None]],
-    ) -> None:
+        self, text: str, target: Target, role: str | None, fld: str
+    ) -> list[tuple[Rule, Evidence]]:
         """A PII placeholder counts as a hit of the strongest rule that finds its type.
 
         The proxy replaced the value before emitting the event (`capture: transformed`),
         so the rules that would have matched it are credited with the placeholder.
         """
+        out: list[tuple[Rule, Evidence]] = []
         for m in _PLACEHOLDER.finditer(text):
-            r = next(
-                (r for r in self._by_entity.get(m.group(1), ()) if r.applies(target, role)), None
-            )
-            if r is None:
-                continue
-            counts[r.id] = counts.get(r.id, 0) + 1
-            first.setdefault(r.id, (target, role))
-            ev = hits.setdefault(r.id, [])
-            if len(ev) < MAX_EVIDENCE:
+            rules = self._by_entity.get(m.group(1), ())
+            r = next((r for r in rules if r.applies(target, role)), None)
+            if r is not None:
                 start, end = m.span()
-                ev.append(Evidence(field=fld, start=start, end=end, excerpt=m.group()))
+                out.append((r, Evidence(field=fld, start=start, end=end, excerpt=m.group())))
+        return out
 
     @staticmethod
     def _finding(r: Rule, target: Target, role: str | None, ev: tuple[Evidence, ...]) -> Finding:
