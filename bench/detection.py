@@ -8,9 +8,12 @@
 - PII precision / recall: sentences generated from presidio-evaluator's templates with
   faker, entity-level (a predicted span of the right type overlapping a gold span),
   over the types the engine claims: email, phone, card, IBAN, US SSN, IP address;
-- secrets recall: a generated set of every credential type the catalogue names.
+- secrets recall: a generated set of every credential type the catalogue names;
+- cross-corpus validation of the learned classifier: for each attack source, a model
+  trained on the other sources (thresholds picked on their validation split) is tested
+  on it; `cross_corpus_min_recall` is the lowest recall in that table.
 
-Needs the `bench` extra (bastioncorpus, presidio-evaluator, faker). The last line of
+Needs the `bench` and `train` extras (see `make train-classifier`). The last line of
 `--json` output is the summary object.
 """
 
@@ -29,7 +32,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from streams.policy import PolicyEngine, load_policy
 
-ATTACK_PREFIXES = ("PI-", "JB-", "LK-", "SM-")
+ATTACK_PREFIXES = ("PI-", "JB-", "LK-", "SM-", "ML-")
 PII_TYPES = {
     "PII-001": "EMAIL_ADDRESS",
     "PII-002": "PHONE_NUMBER",
@@ -290,11 +293,31 @@ def secrets_metrics(engine: PolicyEngine, verbose: bool) -> dict[str, float]:
     }
 
 
+def cross_corpus_metrics(verbose: bool) -> tuple[dict[str, float], list[dict[str, object]]]:
+    from streams.policy.classifier.corpora import load_all
+    from streams.policy.classifier.train import cross_corpus
+
+    table = cross_corpus(load_all())
+    print(
+        f"{'held-out source':<30}{'attacks':>8}{'recall':>8}{'benign':>8}{'fpr':>8}",
+        file=sys.stderr,
+    )
+    for t in table:
+        print(
+            f"{t['source']:<30}{t['test_attacks']:>8}{t['recall']:>8.3f}"
+            f"{t['benign_test_rows']:>8}{t['benign_fpr']:>8.3f}",
+            file=sys.stderr,
+        )
+    recalls = [float(t["recall"]) for t in table]  # type: ignore[arg-type]
+    return {"cross_corpus_min_recall": min(recalls)}, table
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--json", action="store_true", help="print the summary as JSON (last line)")
     ap.add_argument("--preset", default="standard")
     ap.add_argument("--pii-sentences", type=int, default=2500)
+    ap.add_argument("--no-cross-corpus", action="store_true", help="skip the retraining folds")
     ap.add_argument(
         "-v", "--verbose", action="store_true", help="list misses and false positives on stderr"
     )
@@ -305,10 +328,12 @@ def main() -> None:
     res.update(pii_metrics(engine, args.pii_sentences, args.verbose))
     res.update(secrets_metrics(engine, args.verbose))
     res.update(heldout_metrics(engine))
-    summary = {
-        k: round(res[k], 4)
-        for k in ("attack_recall", "benign_fpr", "pii_precision", "pii_recall", "secrets_recall")
-    }
+    keys = ["attack_recall", "benign_fpr", "pii_precision", "pii_recall", "secrets_recall"]
+    if not args.no_cross_corpus:
+        cc, _ = cross_corpus_metrics(args.verbose)
+        res.update(cc)
+        keys.append("cross_corpus_min_recall")
+    summary = {k: round(res[k], 4) for k in keys}
     if args.json:
         print(json.dumps({k: v for k, v in res.items() if k not in summary}))
         print(json.dumps(summary))

@@ -35,7 +35,7 @@ import httpx
 from faker import Faker
 
 from modeltrail.embedded.process import ManagedProcess, free_port, port_open
-from proxy.answers import parse_response_body
+from proxy.dialects import parse_response_body
 from proxy.sse import StreamParser
 
 ROUTES = [

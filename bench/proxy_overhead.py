@@ -17,14 +17,21 @@ The 2-core machine is shared: the detail line carries the load average and the
 share of the half-load phase the proxy spent runnable but waiting for a CPU
 (`half_load_proxy_runq_wait`), which is what a tail of seconds means here.
 
-`--json` prints one JSON line last:
-{"added_p50_ms", "added_p99_ms", "loaded_added_p99_ms", "rps_per_core", "direct_rps"}.
+The request is realistic (a ~1 KB system prompt and a ~2 KB user message, its
+size reported as `prompt_bytes`), and the proxy runs with the inline policy check
+on (the standard preset; `--preset` picks another). Every request of a run is a
+new session (`X-Session-ID` per connection and request), so the inline check
+judges every part every time: the memory of judged parts does not flatter it.
+
+`--json` prints one JSON line last: {"added_p50_ms", "added_p99_ms",
+"loaded_added_p99_ms", "rps_per_core", "direct_rps", "prompt_bytes", "inline_policy"}.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import itertools
 import json
 import multiprocessing as mp
 import os
@@ -44,8 +51,64 @@ import uvloop
 from modeltrail.embedded.process import ManagedProcess, free_port, port_open
 from modeltrail.embedded.servers import tansu_broker
 
+# A realistic request (issue 9): a ~1 KB system prompt and a ~2 KB user message, so the
+# cost of judging it inline is part of what is measured. Written for this bench.
+SYSTEM_PROMPT = (
+    "You are Atlas, the engineering assistant of a mid-sized logistics company. You help "
+    "developers read, review and write Python and SQL for the routing, billing and "
+    "warehouse services. Answer in the language of the question. Prefer short, correct "
+    "answers with a runnable example over long explanations. When you are not sure an API "
+    "exists, say so and suggest how to check it in the documentation. Follow the team's "
+    "conventions: type hints everywhere, pytest for tests, ruff for formatting, dataclasses "
+    "for plain records, no global state, structured logging with stable event names. Never "
+    "invent configuration keys, database columns or environment variables: ask for the "
+    "schema when you need it. Keep secrets out of examples; use placeholders such as "
+    "<API_KEY>. When reviewing code, list the problems by severity, then propose a patch. "
+    "When asked about performance, ask for measurements before suggesting changes, and "
+    "explain the trade-off of each suggestion in one sentence. Use UTC for all times."
+)
+USER_MESSAGE = (
+    "Our nightly billing job got slower after last week's release and now takes about "
+    "forty minutes instead of ten. Here is the function that changed:\n\n"
+    "def invoice_totals(conn, day):\n"
+    "    rows = conn.execute(\n"
+    "        'SELECT customer_id, amount_cents, currency FROM shipments WHERE day = %s',\n"
+    "        (day,),\n"
+    "    ).fetchall()\n"
+    "    totals = {}\n"
+    "    for customer_id, amount, currency in rows:\n"
+    "        rate = conn.execute(\n"
+    "            'SELECT rate FROM fx_rates WHERE currency = %s AND day = %s',\n"
+    "            (currency, day),\n"
+    "        ).fetchone()[0]\n"
+    "        totals[customer_id] = totals.get(customer_id, 0) + amount * rate\n"
+    "    return totals\n\n"
+    "The shipments table has about two million rows per day, an index on (day), and "
+    "fx_rates has one row per currency and day with a primary key on (currency, day). "
+    "The previous version read the rates once into a dictionary before the loop, but a "
+    "colleague changed it because rates can be corrected during the day and the job must "
+    "use the latest value. We run PostgreSQL 15 and psycopg 3. Could you explain why this "
+    "is slow, propose a version that keeps the latest-rate behaviour, and show how to "
+    "test it with pytest against a small fixture database? Also, is there a way to do the "
+    "whole aggregation in SQL so that only one row per customer comes back to Python? "
+    "We would like to keep the function signature unchanged because three other jobs "
+    "call it, and we need the result in cents as integers, rounded half to even, since "
+    "finance reconciles these totals against the ledger every morning and even a one "
+    "cent difference opens a ticket. For context, the job runs in a Kubernetes CronJob "
+    "with 2 CPU and 4 GiB of memory, connects through PgBouncer in transaction mode, and "
+    "its logs show most of the time spent waiting on the database rather than in Python. "
+    "The fx_rates table is small (a few thousand rows) but it is updated by another "
+    "service during the run, so we cannot simply cache it for the whole night either. "
+    "If a temporary table or a CTE is the better tool here, please say which and why. Thanks!"
+)
 BODY = json.dumps(
-    {"model": "gpt-4o", "messages": [{"role": "user", "content": "hello, how are you?"}]}
+    {
+        "model": "gpt-4o",
+        "messages": [
+            {"role": "system", "content": SYSTEM_PROMPT},
+            {"role": "user", "content": USER_MESSAGE},
+        ],
+    }
 ).encode()
 PATH = "/v1/chat/completions"
 
@@ -62,16 +125,19 @@ def pct(values: list[float], p: float) -> float:
 
 
 class RawConn:
-    """One keep-alive connection sending a pre-encoded POST."""
+    """One keep-alive connection sending a pre-encoded POST, each as a new session."""
+
+    _sessions = itertools.count()
 
     def __init__(self, url: str) -> None:
         hostport = url.split("://", 1)[1]
         host, _, port = hostport.partition(":")
         self.addr = (host, int(port))
-        self.request = (
+        self.head = (
             f"POST {PATH} HTTP/1.1\r\nHost: {hostport}\r\nContent-Type: application/json\r\n"
-            f"Authorization: Bearer sk-bench\r\nContent-Length: {len(BODY)}\r\n\r\n"
-        ).encode() + BODY
+            f"Authorization: Bearer sk-bench\r\nContent-Length: {len(BODY)}\r\n"
+        ).encode()
+        self.tag = f"{os.getpid()}-{id(self):x}-".encode()
         self.reader: asyncio.StreamReader | None = None
         self.writer: asyncio.StreamWriter | None = None
 
@@ -88,7 +154,8 @@ class RawConn:
         if self.writer is None:
             self.reader, self.writer = await asyncio.open_connection(*self.addr)
         assert self.reader is not None
-        self.writer.write(self.request)
+        session = self.tag + str(next(self._sessions)).encode()
+        self.writer.write(self.head + b"X-Session-ID: " + session + b"\r\n\r\n" + BODY)
         head = await self.reader.readuntil(b"\r\n\r\n")
         lower = head.lower()
         i = lower.find(b"content-length:")
@@ -230,6 +297,12 @@ def max_rps(url: str, seconds: float, conc: int, procs: int) -> float:
                 f"wrk.body = {json.dumps(BODY.decode())}\n"
                 'wrk.headers["Content-Type"] = "application/json"\n'
                 'wrk.headers["Authorization"] = "Bearer sk-bench"\n'
+                "counter = 0\n"
+                "request = function()\n"
+                "  counter = counter + 1\n"
+                '  wrk.headers["X-Session-ID"] = "wrk-" .. counter\n'
+                "  return wrk.format()\n"
+                "end\n"
             )
         out = subprocess.run(
             [wrk, "-t2", f"-c{conc}", f"-d{seconds:.0f}s", "-s", f.name, url + PATH],
@@ -266,7 +339,9 @@ def run_queue_wait(pid: int) -> tuple[float, float]:
 # ---- the stack -------------------------------------------------------------------
 
 
-def start_stack(workdir: Path) -> tuple[list[ManagedProcess], str, str]:
+def start_stack(
+    workdir: Path, preset: str = "standard", inline: bool = True
+) -> tuple[list[ManagedProcess], str, str]:
     broker = tansu_broker(None, workdir / "broker.log").start()
     bport, pport, cport = free_port(), free_port(), free_port()
     backend = ManagedProcess(
@@ -286,6 +361,10 @@ def start_stack(workdir: Path) -> tuple[list[ManagedProcess], str, str]:
             [{"name": "fake", "url": f"http://127.0.0.1:{bport}"}]
         ),
         "MODELTRAIL_PROXY__DEFAULT_BACKEND": "fake",
+        "MODELTRAIL_PROXY__INLINE_POLICY": "true" if inline else "false",
+        "MODELTRAIL_PROXY__POLICY_PRESET": preset,
+        # Hook for the learned classifier (issue 9, `detect`): once the policy engine
+        # runs it, the preset above runs it inline too; nothing to change here.
     }
     proxy = ManagedProcess(
         "proxy",
@@ -311,6 +390,10 @@ def main() -> None:
     ap.add_argument("--conc", type=int, default=64, help="connections for the throughput phase")
     ap.add_argument("--procs", type=int, default=2, help="load-generator processes")
     ap.add_argument("--windows", type=int, default=8, help="half-load windows per target")
+    ap.add_argument("--preset", default="standard", help="inline policy preset of the proxy")
+    ap.add_argument(
+        "--no-inline", action="store_true", help="turn the proxy's inline policy check off"
+    )
     ap.add_argument(
         "--nice",
         type=int,
@@ -323,7 +406,7 @@ def main() -> None:
         os.nice(-args.nice)  # inherited by the broker, backend, proxy and load generators
 
     workdir = Path(tempfile.mkdtemp(prefix="mt-bench-"))
-    procs, direct, proxied = start_stack(workdir)
+    procs, direct, proxied = start_stack(workdir, args.preset, not args.no_inline)
     try:
         with mp.get_context("spawn").Pool(1) as pool:
             d, p = pool.apply(_run_interleaved, ((direct, proxied, args.pairs),))
@@ -375,6 +458,8 @@ def main() -> None:
         "loaded_added_p99_ms": round(loaded_added_p99, 3),
         "rps_per_core": round(rps_per_core, 1),
         "direct_rps": round(direct_rps, 1),
+        "prompt_bytes": len(BODY),
+        "inline_policy": "off" if args.no_inline else args.preset,
     }
     if args.json:
         print(json.dumps(detail))

@@ -5,13 +5,22 @@ from __future__ import annotations
 import asyncio
 import json
 import sys
+from collections import Counter
 from pathlib import Path
 from typing import Any, cast, get_args
 
 import typer
 
-from schemas.events import Target
-from streams.policy import PRESETS, PolicyEngine, PolicyValidationError, decide, load_policy
+from schemas.events import LLMRequest, Target
+from streams.policy import (
+    PRESETS,
+    Finding,
+    PolicyEngine,
+    PolicyValidationError,
+    SessionContext,
+    decide,
+    load_policy,
+)
 
 app = typer.Typer(help="Policy: validate files, evaluate text offline, list rules.")
 
@@ -47,28 +56,70 @@ def validate_cmd(
     )
 
 
-def _judge(engine: PolicyEngine, line: str) -> dict[str, Any]:
-    item = json.loads(line)
+def _parse(line: str) -> tuple[str, str, str]:
+    """(text, role, target) of one input line: JSON object, JSON string, or plain text."""
+    try:
+        item = json.loads(line)
+    except ValueError:
+        return line.rstrip("\r\n"), "user", "request"
     if isinstance(item, str):
-        text, role, target = item, "user", "request"
-    elif isinstance(item, dict) and isinstance(item.get("text"), str):
-        text = item["text"]
-        role = str(
-            item.get("role", "user" if item.get("target", "request") == "request" else "assistant")
-        )
-        target = item.get("target", "request")
-        if target not in get_args(Target) or target == "session":
-            raise ValueError(f"unknown target {target!r}")
+        return item, "user", "request"
+    if isinstance(item, dict):
+        text = item.get("text", item.get("prompt"))
+        if isinstance(text, str):
+            target = str(item.get("target", "request"))
+            if target not in get_args(Target) or target == "session":
+                raise ValueError(f"unknown target {target!r}")
+            role = str(item.get("role", "user" if target == "request" else "assistant"))
+            return text, role, target
+    raise ValueError('expected plain text, a JSON string or {"text"|"prompt": ..., "role": ...}')
+
+
+def _judge_body(engine: PolicyEngine, item: dict[str, Any]) -> list[Finding]:
+    """A whole request body, read by its dialect exactly as the proxy reads it."""
+    from proxy.dialects import canonical_path, dialect_of, extract
+
+    path = canonical_path(str(item.get("path") or "/v1/chat/completions"))
+    provider = dialect_of(path)
+    parts, facts = extract(provider, path, item["body"])
+    event = LLMRequest(
+        source="cli",
+        session_id="cli",
+        backend="-",
+        provider=provider,
+        path=path,
+        model=facts.model,
+        messages=parts,
+    )
+    return engine.evaluate(event, SessionContext(session_id="cli", now=event.time))
+
+
+def _body_item(line: str) -> dict[str, Any] | None:
+    if '"body"' not in line:
+        return None
+    try:
+        item = json.loads(line)
+    except ValueError:
+        return None
+    return item if isinstance(item, dict) and "body" in item else None
+
+
+def _judge(engine: PolicyEngine, line: str) -> dict[str, Any]:
+    item = _body_item(line)
+    if item is not None:
+        findings = _judge_body(engine, item)
     else:
-        raise ValueError('expected a JSON string or {"text": ..., "role": ..., "target": ...}')
-    findings = engine.evaluate_text(text, role=role, target=cast(Target, target))
-    return {
-        "findings": [
-            {"rule": f.rule_id, "severity": f.severity, "action": f.action, "owasp": f.owasp}
-            for f in findings
-        ],
-        "action": decide(findings),
-    }
+        text, role, target = _parse(line)
+        findings = engine.evaluate_text(text, role=role, target=cast(Target, target))
+    out: list[dict[str, Any]] = []
+    for f in findings:
+        d: dict[str, Any] = {
+            "rule": f.rule_id, "severity": f.severity, "action": f.action, "owasp": f.owasp
+        }  # fmt: skip
+        if f.score is not None:
+            d["score"] = f.score
+        out.append(d)
+    return {"findings": out, "action": decide(findings)}
 
 
 def _transformer(pii_policy: Path | None) -> Any:
@@ -87,9 +138,13 @@ def _transformer(pii_policy: Path | None) -> Any:
     backend = BackendConfig(name="offline", url="https://backend.invalid")
 
     def run(line: str) -> dict[str, Any]:
-        item = json.loads(line)
-        text = item if isinstance(item, str) else str(item.get("text", ""))
+        item = _body_item(line)
         try:
+            if item is not None:  # a whole request body: every string of it, as the proxy does
+                body = item["body"]
+                done = asyncio.run(service.transform(backend, "offline", body))
+                return {"transformed": body, "entities": dict(done.counts) if done else {}}
+            text, _, _ = _parse(line)
             new, counts = asyncio.run(service.transform_text(text, backend))
         except EntityBlocked as exc:
             return {"blocked": exc.message}
@@ -100,25 +155,55 @@ def _transformer(pii_policy: Path | None) -> Any:
 
 @app.command("eval")
 def eval_cmd(
+    file: Path | None = typer.Argument(None, help="input file (default: stdin)"),
     preset: str = _PRESET,
     policy: list[Path] | None = _POLICY,
+    summary: bool = typer.Option(True, help="print a summary line last"),
     transform: bool = _TRANSFORM,
     pii_policy: Path | None = _PII_POLICY,
 ) -> None:
-    """Read JSON lines from stdin, write one verdict line per input line."""
+    """Judge each input line; one verdict line per line, then a summary line.
+
+    A line is plain text, a JSON string, a JSON object {"text" or "prompt": ...,
+    "role": user|tool|system|assistant, "target": request|response|...}, or a whole
+    request {"path": "/v1/messages", "body": {...}} whose parts are extracted by the
+    proxy's dialects, so the verdict is the one the proxy and the worker reach. Each verdict
+    lists the findings with their rule, OWASP tag, severity, action (and classifier score).
+    `--transform` adds the text (or body) as the PII transform would forward it.
+    """
     engine = _engine(preset, policy)
     transformer = _transformer(pii_policy) if transform else None
-    for line in sys.stdin:
-        if not line.strip():
-            continue
-        try:
-            out = _judge(engine, line)
-            if transformer is not None:
-                out.update(transformer(line))
-        except (ValueError, TypeError) as exc:
-            out = {"error": str(exc)}
-        sys.stdout.write(json.dumps(out, ensure_ascii=False) + "\n")
-        sys.stdout.flush()
+    rows = flagged = errors = 0
+    by_owasp: Counter[str] = Counter()
+    by_rule: Counter[str] = Counter()
+    stream = file.open(encoding="utf-8", errors="replace") if file else sys.stdin
+    try:
+        for line in stream:
+            if not line.strip():
+                continue
+            rows += 1
+            try:
+                out = _judge(engine, line)
+                if transformer is not None:
+                    out.update(transformer(line))
+            except (ValueError, TypeError) as exc:
+                errors += 1
+                out = {"error": str(exc)}
+            else:
+                flagged += bool(out["findings"])
+                by_owasp.update({f["owasp"] for f in out["findings"]})
+                by_rule.update(f["rule"] for f in out["findings"])
+            sys.stdout.write(json.dumps(out) + "\n")
+    finally:
+        if file:
+            stream.close()
+    if summary:
+        doc = {
+            "rows": rows, "with_findings": flagged, "errors": errors, "preset": engine.name,
+            "by_owasp": dict(sorted(by_owasp.items())), "by_rule": dict(by_rule.most_common()),
+        }  # fmt: skip
+        sys.stdout.write(json.dumps({"summary": doc}) + "\n")
+    sys.stdout.flush()
 
 
 @app.command("show")

@@ -52,6 +52,11 @@ async def serve(settings: ProxySettings) -> None:
     control_app = create_control_app(
         settings, enforcement, emitter, metrics=metrics, policy=proxy_app.policy, pii=proxy_app.pii
     )
+    # Everything loaded so far (modules, compiled rules) lives as long as the process:
+    # keeping it out of the collector makes each full collection, which pauses the event
+    # loop, tens of milliseconds shorter.
+    gc.collect()
+    gc.freeze()
 
     def config(app: object, host: str, port: int, lifespan: str) -> uvicorn.Config:
         return uvicorn.Config(

@@ -14,20 +14,20 @@ from collections.abc import Awaitable, Callable, MutableMapping
 from datetime import datetime
 from typing import Any, TypedDict, Unpack
 
-import orjson
-
 from proxy.capture import build_rejection, build_request, build_response, build_window
+from proxy.dialects import canonical_path, dialect_of
 from proxy.emitter import build_emitter
 from proxy.enforcement.base import Enforcement
 from proxy.errors import (
-    BadRequest,
     BodyTooLarge,
     BrokerUnavailable,
+    PassthroughDenied,
     ProxyError,
 )
 from proxy.forward import HOP_BY_HOP, Forwarder
 from proxy.identity import ClientAddress, SessionResolver, api_key_of
 from proxy.inline_policy import InlinePolicy
+from proxy.intake import Intake
 from proxy.metrics import ProxyMetrics
 from proxy.pii.service import PIIService
 from proxy.pii.transform import Transformed
@@ -41,7 +41,7 @@ from proxy.relay import (
     response_headers,
     send_error,
 )
-from proxy.routing import Route, Router, dialect_of
+from proxy.routing import Route, Router
 from proxy.settings import ProxySettings
 from proxy.sse import WindowCutter
 from proxy.tracing import RequestSpan, RequestTracing
@@ -133,6 +133,8 @@ class ProxyApp:
         self._cap = settings.capture_max_bytes
         self._max_body = settings.max_body_bytes
         self._session_header = settings.session_header.lower()
+        self._passthrough = settings.passthrough
+        self.intake = Intake(self.policy, settings)
 
     async def startup(self) -> None:
         await self.forwarder.start()
@@ -147,6 +149,7 @@ class ProxyApp:
         await self.enforcement.stop()
         await self.emitter.stop()
         await self.forwarder.stop()
+        self.intake.stop()
         await asyncio.to_thread(self.tracing.shutdown)  # flushes; blocking, so off the loop
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -175,10 +178,10 @@ class ProxyApp:
         t0 = time.perf_counter()
         request_id = uuid7()
         headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
-        # The raw (still percent-encoded) path goes upstream unchanged.
+        # Judged and forwarded alike: the canonical path (`proxy.dialects.paths`).
         raw_path = scope.get("raw_path")
         path, prefix_backend = self.router.strip_prefix(
-            raw_path.decode("latin-1") if raw_path else scope["path"]
+            canonical_path(raw_path.decode("utf-8", "replace") if raw_path else scope["path"])
         )
         provider: Provider = dialect_of(path)
         route: Route | None = None
@@ -186,13 +189,11 @@ class ProxyApp:
         trace: TraceContext | None = parse_traceparent(headers.get("traceparent"))
         span: RequestSpan | None = None
         try:
+            if provider == "passthrough" and self._passthrough == "deny":
+                raise PassthroughDenied(f"no known model API at {path!r} and passthrough is denied")
             body = await self._read_body(headers, receive)
-            parsed: Any = None
-            if body and provider != "passthrough":
-                try:
-                    parsed = orjson.loads(body)
-                except orjson.JSONDecodeError as exc:
-                    raise BadRequest(f"request body is not valid JSON: {exc.msg}") from exc
+            read = await self.intake.read(provider, path, body)
+            parsed = read.parsed
             model = parsed.get("model") if isinstance(parsed, dict) else None
             route = self.router.route(
                 path,
@@ -216,10 +217,9 @@ class ProxyApp:
                 span = self._start_span(trace, route, path, provider, parsed)
                 trace = span.context if span is not None else trace
             pii: Transformed | None = None
-            audited = raw = parsed
+            audited, forward = parsed, body
             if self.pii is not None and route.provider != "passthrough":
-                prepared = await self.pii.prepare(route.backend, session, parsed, body)
-                pii, audited, raw, body = prepared
+                pii, audited, forward = await self.pii.prepare(route.backend, session, body)
             req = build_request(
                 source=self._source,
                 session_id=session,
@@ -228,7 +228,7 @@ class ProxyApp:
                 provider=provider,
                 method=scope["method"],
                 path=path,
-                body=audited,
+                body=audited if pii is not None else parsed,
                 body_bytes=len(body),
                 client_ip=client_ip,
                 user_agent=headers.get("user-agent"),
@@ -237,6 +237,9 @@ class ProxyApp:
                 max_chars=self._cap,
                 pii_counts=pii.counts if pii is not None else None,
                 trace=trace,
+                # Transformed: the event's parts are read from the text that goes upstream.
+                extracted=(read.parts, read.facts) if pii is None else None,
+                truncated_before=read.truncated and pii is None,
             )
             self.enforcement.observe_request(req)
             self.emitter.publish(req)
@@ -244,11 +247,11 @@ class ProxyApp:
             if cmd is not None:
                 self.metrics.kills.labels("request").inc()
                 raise killed_error(cmd, session)
-            # The policy judges what the client sent, whatever the audit event carries.
-            blocked = self.policy.check(req, raw, req.time, rebuild=pii is not None)
+            # Placeholders still count as the rules that found their values (engine).
+            blocked = await self.intake.judge(req, read, body)
             if blocked is not None:
                 raise blocked
-            await self._forward(scope, receive, send, route, req, body, t0, span, pii)
+            await self._forward(scope, receive, send, route, req, forward, t0, span, pii)
         except ProxyError as err:
             await self._reject(
                 send, err, route, provider, path, session, request_id, t0, trace, span

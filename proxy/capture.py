@@ -1,6 +1,8 @@
 """Pure construction of request and response events from bodies, per provider.
 
-No I/O and no clock reads beyond the event defaults. The capture policy
+What a request says is read by its provider's dialect (`proxy.dialects.extract`):
+the event's `messages` are the dialect's parts, the same texts the inline check
+judges. No I/O and no clock reads beyond the event defaults. The capture policy
 decides what text enters an event: `all` and `flagged_only` keep message text
 (`flagged_only` is decided downstream, so the proxy captures what it may need),
 `metadata_only` keeps none. Captured text is capped at `max_bytes` characters
@@ -10,9 +12,9 @@ the salted fingerprint only.
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Literal
 
-from proxy.answers import Assembled, num, text_of
+from proxy.dialects import Assembled, RequestFacts, extract
 from schemas.events import (
     ChatMessage,
     EntityCount,
@@ -32,71 +34,25 @@ __all__ = [
     "build_request",
     "build_response",
     "build_window",
+    "cap_parts",
 ]
 
 CapturePolicy = Literal["all", "flagged_only", "metadata_only"]
 
 
-def _messages(provider: Provider, body: dict[str, Any]) -> list[ChatMessage]:
-    out: list[ChatMessage] = []
-    if provider == "anthropic" and body.get("system"):
-        out.append(ChatMessage.model_construct(role="system", content=text_of(body["system"])))
-    if isinstance(body.get("instructions"), str):  # OpenAI Responses API
-        out.append(ChatMessage.model_construct(role="system", content=body["instructions"]))
-    if isinstance(body.get("system"), str) and provider == "ollama":
-        out.append(ChatMessage.model_construct(role="system", content=body["system"]))
-    msgs = body.get("messages")
-    inp = body.get("input")
-    if msgs is None and isinstance(inp, list) and inp and isinstance(inp[0], dict):
-        msgs = inp  # Responses API input items
-    if isinstance(msgs, list):
-        for m in msgs:
-            if not isinstance(m, dict):
-                continue
-            content = m.get("content")
-            if content is None and m.get("type") == "function_call_output":
-                content = m.get("output")
-            out.append(
-                ChatMessage.model_construct(
-                    role=str(m.get("role") or m.get("type") or "user"),
-                    content=text_of(content),
-                    name=m.get("name") if isinstance(m.get("name"), str) else None,
-                    tool_call_id=m.get("tool_call_id") or m.get("call_id"),
-                )
-            )
-    for key in ("prompt", "input"):
-        val = body.get(key)
-        if isinstance(val, str):
-            out.append(ChatMessage.model_construct(role="user", content=val))
-        elif isinstance(val, list) and key == "prompt":
-            out.append(ChatMessage.model_construct(role="user", content=text_of(val)))
-        elif isinstance(val, list) and msgs is None and val and isinstance(val[0], str):
-            out.append(ChatMessage.model_construct(role="user", content="\n".join(val)))
-    return out
-
-
-def _tool_names(body: dict[str, Any]) -> list[str]:
-    tools = body.get("tools")
-    if not isinstance(tools, list):
-        return []
-    names: list[str] = []
-    for t in tools:
-        if isinstance(t, dict):
-            fn = t.get("function")
-            name = fn.get("name") if isinstance(fn, dict) else t.get("name")
-            if isinstance(name, str):
-                names.append(name)
-    return names
-
-
-def _cap(messages: list[ChatMessage], max_chars: int) -> tuple[list[ChatMessage], bool]:
+def cap_parts(messages: list[ChatMessage], max_chars: int) -> tuple[list[ChatMessage], bool]:
+    """The parts cut to `max_chars` characters in all, and whether anything was cut."""
     total = 0
     for i, m in enumerate(messages):
         total += len(m.content)
         if total > max_chars:
             keep = max(0, len(m.content) - (total - max_chars))
             cut = ChatMessage.model_construct(
-                role=m.role, content=m.content[:keep], name=m.name, tool_call_id=m.tool_call_id
+                role=m.role,
+                content=m.content[:keep],
+                name=m.name,
+                tool_call_id=m.tool_call_id,
+                kind=m.kind,
             )
             return [*messages[:i], cut], True
     return messages, False
@@ -120,26 +76,23 @@ def build_request(
     max_chars: int,
     pii_counts: dict[str, int] | None = None,
     trace: TraceContext | None = None,
+    extracted: tuple[list[ChatMessage], RequestFacts] | None = None,
+    truncated_before: bool = False,
 ) -> LLMRequest:
-    """The request event (its `event_id` is the request id); `body` is the parsed JSON.
+    """The request event (its `event_id` is the request id).
 
+    `body` is the parsed JSON (or, for `passthrough`, the body's text when it is not
+    JSON); `extracted` is what `proxy.dialects.extract` already read from it, if the
+    caller has it (`truncated_before`: those parts were capped already).
     `pii_counts`: entity type -> values the PII transform replaced in `body`.
     """
-    d = body if isinstance(body, dict) else {}
     messages: list[ChatMessage] = []
-    truncated = False
+    truncated = truncated_before
     captured = policy != "metadata_only"
-    if captured and d:
-        messages, truncated = _cap(_messages(provider, d), max_chars)
-    opt = d.get("options")
-    options: dict[str, Any] = opt if isinstance(opt, dict) else {}
-    max_tokens = num(d.get("max_tokens")) or num(d.get("max_completion_tokens"))
-    max_tokens = max_tokens or num(d.get("max_output_tokens")) or num(options.get("num_predict"))
-    temp = d.get("temperature", options.get("temperature"))
-    model = d.get("model")
-    stream = d.get("stream")
-    if provider == "ollama" and stream is None and path in ("/api/chat", "/api/generate"):
-        stream = True  # Ollama streams unless told otherwise
+    parts, facts = extracted if extracted is not None else extract(provider, path, body)
+    if captured and parts:
+        messages, cut = cap_parts(parts, max_chars)
+        truncated = truncated or cut
     # Every field with a default factory is passed: model_construct would
     # otherwise inspect each factory's signature on every call.
     return LLMRequest.model_construct(
@@ -154,15 +107,15 @@ def build_request(
         provider=provider,
         method=method,
         path=path,
-        model=model if isinstance(model, str) else None,
-        stream=stream is True,
+        model=facts.model,
+        stream=facts.stream,
         client_ip=client_ip,
         user_agent=user_agent,
         api_key_fingerprint=key_fp,
         messages=messages,
-        tools=_tool_names(d),
-        max_tokens=max_tokens,
-        temperature=float(temp) if isinstance(temp, int | float) else None,
+        tools=list(facts.tools),
+        max_tokens=facts.max_tokens,
+        temperature=facts.temperature,
         body_bytes=body_bytes,
         captured=captured,
         truncated=truncated,

@@ -6,6 +6,7 @@
     ├── UnknownBackend           404 no backend matches (header, model, prefix, default)
     ├── SessionKilled            403 a kill command blocks the session
     ├── PolicyBlocked            403 the inline policy blocks this request (names rule ids)
+    ├── PassthroughDenied        403 no known API on this path and `passthrough: deny`
     ├── BrokerUnavailable        503 `fail_closed` and the broker is unreachable
     └── UpstreamError            502 the backend failed (retriable)
         ├── UpstreamUnreachable  502 connection refused / reset / DNS
@@ -18,14 +19,14 @@ Anthropic or Ollama), so clients parse proxy errors like backend errors.
 
 from __future__ import annotations
 
-import orjson
-
+from proxy import dialects
 from schemas.events import Outcome, Provider
 
 __all__ = [
     "BadRequest",
     "BodyTooLarge",
     "BrokerUnavailable",
+    "PassthroughDenied",
     "PolicyBlocked",
     "ProxyError",
     "SessionKilled",
@@ -81,6 +82,11 @@ class PolicyBlocked(ProxyError):
     outcome: Outcome = "blocked"
 
 
+class PassthroughDenied(ProxyError):
+    status = 403
+    error_type = "passthrough_denied"
+
+
 class BrokerUnavailable(ProxyError):
     status = 503
     error_type = "audit_unavailable"
@@ -111,24 +117,12 @@ class SpoolError(Exception):
     retriable = False
 
 
-def _payload(provider: Provider, error_type: str, message: str, extra: dict[str, str]) -> object:
-    if provider == "anthropic":
-        return {"type": "error", "error": {"type": error_type, "message": message, **extra}}
-    if provider == "ollama":
-        return {"error": message, "type": error_type, **extra}
-    return {"error": {"message": message, "type": error_type, "code": error_type, **extra}}
-
-
 def error_body(provider: Provider, err: ProxyError) -> bytes:
     """The JSON body answering `err`, in the provider's own error shape."""
-    return orjson.dumps(_payload(provider, err.error_type, err.message, err.extra))
+    return dialects.error_payload(provider, err.error_type, err.message, err.extra)
 
 
 def stream_error_chunk(provider: Provider, err: ProxyError, *, ndjson: bool) -> bytes:
     """A final stream event carrying `err`: SSE for OpenAI/Anthropic, a line for NDJSON."""
-    data = orjson.dumps(_payload(provider, err.error_type, err.message, err.extra))
-    if ndjson:
-        return data + b"\n"
-    if provider == "anthropic":
-        return b"event: error\ndata: " + data + b"\n\n"
-    return b"data: " + data + b"\n\n"
+    payload = dialects.error_payload(provider, err.error_type, err.message, err.extra)
+    return dialects.stream_error_event(provider, payload, ndjson=ndjson)

@@ -1,11 +1,22 @@
 """Inline policy: the streams policy engine judging a request before it is forwarded.
 
 The engine is pure and shared with the streams worker (`streams.policy`); this
-module only holds it (`PolicyHolder`, atomic reload), builds the session context
-the proxy can know without I/O (the session id and `now`), and turns a `block`
-or `kill` decision into a `PolicyBlocked` error in `enforce` mode. Audit mode
-never blocks. Only the new turn of a conversation is judged, as the engine does
-downstream, so the cost stays proportional to what the client just sent.
+module holds it (`PolicyHolder`, atomic reload), builds the session context the
+proxy can know without I/O (the session id, `now`, which parts are new), and
+turns a `block` or `kill` decision into a `PolicyBlocked` error in `enforce`
+mode. Audit mode never blocks.
+
+What is judged: the request's parts as its dialect extracted them
+(`proxy.dialects`), the same texts the captured event carries to the streams
+worker, minus the parts this session already had judged on this replica
+(`streams.policy.turns`): a long conversation is not re-scanned on every
+request, while a rewritten history, a trailing assistant turn or a new tool
+result is judged once. A request that is blocked leaves no memory, so sending
+it again is blocked again.
+
+A check runs in three steps so a large body can be judged off the event loop:
+`prepare` (loop: memory lookup), `evaluate` (pure CPU, any thread), `conclude`
+(loop: memory update, counters, the error). `check` runs all three.
 
 The proxy publishes no violations itself: the streams worker judges the same
 request event and publishes them, so nothing is counted twice.
@@ -14,16 +25,15 @@ request event and publishes them, so nothing is counted twice.
 from __future__ import annotations
 
 import logging
-import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from proxy.capture import build_request
+from proxy.dialects import extract
 from proxy.errors import PolicyBlocked
 from proxy.settings import ProxySettings
-from schemas.events import LLMRequest
+from schemas.events import ChatMessage, LLMRequest
 from streams.policy import (
     ACTION_RANK,
     SEVERITY_RANK,
@@ -33,8 +43,9 @@ from streams.policy import (
     SessionContext,
     decide,
 )
+from streams.policy.turns import JudgedParts, SessionPartsMemory
 
-__all__ = ["InlinePolicy", "InlineStats", "full_request"]
+__all__ = ["InlinePolicy", "InlineStats", "PendingCheck", "full_request"]
 
 log = logging.getLogger(__name__)
 
@@ -47,33 +58,35 @@ class InlineStats:
     blocked: int = 0
     would_block: int = 0  # audit mode: a block or kill decision that was let through
     reloads: int = 0
+    parts_judged: int = 0  # parts scanned
+    parts_skipped: int = 0  # parts this session had judged already
 
 
-def full_request(req: LLMRequest, body: object, *, rebuild: bool = False) -> LLMRequest:
-    """`req` itself, or a copy with every message when capture left text out.
+@dataclass(slots=True)
+class PendingCheck:
+    """One request between `prepare` and `conclude`."""
+
+    event: LLMRequest
+    engine: PolicyEngine
+    memory: JudgedParts
+    keys: Sequence[bytes]
+    ctx: SessionContext
+
+
+def full_request(
+    req: LLMRequest, body: object, parts: list[ChatMessage] | None = None
+) -> LLMRequest:
+    """`req` itself, or a copy with every part when capture left text out.
 
     Capture may keep no text (`metadata_only`) or cut it at `capture_max_bytes`,
     which would hide the newest turn; the policy must see what goes upstream.
-    `rebuild`: the event's text differs from `body` (the PII transform rewrote it).
+    `parts` are the dialect's parts of `body` when the caller has them.
     """
-    if req.captured and not req.truncated and not rebuild:
+    if req.captured and not req.truncated:
         return req
-    return build_request(
-        source=req.source,
-        session_id=req.session_id,
-        request_id=req.request_id or "",
-        backend=req.backend,
-        provider=req.provider,
-        method=req.method,
-        path=req.path,
-        body=body,
-        body_bytes=req.body_bytes,
-        client_ip=req.client_ip,
-        user_agent=req.user_agent,
-        key_fp=req.api_key_fingerprint,
-        policy="all",
-        max_chars=sys.maxsize,
-    )
+    if parts is None:
+        parts, _ = extract(req.provider, req.path, body)
+    return req.model_copy(update={"messages": parts})
 
 
 def _blocking(findings: list[Finding]) -> list[str]:
@@ -93,56 +106,121 @@ class InlinePolicy:
         *,
         enabled: bool = True,
         engine: PolicyEngine | None = None,
+        memory: SessionPartsMemory | None = None,
     ) -> None:
         """Load and validate the policy (raises `PolicyValidationError`)."""
         self.enabled = enabled
         self.holder = PolicyHolder(preset, files, engine=engine)
+        self.memory = memory if memory is not None else SessionPartsMemory(10_000)
         self.stats = InlineStats()
 
     @classmethod
     def from_settings(cls, settings: ProxySettings) -> InlinePolicy:
         """The inline policy the settings ask for (loaded even when off, for the control API)."""
-        return cls(settings.policy_preset, settings.policy_files, enabled=settings.inline_policy)
+        memory = SessionPartsMemory(settings.judged_max_sessions, settings.judged_parts_per_session)
+        return cls(
+            settings.policy_preset,
+            settings.policy_files,
+            enabled=settings.inline_policy,
+            memory=memory,
+        )
 
     @property
     def engine(self) -> PolicyEngine:
         """The live engine (swapped atomically by `reload`)."""
         return self.holder.engine
 
-    def check(
-        self, req: LLMRequest, body: object, now: datetime, *, rebuild: bool = False
-    ) -> PolicyBlocked | None:
-        """The error answering `req` when the policy blocks it, else None. Pure CPU, no I/O.
-
-        `rebuild`: judge `body` rather than the event's text (which the PII transform rewrote).
-        """
-        if not self.enabled or not isinstance(body, dict):
+    def prepare(
+        self,
+        req: LLMRequest,
+        body: object,
+        now: datetime,
+        parts: list[ChatMessage] | None = None,
+        keys: Sequence[bytes] | None = None,
+    ) -> PendingCheck | None:
+        """Pick the parts to judge (event loop: reads the session's memory); None: nothing to do."""
+        if not self.enabled:
             return None
-        engine = self.holder.engine
-        event = full_request(req, body, rebuild=rebuild)
+        event = full_request(req, body, parts)
         if not event.messages:
             return None
+        engine = self.holder.engine
+        memory = self.memory.of(req.session_id, engine.version)
+        fresh, keys = memory.new_parts(event.messages, keys)
         self.stats.checked += 1
-        findings = engine.evaluate(event, SessionContext(session_id=req.session_id, now=now))
-        if decide(findings) not in ("block", "kill"):
+        self.stats.parts_judged += len(fresh)
+        self.stats.parts_skipped += len(event.messages) - len(fresh)
+        ctx = SessionContext(session_id=req.session_id, now=now, new_parts=fresh)
+        return PendingCheck(event, engine, memory, keys, ctx)
+
+    def judged_elsewhere(
+        self, req: LLMRequest, keys: Sequence[bytes], version: str, now: datetime
+    ) -> PendingCheck | None:
+        """A check whose findings came from elsewhere (`proxy.intake.BodyWorker`), to `conclude`.
+
+        None when the live policy is no longer `version` (reloaded meanwhile).
+        """
+        engine = self.holder.engine
+        if not self.enabled or engine.version != version:
             return None
-        rule_ids = _blocking(findings)
-        if engine.mode != "enforce":
+        memory = self.memory.of(req.session_id, version)
+        self.stats.checked += 1
+        self.stats.parts_judged += len(keys)
+        ctx = SessionContext(session_id=req.session_id, now=now)
+        return PendingCheck(req, engine, memory, keys, ctx)
+
+    def worker_policy(self) -> tuple[str, tuple[str, ...], str] | None:
+        """What a worker process needs to load this very policy, or None when off."""
+        if not self.enabled:
+            return None
+        holder = self.holder
+        return holder.preset, tuple(str(f) for f in holder.files), holder.engine.version
+
+    @staticmethod
+    def evaluate(pending: PendingCheck) -> list[Finding]:
+        """The findings (pure CPU: safe to run off the event loop)."""
+        return pending.engine.evaluate(pending.event, pending.ctx)
+
+    def conclude(self, pending: PendingCheck, findings: list[Finding]) -> PolicyBlocked | None:
+        """The error answering the request when the policy blocks it, else None (loop)."""
+        engine = pending.engine
+        blocks = decide(findings) in ("block", "kill")
+        if blocks and engine.mode == "enforce":
+            rule_ids = _blocking(findings)
+            self.stats.blocked += 1
+            log.info(
+                "request_blocked_inline",
+                extra={
+                    "session_id": pending.ctx.session_id,
+                    "rules": rule_ids,
+                    "policy": engine.version,
+                },
+            )
+            return PolicyBlocked(
+                f"request blocked by policy rule {', '.join(rule_ids)}",
+                extra={
+                    "rule_id": rule_ids[0],
+                    "rule_ids": ",".join(rule_ids),
+                    "policy_version": engine.version,
+                },
+            )
+        if blocks:
             self.stats.would_block += 1
+        pending.memory.remember(pending.keys)
+        return None
+
+    def check(
+        self,
+        req: LLMRequest,
+        body: object,
+        now: datetime,
+        parts: list[ChatMessage] | None = None,
+    ) -> PolicyBlocked | None:
+        """`prepare`, `evaluate` and `conclude` in one call, on the caller's thread."""
+        pending = self.prepare(req, body, now, parts)
+        if pending is None:
             return None
-        self.stats.blocked += 1
-        log.info(
-            "request_blocked_inline",
-            extra={"session_id": req.session_id, "rules": rule_ids, "policy": engine.version},
-        )
-        return PolicyBlocked(
-            f"request blocked by policy rule {', '.join(rule_ids)}",
-            extra={
-                "rule_id": rule_ids[0],
-                "rule_ids": ",".join(rule_ids),
-                "policy_version": engine.version,
-            },
-        )
+        return self.conclude(pending, self.evaluate(pending))
 
     def reload(self) -> tuple[PolicyEngine, PolicyEngine]:
         """Re-read the preset and files; returns (old, new). On a bad file the old one stays.

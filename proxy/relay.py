@@ -15,7 +15,7 @@ from typing import Any
 
 import httpx
 
-from proxy.answers import Assembled, parse_response_body
+from proxy.dialects import Assembled, parse_response_body
 from proxy.enforcement.base import Enforcement
 from proxy.errors import (
     ProxyError,

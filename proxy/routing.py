@@ -4,6 +4,9 @@ Order (DESIGN.md): the `X-Backend` header, then the first backend whose model
 globs match the body's `model`, then a backend whose `path_prefix` starts the
 path (the prefix is stripped), then `default_backend`. The backend URL's own
 base path is kept: `https://host/openai` + `/v1/chat/completions`.
+
+Paths arrive canonical (`proxy.dialects.canonical_path`); the upstream URL carries
+that same path, escaped so the backend's one decoding gives it back.
 """
 
 from __future__ import annotations
@@ -12,34 +15,13 @@ import fnmatch
 import re
 from dataclasses import dataclass
 
+from proxy import dialects
+from proxy.dialects import dialect_of, forward_path
 from proxy.errors import UnknownBackend
 from proxy.settings import BackendConfig, ProxySettings
 from schemas.events import Provider
 
-__all__ = ["Route", "Router", "dialect_of"]
-
-_OPENAI_PATHS = (
-    "/v1/chat/completions",
-    "/v1/completions",
-    "/v1/embeddings",
-    "/v1/responses",
-    "/v1/models",
-    "/chat/completions",
-    "/completions",
-    "/embeddings",
-    "/responses",
-)
-
-
-def dialect_of(path: str) -> Provider:
-    """The API a path speaks; unknown paths pass through untouched (no body parsing)."""
-    if path.startswith("/v1/messages") or path == "/messages":
-        return "anthropic"
-    if path.startswith("/api/"):
-        return "ollama"
-    if path.startswith(_OPENAI_PATHS):
-        return "openai"
-    return "passthrough"
+__all__ = ["Route", "Router"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,7 +69,7 @@ class Router:
         model: str | None,
         prefix_backend: BackendConfig | None,
     ) -> Route:
-        """Pick the backend for an already prefix-stripped path; raises UnknownBackend."""
+        """Pick the backend for a canonical, prefix-stripped path; raises UnknownBackend."""
         backend: BackendConfig | None = None
         if header_backend:
             backend = self._by_name.get(header_backend)
@@ -101,7 +83,7 @@ class Router:
         backend = backend or prefix_backend or self._default
         if backend is None:
             raise UnknownBackend(f"no backend for path {path!r} and model {model!r}")
-        url = self._base[backend.name] + path
+        url = self._base[backend.name] + forward_path(path)
         if query:
             url += "?" + query
         return Route(
@@ -116,7 +98,4 @@ class Router:
 def _credentials(backend: BackendConfig) -> tuple[tuple[str, str], ...]:
     if backend.api_key is None:
         return ()
-    key = backend.api_key.get_secret_value()
-    if backend.provider == "anthropic":
-        return (("x-api-key", key),)
-    return (("authorization", f"Bearer {key}"),)
+    return dialects.get(backend.provider).credentials(backend.api_key.get_secret_value())

@@ -88,6 +88,23 @@ class ProxySettings(BaseSettings):
         description="judge each request with the policy engine before forwarding; `block` "
         "and `kill` decisions answer 403 in enforce mode",
     )
+    passthrough: Literal["inspect", "deny", "allow"] = Field(
+        default="inspect",
+        description="a request on no known API path: `inspect` judges a JSON or text body as "
+        "a whole, `deny` answers 403, `allow` forwards it unjudged",
+    )
+    judged_max_sessions: int = Field(
+        default=10_000, ge=1, description="sessions whose judged parts the inline check remembers"
+    )
+    judged_parts_per_session: int = Field(
+        default=256, ge=1, description="part hashes remembered per session (oldest dropped)"
+    )
+    inline_offload_bytes: int = Field(
+        default=64 * 1024,
+        ge=0,
+        description="bodies larger than this are parsed and judged on a worker thread, "
+        "so a large body never holds the event loop",
+    )
     policy_preset: Literal["minimal", "standard", "strict"] = "standard"
     policy_files: list[Path] = Field(default_factory=list, description="custom policy YAML")
     pii: PIISettings = Field(

@@ -28,6 +28,7 @@ __all__ = [
     "LLMRequest",
     "LLMResponse",
     "Outcome",
+    "PartKind",
     "Provider",
     "SessionCommand",
     "Severity",
@@ -39,6 +40,8 @@ __all__ = [
 ]
 
 Provider = Literal["openai", "anthropic", "ollama", "passthrough"]
+#: What one extracted text of a request is (see `proxy.dialects`).
+PartKind = Literal["system", "message", "tool_definition", "tool_result", "tool_call", "body"]
 Severity = Literal["info", "warning", "high", "critical"]
 Action = Literal["flag", "block", "kill"]
 Target = Literal["request", "response", "stream_window", "tool_call", "session"]
@@ -66,12 +69,17 @@ class _Frozen(BaseModel):
 
 
 class ChatMessage(_Frozen):
-    """One message of a conversation, flattened to text."""
+    """One text a request carries (a message, a tool result, a tool definition, ...).
+
+    `role` says who wrote it (system, user, assistant, tool), `kind` what it is;
+    `kind` is None on events from proxies older than the dialect extraction.
+    """
 
     role: str
     content: str = ""
     name: str | None = None
     tool_call_id: str | None = None
+    kind: PartKind | None = None
 
 
 class ToolCall(_Frozen):
@@ -195,6 +203,9 @@ class Violation(EventEnvelope):
     subject_event_id: str | None = None
     subject_event_type: str | None = None
     evidence: list[Evidence] = Field(default_factory=list)
+    score: float | None = Field(
+        default=None, description="the learned classifier's probability (classifier rules only)"
+    )
     risk_score: float | None = None
     policy_version: str | None = None
 

@@ -202,6 +202,7 @@ def _violation(
         subject_event_id=event.event_id,
         subject_event_type=event.type,
         evidence=list(f.evidence),
+        score=f.score,
         risk_score=round(risk, 3),
         policy_version=engine.version,
     )

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 
 from schemas.codec import decode, encode
@@ -27,6 +27,7 @@ from schemas.events import (
 from schemas.topics import Topics
 from streams.decisions import Engine, judge
 from streams.errors import StateError
+from streams.policy.turns import JudgedParts
 from streams.state import SessionState
 
 __all__ = ["BatchResult", "EventRecord", "Judged", "Output", "Processor"]
@@ -158,12 +159,23 @@ class Processor:
             return
         now = event.time.timestamp()
         state.observe(event, now)
+        ctx = state.context(now, engine.session.risk_half_life_s)
+        memory: JudgedParts | None = None
+        keys: Sequence[bytes] = ()
+        if isinstance(event, LLMRequest) and event.messages:
+            # Judge each part once per session and policy version, as the proxy does inline.
+            memory = JudgedParts.load(state.judged, engine.version)
+            fresh, keys = memory.new_parts(event.messages)
+            ctx = replace(ctx, new_parts=fresh)
         try:
-            findings = engine.evaluate(event, state.context(now, engine.session.risk_half_life_s))
+            findings = engine.evaluate(event, ctx)
         except Exception as exc:  # a rule bug must not stop the worker: dead-letter the event
             log.exception("evaluate_failed", extra={"rule_engine": engine.version})
             self._dead(result, rec, f"evaluate failed: {type(exc).__name__}: {exc}")
             findings = []
+        if memory is not None:
+            memory.remember(keys)
+            state.judged = memory.dump()
         verdict = judge(event, findings, state, engine, now=now, source=self._source)
         key = event.session_id.encode()
         for v in verdict.violations:

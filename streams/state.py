@@ -75,6 +75,8 @@ class SessionState:
     decisions: list[str] = field(default_factory=list)
     kill_active: bool = False
     kill_expires: float | None = None
+    # The request parts this session had judged (`streams.policy.turns.JudgedParts.dump`).
+    judged: str = ""
 
     # ----- replay protection -------------------------------------------------
 

@@ -96,21 +96,24 @@ class PIIService:
         return not self.table.all_allowed(backend, self.finder.types)
 
     async def prepare(
-        self, backend: BackendConfig, session: str, parsed: Any, body: bytes
-    ) -> tuple[Transformed | None, Any, Any, bytes]:
-        """(what was done, the body the audit event gets, the raw body, the bytes to forward).
+        self, backend: BackendConfig, session: str, body: bytes
+    ) -> tuple[Transformed | None, Any, bytes]:
+        """(what was done, the body the audit event gets, the bytes to forward) for a request.
 
-        `parsed` is transformed in place; the raw body is parsed again from `body`
-        (the inline policy judges what the client sent), and the audit gets it
-        only under `capture: raw`.
+        Parses `body` itself (what the intake keeps of a huge body may be partial);
+        the audit gets the raw body back only under `capture: raw`.
         """
-        if not isinstance(parsed, dict) or not self.active(backend):
-            return None, parsed, parsed, body
+        if not body or not self.active(backend):
+            return None, None, body
+        try:
+            parsed = orjson.loads(body)
+        except orjson.JSONDecodeError:
+            return None, None, body  # the intake answers malformed JSON itself
         done = await self.transform(backend, session, parsed)
         if done is None:
-            return None, parsed, parsed, body
-        raw = orjson.loads(body)
-        return done, raw if self.capture_raw else parsed, raw, orjson.dumps(parsed)
+            return None, None, body
+        audited = orjson.loads(body) if self.capture_raw else parsed
+        return done, audited, orjson.dumps(parsed)
 
     async def transform(
         self, backend: BackendConfig, session: str, body: Any

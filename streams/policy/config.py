@@ -5,7 +5,7 @@ A document (all keys optional)::
     extends: standard            # a preset name, or a path relative to this file
     builtin: all | [PI-001, ...] # presets only: which catalogue rules to start from
     mode: enforce | audit
-    scan_history: false          # true: judge every message of a request, not only the new turn
+    scan_history: false          # true: judge every message of every request, even judged ones
     session: {risk_kill_threshold: 100, risk_half_life_s: 600, kill_block_mode: duration,
               kill_duration_s: 900, severity_weights: {high: 25}}
     rules: [{id, description, owasp, severity, action, target, roles, patterns | keywords,

@@ -24,7 +24,9 @@ from schemas.events import (
     Target,
 )
 from streams.policy.catalogue.entity_types import ENTITY_OF_RULE
+from streams.policy.context import allowlist_findings, derived_findings
 from streams.policy.evidence import MAX_EVIDENCE, evidence
+from streams.policy.learned import LearnedRules
 from streams.policy.matcher import Hit, Matcher
 from streams.policy.normalize import Signals, views
 from streams.policy.rules import Rule
@@ -38,22 +40,21 @@ _Unit = tuple[Target, str | None, str, str]
 _PLACEHOLDER = re2.compile("\u27e6([A-Z][A-Z0-9]*(?:_[A-Z0-9]+)*?)_\\d{1,6}\u27e7")
 
 
-def _new_turn_start(event: LLMRequest) -> int:
-    """Index of the first message after the last assistant turn (0 on a first request)."""
-    for i in range(len(event.messages) - 1, -1, -1):
-        if event.messages[i].role == "assistant":
-            return i + 1
-    return 0
-
-
-def _units(event: LLMRequest | LLMResponse | StreamWindow, scan_history: bool) -> list[_Unit]:
+def _units(
+    event: LLMRequest | LLMResponse | StreamWindow,
+    scan_history: bool,
+    new_parts: Sequence[int] | None,
+) -> list[_Unit]:
     out: list[_Unit] = []
     if isinstance(event, LLMRequest):
-        # Chat clients resend the whole conversation each turn; judging only the new turn
-        # keeps one injected message from being reported (and scored) on every later request.
-        start = 0 if scan_history else _new_turn_start(event)
-        for i, m in enumerate(event.messages):
-            if m.content and i >= start:
+        # Chat clients resend the whole conversation each turn: the caller's memory of
+        # judged parts (`new_parts`) keeps one injected message from being reported (and
+        # scored) on every later request, without trusting where the "new turn" starts.
+        msgs = event.messages
+        pick = range(len(msgs)) if scan_history or new_parts is None else new_parts
+        for i in pick:
+            m = msgs[i]
+            if m.content:
                 out.append(("request", m.role, f"messages[{i}].content", m.content))
         return out
     text = event.text
@@ -112,6 +113,7 @@ class PolicyEngine:
             kind = ENTITY_OF_RULE.get(r.id)
             if kind is not None and r.kind == "pattern":
                 self._by_entity.setdefault(kind, []).append(r)
+        self._learned = LearnedRules([r for r in self.rules if r.kind == "classifier"])
         self.version = self._hash()
 
     def _hash(self) -> str:
@@ -152,10 +154,12 @@ class PolicyEngine:
         hits: dict[str, list[Evidence]] = {}
         counts: dict[str, int] = {}
         first: dict[str, tuple[Target, str | None]] = {}
+        learned: dict[str, Finding] = {}
         for target, role, fld, text in units:
             plain = self._accepts(target, role, False)
             transformed = self._accepts(target, role, True)
             vs, signals = views(text, fld, transforms=any(transformed.values()))
+            self._learned.classify(vs, target, role, learned)
             for v in vs:
                 accept = transformed if v.kind == "transform" else plain
                 matcher = self._rewrite_matcher if v.kind == "transform" else self._matcher
@@ -179,6 +183,7 @@ class PolicyEngine:
                 continue
             target, role = first[rid]
             out.append(self._finding(r, target, role, tuple(hits.get(rid, ()))))
+        out.extend(learned.values())
         return out
 
     def _smuggling(
@@ -291,9 +296,12 @@ class PolicyEngine:
         self, event: LLMRequest | LLMResponse | StreamWindow, ctx: SessionContext
     ) -> list[Finding]:
         """Every finding for one event given its session's state (which includes this event)."""
-        findings = self._scan(_units(event, self.scan_history))
+        findings = self._scan(_units(event, self.scan_history, ctx.new_parts))
         if not isinstance(event, LLMRequest):
             findings += self._tools(event)
+        else:
+            findings += allowlist_findings(self.rules, event)
+            findings += derived_findings(self.rules, event, findings)
         findings += self._volume(event, ctx)
         return findings
 

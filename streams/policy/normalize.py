@@ -27,8 +27,10 @@ __all__ = ["Signals", "View", "ViewKind", "normalize", "views"]
 
 ViewKind = Literal["plain", "decoded", "transform"]
 
-MAX_DECODED_RUNS = 16
+MAX_DECODED_RUNS = 16  # decoded views per text (one per encoding and nesting level)
 MAX_DECODED_CHARS = 65_536
+MAX_RUN_ATTEMPTS = 512  # encoded runs tried per encoding and level
+MAX_DECODE_DEPTH = 3  # base64 inside hex inside base64 ...
 MAX_TRANSFORM_CHARS = 4_096
 _PRINTABLE_RATIO = 0.85
 
@@ -203,32 +205,66 @@ def _encoded_set() -> re2.Set:
 _ENCODED = _encoded_set()
 
 
-def _decoded(data: bytes) -> list[tuple[str, str]]:
+def _decoded(data: bytes, budget: int) -> list[tuple[str, str]]:
+    """Readable decodings of the encoded runs in `data`, one joined text per encoding.
+
+    Runs of one encoding are decoded together (duplicates once), so a payload after many
+    decoy runs is still read; at most `MAX_RUN_ATTEMPTS` runs per encoding are tried and
+    at most `budget` characters kept.
+    """
     out: list[tuple[str, str]] = []
     present = set(_ENCODED.Match(data) or ())
     if not present:
         return out
-    budget = MAX_DECODED_CHARS
     for i, (name, pattern, decode) in enumerate(_DECODERS):
-        if i not in present:
+        if i not in present or budget <= 0:
             continue
-        for m in pattern.finditer(data):
-            if len(out) >= MAX_DECODED_RUNS or budget <= 0:
-                return out
-            raw = decode(m.group())
+        seen: set[bytes] = set()
+        texts: list[str] = []
+        for n, m in enumerate(pattern.finditer(data)):
+            if n >= MAX_RUN_ATTEMPTS or budget <= 0:
+                break
+            run = m.group()
+            if run in seen:
+                continue
+            seen.add(run)
+            raw = decode(run)
             text = _readable(raw) if raw else None
             if text:
-                out.append((name, text[:budget]))
+                texts.append(text[:budget])
                 budget -= len(text)
+        if texts:
+            out.append((name, "\n".join(texts)))
     if len(_DECODERS) in present and len(_PCT.findall(data)) >= 3:
-        out.append(("url", urllib.parse.unquote(data.decode("utf-8", "replace"))[:budget]))
+        out.append(("url", urllib.parse.unquote(data.decode("utf-8", "replace"))[: max(0, budget)]))
     if len(_DECODERS) + 1 in present and len(_UESC.findall(data)) >= 4:
         # Only the escapes are decoded; other text passes through (latin-1 keeps bytes as-is).
-        raw = data[: budget * 4].replace(b"\\\\", b"\\")
+        raw = data[: max(0, budget) * 4].replace(b"\\\\", b"\\")
         try:
             out.append(("escape", raw.decode("unicode_escape", "replace")))
         except (UnicodeError, ValueError):
             pass
+    return out
+
+
+def _nested(data: bytes) -> list[tuple[str, str]]:
+    """Decodings of `data`, then of what they decode to, down to `MAX_DECODE_DEPTH` levels."""
+    out: list[tuple[str, str]] = []
+    budget = max(MAX_DECODED_CHARS, len(data))
+    frontier: list[tuple[str, bytes]] = [("", data)]
+    for _ in range(MAX_DECODE_DEPTH):
+        nxt: list[tuple[str, bytes]] = []
+        for prefix, blob in frontier:
+            for name, text in _decoded(blob, budget):
+                budget -= len(text)
+                label = f"{prefix}>{name}" if prefix else name
+                out.append((label, text))
+                nxt.append((label, text.encode()))
+                if len(out) >= MAX_DECODED_RUNS or budget <= 0:
+                    return out
+        frontier = nxt
+        if not frontier:
+            break
     return out
 
 
@@ -275,7 +311,7 @@ def views(text: str, field: str, *, transforms: bool = True) -> tuple[list[View]
     if signals.hidden_text:
         hidden = signals.hidden_text
         out.append(View(f"{field}#unicode-tags", hidden, hidden.encode(), "decoded"))
-    for name, decoded in _decoded(data):
+    for name, decoded in _nested(data):
         dn, _ = normalize(decoded)
         out.append(View(f"{field}#{name}", dn, dn.encode(), "decoded"))
     if transforms and len(norm) <= MAX_TRANSFORM_CHARS:

@@ -5,7 +5,12 @@ One `Rule` type with a `kind`:
 - `pattern`  RE2 patterns over normalised text (optionally a validator by name);
 - `tool`     tool-call names matched against glob deny lists;
 - `volume`   a session metric from `SessionContext` (or the event) over a threshold;
-- `smuggling` invisible text found by normalisation (Unicode tags, bidi, zero-width).
+- `smuggling` invisible text found by normalisation (Unicode tags, bidi, zero-width);
+- `allowlist` a request's model or backend (`subject`) outside the `allow` globs;
+- `derived`  another finding (`of_rules` globs) on a request whose path matches `paths`
+  (secrets sent to an embeddings endpoint);
+- `classifier` the learned text classifier's probability over a threshold (None: the
+  model's own threshold for the role, picked on validation data).
 """
 
 from __future__ import annotations
@@ -24,9 +29,11 @@ __all__ = [
     "Metric",
     "Rule",
     "RuleKind",
+    "Subject",
 ]
 
-RuleKind = Literal["pattern", "tool", "volume", "smuggling"]
+RuleKind = Literal["pattern", "tool", "volume", "smuggling", "classifier", "allowlist", "derived"]
+Subject = Literal["model", "backend"]
 MaskKind = Literal["secret", "pii", "phrase"]
 Family = Literal[
     "injection", "jailbreak", "leakage", "pii", "secrets", "output", "agency", "consumption", "custom"
@@ -67,7 +74,8 @@ class Rule:
     patterns: tuple[str, ...] = ()
     validator: str | None = None
     mask: MaskKind = "phrase"
-    # pattern: minimum number of matches in one event; volume: the limit.
+    # pattern: minimum number of matches in one event; volume: the limit;
+    # classifier: the probability threshold (0-1).
     threshold: float | None = None
     metric: Metric | None = None
     tools: tuple[str, ...] = ()
@@ -77,6 +85,13 @@ class Rule:
     risk: float | None = None
     # Ids of rules whose overlapping match wins over this one (a card is not also a phone).
     yields_to: tuple[str, ...] = ()
+    # allowlist: the model/backend globs allowed; pattern: a match whose first group (a
+    # package, a URL host) matches one of these globs is not reported.
+    allow: tuple[str, ...] = ()
+    subject: Subject | None = None
+    # Request path globs the rule is limited to (empty: every path).
+    paths: tuple[str, ...] = ()
+    of_rules: tuple[str, ...] = ()
     extra: dict[str, str] = field(default_factory=dict, compare=False, hash=False)
 
     def applies(self, target: Target, role: str | None) -> bool:
@@ -93,5 +108,7 @@ class Rule:
         d["patterns"] = list(self.patterns)
         d["tools"] = list(self.tools)
         d["yields_to"] = list(self.yields_to)
+        for k in ("allow", "paths", "of_rules"):
+            d[k] = list(d[k])
         d.pop("extra", None)
         return d

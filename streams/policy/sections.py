@@ -8,7 +8,7 @@ from typing import Any, get_args
 import re2
 
 from schemas.events import Action, BlockMode, Severity, Target
-from streams.policy.rules import OWASP_IDS, MaskKind, Metric, Rule, RuleKind
+from streams.policy.rules import OWASP_IDS, MaskKind, Metric, Rule, RuleKind, Subject
 from streams.policy.types import SessionPolicy
 from streams.policy.validators import VALIDATORS
 from streams.policy.yamlnodes import Located
@@ -18,7 +18,9 @@ __all__ = ["Checker", "parse_override", "parse_rule", "parse_session"]
 _RULE_KEYS = {
     "id", "description", "owasp", "severity", "action", "target", "roles", "patterns", "keywords",
     "validator", "threshold", "mask", "metric", "tools", "enabled", "risk", "transforms",
+    "kind", "allow", "subject", "paths", "of_rules",
 }  # fmt: skip
+_EXPLICIT_KINDS = ("classifier", "allowlist", "derived")
 _OVERRIDE_KEYS = {
     "severity",
     "action",
@@ -28,6 +30,8 @@ _OVERRIDE_KEYS = {
     "target",
     "risk",
     "description",
+    "allow",
+    "paths",
 }
 _SESSION_KEYS = {f.name for f in dataclasses.fields(SessionPolicy)}
 
@@ -99,8 +103,28 @@ def parse_rule(c: Checker, i: int, d: Any) -> Rule | None:
     if metric is not None:
         ok &= c.choice((*p, "metric"), metric, get_args(Metric))
     kind: RuleKind = "volume" if metric else ("tool" if tools else "pattern")
+    if "kind" in d:
+        if c.choice((*p, "kind"), d["kind"], _EXPLICIT_KINDS):
+            kind = d["kind"]
+        else:
+            ok = False
+    allow = c.str_list((*p, "allow"), d.get("allow", [])) or []
+    paths = c.str_list((*p, "paths"), d.get("paths", [])) or []
+    of_rules = c.str_list((*p, "of_rules"), d.get("of_rules", [])) or []
+    subject = d.get("subject")
+    if subject is not None:
+        ok &= c.choice((*p, "subject"), subject, get_args(Subject))
     if kind == "pattern" and not patterns:
-        c.err(p, "needs patterns, keywords, tools or a metric")
+        c.err(p, "needs patterns, keywords, tools, a metric or a kind")
+        ok = False
+    if kind == "allowlist" and (subject is None or not allow):
+        c.err(p, "an allowlist rule needs a subject (model or backend) and allow globs")
+        ok = False
+    if kind == "derived" and not of_rules:
+        c.err(p, "a derived rule needs of_rules (rule id globs)")
+        ok = False
+    if kind == "classifier" and threshold_out_of_range(d.get("threshold")):
+        c.err((*p, "threshold"), "a classifier threshold is a probability between 0 and 1")
         ok = False
     mask = d.get("mask", "phrase")
     ok &= c.choice((*p, "mask"), mask, get_args(MaskKind))
@@ -122,7 +146,13 @@ def parse_rule(c: Checker, i: int, d: Any) -> Rule | None:
         threshold=float(threshold) if threshold is not None else None, metric=metric,
         tools=tuple(tools), transforms=bool(d.get("transforms", False)),
         enabled=bool(d.get("enabled", True)), risk=float(risk) if risk is not None else None,
+        allow=tuple(allow), subject=subject, paths=tuple(paths), of_rules=tuple(of_rules),
     )  # fmt: skip
+
+
+def threshold_out_of_range(v: Any) -> bool:
+    """Whether `v` is a number outside 0..1 (a classifier threshold must be a probability)."""
+    return isinstance(v, int | float) and not isinstance(v, bool) and not 0.0 <= v <= 1.0
 
 
 def parse_override(c: Checker, rid: str, r: Rule, d: Any) -> Rule:
@@ -142,10 +172,16 @@ def parse_override(c: Checker, rid: str, r: Rule, d: Any) -> Rule:
         elif k == "enabled":
             changes[k] = bool(v)
         elif k in ("threshold", "risk"):
-            if isinstance(v, int | float) and not isinstance(v, bool):
-                changes[k] = float(v)
-            else:
+            if not isinstance(v, int | float) or isinstance(v, bool):
                 c.err(kp, "must be a number")
+            elif k == "threshold" and r.kind == "classifier" and threshold_out_of_range(v):
+                c.err(kp, "a classifier threshold is a probability between 0 and 1")
+            else:
+                changes[k] = float(v)
+        elif k in ("allow", "paths"):
+            globs = c.str_list(kp, v)
+            if globs is not None:
+                changes[k] = tuple(globs)
         elif k == "roles":
             roles = c.str_list(kp, v)
             if roles is not None:

@@ -64,6 +64,9 @@ class SessionContext:
     # None until enough history exists to judge an anomaly.
     baseline_rpm: float | None = None
     baseline_samples: int = 0
+    # Indices of a request's messages this session has not had judged yet
+    # (`streams.policy.turns.JudgedParts`); None judges every message.
+    new_parts: tuple[int, ...] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,6 +81,8 @@ class Finding:
     target: Target
     role: str | None = None
     evidence: tuple[Evidence, ...] = field(default_factory=tuple)
+    # The learned classifier's probability, for findings of classifier rules.
+    score: float | None = None
 
 
 def decide(findings: list[Finding] | tuple[Finding, ...]) -> Decision:

@@ -15,7 +15,7 @@ from typing import Any
 import httpx
 import pytest
 
-from proxy.answers import parse_response_body
+from proxy.dialects import parse_response_body
 from proxy.control import create_control_app
 from proxy.enforcement import EnforcementService
 from proxy.pii.service import PIIService

@@ -2,13 +2,27 @@
 
 from __future__ import annotations
 
-from streams.policy.catalogue import consumption, injection, output, pii, secrets
+from streams.policy.catalogue import (
+    classifier,
+    consumption,
+    injection,
+    output,
+    pii,
+    secrets,
+    supply,
+)
 from streams.policy.rules import Rule
 
 __all__ = ["CATALOGUE", "by_id"]
 
 CATALOGUE: tuple[Rule, ...] = (
-    injection.RULES + secrets.RULES + pii.RULES + output.RULES + consumption.RULES
+    injection.RULES
+    + classifier.RULES
+    + secrets.RULES
+    + pii.RULES
+    + output.RULES
+    + consumption.RULES
+    + supply.RULES
 )
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from schemas.events import Action, Severity, Target
-from streams.policy.rules import Family, MaskKind, Metric, Rule, RuleKind
+from streams.policy.rules import Family, MaskKind, Metric, Rule, RuleKind, Subject
 
 __all__ = ["INPUT_ROLES", "UNTRUSTED_ROLES", "rule"]
 
@@ -33,6 +33,10 @@ def rule(
     tools: Iterable[str] = (),
     transforms: bool = False,
     yields_to: Iterable[str] = (),
+    allow: Iterable[str] = (),
+    subject: Subject | None = None,
+    paths: Iterable[str] = (),
+    of_rules: Iterable[str] = (),
 ) -> Rule:
     """Build one frozen `Rule`."""
     return Rule(
@@ -53,4 +57,8 @@ def rule(
         tools=tuple(tools),
         transforms=transforms,
         yields_to=tuple(yields_to),
+        allow=tuple(allow),
+        subject=subject,
+        paths=tuple(paths),
+        of_rules=tuple(of_rules),
     )

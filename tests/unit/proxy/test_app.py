@@ -325,7 +325,10 @@ async def test_chunked_body_over_the_limit_is_413() -> None:
     assert pub.of(LLMResponse)[0].outcome == "rejected"
 
 
-async def test_percent_encoded_path_goes_upstream_unchanged() -> None:
+async def test_the_canonical_path_goes_upstream_escaped_once() -> None:
+    # Issue 9: what is judged is what is forwarded. The path is decoded once (as the
+    # backend would), then sent escaped so that the backend's one decoding gives it back;
+    # the query string is the client's, unchanged.
     seen: list[httpx.Request] = []
 
     def handler(request: httpx.Request) -> httpx.Response:
@@ -335,7 +338,7 @@ async def test_percent_encoded_path_goes_upstream_unchanged() -> None:
     app, _, _ = _app(handler)
     async with await _client(app) as client:
         await client.get("/v1/files/a%2Fb%20c?q=%2F")
-    assert seen[0].url.raw_path == b"/base/v1/files/a%2Fb%20c?q=%2F"
+    assert seen[0].url.raw_path == b"/base/v1/files/a/b%20c?q=%2F"
 
 
 async def test_head_keeps_the_backends_length() -> None:

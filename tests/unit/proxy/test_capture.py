@@ -7,8 +7,8 @@ from typing import Any
 import orjson
 import pytest
 
-from proxy.answers import parse_response_body
 from proxy.capture import build_request, build_response
+from proxy.dialects import parse_response_body
 from schemas.codec import decode, encode
 from schemas.events import LLMRequest, Provider
 
@@ -78,8 +78,9 @@ def test_anthropic_request_system_blocks_and_tool_results() -> None:
         ("system", "sys prompt"),
         ("user", "q"),
         ("assistant", '{"a":1}'),
-        ("user", "res"),
+        ("tool", "res"),  # what a tool returned is role `tool` in every dialect (issue 9)
     ]
+    assert [m.kind for m in evt.messages] == ["system", "message", "tool_call", "tool_result"]
     assert evt.tools == ["lookup"]
 
 

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from proxy.answers import Assembled
 from proxy.capture import build_request, build_response, build_window
+from proxy.dialects import Assembled
 from schemas.codec import decode, encode
 
 

@@ -166,6 +166,7 @@ async def test_custom_rule_override_can_turn_a_block_into_a_flag(tmp_path: Path)
     policy = tmp_path / "soft.yaml"
     policy.write_text(
         "overrides:\n  PI-001: {action: flag}\n  JB-001: {action: flag}\n  LK-001: {action: flag}\n"
+        "  ML-001: {action: flag}\n"
     )
     app, _, backend = _app(policy_files=[policy])
     resp = await _post(app, "/v1/chat/completions", _openai(INJECTION))
@@ -182,20 +183,21 @@ async def test_uncaptured_text_is_still_judged() -> None:
         assert "instructions" not in " ".join(m.content for m in req.messages)
 
 
-async def test_only_the_new_turn_is_judged() -> None:
-    # An injection earlier in the conversation (already judged when it was sent) does not
-    # block every later turn of the session.
-    body = {
-        "model": "gpt-4o",
-        "messages": [
-            {"role": "user", "content": INJECTION},
-            {"role": "assistant", "content": "I can't do that."},
-            {"role": "user", "content": BENIGN},
-        ],
-    }
+async def test_a_part_judged_once_is_not_judged_again() -> None:
+    # A conversation is resent whole on every turn: only the parts this session has not
+    # had judged are scanned (issue 9), so a long conversation is not re-scanned.
+    first = [{"role": "system", "content": "be brief"}, {"role": "user", "content": BENIGN}]
+    second = [
+        *first,
+        {"role": "assistant", "content": "merge_sorted"},
+        {"role": "user", "content": "And one for splitting a list in two?"},
+    ]
     app, _, backend = _app()
-    resp = await _post(app, "/v1/chat/completions", body)
-    assert resp.status_code == 200 and len(backend.calls) == 1
+    for messages in (first, second):
+        resp = await _post(app, "/v1/chat/completions", {"model": "gpt-4o", "messages": messages})
+        assert resp.status_code == 200
+    assert len(backend.calls) == 2
+    assert (app.policy.stats.parts_judged, app.policy.stats.parts_skipped) == (4, 2)
 
 
 async def test_a_secret_in_the_prompt_is_blocked() -> None:

@@ -5,8 +5,9 @@ from __future__ import annotations
 import pytest
 from pydantic import SecretStr
 
+from proxy.dialects import dialect_of
 from proxy.errors import UnknownBackend
-from proxy.routing import Router, dialect_of
+from proxy.routing import Router
 from proxy.settings import BackendConfig, ProxySettings
 
 

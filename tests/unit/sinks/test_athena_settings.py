@@ -19,7 +19,7 @@ def test_ddl_has_every_table_with_partition_projection() -> None:
         )
     assert ddl.count("'projection.enabled'='true'") == len(TABLES)
     assert (
-        "`messages` array<struct<role:string,content:string,name:string,tool_call_id:string>>"
+        "`messages` array<struct<role:string,content:string,name:string,tool_call_id:string,kind:string>>"
         in ddl
     )
     assert "`time` timestamp" in ddl and "`max_tokens` bigint" in ddl

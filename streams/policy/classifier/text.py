@@ -1,0 +1,73 @@
+"""The classifier's view of a text: folded words, cut into bounded chunks.
+
+Shared by training and run time so both see exactly the same bytes. A text is
+lower-cased, leetspeak-folded (0→o, 1→i, 3→e, 4→a, 5→s, 7→t, @→a, $→s) and
+punctuation becomes spaces, then words are joined by single spaces with a space
+at each end. Features are substrings of that form (" ignore all ", " instr"), so
+one RE2 set pass finds all of them. Long texts are cut into chunks of at most
+`CHUNK` bytes that overlap by `CHUNK - STRIDE`, each scored on its own, so a
+payload after a long benign document or many decoy runs is not diluted.
+"""
+
+from __future__ import annotations
+
+__all__ = ["CHUNK", "STRIDE", "candidates", "chunks", "fold"]
+
+CHUNK = 768
+STRIDE = 512
+STEM = 5
+
+
+def _table() -> bytes:
+    t = bytearray(range(256))
+    for c in range(256):
+        if c < 0x80 and not chr(c).isalnum():
+            t[c] = ord(" ")
+        elif ord("A") <= c <= ord("Z"):
+            t[c] = c + 32
+    for a, b in zip("013457@$", "oieastas", strict=True):
+        t[ord(a)] = ord(b)
+    return bytes(t)
+
+
+_FOLD = _table()
+
+
+def fold(text: str) -> bytes:
+    """Lower-cased, leet-folded words separated by single spaces, padded with spaces."""
+    data = (text if text.isascii() else text.lower()).encode("utf-8", "replace")
+    return b" " + b" ".join(data.translate(_FOLD).split()) + b" "
+
+
+def chunks(folded: bytes) -> list[bytes]:
+    """Overlapping chunks of at most `CHUNK` bytes, cut at spaces (each keeps its padding)."""
+    n = len(folded)
+    if n <= CHUNK:
+        return [folded]
+    out: list[bytes] = []
+    start = 0
+    while True:
+        end = min(n, start + CHUNK)
+        if end < n:
+            cut = folded.rfind(b" ", start + 1, end)
+            end = cut + 1 if cut > start else end
+        out.append(folded[start:end])
+        if end >= n:
+            return out
+        nxt = folded.rfind(b" ", start + 1, start + STRIDE + 1)
+        start = nxt if nxt > start else start + STRIDE
+
+
+def candidates(chunk: bytes) -> set[bytes]:
+    """Every feature present in a chunk: word 1-3 grams and 5-byte word stems (training)."""
+    words = chunk.split()
+    out: set[bytes] = set()
+    for i, w in enumerate(words):
+        out.add(b" " + w + b" ")
+        if len(w) >= STEM:
+            out.add(b" " + w[:STEM])
+        if i >= 1:
+            out.add(b" " + words[i - 1] + b" " + w + b" ")
+        if i >= 2:
+            out.add(b" " + words[i - 2] + b" " + words[i - 1] + b" " + w + b" ")
+    return out

@@ -1,0 +1,223 @@
+"""Train the injection/jailbreak/extraction classifier from packaged corpora (training only).
+
+    python -m streams.policy.classifier.train [--out streams/policy/classifier] [--seed 7]
+
+Reads every source in `corpora` (installed packages, no network), cuts texts into
+the chunks the run-time model scores, and fits a logistic regression in two
+steps: over every word 1-3 gram and stem seen at least twice, then again over
+the `--features` strongest of them, matched exactly as at run time (one RE2 set).
+Thresholds are picked on a validation split (never on a test source): the
+lowest score that keeps the validation false-positive rate under `--fpr`, for
+user text and, separately, for tool results. Writes `model.json.gz` and
+`manifest.json` (sources, package versions, row counts, command, sha256).
+Needs the `train` extra (scikit-learn); the run time does not.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import hashlib
+import json
+import sys
+import zlib
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from scipy import sparse
+from sklearn.feature_extraction.text import CountVectorizer
+from sklearn.linear_model import LogisticRegression
+
+from streams.policy.classifier.corpora import ATTACK_SOURCES, Row, load_all, manifest_sources
+from streams.policy.classifier.model import MANIFEST_FILE, MODEL_FILE, TextClassifier, sigmoid
+from streams.policy.classifier.text import CHUNK, STRIDE, candidates, chunks, fold
+
+__all__ = ["Fitted", "cross_corpus", "fit", "main", "split"]
+
+COMMAND = "python -m streams.policy.classifier.train"
+
+
+@dataclass
+class Fitted:
+    """A trained model plus the thresholds picked on validation data."""
+
+    model: TextClassifier
+    threshold: float
+    tool_threshold: float
+
+
+def split(row: Row) -> str:
+    """A stable train/val/test bucket for a row (by content hash, not by order)."""
+    h = zlib.crc32(row.text.encode("utf-8", "replace")) % 100
+    return "val" if h < 15 else "test" if h < 30 else "train"
+
+
+def _chunked(rows: Sequence[Row]) -> tuple[list[bytes], np.ndarray, np.ndarray]:
+    cs: list[bytes] = []
+    owner: list[int] = []
+    for i, r in enumerate(rows):
+        for c in chunks(fold(r.text)):
+            cs.append(c)
+            owner.append(i)
+    labels = np.array([rows[i].label for i in owner], dtype=np.int8)
+    return cs, labels, np.array(owner, dtype=np.int64)
+
+
+def _analyze(chunk: str) -> list[str]:
+    return [f.decode("utf-8", "replace") for f in candidates(chunk.encode())]
+
+
+def _presence(model: TextClassifier, cs: list[bytes]) -> sparse.csr_matrix:
+    m = model._set
+    indptr = [0]
+    indices: list[int] = []
+    for c in cs:
+        hits = m.Match(c) or ()
+        indices.extend(hits)
+        indptr.append(len(indices))
+    data = np.ones(len(indices), dtype=np.float32)
+    return sparse.csr_matrix((data, indices, indptr), shape=(len(cs), len(model.features)))
+
+
+def _row_scores(model: TextClassifier, rows: Sequence[Row]) -> np.ndarray:
+    return np.array([max(model.chunk_logits(chunks(fold(r.text)))) for r in rows])
+
+
+def _threshold(scores: np.ndarray, fpr: float) -> float:
+    """Lowest logit threshold whose false-positive rate on benign `scores` is at most `fpr`."""
+    if len(scores) == 0:
+        return 0.0
+    s = np.sort(scores)[::-1]
+    k = int(np.floor(fpr * len(s)))
+    return float(s[k]) + 1e-6 if k < len(s) else float(s[-1])
+
+
+def fit(train: Sequence[Row], val: Sequence[Row], n_features: int = 12000, c: float = 1.0,
+        fpr: float = 0.005) -> Fitted:  # fmt: skip
+    """Two-step logistic regression on `train`; thresholds from `val`."""
+    cs, y, _ = _chunked(train)
+    vec = CountVectorizer(analyzer=_analyze, binary=True, min_df=2)
+    x = vec.fit_transform([c.decode("utf-8", "replace") for c in cs])
+    lr = LogisticRegression(C=c, class_weight="balanced", max_iter=3000, solver="liblinear")
+    lr.fit(x, y)
+    names = vec.get_feature_names_out()
+    # Only features that point towards an attack: benign text then matches few of them, and
+    # one RE2 set pass stays fast (a set reports every pattern that matches, and common
+    # benign words would match in every chunk). The bias carries the benign side.
+    coef = lr.coef_[0]
+    order = [i for i in np.argsort(-coef) if coef[i] > 0][:n_features]
+    feats = [str(names[i]) for i in order]
+    probe = TextClassifier(feats, [0.0] * len(feats), 0.0, {})
+    x2 = _presence(probe, cs)
+    lr2 = LogisticRegression(C=c, class_weight="balanced", max_iter=3000, solver="liblinear")
+    lr2.fit(x2, y)
+    weights = [round(float(w), 5) for w in lr2.coef_[0]]
+    model = TextClassifier(feats, weights, float(lr2.intercept_[0]), {})
+    benign_val = [r for r in val if not r.label]
+    th = _worst_source_threshold(model, [r for r in benign_val if r.role != "tool"], fpr)
+    tth = max(th, _worst_source_threshold(model, [r for r in benign_val if r.role == "tool"], fpr))
+    return Fitted(model, th, tth)
+
+
+def _worst_source_threshold(model: TextClassifier, benign: Sequence[Row], fpr: float) -> float:
+    """The threshold that keeps every benign source's validation FPR within `fpr`.
+
+    Per source, not pooled: long documents are easy and plentiful, short requests are
+    few and hard; a pooled budget would be spent on the easy ones.
+    """
+    by_source: dict[str, list[Row]] = {}
+    for r in benign:
+        by_source.setdefault(r.source, []).append(r)
+    ths = [_threshold(_row_scores(model, rs), fpr) for rs in by_source.values() if len(rs) >= 20]
+    return max(ths) if ths else _threshold(_row_scores(model, benign), fpr)
+
+
+def _recall(f: Fitted, rows: Sequence[Row]) -> float:
+    if not rows:
+        return float("nan")
+    s = _row_scores(f.model, rows)
+    th = np.array([f.tool_threshold if r.role == "tool" else f.threshold for r in rows])
+    return float(np.mean(s >= th))
+
+
+def cross_corpus(rows: Sequence[Row], **kw: Any) -> list[dict[str, Any]]:
+    """For each attack source: train on the others, test on it (recall) and on held-out benign."""
+    table = []
+    for name in ATTACK_SOURCES:
+        train = [r for r in rows if r.source != name and split(r) == "train"]
+        val = [r for r in rows if r.source != name and split(r) == "val"]
+        f = fit(train, val, **kw)
+        attacks = [r for r in rows if r.source == name and r.label]
+        benign = [r for r in rows if not r.label and split(r) == "test" and r.source != name]
+        table.append({
+            "source": name,
+            "test_attacks": len(attacks),
+            "recall": round(_recall(f, attacks), 4),
+            "benign_test_rows": len(benign),
+            "benign_fpr": round(1 - _recall(f, [], ) if False else float(np.mean(
+                _row_scores(f.model, benign) >= np.array(
+                    [f.tool_threshold if r.role == "tool" else f.threshold for r in benign]))), 4),
+        })  # fmt: skip
+    return table
+
+
+def _write(out: Path, f: Fitted, rows: Sequence[Row], extra: dict[str, Any]) -> dict[str, Any]:
+    doc = {
+        "version": 1,
+        "chunk": CHUNK,
+        "stride": STRIDE,
+        # probabilities (the engine compares the sigmoid of a chunk's score)
+        "threshold": round(sigmoid(f.threshold), 6),
+        "tool_threshold": round(sigmoid(f.tool_threshold), 6),
+        "bias": f.model.bias,
+        "features": f.model.features,
+        "weights": f.model.weights,
+    }
+    raw = gzip.compress(json.dumps(doc, separators=(",", ":")).encode(), mtime=0)
+    (out / MODEL_FILE).write_bytes(raw)
+    manifest = {
+        "model": MODEL_FILE,
+        "sha256": hashlib.sha256(raw).hexdigest(),
+        "size_bytes": len(raw),
+        "features": len(f.model.features),
+        "command": COMMAND,
+        "python": sys.version.split()[0],
+        "sources": manifest_sources(list(rows)),
+        **extra,
+    }
+    (out / MANIFEST_FILE).write_text(json.dumps(manifest, indent=2) + "\n")
+    return manifest
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--out", type=Path, default=Path(__file__).resolve().parent)
+    ap.add_argument("--seed", type=int, default=7)
+    ap.add_argument("--features", type=int, default=12000)
+    ap.add_argument("--fpr", type=float, default=0.005, help="validation false-positive budget")
+    ap.add_argument("--cross-corpus", action="store_true", help="also print the cross-corpus table")
+    args = ap.parse_args(argv)
+    rows = load_all(args.seed)
+    kw = {"n_features": args.features, "fpr": args.fpr}
+    train = [r for r in rows if split(r) == "train"]
+    val = [r for r in rows if split(r) == "val"]
+    f = fit(train, val, **kw)
+    test = [r for r in rows if split(r) == "test"]
+    extra: dict[str, Any] = {
+        "seed": args.seed,
+        "validation_fpr_budget": args.fpr,
+        "rows": {"train": len(train), "val": len(val), "test": len(test)},
+        "test_recall": round(_recall(f, [r for r in test if r.label]), 4),
+        "test_benign_fpr": round(_recall(f, [r for r in test if not r.label]), 4),
+    }
+    if args.cross_corpus:
+        extra["cross_corpus"] = cross_corpus(rows, **kw)
+    manifest = _write(args.out, f, rows, extra)
+    print(json.dumps({k: v for k, v in manifest.items() if k != "sources"}, indent=2))
+
+
+if __name__ == "__main__":
+    main()
