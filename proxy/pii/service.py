@@ -12,9 +12,12 @@ Nothing here logs a value or a placeholder mapping.
 
 from __future__ import annotations
 
+import asyncio
 import logging
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import orjson
 
@@ -23,7 +26,7 @@ from proxy.pii.placeholders import Restorer
 from proxy.pii.policy import ActionTable
 from proxy.pii.settings import EntityAction
 from proxy.pii.store import MemoryVaultStore, RedisVaultStore, VaultStore
-from proxy.pii.transform import Transformed, apply, scan_body
+from proxy.pii.transform import Found, Transformed, apply, scan_body
 from proxy.pii.vault import KeyRing, SessionVault
 from proxy.settings import BackendConfig, ProxySettings
 from streams.policy.entities import EntityFinder
@@ -31,6 +34,8 @@ from streams.policy.entities import EntityFinder
 __all__ = ["PIIService", "PIIStats"]
 
 log = logging.getLogger(__name__)
+
+_T = TypeVar("_T")
 
 
 @dataclass(slots=True)
@@ -50,7 +55,7 @@ class PIIService:
 
     def __init__(
         self, finder: EntityFinder, table: ActionTable, vault: SessionVault, *, capture_raw: bool,
-        fail_closed: bool,
+        fail_closed: bool, offload_bytes: int = 65_536,
     ) -> None:  # fmt: skip
         self.finder = finder
         self.table = table
@@ -58,6 +63,8 @@ class PIIService:
         self.capture_raw = capture_raw
         self.fail_closed = fail_closed
         self.stats = PIIStats()
+        self.offload_bytes = offload_bytes
+        self._pool: ThreadPoolExecutor | None = None
 
     @classmethod
     def from_settings(cls, settings: ProxySettings, store: VaultStore | None = None) -> PIIService:
@@ -83,6 +90,7 @@ class PIIService:
             SessionVault(store, ring, s.vault_max_entries),
             capture_raw=s.capture == "raw",
             fail_closed=s.on_vault_down == "fail_closed",
+            offload_bytes=settings.inline_offload_bytes,
         )
 
     async def start(self) -> None:
@@ -90,6 +98,9 @@ class PIIService:
 
     async def stop(self) -> None:
         await self.vault.store.stop()
+        if self._pool is not None:
+            self._pool.shutdown(wait=False)
+            self._pool = None
 
     def active(self, backend: BackendConfig) -> bool:
         """Whether requests to `backend` need scanning at all."""
@@ -101,19 +112,36 @@ class PIIService:
         """(what was done, the body the audit event gets, the bytes to forward) for a request.
 
         Parses `body` itself (what the intake keeps of a huge body may be partial);
-        the audit gets the raw body back only under `capture: raw`.
+        the audit gets the raw body back only under `capture: raw`. Bodies over
+        `offload_bytes` are parsed, scanned and encoded on a worker thread, so the
+        event loop never waits on them.
         """
         if not body or not self.active(backend):
             return None, None, body
-        try:
-            parsed = orjson.loads(body)
-        except orjson.JSONDecodeError:
-            return None, None, body  # the intake answers malformed JSON itself
-        done = await self.transform(backend, session, parsed)
+        big = len(body) > self.offload_bytes
+        scanned = await self._cpu(big, self._scan, body)
+        if scanned is None:
+            return None, None, body  # not JSON: the intake answers that itself
+        parsed, found = scanned
+        done = await self._apply(backend, session, found)
         if done is None:
             return None, None, body
         audited = orjson.loads(body) if self.capture_raw else parsed
-        return done, audited, orjson.dumps(parsed)
+        return done, audited, await self._cpu(big, orjson.dumps, parsed)
+
+    def _scan(self, body: bytes) -> tuple[Any, list[Found]] | None:
+        try:
+            parsed = orjson.loads(body)
+        except orjson.JSONDecodeError:
+            return None
+        return parsed, scan_body(self.finder, parsed)
+
+    async def _cpu(self, off_loop: bool, fn: Callable[..., _T], *args: Any) -> _T:
+        if not off_loop:
+            return fn(*args)
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="mt-pii")
+        return await asyncio.get_running_loop().run_in_executor(self._pool, fn, *args)
 
     async def transform(
         self, backend: BackendConfig, session: str, body: Any
@@ -122,7 +150,11 @@ class PIIService:
 
         Raises EntityBlocked for a `block` type, VaultUnavailable when failing closed.
         """
-        found = scan_body(self.finder, body)
+        return await self._apply(backend, session, scan_body(self.finder, body))
+
+    async def _apply(
+        self, backend: BackendConfig, session: str, found: list[Found]
+    ) -> Transformed | None:
         if not found:
             return None
 

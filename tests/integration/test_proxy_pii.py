@@ -15,8 +15,8 @@ from typing import Any
 import httpx
 import pytest
 
-from proxy.dialects import parse_response_body
 from proxy.control import create_control_app
+from proxy.dialects import parse_response_body
 from proxy.enforcement import EnforcementService
 from proxy.pii.service import PIIService
 from proxy.pii.store import MemoryVaultStore, RedisVaultStore
