@@ -23,8 +23,13 @@ on (the standard preset; `--preset` picks another). Every request of a run is a
 new session (`X-Session-ID` per connection and request), so the inline check
 judges every part every time: the memory of judged parts does not flatter it.
 
+With `--wal` (default) it also measures the cost of `durability=wal`: a second proxy with
+the write-ahead log on, interleaved with the first at concurrency 1 (`wal_added_p50_ms`:
+its p50 minus the `memory` proxy's p50).
+
 `--json` prints one JSON line last: {"added_p50_ms", "added_p99_ms",
-"loaded_added_p99_ms", "rps_per_core", "direct_rps", "prompt_bytes", "inline_policy"}.
+"loaded_added_p99_ms", "rps_per_core", "direct_rps", "prompt_bytes", "inline_policy",
+"wal_added_p50_ms"}.
 """
 
 from __future__ import annotations
@@ -339,41 +344,54 @@ def run_queue_wait(pid: int) -> tuple[float, float]:
 # ---- the stack -------------------------------------------------------------------
 
 
+def start_proxy(
+    workdir: Path, broker: str, backend: str, name: str = "proxy", **extra_env: str
+) -> tuple[ManagedProcess, str]:
+    """`python -m proxy` on `broker` in front of `backend`; its process and URL."""
+    pport, cport = free_port(), free_port()
+    env = {
+        "MODELTRAIL_KAFKA__BOOTSTRAP_SERVERS": broker,
+        "MODELTRAIL_KAFKA__TOPIC_PREFIX": "bench.",
+        "MODELTRAIL_PROXY__HOST": "127.0.0.1",
+        "MODELTRAIL_PROXY__PORT": str(pport),
+        "MODELTRAIL_PROXY__CONTROL_PORT": str(cport),
+        "MODELTRAIL_PROXY__SPOOL_DIR": str(workdir / name / "spool"),
+        "MODELTRAIL_PROXY__BACKENDS": json.dumps([{"name": "fake", "url": backend}]),
+        "MODELTRAIL_PROXY__DEFAULT_BACKEND": "fake",
+        **extra_env,
+    }
+    proxy = ManagedProcess(
+        name,
+        [sys.executable, "-m", "proxy"],
+        log_path=workdir / f"{name}.log",
+        ready=lambda: port_open("127.0.0.1", pport) and port_open("127.0.0.1", cport),
+        env=env,
+    ).start()
+    return proxy, f"http://127.0.0.1:{pport}"
+
+
+def policy_env(preset: str = "standard", inline: bool = True) -> dict[str, str]:
+    """The inline policy of every proxy in the run (the classifier runs through the preset)."""
+    return {
+        "MODELTRAIL_PROXY__INLINE_POLICY": "true" if inline else "false",
+        "MODELTRAIL_PROXY__POLICY_PRESET": preset,
+    }
+
+
 def start_stack(
     workdir: Path, preset: str = "standard", inline: bool = True
 ) -> tuple[list[ManagedProcess], str, str]:
     broker = tansu_broker(None, workdir / "broker.log").start()
-    bport, pport, cport = free_port(), free_port(), free_port()
+    bport = free_port()
     backend = ManagedProcess(
         "fake-backend",
         [sys.executable, "-m", "modeltrail.embedded.fake_backend", "--port", str(bport)],
         log_path=workdir / "backend.log",
         ready=lambda: port_open("127.0.0.1", bport),
     ).start()
-    env = {
-        "MODELTRAIL_KAFKA__BOOTSTRAP_SERVERS": broker.address,
-        "MODELTRAIL_KAFKA__TOPIC_PREFIX": "bench.",
-        "MODELTRAIL_PROXY__HOST": "127.0.0.1",
-        "MODELTRAIL_PROXY__PORT": str(pport),
-        "MODELTRAIL_PROXY__CONTROL_PORT": str(cport),
-        "MODELTRAIL_PROXY__SPOOL_DIR": str(workdir / "spool"),
-        "MODELTRAIL_PROXY__BACKENDS": json.dumps(
-            [{"name": "fake", "url": f"http://127.0.0.1:{bport}"}]
-        ),
-        "MODELTRAIL_PROXY__DEFAULT_BACKEND": "fake",
-        "MODELTRAIL_PROXY__INLINE_POLICY": "true" if inline else "false",
-        "MODELTRAIL_PROXY__POLICY_PRESET": preset,
-        # Hook for the learned classifier (issue 9, `detect`): once the policy engine
-        # runs it, the preset above runs it inline too; nothing to change here.
-    }
-    proxy = ManagedProcess(
-        "proxy",
-        [sys.executable, "-m", "proxy"],
-        log_path=workdir / "proxy.log",
-        ready=lambda: port_open("127.0.0.1", pport) and port_open("127.0.0.1", cport),
-        env=env,
-    ).start()
-    return [proxy, backend, broker], f"http://127.0.0.1:{bport}", f"http://127.0.0.1:{pport}"
+    direct = f"http://127.0.0.1:{bport}"
+    proxy, proxied = start_proxy(workdir, broker.address, direct, **policy_env(preset, inline))
+    return [proxy, backend, broker], direct, proxied
 
 
 def proxy_stats(workdir: Path) -> str:
@@ -395,6 +413,12 @@ def main() -> None:
         "--no-inline", action="store_true", help="turn the proxy's inline policy check off"
     )
     ap.add_argument(
+        "--wal",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="also measure durability=wal against memory (wal_added_p50_ms)",
+    )
+    ap.add_argument(
         "--nice",
         type=int,
         default=0,
@@ -410,6 +434,22 @@ def main() -> None:
     try:
         with mp.get_context("spawn").Pool(1) as pool:
             d, p = pool.apply(_run_interleaved, ((direct, proxied, args.pairs),))
+            wal_added_p50 = None
+            if args.wal:
+                broker = procs[2].address  # type: ignore[attr-defined]
+                wal, wal_url = start_proxy(
+                    workdir,
+                    broker,
+                    direct,
+                    "proxy-wal",
+                    MODELTRAIL_PROXY__DURABILITY="wal",
+                    **policy_env(args.preset, not args.no_inline),
+                )
+                try:
+                    m, w = pool.apply(_run_interleaved, ((proxied, wal_url, args.pairs),))
+                finally:
+                    wal.stop()
+                wal_added_p50 = round(statistics.median(w) - statistics.median(m), 3)
         added_p50 = statistics.median(p) - statistics.median(d)
         added_p99 = pct(p, 99) - pct(d, 99)
         pid = procs[0].pid
@@ -460,6 +500,7 @@ def main() -> None:
         "direct_rps": round(direct_rps, 1),
         "prompt_bytes": len(BODY),
         "inline_policy": "off" if args.no_inline else args.preset,
+        "wal_added_p50_ms": wal_added_p50,
     }
     if args.json:
         print(json.dumps(detail))

@@ -1,8 +1,10 @@
 """End-to-end throughput and kill latency of one streams worker on the local broker.
 
-    .venv/bin/python bench/streams_throughput.py [--events 20000] [--bootstrap HOST:PORT] --json
+    .venv/bin/python bench/streams_throughput.py [--events 20000] [--bootstrap HOST:PORT] \
+        [--broker-storage memory|s3] --json
 
-Starts a Tansu broker (unless --bootstrap) and one `python -m streams` worker, waits
+Starts a Tansu broker (unless --bootstrap; memory storage, or s3 on an embedded
+SeaweedFS as `modeltrail up` runs it by default) and one `python -m streams` worker, waits
 until it is ready and warm, then:
 
 * throughput: pauses the worker (SIGSTOP), produces a backlog of realistic proxy
@@ -35,7 +37,7 @@ import orjson
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 from modeltrail.embedded.process import ManagedProcess
-from modeltrail.embedded.servers import tansu_broker
+from modeltrail.embedded.servers import start_broker
 from schemas.codec import encode
 from schemas.events import ChatMessage, LLMRequest, LLMResponse
 from schemas.kafka import ensure_topics
@@ -178,10 +180,10 @@ class Sentinels:
 
 async def run(args: argparse.Namespace) -> dict[str, float]:
     workdir = Path(tempfile.mkdtemp(prefix="streams-bench-"))
-    broker = None
+    broker = store = None
     bootstrap = args.bootstrap
     if not bootstrap:
-        broker = tansu_broker(None, workdir / "broker.log").start()
+        broker, store = start_broker(args.broker_storage, workdir / "broker", workdir)
         bootstrap = broker.address
     prefix = f"b{uuid.uuid4().hex[:8]}."
     kafka = KafkaSettings(bootstrap_servers=bootstrap, topic_prefix=prefix)
@@ -249,6 +251,8 @@ async def run(args: argparse.Namespace) -> dict[str, float]:
         worker.stop()
         if broker is not None:
             broker.stop()
+        if store is not None:
+            store.stop()
     result = {
         "events_per_s": round(len(events) / elapsed, 1),
         "events": float(len(events)),
@@ -324,6 +328,9 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=500)
     parser.add_argument("--kills", type=int, default=20, help="sessions for the kill latency")
     parser.add_argument("--bootstrap", default=None, help="use this broker instead of Tansu")
+    parser.add_argument(
+        "--broker-storage", default="memory", choices=["memory", "s3"], help="Tansu's storage"
+    )
     parser.add_argument("--preset", default="standard", choices=["minimal", "standard", "strict"])
     parser.add_argument("--profile", default=None, help="py-spy collapsed stacks to this file")
     parser.add_argument("--json", action="store_true", help="print the JSON result last")

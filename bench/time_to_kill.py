@@ -8,7 +8,7 @@ reports the session killed, which is the same registry the proxy checks before
 forwarding. The first attacks after start-up are a warm-up and not counted. After
 each attack one more request confirms the proxy answers 403.
 
-    .venv/bin/python bench/time_to_kill.py --json [--n 200]
+    .venv/bin/python bench/time_to_kill.py --json [--n 200] [--broker-storage s3|memory]
 
 The last line printed is `{"p50_ms": ..., "p99_ms": ..., "n": ...}`.
 """
@@ -127,6 +127,9 @@ def main() -> int:
     parser.add_argument("--json", action="store_true", help="print one JSON line last")
     parser.add_argument("--n", type=int, default=200, help="counted attacks (>= 200 for p99)")
     parser.add_argument("--warmup", type=int, default=10)
+    parser.add_argument(
+        "--broker-storage", default="s3", choices=["s3", "memory"], help="embedded broker storage"
+    )
     parser.add_argument("--poll-ms", type=float, default=2.0, help="control API poll interval")
     parser.add_argument("--timeout", type=float, default=10.0, help="seconds per attack")
     parser.add_argument(
@@ -138,6 +141,7 @@ def main() -> int:
         opts = StackOptions(
             data_dir=Path(tmp),
             kafka_port=free_port(),
+            broker_storage=args.broker_storage,
             port=free_port(),
             control_port=free_port(),
             extra_env=dict(kv.split("=", 1) for kv in args.env),
@@ -165,6 +169,7 @@ def main() -> int:
         "p50_ms": round(statistics.median(samples), 2),
         "p99_ms": round(percentile(samples, 99), 2),
         "n": len(samples),
+        "broker_storage": args.broker_storage,
     }
     print(
         f"max {max(samples):.1f} ms, mean {statistics.fmean(samples):.1f} ms; stages {stages}",

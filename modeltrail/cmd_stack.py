@@ -44,6 +44,14 @@ def up(
         None, help="external Kafka bootstrap servers (no embedded broker)"
     ),
     kafka_port: int = typer.Option(9092, help="port of the embedded broker"),
+    broker_storage: str = typer.Option(
+        "s3",
+        help="embedded broker storage: s3 (SeaweedFS under the data dir, survives restarts) "
+        "or memory (fastest; a broker restart loses what the sink has not written yet)",
+    ),
+    restart_limit: int = typer.Option(
+        5, min=1, help="deaths of one part within 5 minutes before the stack gives up"
+    ),
     topic_prefix: str = typer.Option("", help="prefix of every topic name"),
     redis: str | None = typer.Option(None, help="Redis URL: turns the redis session store on"),
     s3: str | None = typer.Option(None, help="write the trail to s3://bucket/prefix"),

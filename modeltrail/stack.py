@@ -14,10 +14,12 @@ from typing import Literal
 from urllib.parse import urlparse
 
 __all__ = [
+    "EMBEDDED_FILE_SPAN_S",
     "PARTS",
     "START_ORDER",
     "STOP_ORDER",
     "BackendSpec",
+    "BrokerStorage",
     "Part",
     "StackOptions",
     "client_env_lines",
@@ -27,15 +29,34 @@ __all__ = [
 
 Provider = Literal["openai", "anthropic", "ollama", "passthrough"]
 PROVIDERS: tuple[Provider, ...] = ("openai", "anthropic", "ollama", "passthrough")
-Part = Literal["broker", "fake-backend", "sink", "streams", "proxy"]
+Part = Literal["broker-store", "broker", "fake-backend", "sink", "streams", "proxy"]
+BrokerStorage = Literal["s3", "memory"]
 
-#: Every part in start order: consumers are up before the proxy produces, so the
+#: Every part in start order: the broker's object store (SeaweedFS, with `s3`
+#: broker storage) before the broker, consumers before the proxy produces, so the
 #: first request is judged and archived.
-START_ORDER: tuple[Part, ...] = ("broker", "fake-backend", "sink", "streams", "proxy")
+START_ORDER: tuple[Part, ...] = (
+    "broker-store",
+    "broker",
+    "fake-backend",
+    "sink",
+    "streams",
+    "proxy",
+)
 #: Stop order: the proxy drains first (its last events still reach Kafka), the
 #: fake backend once nothing calls it, then streams (last verdicts), then the sink
-#: (flushes its last files), and the broker last.
-STOP_ORDER: tuple[Part, ...] = ("proxy", "fake-backend", "streams", "sink", "broker")
+#: (flushes its last files), the broker, and its store last.
+STOP_ORDER: tuple[Part, ...] = (
+    "proxy",
+    "fake-backend",
+    "streams",
+    "sink",
+    "broker",
+    "broker-store",
+)
+#: Event-time span (and wall-clock age) of one trail file in the embedded stack:
+#: the most a broker crash can take from the trail (README: what can be lost).
+EMBEDDED_FILE_SPAN_S = 10
 PARTS = START_ORDER
 
 DEMO_BACKEND = "demo"
@@ -82,6 +103,8 @@ class StackOptions:
     data_dir: Path = Path("./modeltrail-data")
     kafka: str | None = None
     kafka_port: int = 9092
+    broker_storage: BrokerStorage = "s3"
+    restart_limit: int = 5  # deaths of one part within 5 minutes before `up` gives up
     topic_prefix: str = ""
     redis: str | None = None
     s3: str | None = None
@@ -101,6 +124,8 @@ class StackOptions:
             parsed = urlparse(self.s3)
             if parsed.scheme != "s3" or not parsed.netloc:
                 raise ValueError(f"--s3 {self.s3!r}: expected s3://bucket/prefix")
+        if self.broker_storage not in ("s3", "memory"):
+            raise ValueError(f"--broker-storage {self.broker_storage!r}: expected s3 or memory")
         names = [b.name for b in self.backends]
         if len(names) != len(set(names)):
             raise ValueError(f"backend names must be unique: {names}")
@@ -117,6 +142,11 @@ class StackOptions:
         return self.kafka is None
 
     @property
+    def broker_dir(self) -> Path:
+        """Where the embedded broker's object store keeps its data (`s3` storage)."""
+        return self.data_dir / "broker"
+
+    @property
     def logs_dir(self) -> Path:
         return self.data_dir / "logs"
 
@@ -129,7 +159,9 @@ class StackOptions:
         """The parts this stack runs, in start order."""
         skip: set[str] = set()
         if not self.embedded_broker:
-            skip.add("broker")
+            skip.update(("broker", "broker-store"))
+        if self.broker_storage == "memory":
+            skip.add("broker-store")
         if not self.use_demo_backend:
             skip.add("fake-backend")
         return tuple(p for p in START_ORDER if p not in skip)
@@ -172,6 +204,8 @@ def part_envs(
         "MODELTRAIL_PROXY__CONTROL_PORT": str(opts.control_port),
         "MODELTRAIL_PROXY__BACKENDS": json.dumps(backends, separators=(",", ":")),
         "MODELTRAIL_PROXY__SPOOL_DIR": str(opts.data_dir / "spool"),
+        # Operator kills and resumes outlive the in-memory broker here.
+        "MODELTRAIL_PROXY__COMMAND_JOURNAL": str(opts.data_dir / "commands.journal"),
         "MODELTRAIL_PROXY__SESSION_STORE": "redis" if opts.redis else "memory",
     }
     if not opts.s3:
@@ -185,7 +219,16 @@ def part_envs(
         streams["MODELTRAIL_STREAMS__POLICY_PRESET"] = opts.policy_preset
         proxy["MODELTRAIL_PROXY__POLICY_PRESET"] = opts.policy_preset
     # A short idle flush: the trail of a quiet dev stack is queryable within seconds.
-    sink = {**common, "MODELTRAIL_SINK__TARGET": opts.trail, "MODELTRAIL_SINK__IDLE_FLUSH_S": "2"}
+    # Files close after EMBEDDED_FILE_SPAN_S of event time or of age, so a broker
+    # crash (memory storage) loses at most that window of the trail.
+    span = str(EMBEDDED_FILE_SPAN_S)
+    sink = {
+        **common,
+        "MODELTRAIL_SINK__TARGET": opts.trail,
+        "MODELTRAIL_SINK__IDLE_FLUSH_S": "2",
+        "MODELTRAIL_SINK__MAX_SPAN_S": span,
+        "MODELTRAIL_SINK__MAX_OPEN_S": span,
+    }
     if opts.s3_endpoint:
         sink["MODELTRAIL_SINK__S3_ENDPOINT_URL"] = opts.s3_endpoint
     if opts.s3_region:
@@ -212,7 +255,10 @@ def status_rows(
         ("control API", f"{control}/control/health"),
         ("dashboard", f"{control}/ui/"),
         ("metrics", f"{control}/metrics"),
-        ("kafka", bootstrap + ("" if opts.embedded_broker else " (external)")),
+        (
+            "kafka",
+            bootstrap + (f" ({opts.broker_storage})" if opts.embedded_broker else " (external)"),
+        ),
         ("session store", f"redis ({_redact(opts.redis)})" if opts.redis else "memory"),
         ("audit trail", opts.trail),
         ("logs", str(opts.logs_dir)),

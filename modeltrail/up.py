@@ -4,11 +4,17 @@ Each part is a `ManagedProcess` with its log under `<data-dir>/logs/<part>.log`.
 Start order and stop order come from `modeltrail.stack`; stopping sends SIGTERM to
 one part at a time and waits for it, so the proxy drains before streams stop and
 the sink flushes its last files before the broker goes away.
+
+Once running, the stack is supervised (`modeltrail.supervise`): a part that dies
+is reported and restarted with backoff while the others keep serving (the proxy
+spools through a broker outage). It stops on Ctrl-C/SIGTERM, or when a part keeps
+failing.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import re
 import signal
 import sys
@@ -27,9 +33,10 @@ from rich.table import Table
 from rich.text import Text
 
 from modeltrail.embedded.process import ManagedProcess, ProcessDied, free_port, port_open
-from modeltrail.embedded.servers import tansu_broker
+from modeltrail.embedded.servers import BROKER_BUCKET, ensure_bucket, s3_gateway, tansu_broker
 from modeltrail.healthcheck import http_ok
 from modeltrail.stack import STOP_ORDER, Part, StackOptions, part_envs, status_rows
+from modeltrail.supervise import RestartPolicy, Supervisor
 from schemas.kafka import ensure_topics
 from schemas.settings import KafkaSettings
 
@@ -46,6 +53,9 @@ STOP_TIMEOUTS: dict[Part, float] = {
     "streams": 20.0,
     "sink": 30.0,
     "broker": 10.0,
+    # SeaweedFS does not exit on SIGTERM (its S3 gateway keeps retrying its stopped
+    # filer); the broker is already stopped and a SIGKILL loses no written object.
+    "broker-store": 3.0,
 }
 START_TIMEOUTS: dict[Part, float] = {"streams": 120.0, "sink": 60.0, "proxy": 60.0}
 
@@ -56,19 +66,30 @@ class StackError(RuntimeError):
 
 @dataclass
 class LogReady:
-    """Ready once the log shows a ready line, or the process stayed up `settle_s` and logged."""
+    """Ready once the log shows a ready line, or the process stayed up `settle_s` and logged.
+
+    Only what this run wrote counts: a restarted part appends to the log of the
+    previous one, whose ready line must not make the new one look ready.
+    """
 
     path: Path
     pattern: re.Pattern[str]
     settle_s: float = 3.0
     _since: float | None = None
+    _offset: int = field(init=False, default=0)
+
+    def __post_init__(self) -> None:
+        with contextlib.suppress(OSError):
+            self._offset = self.path.stat().st_size
 
     def __call__(self) -> bool:
         now = time.monotonic()
         if self._since is None:
             self._since = now
         try:
-            text = self.path.read_text(errors="replace")[-65_536:]
+            with self.path.open("rb") as fh:
+                fh.seek(max(self._offset, fh.seek(0, 2) - 65_536))
+                text = fh.read().decode(errors="replace")
         except OSError:
             return False
         if self.pattern.search(text):
@@ -96,9 +117,12 @@ class Stack:
     states: dict[str, PartState] = field(default_factory=dict)
     bootstrap: str = ""
     fake_url: str | None = None
+    store_port: int = 0  # S3 port of the broker's store; fixed for the stack's life
 
     def __post_init__(self) -> None:
         self.bootstrap = self.opts.kafka or f"127.0.0.1:{self.opts.kafka_port}"
+        if "broker-store" in self.opts.parts():
+            self.store_port = free_port()
         if not self.opts.embedded_broker:
             self.states["topics"] = PartState("topics")
         for name in self.opts.parts():
@@ -125,8 +149,11 @@ class Stack:
     def build(self, part: Part) -> ManagedProcess:
         """The ManagedProcess of one part (the fake backend first, for its URL)."""
         log = self.log_path(part)
+        if part == "broker-store":
+            return s3_gateway(self.opts.broker_dir, log, self.store_port)
         if part == "broker":
-            return tansu_broker(self.opts.kafka_port, log)
+            store = f"http://127.0.0.1:{self.store_port}" if self.store_port else None
+            return tansu_broker(self.opts.kafka_port, log, s3_endpoint=store)
         if part == "fake-backend":
             port = free_port()
             self.fake_url = f"http://127.0.0.1:{port}"
@@ -187,8 +214,39 @@ class Stack:
                 self._set(part, "failed", "see log below")
                 raise StackError(str(exc)) from exc
             self._set(part, "ready")
-            if part == "broker":
-                self._create_topics()
+            self._after_start(part)
+
+    def _after_start(self, part: Part) -> None:
+        """What a part needs once up: the broker's bucket, the topics (again, after a reset)."""
+        if part == "broker-store":
+            try:
+                ensure_bucket(f"http://127.0.0.1:{self.store_port}", BROKER_BUCKET)
+            except RuntimeError as exc:
+                raise StackError(str(exc)) from exc
+        if part == "broker":
+            self._create_topics()
+
+    def restart(self, part: str) -> None:
+        """Start a dead part again (same ports and env); raises StackError or ProcessDied."""
+        name: Part = next(p for p in self.processes if p == part)
+        self._set(name, "starting", "restarting")
+        proc = self.build(name)
+        self.processes[name] = proc
+        try:
+            proc.start()
+        except ProcessDied:
+            self._set(name, "failed", "restart failed")
+            raise
+        self._set(name, "ready")
+        self._after_start(name)
+
+    def dead_parts(self) -> list[str]:
+        """The started parts that are no longer running."""
+        return [part for part, proc in self.processes.items() if not proc.alive]
+
+    def exit_code(self, part: str) -> int | None:
+        proc = self.processes[part]  # type: ignore[index]
+        return proc.proc.returncode if proc.proc else None
 
     def _create_topics(self) -> None:
         self._set("topics", "starting")
@@ -201,13 +259,6 @@ class Stack:
             self._set("topics", "failed", str(exc))
             raise StackError(f"could not create topics on {self.bootstrap}: {exc}") from exc
         self._set("topics", "ready", f"{len(names)} topics")
-
-    def dead(self) -> Part | None:
-        """The first started part that is no longer running, if any."""
-        for part, proc in self.processes.items():
-            if not proc.alive:
-                return part
-        return None
 
     def stop(self, on_stopped: Callable[[str, int | None], None] | None = None) -> None:
         """Stop the parts one at a time in STOP_ORDER; a second Ctrl-C kills the rest."""
@@ -282,11 +333,29 @@ def _sigterm_as_interrupt() -> Iterator[None]:
         signal.signal(signal.SIGTERM, previous)
 
 
-def run_up(opts: StackOptions, console: Console | None = None, *, poll_s: float = 0.5) -> int:
-    """Start the stack, wait for Ctrl-C/SIGTERM or a dead part, stop in order; exit code."""
+def run_up(
+    opts: StackOptions,
+    console: Console | None = None,
+    *,
+    poll_s: float = 0.5,
+    policy: RestartPolicy | None = None,
+) -> int:
+    """Start the stack, supervise it until Ctrl-C/SIGTERM or a part keeps failing; exit code."""
     console = console or Console()
     stack = Stack(opts)
     code = 0
+
+    def report(part: str, what: str) -> None:
+        proc = stack.processes.get(part)  # type: ignore[call-overload]
+        if what == "restarted" or proc is None:
+            console.print(f"[green]{part} {what}[/green]")
+            return
+        console.print(
+            Panel(
+                proc.tail(), title=f"{part} {what}", subtitle=str(proc.log_path), border_style="red"
+            )
+        )
+
     with _sigterm_as_interrupt():
         try:
             with Live(_Live(stack), console=console, refresh_per_second=8, transient=False):
@@ -294,17 +363,10 @@ def run_up(opts: StackOptions, console: Console | None = None, *, poll_s: float 
             console.line()
             console.print(stack.status_table())
             console.print("[dim]Ctrl-C stops the stack (proxy drains, sink flushes).[/dim]")
-            while (dead := stack.dead()) is None:
+            policy = policy or RestartPolicy(max_failures=opts.restart_limit)
+            supervisor = Supervisor(stack, report, policy)
+            while supervisor.step():
                 time.sleep(poll_s)
-            proc = stack.processes[dead]
-            console.print(
-                Panel(
-                    proc.tail(),
-                    title=f"{dead} exited with {proc.proc.returncode if proc.proc else '?'}",
-                    subtitle=str(proc.log_path),
-                    border_style="red",
-                )
-            )
             code = 1
         except StackError as exc:
             console.line()

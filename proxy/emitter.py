@@ -16,6 +16,16 @@ When the broker is unreachable, `on_broker_down` decides:
   were already queued are dropped and counted.
 - `fail_open`: events are dropped and counted; traffic continues.
 
+A failed spool write never drops a batch and a full spool follows
+`on_spool_full` (see `proxy.divert`); while records wait in memory for a
+retried write, later events queue up behind them, in order.
+
+Durability (`wal`): `publish()` also writes the event to a write-ahead log
+(`proxy.wal`) before returning, so the request path has it on disk before the
+response completes; the log is committed as events are acked or spooled, and
+replayed (into the spool, in order, ahead of new events) at the next start.
+With `memory` an event sits only in memory until the broker acks it.
+
 The queue is bounded (`queue_size`) to protect memory. An event that finds it
 full:
 - `spool`: is spilled to the spool, nothing lost. The queued events move ahead
@@ -40,15 +50,19 @@ from typing import Literal
 from aiokafka.errors import KafkaError
 
 from proxy.broker_link import BrokerLink
+from proxy.divert import SpoolFront, SpoolFullMode
 from proxy.errors import BrokerUnavailable
 from proxy.metrics import ProxyMetrics
 from proxy.settings import ProxySettings
 from proxy.spool import Spool, SpoolRecord
+from proxy.wal import WriteAheadLog
 from schemas.codec import encode, encode_key
 from schemas.events import EventEnvelope
 from schemas.settings import KafkaSettings
 
 __all__ = ["BrokerMode", "Emitter", "build_emitter"]
+
+_Item = EventEnvelope | SpoolRecord  # an event, or (with `wal`) its record, encoded once
 
 log = logging.getLogger(__name__)
 
@@ -64,6 +78,8 @@ class Emitter:
         *,
         mode: BrokerMode = "spool",
         spool: Spool | None = None,
+        wal: WriteAheadLog | None = None,
+        on_spool_full: SpoolFullMode = "fail_closed",
         queue_size: int = 10_000,
         linger_ms: int = 5,
         gather_ms: float = 3.0,
@@ -78,8 +94,9 @@ class Emitter:
         self.mode = mode
         self.spool = spool
         # None is a wake-up for the drain: spilled events are waiting (spool mode).
-        self._queue: asyncio.Queue[EventEnvelope | None] = asyncio.Queue(queue_size)
-        self._overflow: list[EventEnvelope] = []
+        # With `wal` the request path encodes each event once: the queue holds records.
+        self._queue: asyncio.Queue[_Item | None] = asyncio.Queue(queue_size)
+        self._overflow: list[_Item] = []
         self._spilling = self._wake_pending = False
         self._admit = max(1, queue_size - queue_size // 10)
         self._gather_s = gather_ms / 1000
@@ -104,6 +121,16 @@ class Emitter:
             self._count = {
                 f: metrics.events.labels(f).inc for f in ("sent", "spooled", "replayed", "dropped")
             }
+            self._count["failed"] = metrics.spool_write_failures.inc
+        self._front = SpoolFront(
+            spool if mode == "spool" else None,
+            wal,
+            on_full=on_spool_full,
+            max_unwritten=queue_size,
+            drop=self._drop,
+            spooled=self._spooled,
+            failed=self._count.get("failed", _ignore),
+        )
 
     # ---- lifecycle -------------------------------------------------------
 
@@ -112,9 +139,10 @@ class Emitter:
         if self._started:
             return
         self._started = True
-        if self.spool is not None:
-            self.spool.open()
-        if await self._connect() and (self.spool is None or self.spool.empty):
+        self._front.open()
+        connected = await self._connect()
+        await self._front.recover(self._send)
+        if connected and (self.spool is None or self.spool.empty):
             self._healthy = True
         elif self.spool is not None and self._link.connected:
             await self._replay()
@@ -141,13 +169,14 @@ class Emitter:
                 await task
         self._tasks = []
         leftover = [self._queue.get_nowait() for _ in range(self._queue.qsize())]
-        if any(e is not None for e in leftover):
-            await self._divert([self._record(e) for e in leftover if e is not None])
+        left = [self._record(e) for e in leftover if e is not None]
+        if left:
+            await self._divert(left)
+            self._front.settled(len(left))
         await self._flush_overflow()  # replayed at the next start
         self._spilling = self._wake_pending = False
         await self._link.close()
-        if self.spool is not None:
-            self.spool.close()
+        self._front.close()
         self._healthy = False
         self._started = False
         log.info("emitter_stopped", extra=self.stats())
@@ -163,24 +192,29 @@ class Emitter:
 
     def publish(self, event: EventEnvelope) -> bool:
         """Enqueue an event; never blocks. Full queue: spilled (`spool`), else dropped (False)."""
+        rec = self._record(event) if self._front.wal is not None else None
+        item: _Item = event if rec is None else rec
         if self._spilling:
-            self._spill(event)
-            return True
-        try:
-            self._queue.put_nowait(event)
-            return True
-        except asyncio.QueueFull:
-            if self.mode == "spool":
+            self._spill(item)
+        else:
+            try:
+                self._queue.put_nowait(item)
+            except asyncio.QueueFull:
+                if self.mode != "spool":
+                    self._drop(1)
+                    return False
                 # Everything queued is older: it goes to the spool first, in order.
                 self._overflow = [e for e in self._drain_queue() if e is not None]
                 self._spilling = True
-                self._spill(event)
-                return True
-            self._drop(1)
-            return False
+                self._spill(item)
+        if rec is not None:
+            self._front.log_event(rec)
+        return True
 
     def accepting(self) -> bool:
         """False in `fail_closed` mode while the broker is down or the queue nearly full."""
+        if self._front.full and not self._front.has_room():
+            return False
         if self.mode != "fail_closed":
             return True
         return self._healthy and self._queue.qsize() < self._admit
@@ -215,19 +249,24 @@ class Emitter:
             "replayed": self.replayed,
             "spilling": self._spilling,
             "spool_bytes": self.spool.pending_bytes if self.spool else 0,
+            "spool_full": self._front.full,
+            "spool_write_failures": self._front.write_failures,
+            "durability": "wal" if self._front.wal is not None else "memory",
         }
 
     # ---- internals ---------------------------------------------------------
 
-    def _record(self, event: EventEnvelope) -> SpoolRecord:
-        return self._topic_of[type(event)], encode_key(event), encode(event)
+    def _record(self, item: _Item) -> SpoolRecord:
+        if isinstance(item, tuple):
+            return item
+        return self._topic_of[type(item)], encode_key(item), encode(item)
 
-    def _drain_queue(self) -> list[EventEnvelope | None]:
+    def _drain_queue(self) -> list[_Item | None]:
         return [self._queue.get_nowait() for _ in range(self._queue.qsize())]
 
-    def _spill(self, event: EventEnvelope) -> None:
-        """Hold `event` for the spool and make sure the drain wakes up to write it."""
-        self._overflow.append(event)
+    def _spill(self, item: _Item) -> None:
+        """Hold `item` for the spool and make sure the drain wakes up to write it."""
+        self._overflow.append(item)
         if not self._wake_pending:
             with contextlib.suppress(asyncio.QueueFull):  # cannot be full: spilling empties it
                 self._queue.put_nowait(None)
@@ -235,9 +274,12 @@ class Emitter:
 
     async def _flush_overflow(self) -> None:
         """Write spilled events to the spool in order (with the lock held, or after stop)."""
-        while self._overflow:
+        if self._front.unwritten:
+            await self._divert([])
+        while self._overflow and not self._front.unwritten:
             events, self._overflow = self._overflow, []
             await self._divert([self._record(e) for e in events])
+            self._front.settled(len(events))
 
     async def _unspill(self) -> None:
         """Spilled events waiting: replay them now if the broker is up, else only store them."""
@@ -271,13 +313,15 @@ class Emitter:
 
     async def _divert(self, records: list[SpoolRecord]) -> None:
         """Broker down: spool the records (mode `spool`) or drop and count them."""
-        if self.spool is not None and self.mode == "spool":
-            await asyncio.to_thread(self.spool.append, records)
-            self.spooled += len(records)
-            if self._count:
-                self._count["spooled"](len(records))
-        else:
+        if self._front.spool is None:
             self._drop(len(records))
+        elif not await self._front.write(records):
+            self._spilling = True  # later events queue up behind the unwritten ones
+
+    def _spooled(self, n: int) -> None:
+        self.spooled += n
+        if self._count:
+            self._count["spooled"](n)
 
     async def _drain(self) -> None:
         while True:
@@ -294,13 +338,14 @@ class Emitter:
                 records = [self._record(e) for e in batch if e is not None]
                 if records:
                     async with self._lock:
-                        if self._healthy:
+                        if self._healthy and not self._front.unwritten:
                             failed = await self._send(records)
                             if failed:
                                 self._mark_down()
                                 await self._divert(failed)
                         else:
                             await self._divert(records)
+                        self._front.settled(len(records))
                 if self._spilling and len(records) < len(batch):
                     await self._unspill()
             except Exception:  # top-level loop: log and keep draining
@@ -337,6 +382,9 @@ class Emitter:
         while True:
             async with self._lock:
                 await self._flush_overflow()
+                if self._front.unwritten:  # the spool is failing: stay down, retry later
+                    self._mark_down()
+                    return
                 spool = self.spool
                 batch = spool.read(self._batch_max) if spool is not None else []
                 if not batch:
@@ -361,15 +409,29 @@ class Emitter:
                     self._count["replayed"](n_ok)
 
 
+def _ignore(n: int) -> None:
+    pass
+
+
 def build_emitter(settings: ProxySettings, metrics: ProxyMetrics | None = None) -> Emitter:
-    """The emitter the settings ask for (with its spool in `spool` mode)."""
-    spool = None
+    """The emitter the settings ask for (with its spool in `spool` mode, its log for `wal`)."""
+    spool = wal = None
+    cap = settings.spool_max_bytes
     if settings.on_broker_down == "spool":
-        spool = Spool(settings.spool_dir, fsync=settings.spool_fsync)
+        spool = Spool(settings.spool_dir, fsync=settings.spool_fsync, max_bytes=cap)
+    if settings.durability == "wal":
+        wal = WriteAheadLog(
+            Spool(
+                settings.spool_dir / "wal", fsync="never", compact_bytes=4 << 20, lazy_position=True
+            ),
+            fsync_interval_s=settings.wal_fsync_ms / 1000,
+        )
     return Emitter(
         settings.kafka,
         mode=settings.on_broker_down,
         spool=spool,
+        wal=wal,
+        on_spool_full=settings.on_spool_full,
         queue_size=settings.queue_size,
         linger_ms=settings.emit_linger_ms,
         gather_ms=settings.emit_gather_ms,

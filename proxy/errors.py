@@ -12,6 +12,7 @@
         ├── UpstreamUnreachable  502 connection refused / reset / DNS
         └── UpstreamTimeout      504 connect or read timeout
     SpoolError                   the local spool is unreadable or unwritable (not HTTP)
+    └── SpoolFull                the spool reached `spool_max_bytes`
 
 `error_body` renders any of them in the backend's own error shape (OpenAI,
 Anthropic or Ollama), so clients parse proxy errors like backend errors.
@@ -31,6 +32,7 @@ __all__ = [
     "ProxyError",
     "SessionKilled",
     "SpoolError",
+    "SpoolFull",
     "UnknownBackend",
     "UpstreamError",
     "UpstreamTimeout",
@@ -115,6 +117,10 @@ class SpoolError(Exception):
     """The durable spool cannot be read or written; never retriable in-process."""
 
     retriable = False
+
+
+class SpoolFull(SpoolError):
+    """An append would pass the spool's size cap; nothing was written."""
 
 
 def error_body(provider: Provider, err: ProxyError) -> bytes:

@@ -76,6 +76,11 @@ class ProxyMetrics:
         self.spool_bytes = Gauge(
             "modeltrail_proxy_spool_bytes", "Bytes in the local spool not yet acked", registry=r
         )
+        self.spool_write_failures = Counter(
+            "modeltrail_proxy_spool_write_failures",
+            "Spool writes that failed (their events wait in memory for a retry)",
+            registry=r,
+        )
         self.broker_up = Gauge(
             "modeltrail_proxy_broker_up", "1 when events go straight to Kafka", registry=r
         )

@@ -72,6 +72,25 @@ class ProxySettings(BaseSettings):
     spool_fsync: Literal["batch", "never"] = Field(
         default="batch", description="fsync each spooled batch (survives a crash) or never"
     )
+    spool_max_bytes: int = Field(
+        default=1 << 30, gt=0, description="cap of the spool (and of the write-ahead log)"
+    )
+    on_spool_full: Literal["fail_closed", "drop"] = Field(
+        default="fail_closed",
+        description="spool at its cap: refuse new requests (503) or drop events (counted)",
+    )
+    wal_fsync_ms: int = Field(
+        default=100,
+        ge=0,
+        description="wal: fsync the log this often off the request path (a machine crash "
+        "loses at most this window; a process crash nothing); 0: never",
+    )
+    durability: Literal["memory", "wal"] = Field(
+        default="memory",
+        description="memory: queued events live in memory until the broker acks them (a "
+        "SIGKILL loses them); wal: each event is written to a log under spool_dir before "
+        "the response completes and replayed at start (a SIGKILL loses nothing acknowledged)",
+    )
     stream_window_chars: int = 2048
     stream_window_overlap: int = 128
     upstream_max_connections: int = Field(default=1000, description="pooled upstream connections")
@@ -140,6 +159,11 @@ class ProxySettings(BaseSettings):
         default=True,
         description="refuse to start when session.commands cannot be replayed; false: start "
         "degraded (kills from the Redis mirror only) and keep retrying",
+    )
+    command_journal: Path | None = Field(
+        default=None,
+        description="file keeping operator kills and resumes across broker restarts "
+        "(published again after a broker reset); the embedded stack sets it",
     )
     violations_lookback_s: float = Field(
         default=86400.0,

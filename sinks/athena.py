@@ -1,6 +1,11 @@
 """Athena DDL for the trail: one external table per event type, with partition projection.
 
 Pure: derived from the same Arrow schemas the sink writes, so the DDL never drifts.
+
+Each event type gets an external table `<table>_raw` over its files and a view
+`<table>` that keeps one row per `event_id`: spool replays and producer retries
+can put one event on the broker twice (each copy at its own offset), and the
+view makes the trail read exactly once per event.
 """
 
 from __future__ import annotations
@@ -57,7 +62,7 @@ def athena_ddl(
         location = f"s3://{parsed.root}/{table_prefix(parsed.prefix, table)}"
         columns = ",\n".join(f"  `{f.name}` {hive_type(f.type)}" for f in schema)
         statements.append(
-            f"CREATE EXTERNAL TABLE IF NOT EXISTS `{database}`.`{table}` (\n{columns}\n)\n"
+            f"CREATE EXTERNAL TABLE IF NOT EXISTS `{database}`.`{table}_raw` (\n{columns}\n)\n"
             "PARTITIONED BY (`dt` string, `hour` string)\n"
             "STORED AS PARQUET\n"
             f"LOCATION '{location}'\n"
@@ -75,4 +80,17 @@ def athena_ddl(
             f"  'storage.location.template'='{location}dt=${{dt}}/hour=${{hour}}/'\n"
             ");"
         )
+        statements.append(_dedup_view(database, table, [*schema.names, "dt", "hour"]))
     return "\n\n".join(statements) + "\n"
+
+
+def _dedup_view(database: str, table: str, names: list[str]) -> str:
+    """`<table>`: one row per event_id over `<table>_raw` (Athena views take no EXCLUDE)."""
+    cols = ", ".join(f'"{n}"' for n in names)
+    return (
+        f'CREATE OR REPLACE VIEW "{database}"."{table}" AS\n'
+        f"SELECT {cols} FROM (\n"
+        f'  SELECT *, row_number() OVER (PARTITION BY event_id ORDER BY "$path") AS mt_copy\n'
+        f'  FROM "{database}"."{table}_raw"\n'
+        ") WHERE mt_copy = 1;"
+    )

@@ -6,7 +6,8 @@ Delivery guarantee (exactly-once trail, by construction):
   process is killed with SIGKILL at any moment, S3 goes away, or partitions move.
 * Offsets are committed only after the object is written (never auto-commit).
 * A file is the contiguous offset range [start, end] of one partition. Its key
-  is a function of (table, topic, partition, start, hour of its first event);
+  is a function of (table, topic, partition, start, hour and id of its first
+  event: unique per topic incarnation, `sinks.keys`);
   `start` is the offset committed when the previous file was done. Boundaries
   inside a run come from the input only (`sinks.batch`: rows, input bytes,
   event-time span, hour), so a replay cuts the same files and writes the same keys.
@@ -16,8 +17,19 @@ Delivery guarantee (exactly-once trail, by construction):
   committed offset: files of a partition are uploaded strictly one after the
   other, and the next upload waits until the previous commit succeeded. After
   a crash, the replay starts at the committed offset and its first file gets
-  that very key, so it *replaces* the orphan whatever boundary the replay picks;
-  no other orphan can exist, hence no duplicate and no gap.
+  that very key; no other orphan can exist, hence no gap. When the replay cuts
+  its first file elsewhere than the orphan, the two overlap (see below): the
+  raw files then hold some records twice, the views read them once.
+* Objects are never replaced: `sinks.publish` writes if absent; a key that
+  holds other records keeps them, and the new file goes beside it under a
+  conflict key unless the stored one already holds all its records (counted,
+  logged). Records two files share are read once by the `event_id` views.
+* Fencing: before an upload that comes more than half a session after the
+  partition's last commit (this sink may have been paused past its session or
+  cut off from the broker), the group's committed offset is read back; when it
+  is past the file's start, another member owns the partition and got further,
+  so the file is dropped, not uploaded. (A late upload that slips through is
+  still harmless: `sinks.publish` never replaces a stored file.)
 * On revocation the partition's in-flight upload is awaited (an upload running
   in a thread cannot be cancelled, and must not land after the next owner
   wrote the same key) and its buffers are dropped; the next owner replays from
@@ -61,6 +73,7 @@ from sinks.decode import Decoded, decode_values
 from sinks.errors import is_retriable
 from sinks.object_store import ObjectStore, open_store, parse_target
 from sinks.partition import ClosedFile, PartitionBuffer
+from sinks.publish import publish
 from sinks.settings import SinkSettings
 
 __all__ = ["MAX_PENDING", "Sink", "SinkStats"]
@@ -86,6 +99,9 @@ class SinkStats:
     bytes: int = 0
     dead_letters: int = 0
     store_retries: int = 0
+    conflicts: int = 0  # files whose key held different records (set aside, never replaced)
+    set_aside: int = 0  # replays that got further than an uncommitted file: written beside it
+    fenced: int = 0  # files dropped because another member had committed past them
     first_input: float | None = None  # perf_counter() of the first record ingested
 
 
@@ -98,6 +114,7 @@ class _Partition:
     inflight: asyncio.Future[None] | None = None
     revoked: bool = False
     last_input: float = field(default_factory=time.monotonic)
+    last_commit: float = field(default_factory=time.monotonic)
     opened: float = field(default_factory=time.monotonic)
 
 
@@ -297,6 +314,7 @@ class Sink:
             if not await self._deliver(part, done):
                 return
             part.pending.popleft()
+            part.last_commit = time.monotonic()
             self.stats.events += done.rows
             if len(part.pending) < MAX_PENDING and self._consumer is not None and not part.revoked:
                 with contextlib.suppress(IllegalStateError):
@@ -308,12 +326,26 @@ class Sink:
         if key is not None and not done.stored:
             schema = arrow_schema(TABLES[done.table])
 
+            fenced = False
+
             async def put() -> None:
+                nonlocal fenced
+                if self._stalled(part) and await self._fenced(part, done):
+                    fenced = True
+                    return
                 data = await asyncio.to_thread(done.encode, schema, s.compression_level)
-                await self.store.put(key, data)
+                outcome, where = await publish(self.store, key, data, done.metadata)
+                self._count(outcome, where, done)
 
             stored = await self._retry(part, "store", put, shield=True)
             if stored is False:
+                return False
+            if fenced:
+                # Another member owns it now; the rebalance that follows our stale
+                # heartbeat revokes it here and resets the position. Until then: hold.
+                part.revoked = True
+                with contextlib.suppress(IllegalStateError):
+                    self._consumer.pause(part.tp)  # type: ignore[union-attr]
                 return False
             if isinstance(stored, Exception):
                 done.unstored = stored
@@ -327,6 +359,35 @@ class Sink:
             if sent is False:
                 return False
         return await self._retry(part, "commit", lambda: self._commit(part, done)) is not False
+
+    def _stalled(self, part: _Partition) -> bool:
+        """Long enough without a commit that the group may have moved on without us."""
+        quiet_s = time.monotonic() - part.last_commit
+        return quiet_s > self.settings.session_timeout_ms / 2000
+
+    async def _fenced(self, part: _Partition, done: ClosedFile) -> bool:
+        """Whether another member committed past this file's start (then it owns the partition)."""
+        assert self._consumer is not None
+        committed = await self._consumer.committed(part.tp)
+        if committed is None or committed <= done.start_offset:
+            return False
+        self.stats.fenced += 1
+        log.warning(
+            "upload_fenced",
+            extra={"partition": str(part.tp), "start": done.start_offset, "committed": committed},
+        )
+        return True
+
+    def _count(self, outcome: str, where: str, done: ClosedFile) -> None:
+        if outcome == "conflict":
+            self.stats.conflicts += 1
+            log.error(
+                "object_conflict",
+                extra={"key": where, "start": done.start_offset, "end": done.end_offset},
+            )
+        elif outcome == "set_aside":
+            self.stats.set_aside += 1
+            log.warning("object_set_aside", extra={"key": where, "end": done.end_offset})
 
     async def _retry(
         self, part: _Partition, what: str, op: Step, *, shield: bool = False

@@ -3,6 +3,7 @@
 SinkError                 root; `retriable` tells a loop whether trying again can help
 ├── ConfigError           a bad target or setting (not retriable)
 ├── ObjectStoreError      writing/reading the object store failed (retriable)
+│   └── ObjectExists      a write-if-absent found the key taken (not retriable)
 ├── EncodeError           a batch could not be turned into Parquet (not retriable)
 └── QueryError            a DuckDB query over the trail failed (not retriable)
 
@@ -15,6 +16,7 @@ from __future__ import annotations
 __all__ = [
     "ConfigError",
     "EncodeError",
+    "ObjectExists",
     "ObjectStoreError",
     "QueryError",
     "SinkError",
@@ -36,6 +38,12 @@ class ObjectStoreError(SinkError):
     """The object store (S3 or a local directory) could not be written or read."""
 
     retriable = True
+
+
+class ObjectExists(ObjectStoreError):
+    """A write-if-absent found an object under the key already."""
+
+    retriable = False
 
 
 class EncodeError(SinkError):

@@ -4,6 +4,11 @@ Both stores make a write atomic: a reader (or a replay) sees either the old
 object or the whole new one, never a torn file. Local: write a temporary file in
 the same directory, fsync, `os.replace`. S3: a single PUT, or a multipart upload
 that only becomes visible when completed.
+
+`put(..., if_absent=True)` never replaces an object: locally the temporary file
+is hard-linked to its name (which fails when the name exists); on S3 the object
+is checked with a HEAD first (and `If-None-Match: *` is sent, which AWS honours).
+`sinks.publish` builds compare-before-overwrite on top of it.
 """
 
 from __future__ import annotations
@@ -16,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol, runtime_checkable
 
-from sinks.errors import ConfigError, ObjectStoreError
+from sinks.errors import ConfigError, ObjectExists, ObjectStoreError
 from sinks.settings import SinkSettings
 
 __all__ = ["LocalStore", "ObjectStore", "S3Store", "Target", "open_store", "parse_target"]
@@ -26,8 +31,15 @@ __all__ = ["LocalStore", "ObjectStore", "S3Store", "Target", "open_store", "pars
 class ObjectStore(Protocol):
     """An object store the sink writes to; keys are `/`-separated relative paths."""
 
-    async def put(self, key: str, data: bytes) -> None:
-        """Write an object atomically (replace if present); raises ObjectStoreError."""
+    async def put(self, key: str, data: bytes, *, if_absent: bool = False) -> None:
+        """Write an object atomically (replace if present, unless `if_absent`).
+
+        Raises ObjectExists (with `if_absent`) or ObjectStoreError.
+        """
+        ...
+
+    async def exists(self, key: str) -> bool:
+        """Whether an object is stored under `key`; raises ObjectStoreError."""
         ...
 
     async def get(self, key: str) -> bytes:
@@ -83,7 +95,7 @@ class LocalStore:
             raise ConfigError(f"key escapes the root: {key!r}")
         return path
 
-    def _put(self, key: str, data: bytes) -> None:
+    def _put(self, key: str, data: bytes, if_absent: bool) -> None:
         path = self._path(key)
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=path.parent)
@@ -93,16 +105,27 @@ class LocalStore:
                 if self.fsync:
                     f.flush()
                     os.fsync(f.fileno())
-            os.replace(tmp, path)
+            if if_absent:
+                os.link(tmp, path)  # atomic, and fails when the name exists
+                Path(tmp).unlink()
+            else:
+                os.replace(tmp, path)
+            if self.fsync:
+                _fsync_dir(path.parent)
         except BaseException:
             Path(tmp).unlink(missing_ok=True)
             raise
 
-    async def put(self, key: str, data: bytes) -> None:
+    async def put(self, key: str, data: bytes, *, if_absent: bool = False) -> None:
         try:
-            await asyncio.to_thread(self._put, key, data)
+            await asyncio.to_thread(self._put, key, data, if_absent)
+        except FileExistsError as exc:
+            raise ObjectExists(f"write {key}: exists") from exc
         except OSError as exc:
             raise ObjectStoreError(f"write {key}: {exc}") from exc
+
+    async def exists(self, key: str) -> bool:
+        return await asyncio.to_thread(self._path(key).is_file)
 
     async def get(self, key: str) -> bytes:
         try:
@@ -129,6 +152,15 @@ class LocalStore:
 
     async def close(self) -> None:
         return None
+
+
+def _fsync_dir(path: Path) -> None:
+    """Make a rename or link in `path` durable (the entry lives in the directory)."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 class S3Store:
@@ -169,16 +201,44 @@ class S3Store:
             max_concurrency=4,
         )
 
-    async def put(self, key: str, data: bytes) -> None:
+    async def put(self, key: str, data: bytes, *, if_absent: bool = False) -> None:
         from botocore.exceptions import BotoCoreError, ClientError
 
         def upload() -> None:
+            if if_absent and self._exists(key):
+                raise ObjectExists(f"put s3://{self.bucket}/{key}: exists")
+            if if_absent and len(data) < self._transfer.multipart_threshold:
+                self._client.put_object(Bucket=self.bucket, Key=key, Body=data, IfNoneMatch="*")
+                return
             self._client.upload_fileobj(io.BytesIO(data), self.bucket, key, Config=self._transfer)
 
         try:
             await asyncio.to_thread(upload)
-        except (BotoCoreError, ClientError, OSError) as exc:
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") == "PreconditionFailed":
+                raise ObjectExists(f"put s3://{self.bucket}/{key}: exists") from exc
             raise ObjectStoreError(f"put s3://{self.bucket}/{key}: {exc}") from exc
+        except (BotoCoreError, OSError) as exc:
+            raise ObjectStoreError(f"put s3://{self.bucket}/{key}: {exc}") from exc
+
+    def _exists(self, key: str) -> bool:
+        from botocore.exceptions import ClientError
+
+        try:
+            self._client.head_object(Bucket=self.bucket, Key=key)
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound"):
+                return False
+            raise
+        return True
+
+    async def exists(self, key: str) -> bool:
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        try:
+            return await asyncio.to_thread(self._exists, key)
+        except (BotoCoreError, ClientError, OSError) as exc:
+            raise ObjectStoreError(f"head s3://{self.bucket}/{key}: {exc}") from exc
 
     async def get(self, key: str) -> bytes:
         from botocore.exceptions import BotoCoreError, ClientError

@@ -5,7 +5,9 @@ partition. The first file after an assignment starts at the committed offset
 (or, with none, at the first record read); every later file starts right after
 the previous one's end. So `start_offset` of a file equals the offset committed
 when the previous file was done, and a consumer restarting from that commit
-starts the same file at the same offset: same key.
+starts the same file at the same offset: same key. The key also carries a tag of
+the file's first event id (`sinks.keys`), so a topic whose offsets start over
+(broker reset, recreated topic) never reuses the key of an older file.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ import pyarrow as pa
 from sinks.batch import Limits, OpenFile, plan_cuts, take_whole
 from sinks.decode import Decoded, decode_values
 from sinks.errors import EncodeError
-from sinks.keys import object_key
+from sinks.keys import incarnation_tag, object_key
 from sinks.parquet import conform, to_parquet
 
 __all__ = ["BadRecord", "ClosedFile", "PartitionBuffer", "SinkRecord"]
@@ -58,6 +60,7 @@ class ClosedFile:
     end_offset: int
     rows: int
     first_time: datetime | None
+    first_event_id: str | None
     chunks: list[pa.Table]
     bad: list[BadRecord]
     encoded: bytes | None = None
@@ -71,11 +74,28 @@ class ClosedFile:
 
     def key(self, prefix: str) -> str | None:
         """The object key, or None when no record of the range was a valid event."""
-        if self.first_time is None:
+        if self.first_time is None or self.first_event_id is None:
             return None
         return object_key(
-            prefix, self.table, self.topic, self.partition, self.start_offset, self.first_time
+            prefix,
+            self.table,
+            self.topic,
+            self.partition,
+            self.start_offset,
+            self.first_time,
+            incarnation_tag(self.first_event_id),
         )
+
+    @property
+    def metadata(self) -> dict[str, str]:
+        """What the file says about itself (Parquet key-value metadata, S3 user metadata)."""
+        return {
+            "modeltrail.topic": self.topic,
+            "modeltrail.partition": str(self.partition),
+            "modeltrail.first_offset": str(self.start_offset),
+            "modeltrail.last_offset": str(self.end_offset),
+            "modeltrail.first_event_id": self.first_event_id or "",
+        }
 
     def encode(self, schema: pa.Schema, level: int = 3) -> bytes:
         """Parquet bytes of the file; cached (a retry uploads the same bytes), rows released.
@@ -91,12 +111,7 @@ class ClosedFile:
             self.encoded = to_parquet(
                 table,
                 level=level,
-                metadata={
-                    "modeltrail.topic": self.topic,
-                    "modeltrail.partition": str(self.partition),
-                    "modeltrail.first_offset": str(self.start_offset),
-                    "modeltrail.last_offset": str(self.end_offset),
-                },
+                metadata=self.metadata,
             )
             self.chunks = []
         return self.encoded
@@ -189,11 +204,14 @@ class PartitionBuffer:
         if self.last_offset < self.start_offset:
             return None
         rows = sum(c.num_rows for c in self.chunks)
-        first = next((c["time"][0].as_py() for c in self.chunks if c.num_rows), None)
+        head = next((c for c in self.chunks if c.num_rows), None)
+        first = head["time"][0].as_py() if head is not None else None
+        first_id = head["event_id"][0].as_py() if head is not None else None
         done = ClosedFile(
             table=self.table,
             rows=rows,
             first_time=first.astimezone(UTC) if first is not None else None,
+            first_event_id=first_id,
             topic=self.topic,
             partition=self.partition,
             start_offset=self.start_offset,

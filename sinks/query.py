@@ -7,6 +7,11 @@ For S3 DuckDB reads through pyarrow's S3 filesystem (wrapped as an fsspec
 filesystem), so no DuckDB extension and no httpfs has to be downloaded at run time. Files are merged by column name (`union_by_name`), so
 files written before and after an additive schema change read together; a
 column missing from an older file reads as NULL.
+
+Every view reads one row per `event_id`: a spool replay or a producer retry can
+put one event on the broker twice (at two offsets, so in two files), and a
+conflict the sink set aside keeps two copies of the same records. The files as
+written stay readable as `<table>_raw` (every copy), as in the Athena DDL.
 """
 
 from __future__ import annotations
@@ -136,7 +141,7 @@ def connect(
         probe = pattern.removeprefix(f"{_PROTOCOL}://")
         if exists(probe):
             con.execute(
-                f"CREATE VIEW {table} AS SELECT * FROM read_parquet('{pattern}', "
+                f"CREATE VIEW {table}_raw AS SELECT * FROM read_parquet('{pattern}', "
                 "union_by_name = true, hive_partitioning = true, "
                 "hive_types = {'dt': DATE, 'hour': INTEGER})"
             )
@@ -144,9 +149,11 @@ def connect(
             empty = arrow_schema(model).empty_table()
             con.register(f"_empty_{table}", empty)
             con.execute(
-                f"CREATE VIEW {table} AS SELECT *, NULL::DATE AS dt, NULL::INTEGER AS hour "
+                f"CREATE VIEW {table}_raw AS SELECT *, NULL::DATE AS dt, NULL::INTEGER AS hour "
                 f"FROM _empty_{table}"
             )
+        # The copies of one event hold the same values, so any one of them will do.
+        con.execute(f"CREATE VIEW {table} AS SELECT DISTINCT ON (event_id) * FROM {table}_raw")
     con.execute(SESSIONS_SQL)
     if sandbox:
         _sandbox(con, root)

@@ -154,7 +154,7 @@ class Processor:
         load: StateLoader,
     ) -> None:
         state = self._state(result, event.session_id, load)
-        if state.seen(rec.topic, rec.offset):
+        if state.seen(rec.topic, rec.partition, rec.offset, event.event_id):
             result.replayed += 1
             return
         now = event.time.timestamp()
@@ -203,7 +203,7 @@ class Processor:
                     verdict.command is not None,
                 )
             )
-        state.mark(rec.topic, rec.offset)
+        state.mark(rec.topic, rec.partition, rec.offset, event.event_id)
         result.states[event.session_id] = state
         result.events += 1
 
@@ -211,13 +211,13 @@ class Processor:
         self, result: BatchResult, rec: EventRecord, command: SessionCommand, load: StateLoader
     ) -> None:
         state = self._state(result, command.session_id, load)
-        if state.seen(rec.topic, rec.offset):
+        if state.seen(rec.topic, rec.partition, rec.offset, command.event_id):
             result.replayed += 1
             return
         state.apply_command(command)
         if command.command == "kill":
             state.remember(command.decision_id)
-        state.mark(rec.topic, rec.offset)
+        state.mark(rec.topic, rec.partition, rec.offset, command.event_id)
         result.states[command.session_id] = state
         result.events += 1
 

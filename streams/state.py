@@ -2,8 +2,18 @@
 
 Every method that depends on time takes `now` (epoch seconds, the event's own
 time), so replaying the same events rebuilds the same state. The record also
-remembers the last offset it applied per source topic: a replay after a crash
-(at-least-once delivery) skips events already counted, so counts stay exact.
+remembers, per source partition, the last offset it applied and the id of the
+event there: a replay after a crash (at-least-once delivery) skips events
+already counted, so counts stay exact.
+
+A broker reset (the embedded memory broker restarted, a topic recreated) starts
+offsets again at 0 while this state survives in the worker: offsets alone would
+take every new event for a replay and the session would never be judged again.
+An event at or below the remembered offset is therefore a replay only if it is
+the remembered event itself or older than it (event ids are UUIDv7: they sort
+by creation time); a newer event there comes from a new log and is applied.
+Caveat: proxies whose clocks disagree by more than the time between two of a
+session's events could make a replayed event look newer (counted twice).
 """
 
 from __future__ import annotations
@@ -71,7 +81,8 @@ class SessionState:
     minute_count: int = 0
     baseline_rpm: float | None = None
     baseline_samples: int = 0
-    offsets: dict[str, int] = field(default_factory=dict)
+    # "topic:partition" -> [last offset applied, event id at that offset]
+    positions: dict[str, list[int | str]] = field(default_factory=dict)
     decisions: list[str] = field(default_factory=list)
     kill_active: bool = False
     kill_expires: float | None = None
@@ -80,15 +91,18 @@ class SessionState:
 
     # ----- replay protection -------------------------------------------------
 
-    def seen(self, topic: str, offset: int) -> bool:
-        """Whether the message at (topic, offset) was already applied to this state."""
-        last = self.offsets.get(topic)
-        return last is not None and offset <= last
+    def seen(self, topic: str, partition: int, offset: int, event_id: str) -> bool:
+        """Whether this record was already applied to this state (a replay)."""
+        last = self.positions.get(f"{topic}:{partition}")
+        if last is None or offset > int(last[0]):
+            return False
+        if offset == last[0]:
+            return event_id == last[1]
+        return event_id <= str(last[1])  # a newer event below the mark: a new log
 
-    def mark(self, topic: str, offset: int) -> None:
-        """Record (topic, offset) as applied."""
-        if offset > self.offsets.get(topic, -1):
-            self.offsets[topic] = offset
+    def mark(self, topic: str, partition: int, offset: int, event_id: str) -> None:
+        """Record this record as the last applied from its partition (after `seen` said no)."""
+        self.positions[f"{topic}:{partition}"] = [offset, event_id]
 
     # ----- counting ----------------------------------------------------------
 
@@ -213,7 +227,7 @@ class SessionState:
         """An independent copy (containers included); cheaper than a JSON round trip."""
         other = copy.copy(self)
         other.rpm_buckets = dict(self.rpm_buckets)
-        other.offsets = dict(self.offsets)
+        other.positions = {k: list(v) for k, v in self.positions.items()}
         other.decisions = list(self.decisions)
         return other
 

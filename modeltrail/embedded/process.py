@@ -12,7 +12,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Self
 
-__all__ = ["ManagedProcess", "ProcessDied", "free_port", "port_open"]
+__all__ = ["ManagedProcess", "ProcessDied", "child_processes", "free_port", "port_open"]
 
 
 class ProcessDied(RuntimeError):
@@ -134,3 +134,20 @@ class ManagedProcess:
         tb: TracebackType | None,
     ) -> None:
         self.stop()
+
+
+def child_processes(pid: int) -> dict[int, str]:
+    """The direct children of `pid` (Linux /proc): {child pid: its command line}."""
+    out: dict[int, str] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+            ppid = int(stat.rsplit(")", 1)[1].split()[1])
+            if ppid == pid:
+                cmd = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+                out[int(entry.name)] = cmd.strip()
+        except (OSError, ValueError, IndexError):
+            continue
+    return out

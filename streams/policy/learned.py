@@ -44,12 +44,12 @@ class LearnedRules:
         model = self.model
         if not rules or model is None:
             return
-        top, top_view = -1.0, vs[0]
+        top, top_view, top_score = -1.0, vs[0], None
         for v in vs:
             if v.kind != "transform":
-                p = model.score(v.text).probability
-                if p > top:
-                    top, top_view = p, v
+                sc = model.score(v.text)
+                if sc.probability > top:
+                    top, top_view, top_score = sc.probability, v, sc
         default = model.tool_threshold if role in _TOOL_ROLES else model.threshold
         for r in rules:
             if top < (r.threshold if r.threshold is not None else default):
@@ -57,7 +57,7 @@ class LearnedRules:
             prev = best.get(r.id)
             if prev is not None and (prev.score or 0.0) >= top:
                 continue
-            why = " | ".join(model.explain(top_view.text))
+            why = " | ".join(model.explain(top_score)) if top_score is not None else ""
             ev = Evidence(field=top_view.field, start=0, end=0, excerpt=f"p={top:.3f}: {why}"[:80])
             best[r.id] = Finding(
                 r.id,

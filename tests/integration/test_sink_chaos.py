@@ -16,6 +16,7 @@ from tests.support.sink_trail import (
     produce,
     s3_sink_settings,
     trail_ids,
+    trail_read,
     wait_for_trail,
 )
 
@@ -78,4 +79,5 @@ async def test_sigkill_at_random_moments_keeps_trail_exact(  # type: ignore[no-u
     assert kills >= 5
     rows, distinct, ids = await asyncio.to_thread(trail_ids, settings)
     assert ids == {e.event_id for e in events}
-    assert rows == distinct == len(events)
+    assert distinct == len(events) <= rows  # raw files may share records after a kill
+    assert await asyncio.to_thread(trail_read, settings) == (len(events), len(events))

@@ -19,10 +19,10 @@ from tests.support.sink_trail import make_events, produce
 class RefusesViolations(LocalStore):
     """A directory that refuses, for good, every object of the violations table."""
 
-    async def put(self, key: str, data: bytes) -> None:
+    async def put(self, key: str, data: bytes, *, if_absent: bool = False) -> None:
         if "/violations/" in f"/{key}":
             raise ConfigError(f"refused: {key}")
-        await super().put(key, data)
+        await super().put(key, data, if_absent=if_absent)
 
 
 async def read_letters(kafka: KafkaSettings, n: int) -> list[DeadLetter]:

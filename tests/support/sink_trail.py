@@ -114,8 +114,8 @@ async def produce(
 
 
 def trail_ids(settings: SinkSettings) -> tuple[int, int, set[str]]:
-    """(rows, distinct event ids, ids) over every archived table of the trail."""
-    union = " UNION ALL ".join(f"SELECT event_id FROM {t}" for t in TABLES)
+    """(rows, distinct event ids, ids) over every archived table of the trail, every copy."""
+    union = " UNION ALL ".join(f"SELECT event_id FROM {t}_raw" for t in TABLES)
     _, rows = run_query(settings, f"SELECT event_id FROM ({union})")
     ids = [r[0] for r in rows]
     return len(ids), len(set(ids)), set(ids)
@@ -131,6 +131,13 @@ async def wait_for_trail(settings: SinkSettings, n: int, timeout_s: float) -> No
             return
         await asyncio.sleep(1.0)
     raise AssertionError(f"trail holds {distinct}/{n} events after {timeout_s}s")
+
+
+def trail_read(settings: SinkSettings) -> tuple[int, int]:
+    """(rows, distinct event ids) as the query views read them (one row per event)."""
+    union = " UNION ALL ".join(f"SELECT event_id FROM {t}" for t in TABLES)
+    _, rows = run_query(settings, f"SELECT count(*), count(DISTINCT event_id) FROM ({union})")
+    return rows[0][0], rows[0][1]
 
 
 def s3_sink_settings(kafka: KafkaSettings, s3, prefix: str, **kw: object) -> SinkSettings:  # type: ignore[no-untyped-def]

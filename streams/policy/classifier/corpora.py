@@ -78,12 +78,26 @@ def _bastioncorpus(rng: random.Random, fillers: list[str]) -> Iterator[Row]:
         yield Row(r.render("ZQ-7731-KX"), int(r.is_malicious), "bastioncorpus", role)
 
 
+_CANARY = re.compile(r"\b[A-Z]{4}_[0-9A-F]{8}_CONFIRMED\b")
+
+
 def _agentseal(rng: random.Random, fillers: list[str]) -> Iterator[Row]:
+    import uuid
+    from unittest import mock
+
     from agentseal.probes.extraction import build_extraction_probes
     from agentseal.probes.injection import build_injection_probes
 
-    for p in build_injection_probes() + build_extraction_probes():
-        yield Row(_fill(str(p["payload"]), rng, fillers), 1, "agentseal")
+    # Probes embed canaries from uuid4 (also encoded: base64, Unicode tags): seeded here so
+    # a rerun reads the same rows.
+    seeded = random.Random(1729)
+    with mock.patch.object(uuid, "uuid4", lambda: uuid.UUID(int=seeded.getrandbits(128))):
+        probes = build_injection_probes() + build_extraction_probes()
+    for p in probes:
+        text = str(p["payload"])
+        # canaries are random per call (uuid4): fixed here so a rerun reads the same rows
+        text = _CANARY.sub("ZQ-7731-KX", text)
+        yield Row(_fill(text, rng, fillers), 1, "agentseal")
 
 
 _COMPLIANT = ("prompt_injection", "jailbreak", "indirect_prompt_injection", "context_manipulation")
@@ -261,6 +275,13 @@ def _faker_text(rng: random.Random, fillers: list[str]) -> Iterator[Row]:
             yield Row(f"{f.name()}, {f.job()}, {f.company()}\n{f.address()}", 0, "faker", "tool")
 
 
+def np_random_seed(seed: int) -> None:
+    """Seed numpy's global generator (used by presidio-evaluator's sampling)."""
+    import numpy as np
+
+    np.random.seed(seed)
+
+
 def _presidio(rng: random.Random, fillers: list[str]) -> Iterator[Row]:
     """Business and support sentences (the template texts, placeholders kept as words)."""
     path = _dist_file(
@@ -280,9 +301,13 @@ def _presidio(rng: random.Random, fillers: list[str]) -> Iterator[Row]:
     quiet = contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO())
     with warnings.catch_warnings(), quiet[0], quiet[1]:
         warnings.simplefilter("ignore")
+        random.seed(1234)  # the generator also draws from the global RNGs
+        np_random_seed(1234)
         faker = PresidioSentenceFaker("en_US", lower_case_ratio=0.05, random_seed=1234)
         for sample in faker.generate_new_fake_sentences(1500):
-            yield Row(sample.full_text, 0, "presidio-evaluator")
+            # fake dates are drawn relative to today: left out so a rerun reads the same rows
+            if not any(sp.entity_type in ("DATE_TIME", "AGE") for sp in sample.spans):
+                yield Row(sample.full_text, 0, "presidio-evaluator")
 
 
 BENIGN_SOURCES: dict[str, tuple[Callable[[random.Random, list[str]], Iterator[Row]], tuple[str, ...]]] = {

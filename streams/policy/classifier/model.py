@@ -44,7 +44,7 @@ class Score:
 
     probability: float
     chunk: int
-    top: tuple[str, ...]
+    hits: tuple[int, ...]  # feature indices present in the top chunk
 
 
 class TextClassifier:
@@ -106,17 +106,19 @@ class TextClassifier:
 
     def score(self, text: str) -> Score:
         """Probability that `text` is an injection, jailbreak or prompt extraction."""
-        cs = chunks(fold(text))
-        logits = self.chunk_logits(cs)
-        best = max(range(len(logits)), key=logits.__getitem__)
-        return Score(sigmoid(logits[best]), best, ())
+        get = self.weights.__getitem__
+        match = self._set.Match
+        best, best_logit, best_hits = 0, -math.inf, ()
+        for i, c in enumerate(chunks(fold(text))):
+            hits = match(c) or ()
+            logit = self.bias + sum(map(get, hits))
+            if logit > best_logit:
+                best, best_logit, best_hits = i, logit, tuple(hits)
+        return Score(sigmoid(best_logit), best, best_hits)
 
-    def explain(self, text: str, n: int = 3) -> tuple[str, ...]:
+    def explain(self, score: Score, n: int = 3) -> tuple[str, ...]:
         """The features of the top chunk that pushed the score up most (for evidence)."""
-        cs = chunks(fold(text))
-        logits = self.chunk_logits(cs)
-        best = max(range(len(logits)), key=logits.__getitem__)
-        hits = sorted(self._set.Match(cs[best]) or (), key=lambda i: -self.weights[i])
+        hits = sorted(score.hits, key=lambda i: -self.weights[i])
         return tuple(self.features[i].strip() for i in hits[:n] if self.weights[i] > 0)
 
 

@@ -232,7 +232,7 @@ def test_status_table_renders_env_lines(tmp_path: Path) -> None:
 def test_stop_order_constant() -> None:
     assert STOP_ORDER.index("proxy") == 0
     assert STOP_ORDER.index("proxy") < STOP_ORDER.index("streams") < STOP_ORDER.index("sink")
-    assert STOP_ORDER[-1] == "broker"
+    assert STOP_ORDER[-2:] == ("broker", "broker-store")
     assert set(STOP_ORDER) == set(START_ORDER)
 
 
@@ -289,7 +289,7 @@ def test_stop_runs_parts_one_at_a_time_in_order(tmp_path: Path) -> None:
             log_path=log,
             ready=lambda log=log: "ready" in log.read_text(),  # type: ignore[misc]
         ).start()
-    assert stack.dead() is None
+    assert stack.dead_parts() == []
     stopped: list[tuple[str, int | None]] = []
     stack.stop(lambda part, code: stopped.append((part, code)))
     expected = [line for part in STOP_ORDER for line in (f"term {part}", f"exit {part}")]
@@ -308,7 +308,8 @@ def test_dead_part_is_found(tmp_path: Path) -> None:
     stack.processes["sink"] = proc.start()
     assert proc.proc is not None
     proc.proc.wait(10)
-    assert stack.dead() == "sink"
+    assert stack.dead_parts() == ["sink"]
+    assert stack.exit_code("sink") == 3
     assert "boom" in proc.tail()
 
 

@@ -11,7 +11,9 @@ from sinks.settings import SinkSettings
 def test_ddl_has_every_table_with_partition_projection() -> None:
     ddl = athena_ddl("s3://bucket/trail", database="audit")
     for table in TABLES:
-        assert f"CREATE EXTERNAL TABLE IF NOT EXISTS `audit`.`{table}`" in ddl
+        assert f"CREATE EXTERNAL TABLE IF NOT EXISTS `audit`.`{table}_raw`" in ddl
+        assert f'CREATE OR REPLACE VIEW "audit"."{table}" AS' in ddl
+        assert 'PARTITION BY event_id ORDER BY "$path") AS mt_copy' in ddl
         assert f"LOCATION 's3://bucket/trail/{table}/'" in ddl
         assert (
             f"'storage.location.template'='s3://bucket/trail/{table}/dt=${{dt}}/hour=${{hour}}/'"

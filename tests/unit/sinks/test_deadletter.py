@@ -13,6 +13,7 @@ def test_bad_records_become_dead_letters_with_reason_and_a_bounded_excerpt() -> 
         end_offset=12,
         rows=0,
         first_time=None,
+        first_event_id=None,
         chunks=[],
         bad=[
             BadRecord(10, b"sess-1", b"x" * 2000, "not JSON"),

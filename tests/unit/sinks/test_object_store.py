@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from sinks.errors import ConfigError, ObjectStoreError
+from sinks.errors import ConfigError, ObjectExists, ObjectStoreError
 from sinks.object_store import LocalStore, parse_target
 
 
@@ -43,3 +43,13 @@ def test_parse_target() -> None:
         parse_target("gs://b/p")
     with pytest.raises(ConfigError):
         parse_target("s3:///p")
+
+
+async def test_write_if_absent_never_replaces(tmp_path: Path) -> None:
+    store = LocalStore(tmp_path)
+    await store.put("a/b.parquet", b"first", if_absent=True)
+    with pytest.raises(ObjectExists):
+        await store.put("a/b.parquet", b"second", if_absent=True)
+    assert await store.get("a/b.parquet") == b"first"
+    assert await store.exists("a/b.parquet") and not await store.exists("a/c.parquet")
+    assert [p.name for p in (tmp_path / "a").iterdir()] == ["b.parquet"]  # no temp left

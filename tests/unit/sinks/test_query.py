@@ -110,3 +110,19 @@ def test_cli_formats(trail: Path) -> None:
     assert out.exit_code == 0 and "session_id" in out.output
     out = runner.invoke(app, ["query", "SELECT x FROM nowhere", "--target", str(trail)])
     assert out.exit_code == 1
+
+
+def test_views_read_each_event_once_across_files_and_layouts(tmp_path: Path) -> None:
+    events = [req("dup"), req("dup"), req("dup")]
+    table = events_table(events, arrow_schema(LLMRequest))
+    write(tmp_path, "requests", table, 0)  # a legacy key without the incarnation tag
+    # The same events again in a file of the tagged layout (a spool replay, a conflict set aside).
+    again = tmp_path / object_key("", "requests", "topic", 0, 7, T0, "0123456789abcdef")
+    pq.write_table(table.slice(1), again, compression="zstd")
+    settings = SinkSettings(target=str(tmp_path))
+    _, rows = run_query(settings, "SELECT count(*), count(DISTINCT event_id) FROM requests")
+    assert rows == [(3, 3)]
+    _, rows = run_query(settings, "SELECT count(*) FROM requests_raw")
+    assert rows == [(5,)]  # the files as written, every copy
+    _, rows = run_query(settings, "SELECT requests FROM sessions WHERE session_id = 'dup'")
+    assert rows == [(3,)]

@@ -51,7 +51,10 @@ def test_events_update_state_and_emit_violations(engine: TinyEngine) -> None:
     state = table.load("s1")
     assert state is not None
     assert (state.requests_total, state.responses_total, state.tokens_total) == (2, 1, 30)
-    assert state.offsets == {TOPICS.requests: 1, TOPICS.responses: 0}
+    assert {k: v[0] for k, v in state.positions.items()} == {
+        f"{TOPICS.requests}:0": 1,
+        f"{TOPICS.responses}:0": 0,
+    }
     # rules saw the state including the event being judged
     assert [c.requests_total for c in engine.contexts] == [1, 1, 2]
 
@@ -68,6 +71,24 @@ def test_replay_after_crash_changes_nothing(engine: TinyEngine) -> None:
     again = proc.process(records, table.load)  # offsets were not committed: same records again
     assert again.outputs == [] and again.replayed == 2 and again.states == {}
     assert table.data["s1"] == before
+
+
+def test_after_a_broker_reset_new_events_are_judged_not_skipped(engine: TinyEngine) -> None:
+    """A restarted in-memory broker starts offsets at 0 again; the worker kept its state."""
+    table = Table()
+    old = [rec(TOPICS.requests, i, encode(request("a", at=i))) for i in range(5)]
+    proc = make(engine)
+    table.save(proc.process(old, table.load).states)
+    new = [
+        rec(TOPICS.requests, 0, encode(request("b", at=10))),
+        rec(TOPICS.requests, 1, encode(request("KILLME", at=11))),
+    ]
+    result = proc.process(new, table.load)
+    table.save(result.states)
+    assert result.replayed == 0 and result.events == 2 and result.commands == 1
+    assert table.load("s1").requests_total == 7  # type: ignore[union-attr]
+    again = proc.process(new, table.load)  # and the new log's replays are skipped
+    assert again.replayed == 2 and again.outputs == []
 
 
 def test_replay_without_saved_state_repeats_identical_outputs(engine: TinyEngine) -> None:

@@ -5,6 +5,7 @@ from datetime import timedelta
 import pytest
 
 from schemas.events import SessionCommand
+from schemas.ids import uuid7
 from streams.errors import StateError
 from streams.state import BASELINE_MIN_SAMPLES, MAX_DECISIONS, SessionState, decayed
 from tests.support.streams_fakes import T0, request, response
@@ -71,12 +72,28 @@ def test_baseline_needs_enough_active_minutes() -> None:
 
 def test_seen_and_mark_make_replays_skippable() -> None:
     s = SessionState("s1")
-    assert not s.seen("t", 5)
-    s.mark("t", 5)
-    assert s.seen("t", 5) and s.seen("t", 4) and not s.seen("t", 6)
-    assert not s.seen("other", 1)
-    s.mark("t", 3)  # never moves backwards
-    assert s.offsets["t"] == 5
+    ids = [uuid7() for _ in range(7)]
+    assert not s.seen("t", 0, 5, ids[5])
+    s.mark("t", 0, 5, ids[5])
+    assert s.seen("t", 0, 5, ids[5]) and s.seen("t", 0, 4, ids[4])
+    assert not s.seen("t", 0, 6, ids[6])
+    assert not s.seen("other", 0, 1, ids[1])
+    assert not s.seen("t", 1, 1, ids[1])  # another partition has its own position
+
+
+def test_a_broker_reset_is_not_taken_for_a_replay() -> None:
+    """Offsets restart at 0 on a new log: the worker's state must not skip those events."""
+    s = SessionState("s1")
+    s.mark("t", 0, 41, uuid7())
+    fresh = [uuid7() for _ in range(3)]  # produced after the reset
+    assert not s.seen("t", 0, 0, fresh[0])
+    s.mark("t", 0, 0, fresh[0])
+    assert not s.seen("t", 0, 1, fresh[1])
+    s.mark("t", 0, 1, fresh[1])
+    assert s.seen("t", 0, 0, fresh[0])  # and replays of the new log are skipped again
+    assert s.seen("t", 0, 1, fresh[1])
+    # The same offset holding another event is another log too.
+    assert not s.seen("t", 0, 1, uuid7())
 
 
 def test_remember_is_bounded_and_deduplicates() -> None:
@@ -93,7 +110,7 @@ def test_bytes_round_trip_keeps_everything() -> None:
     for i in range(5):
         s.observe(request("x"), BASE + i * 30)
     s.add_risk(42.0, BASE, 600.0)
-    s.mark("topic", 9)
+    s.mark("topic", 2, 9, uuid7())
     s.remember("d1")
     s.kill_active, s.kill_expires = True, BASE + 900
     back = SessionState.from_bytes(s.to_bytes())

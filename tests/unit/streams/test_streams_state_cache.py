@@ -11,7 +11,7 @@ def _state(n: int) -> SessionState:
     s = SessionState("s1")
     for i in range(n):
         s.observe(request("x"), BASE + i)
-    s.mark("t", n)
+    s.mark("t", 0, n, f"e{n}")
     return s
 
 
@@ -32,7 +32,7 @@ def test_load_hands_out_a_copy() -> None:
     copy = store.load("s1")
     assert copy is not None
     copy.observe(request("y"), BASE + 99)
-    copy.mark("t", 50)
+    copy.mark("t", 0, 50, "e50")
     copy.remember("d9")
     assert store.load("s1") == _state(1)  # a batch that fails never leaks into the store
 

@@ -1,0 +1,146 @@
+"""Notice that the log under a group-less follower was replaced (broker reset).
+
+A broker that restarts empty (the embedded memory broker), a topic deleted and
+created again, or a new broker incarnation behind the same address all restart
+offsets at 0. A follower that keeps its old positions then waits for offsets
+the new log reaches late or never, and skips every record before them: a kill
+published at offset 0 of the new log is never applied.
+
+`ResetWatch` remembers, per partition, the first record the follower consumed
+(its *anchor*: offset, timestamp, digest of key and value) and on `check()`
+reports the partitions whose log was replaced:
+- the end offset is below the follower's position (offsets went back), or
+- the record now at the anchor's offset is not the anchor (a new incarnation
+  that already holds more records than the follower had read).
+The anchor is read by a small probe consumer of its own, so the follower's
+position is never disturbed. A probe that cannot reach the broker says nothing
+(the next check tries again). Retention or compaction removing the anchor is
+not a reset: the probe then finds the first later record, which becomes the
+anchor.
+
+Used by `proxy.enforcement.commands.TopicFollower` for `session.commands` and
+`audit.violations`, and by any future follower of a compacted topic
+(`identity.keys`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import logging
+from dataclasses import dataclass
+
+from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
+from aiokafka.errors import KafkaError
+
+from schemas.settings import KafkaSettings
+
+__all__ = ["Anchor", "ResetWatch", "anchor_of"]
+
+log = logging.getLogger(__name__)
+
+_PROBE_TIMEOUT_MS = 1000
+
+
+@dataclass(frozen=True, slots=True)
+class Anchor:
+    """Enough of one record to tell it from any other at the same offset."""
+
+    offset: int
+    timestamp: int
+    digest: bytes
+
+
+def anchor_of(record: ConsumerRecord[bytes, bytes]) -> Anchor:
+    h = hashlib.blake2b(digest_size=16)
+    h.update(record.key or b"")
+    h.update(b"\x00")
+    h.update(record.value or b"")
+    return Anchor(record.offset, record.timestamp, h.digest())
+
+
+class ResetWatch:
+    """Per-partition anchors and the checks that tell a replaced log."""
+
+    def __init__(self, kafka: KafkaSettings) -> None:
+        self._kafka = kafka
+        self._anchors: dict[TopicPartition, Anchor] = {}
+        self._probe: AIOKafkaConsumer | None = None
+
+    def seen(self, record: ConsumerRecord[bytes, bytes]) -> None:
+        """Remember the first record consumed from its partition."""
+        tp = TopicPartition(record.topic, record.partition)
+        if tp not in self._anchors:
+            self._anchors[tp] = anchor_of(record)
+
+    def forget(self, tps: list[TopicPartition]) -> None:
+        for tp in tps:
+            self._anchors.pop(tp, None)
+
+    async def check(self, consumer: AIOKafkaConsumer) -> list[TopicPartition]:
+        """Partitions of `consumer` whose log was replaced; raises KafkaError."""
+        tps = sorted(consumer.assignment())
+        if not tps:
+            return []
+        ends: dict[TopicPartition, int] = await consumer.end_offsets(tps)
+        replaced = [tp for tp in tps if ends.get(tp, 0) < await consumer.position(tp)]
+        for tp in tps:
+            anchor = self._anchors.get(tp)
+            if tp in replaced or anchor is None:
+                continue
+            found = await self._record_at(tp, anchor.offset)
+            if found is None:
+                continue
+            if found.offset != anchor.offset:
+                # Retention or compaction removed the anchor: the log's start moved
+                # on, which is not a new log. The first record there is the anchor now.
+                self._anchors[tp] = anchor_of(found)
+            elif anchor_of(found) != anchor:
+                replaced.append(tp)
+        self.forget(replaced)
+        return replaced
+
+    async def _record_at(
+        self, tp: TopicPartition, offset: int
+    ) -> ConsumerRecord[bytes, bytes] | None:
+        """The first record at or after `offset` (None when unsure: broker down, slow)."""
+        try:
+            probe = await self._probe_consumer()
+            probe.assign([tp])
+            probe.seek(tp, offset)
+            batch = await probe.getmany(tp, timeout_ms=_PROBE_TIMEOUT_MS, max_records=1)
+        except KafkaError as exc:
+            log.info("reset_probe_failed", extra={"topic": tp.topic, "error": str(exc)})
+            await self._drop_probe()  # the anchors stay: the broker may be restarting
+            return None
+        records = batch.get(tp, [])
+        return records[0] if records else None
+
+    async def _probe_consumer(self) -> AIOKafkaConsumer:
+        if self._probe is None:
+            probe = AIOKafkaConsumer(
+                group_id=None,
+                enable_auto_commit=False,
+                auto_offset_reset="earliest",
+                fetch_max_wait_ms=50,
+                **self._kafka.client_kwargs(),  # type: ignore[arg-type]
+            )
+            try:
+                await probe.start()
+            except KafkaError:
+                with contextlib.suppress(Exception):
+                    await probe.stop()
+                raise
+            self._probe = probe
+        return self._probe
+
+    async def close(self) -> None:
+        """Stop the probe consumer and forget the anchors; idempotent."""
+        self._anchors.clear()
+        await self._drop_probe()
+
+    async def _drop_probe(self) -> None:
+        probe, self._probe = self._probe, None
+        if probe is not None:
+            with contextlib.suppress(KafkaError):
+                await probe.stop()
