@@ -116,6 +116,9 @@ BODY = json.dumps(
     }
 ).encode()
 PATH = "/v1/chat/completions"
+#: Client keys are on: a fixed, well-formed key the spawned load generators can send too.
+CLIENT_KEY = "mt-bench" + "0" * 38
+KEY_SECRET = "bench-key-secret"
 
 
 def pct(values: list[float], p: float) -> float:
@@ -140,7 +143,7 @@ class RawConn:
         self.addr = (host, int(port))
         self.head = (
             f"POST {PATH} HTTP/1.1\r\nHost: {hostport}\r\nContent-Type: application/json\r\n"
-            f"Authorization: Bearer sk-bench\r\nContent-Length: {len(BODY)}\r\n"
+            f"Authorization: Bearer {CLIENT_KEY}\r\nContent-Length: {len(BODY)}\r\n"
         ).encode()
         self.tag = f"{os.getpid()}-{id(self):x}-".encode()
         self.reader: asyncio.StreamReader | None = None
@@ -301,7 +304,7 @@ def max_rps(url: str, seconds: float, conc: int, procs: int) -> float:
                 'wrk.method = "POST"\n'
                 f"wrk.body = {json.dumps(BODY.decode())}\n"
                 'wrk.headers["Content-Type"] = "application/json"\n'
-                'wrk.headers["Authorization"] = "Bearer sk-bench"\n'
+                f'wrk.headers["Authorization"] = "Bearer {CLIENT_KEY}"\n'
                 "counter = 0\n"
                 "request = function()\n"
                 "  counter = counter + 1\n"
@@ -358,8 +361,12 @@ def start_proxy(
         "MODELTRAIL_PROXY__SPOOL_DIR": str(workdir / name / "spool"),
         "MODELTRAIL_PROXY__BACKENDS": json.dumps([{"name": "fake", "url": backend}]),
         "MODELTRAIL_PROXY__DEFAULT_BACKEND": "fake",
+        # Client keys on: the bench key is on `identity.keys` before the proxy replays it.
+        "MODELTRAIL_PROXY__CLIENT_AUTH": "keys",
+        "MODELTRAIL_PROXY__KEY_SECRET": KEY_SECRET,
         **extra_env,
     }
+    asyncio.run(register_key(broker))
     proxy = ManagedProcess(
         name,
         [sys.executable, "-m", "proxy"],
@@ -392,6 +399,19 @@ def start_stack(
     direct = f"http://127.0.0.1:{bport}"
     proxy, proxied = start_proxy(workdir, broker.address, direct, **policy_env(preset, inline))
     return [proxy, backend, broker], direct, proxied
+
+
+async def register_key(bootstrap: str) -> None:
+    """Put the bench's client key on `identity.keys` before the proxy replays it."""
+    from proxy.keys.local import LocalKey, register_local_key
+    from schemas.kafka import ensure_topics
+    from schemas.settings import KafkaSettings
+
+    kafka = KafkaSettings(bootstrap_servers=bootstrap, topic_prefix="bench.")
+    await ensure_topics(kafka)
+    await register_local_key(
+        kafka, KEY_SECRET.encode(), LocalKey("mk_0000000000000b0c", CLIENT_KEY)
+    )
 
 
 def proxy_stats(workdir: Path) -> str:

@@ -8,15 +8,23 @@ reports the session killed, which is the same registry the proxy checks before
 forwarding. The first attacks after start-up are a warm-up and not counted. After
 each attack one more request confirms the proxy answers 403.
 
+It also measures a key kill: a second proxy replica (its own process) joins the
+stack, and N times a fresh client key is killed through the first replica's
+control API; the clock stops when both replicas refuse the key (their control
+APIs report the `key:<id>` kill, the registry every request is checked against),
+and one request per replica confirms the 403.
+
     .venv/bin/python bench/time_to_kill.py --json [--n 200] [--broker-storage s3|memory]
 
-The last line printed is `{"p50_ms": ..., "p99_ms": ..., "n": ...}`.
+The last line printed is
+`{"p50_ms": ..., "p99_ms": ..., "n": ..., "key_kill_p50_ms": ..., "key_kill_p99_ms": ..., "key_kill_n": ...}`.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import json
 import statistics
 import sys
@@ -31,7 +39,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from modeltrail.embedded.process import free_port  # noqa: E402
+from modeltrail.embedded.process import ManagedProcess, free_port  # noqa: E402
 from modeltrail.stack import StackOptions  # noqa: E402
 from modeltrail.up import Stack  # noqa: E402
 from schemas import LLMRequest, SessionCommand, Violation, decode  # noqa: E402
@@ -79,7 +87,7 @@ async def stage_times(bootstrap: str, topics: Topics) -> dict[str, float]:
             for records in (await consumer.getmany(timeout_ms=500)).values():
                 for record in records:
                     event = decode(record.value)
-                    if not event.session_id.startswith("ttk-"):
+                    if not event.session_id.partition(":")[2].startswith("ttk-"):
                         continue
                     kind = {LLMRequest: "request", Violation: "violation"}.get(type(event))
                     if isinstance(event, SessionCommand) and event.command == "kill":
@@ -100,10 +108,13 @@ async def stage_times(bootstrap: str, topics: Topics) -> dict[str, float]:
     return out
 
 
-def attack(proxy: httpx.Client, control: httpx.Client, *, timeout_s: float, poll_s: float) -> float:
+def attack(
+    proxy: httpx.Client, control: httpx.Client, key_id: str, *, timeout_s: float, poll_s: float
+) -> float:
     """One attack in a fresh session; returns milliseconds until the session is refused."""
-    sid = f"ttk-{uuid.uuid4().hex[:12]}"
-    headers = {"x-session-id": sid}
+    name = f"ttk-{uuid.uuid4().hex[:12]}"
+    headers = {"x-session-id": name}
+    sid = f"{key_id}:{name}"  # the proxy names sessions inside the client key
     body = {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": ATTACK}]}
     start = time.perf_counter()
     resp = proxy.post("/v1/chat/completions", json=body, headers=headers)
@@ -120,6 +131,62 @@ def attack(proxy: httpx.Client, control: httpx.Client, *, timeout_s: float, poll
             return elapsed
         time.sleep(poll_s)
     raise RuntimeError(f"session {sid} not killed within {timeout_s}s")
+
+
+def second_replica(stack: Stack, opts: StackOptions, tmp: str) -> tuple[ManagedProcess, int, int]:
+    """Another proxy process on the same broker and key secret; returns it and its ports."""
+    port, control_port = free_port(), free_port()
+    env = {
+        "MODELTRAIL_PROXY__INSTANCE_ID": "proxy-2",
+        "MODELTRAIL_PROXY__SPOOL_DIR": str(Path(tmp) / "spool-2"),
+    }
+    other = dataclasses.replace(
+        opts,
+        kafka=stack.bootstrap,
+        port=port,
+        control_port=control_port,
+        extra_env={**opts.extra_env, **env},
+    )
+    twin = Stack(other)
+    twin.fake_url = stack.fake_url
+    proc = twin.build("proxy")
+    proc.log_path = Path(tmp) / "logs" / "proxy-2.log"
+    return proc.start(), port, control_port
+
+
+def key_kill(
+    controls: list[httpx.Client], proxies: list[httpx.Client], *, timeout_s: float, poll_s: float
+) -> float:
+    """Kill a fresh key through the first replica; ms until every replica refuses it."""
+    made = controls[0].post("/control/keys", json={"team": "bench"})
+    made.raise_for_status()
+    key_id, key = made.json()["key_id"], made.json()["key"]
+    deadline = time.perf_counter() + timeout_s
+    for control in controls[1:]:  # the other replica must know the key first
+        while control.get(f"/control/keys/{key_id}").status_code != 200:
+            if time.perf_counter() > deadline:
+                raise RuntimeError(f"key {key_id} never reached the other replica")
+            time.sleep(poll_s)
+    start = time.perf_counter()
+    controls[0].post(
+        f"/control/scopes/key/{key_id}/kill", json={"reason": "bench"}
+    ).raise_for_status()
+    pending = list(controls)
+    while pending:
+        pending = [
+            c for c in pending if not c.get(f"/control/sessions/key:{key_id}").json().get("killed")
+        ]
+        if pending and time.perf_counter() > start + timeout_s:
+            raise RuntimeError(f"key {key_id} not refused everywhere within {timeout_s}s")
+        if pending:
+            time.sleep(poll_s)
+    elapsed = (time.perf_counter() - start) * 1000
+    body = {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "hi"}]}
+    for proxy in proxies:
+        refused = proxy.post("/v1/chat/completions", json=body, headers={"x-api-key": key})
+        if refused.status_code != 403:
+            raise RuntimeError(f"killed key answered {refused.status_code}")
+    return elapsed
 
 
 def main() -> int:
@@ -148,27 +215,49 @@ def main() -> int:
         )
         stack = Stack(opts)
         samples: list[float] = []
+        key_samples: list[float] = []
+        twin: ManagedProcess | None = None
         try:
             started = time.perf_counter()
             stack.start()
             print(f"stack up in {time.perf_counter() - started:.1f}s", file=sys.stderr)
+            twin, port_2, control_2 = second_replica(stack, opts, tmp)
+            assert stack.client_key is not None
+            auth = {"authorization": f"Bearer {stack.client_key.key}"}
+            poll = args.poll_ms / 1000
             with (
-                httpx.Client(base_url=f"http://127.0.0.1:{opts.port}", timeout=10) as proxy,
+                httpx.Client(
+                    base_url=f"http://127.0.0.1:{opts.port}", timeout=10, headers=auth
+                ) as proxy,
                 httpx.Client(
                     base_url=f"http://127.0.0.1:{opts.control_port}", timeout=5
                 ) as control,
+                httpx.Client(base_url=f"http://127.0.0.1:{port_2}", timeout=10) as proxy_2,
+                httpx.Client(base_url=f"http://127.0.0.1:{control_2}", timeout=5) as control_2c,
             ):
+                key_id = stack.client_key.key_id
                 for i in range(args.warmup + args.n):
-                    ms = attack(proxy, control, timeout_s=args.timeout, poll_s=args.poll_ms / 1000)
+                    ms = attack(proxy, control, key_id, timeout_s=args.timeout, poll_s=poll)
                     if i >= args.warmup:
                         samples.append(ms)
+                for i in range(args.warmup + args.n):
+                    ms = key_kill(
+                        [control, control_2c], [proxy, proxy_2], timeout_s=args.timeout, poll_s=poll
+                    )
+                    if i >= args.warmup:
+                        key_samples.append(ms)
             stages = asyncio.run(stage_times(stack.bootstrap, Topics(opts.topic_prefix)))
         finally:
+            if twin is not None:
+                twin.stop()
             stack.stop()
     result = {
         "p50_ms": round(statistics.median(samples), 2),
         "p99_ms": round(percentile(samples, 99), 2),
         "n": len(samples),
+        "key_kill_p50_ms": round(statistics.median(key_samples), 2),
+        "key_kill_p99_ms": round(percentile(key_samples, 99), 2),
+        "key_kill_n": len(key_samples),
         "broker_storage": args.broker_storage,
     }
     print(

@@ -44,7 +44,7 @@ def query(
     sql: str = typer.Argument(
         ...,
         help="SQL over views requests, responses, violations, "
-        "session_commands, stream_windows, deadletter, sessions",
+        "session_commands, stream_windows, deadletter, sessions, spend",
     ),
     fmt: str = typer.Option("table", "--format", "-f", help="table, csv or json"),
     target: str | None = typer.Option(

@@ -8,7 +8,7 @@ from typing import Any
 import typer
 from rich.console import Console
 
-from modeltrail.stack import BackendSpec, StackOptions
+from modeltrail.stack import BackendSpec, StackOptions, WebhookOption
 
 __all__ = ["app", "demo", "options_from_cli", "up"]
 
@@ -16,11 +16,16 @@ app = typer.Typer(help="Run the embedded stack and drive a demo through it.")
 
 
 def options_from_cli(
-    *, data_dir: Path, backend: list[str], policy: str | None, **values: Any
+    *,
+    data_dir: Path,
+    backend: list[str],
+    policy: str | None,
+    webhook: list[str] | None = None,
+    **values: Any,
 ) -> StackOptions:
     """Turn `up`'s option values (named as its parameters) into StackOptions.
 
-    Options other than these three carry StackOptions' own field names.
+    Options other than these four carry StackOptions' own field names.
 
     Raises:
         typer.BadParameter: a malformed --backend or --s3, or a clash between them.
@@ -30,6 +35,7 @@ def options_from_cli(
             data_dir=data_dir.resolve(),
             backends=tuple(BackendSpec.parse(b) for b in backend),
             policy_preset=policy,
+            webhooks=tuple(WebhookOption.parse(w) for w in webhook or ()),
             **values,
         )
     except ValueError as exc:
@@ -70,6 +76,12 @@ def up(
         help="run the fake LLM backend (default: on when no --backend is given)",
     ),
     policy: str | None = typer.Option(None, help="policy preset: minimal, standard, strict"),
+    webhook: list[str] = typer.Option(
+        [],
+        "--webhook",
+        help="URL[,json|ocsf|slack] (repeatable): deliver violations and kills there, signed "
+        "with the key in <data-dir>/webhook-secret (runs the alerts service)",
+    ),
 ) -> None:
     """Start the broker, topics, streams worker, sink and proxy; Ctrl-C stops them in order."""
     from modeltrail.up import run_up
@@ -90,15 +102,27 @@ def demo(
         None, envvar="MODELTRAIL_CONTROL_KEY", help="bearer key for the control API"
     ),
     timeout: float = typer.Option(30.0, help="seconds to wait for the kill and the trail"),
+    client_key: str | None = typer.Option(
+        None,
+        envvar="MODELTRAIL_CLIENT_KEY",
+        help="modeltrail client key (default: the local key `up` made in --data-dir)",
+    ),
+    data_dir: Path = typer.Option(Path("./modeltrail-data"), help="where `up` keeps its data"),
 ) -> None:
     """Send a short conversation with an attack through a running stack and show the kill."""
     from modeltrail.demo import Demo, run_demo
+    from proxy.keys.local import load_local_key
+
+    if client_key is None:
+        local = load_local_key(data_dir)
+        client_key = local.key if local is not None else None
 
     demo = Demo(
         proxy=proxy,
         control=control,
         trail=trail,
         control_key=control_key,
+        client_key=client_key,
         timeout_s=timeout,
         console=Console(),
         s3_endpoint=s3_endpoint,

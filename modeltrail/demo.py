@@ -87,6 +87,7 @@ class Demo:
         trail: str,
         console: Console,
         control_key: str | None = None,
+        client_key: str | None = None,
         timeout_s: float = 30.0,
         s3_endpoint: str | None = None,
     ) -> None:
@@ -96,11 +97,15 @@ class Demo:
         self.trail = trail
         self.console = console
         self.timeout_s = timeout_s
-        self.session_id = f"demo-{uuid.uuid4().hex[:12]}"
+        name = f"demo-{uuid.uuid4().hex[:12]}"
+        # With client keys the proxy names the session inside the key (`<key id>:<name>`);
+        # the first answer's `x-modeltrail-session-id` says so.
+        self.session_id = name
         self.headers = {
-            "x-session-id": self.session_id,
-            # A stand-in key: the proxy stores only a salted fingerprint of it.
-            "authorization": "Bearer sk-demo-0000000000000000",
+            "x-session-id": name,
+            # The modeltrail key (with `client_auth: keys`), or a stand-in the proxy
+            # only fingerprints (with `client_auth: none`).
+            "authorization": f"Bearer {client_key or 'sk-demo-0000000000000000'}",
             "user-agent": "modeltrail-demo",
         }
         auth = {"authorization": f"Bearer {control_key}"} if control_key else {}
@@ -120,7 +125,9 @@ class Demo:
             "messages": [{"role": "system", "content": SYSTEM}, {"role": "user", "content": text}],
         }
         headers = {**self.headers, "x-fake-reply": reply} if reply else self.headers
-        return self.http.post(f"{self.proxy}/v1/chat/completions", json=body, headers=headers)
+        resp = self.http.post(f"{self.proxy}/v1/chat/completions", json=body, headers=headers)
+        self.session_id = resp.headers.get("x-modeltrail-session-id", self.session_id)
+        return resp
 
     def stream_messages(self, text: str) -> Iterator[tuple[int, str]]:
         """A streaming Anthropic message: yields (status, text delta) as chunks arrive."""
@@ -205,6 +212,7 @@ class Demo:
         )
         injection, request, reply = attack_texts()
         self.benign(result)
+        result.session_id = self.session_id  # namespaced by the key once the proxy answered
         self.inject(result, injection)
         self.leak_and_kill(result, request, reply)
         self.refused(result)

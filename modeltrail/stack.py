@@ -10,8 +10,11 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 from urllib.parse import urlparse
+
+if TYPE_CHECKING:
+    from proxy.keys.local import LocalKey
 
 __all__ = [
     "EMBEDDED_FILE_SPAN_S",
@@ -29,7 +32,8 @@ __all__ = [
 
 Provider = Literal["openai", "anthropic", "ollama", "passthrough"]
 PROVIDERS: tuple[Provider, ...] = ("openai", "anthropic", "ollama", "passthrough")
-Part = Literal["broker-store", "broker", "fake-backend", "sink", "streams", "proxy"]
+Part = Literal["broker-store", "broker", "fake-backend", "sink", "streams", "alerts", "proxy"]
+WebhookFormat = Literal["json", "ocsf", "slack"]
 BrokerStorage = Literal["s3", "memory"]
 
 #: Every part in start order: the broker's object store (SeaweedFS, with `s3`
@@ -41,6 +45,7 @@ START_ORDER: tuple[Part, ...] = (
     "fake-backend",
     "sink",
     "streams",
+    "alerts",
     "proxy",
 )
 #: Stop order: the proxy drains first (its last events still reach Kafka), the
@@ -50,6 +55,7 @@ STOP_ORDER: tuple[Part, ...] = (
     "proxy",
     "fake-backend",
     "streams",
+    "alerts",
     "sink",
     "broker",
     "broker-store",
@@ -97,6 +103,26 @@ class BackendSpec:
 
 
 @dataclass(frozen=True, slots=True)
+class WebhookOption:
+    """A webhook given on the command line as `URL[,json|ocsf|slack]`."""
+
+    url: str
+    format: WebhookFormat = "json"
+
+    @classmethod
+    def parse(cls, text: str) -> WebhookOption:
+        """Parse `URL[,format]`; raises ValueError with a readable message."""
+        url, _, fmt = text.partition(",")
+        url, fmt = url.strip(), (fmt.strip() or "json").lower()
+        parsed = urlparse(url)
+        if parsed.scheme not in ("http", "https") or not parsed.hostname:
+            raise ValueError(f"--webhook {url!r} is not an http(s) URL")
+        if fmt not in ("json", "ocsf", "slack"):
+            raise ValueError(f"--webhook {url!r}: format {fmt!r} is not json, ocsf or slack")
+        return cls(url=url, format=fmt)  # type: ignore[arg-type]
+
+
+@dataclass(frozen=True, slots=True)
 class StackOptions:
     """Everything `modeltrail up` was asked for; defaults are the embedded stack."""
 
@@ -117,6 +143,7 @@ class StackOptions:
     backends: tuple[BackendSpec, ...] = ()
     demo_backend: bool | None = None
     policy_preset: str | None = None
+    webhooks: tuple[WebhookOption, ...] = ()
     extra_env: dict[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -142,6 +169,16 @@ class StackOptions:
         return self.kafka is None
 
     @property
+    def key_secret_file(self) -> Path:
+        """The proxy's key secret: the local key's hash is computed under it."""
+        return self.data_dir / "key-secret"
+
+    @property
+    def webhook_secret_file(self) -> Path:
+        """The HMAC key of the `X-Modeltrail-Signature` header on `--webhook` deliveries."""
+        return self.data_dir / "webhook-secret"
+
+    @property
     def broker_dir(self) -> Path:
         """Where the embedded broker's object store keeps its data (`s3` storage)."""
         return self.data_dir / "broker"
@@ -164,6 +201,8 @@ class StackOptions:
             skip.add("broker-store")
         if not self.use_demo_backend:
             skip.add("fake-backend")
+        if not self.webhooks:
+            skip.add("alerts")
         return tuple(p for p in START_ORDER if p not in skip)
 
 
@@ -185,8 +224,28 @@ def _backends(opts: StackOptions, fake_url: str | None) -> tuple[list[dict[str, 
     return configs, default
 
 
+def _alerts_env(opts: StackOptions, webhook_secret: str | None) -> dict[str, str]:
+    hooks: list[dict[str, object]] = []
+    for i, w in enumerate(opts.webhooks, 1):
+        hook: dict[str, object] = {"name": f"webhook-{i}", "url": w.url, "format": w.format}
+        if webhook_secret:
+            hook["secret"] = webhook_secret
+        hooks.append(hook)
+    # A URL the operator typed may point at this machine (a local receiver): its host
+    # is allowed explicitly; every other internal address stays refused.
+    hosts = sorted({urlparse(w.url).hostname or "" for w in opts.webhooks})
+    return {
+        "MODELTRAIL_ALERTS__WEBHOOKS": json.dumps(hooks, separators=(",", ":")),
+        "MODELTRAIL_ALERTS__ALLOW_HOSTS": json.dumps(hosts),
+    }
+
+
 def part_envs(
-    opts: StackOptions, *, bootstrap: str, fake_url: str | None = None
+    opts: StackOptions,
+    *,
+    bootstrap: str,
+    fake_url: str | None = None,
+    webhook_secret: str | None = None,
 ) -> dict[Part, dict[str, str]]:
     """The `MODELTRAIL_*` environment of each service part (only the parts that read env)."""
     common = {
@@ -207,6 +266,9 @@ def part_envs(
         # Operator kills and resumes outlive the in-memory broker here.
         "MODELTRAIL_PROXY__COMMAND_JOURNAL": str(opts.data_dir / "commands.journal"),
         "MODELTRAIL_PROXY__SESSION_STORE": "redis" if opts.redis else "memory",
+        # Client keys are on by default (the local key is registered at start); an
+        # explicit MODELTRAIL_PROXY__CLIENT_AUTH=none in the environment turns them off.
+        "MODELTRAIL_PROXY__KEY_SECRET_FILE": str(opts.key_secret_file),
     }
     if not opts.s3:
         # The control API's history reads a local trail.
@@ -234,19 +296,28 @@ def part_envs(
     if opts.s3_region:
         sink["MODELTRAIL_SINK__S3_REGION"] = opts.s3_region
     envs: dict[Part, dict[str, str]] = {"proxy": proxy, "streams": streams, "sink": sink}
+    if opts.webhooks:
+        envs["alerts"] = {**common, **_alerts_env(opts, webhook_secret)}
     for part_env in envs.values():
         part_env.update(opts.extra_env)
     return envs
 
 
-def client_env_lines(opts: StackOptions) -> list[str]:
-    """The lines a user pastes into a shell to point their clients at the proxy."""
+def client_env_lines(opts: StackOptions, key: str | None = None) -> list[str]:
+    """The lines a user pastes into a shell to point their clients at the proxy (with the key)."""
     base = f"http://{_loopback(opts.host)}:{opts.port}"
-    return [f"OPENAI_BASE_URL={base}/v1", f"ANTHROPIC_BASE_URL={base}"]
+    lines = [f"OPENAI_BASE_URL={base}/v1", f"ANTHROPIC_BASE_URL={base}"]
+    if key is not None:
+        lines += [f"OPENAI_API_KEY={key}", f"ANTHROPIC_API_KEY={key}"]
+    return lines
 
 
 def status_rows(
-    opts: StackOptions, *, bootstrap: str, fake_url: str | None = None
+    opts: StackOptions,
+    *,
+    bootstrap: str,
+    fake_url: str | None = None,
+    client_key: LocalKey | None = None,
 ) -> list[tuple[str, str]]:
     """(what, where) rows of the status table shown once the stack is ready."""
     control = f"http://{_loopback(opts.control_host)}:{opts.control_port}"
@@ -267,6 +338,8 @@ def status_rows(
         rows.append(("demo backend", fake_url))
     for backend in opts.backends:
         rows.append((f"backend {backend.name}", f"{backend.url} ({backend.provider})"))
+    if client_key is not None:
+        rows.append(("client key id", f"{client_key.key_id} (team local)"))
     rows.extend(("env", line) for line in client_env_lines(opts))
     return rows
 

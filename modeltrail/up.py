@@ -37,6 +37,8 @@ from modeltrail.embedded.servers import BROKER_BUCKET, ensure_bucket, s3_gateway
 from modeltrail.healthcheck import http_ok
 from modeltrail.stack import STOP_ORDER, Part, StackOptions, part_envs, status_rows
 from modeltrail.supervise import RestartPolicy, Supervisor
+from proxy.keys.local import LocalKey, local_key, register_local_key
+from proxy.keys.secret import key_secret
 from schemas.kafka import ensure_topics
 from schemas.settings import KafkaSettings
 
@@ -46,11 +48,13 @@ __all__ = ["Stack", "StackError", "run_up"]
 READY_PATTERNS: dict[Part, re.Pattern[str]] = {
     "streams": re.compile(r"Worker\]: Ready|worker_ready|streams_ready|ready", re.I),
     "sink": re.compile(r"sink_started|sink_ready|partitions_assigned|ready|started", re.I),
+    "alerts": re.compile(r"alerts_started"),
 }
 STOP_TIMEOUTS: dict[Part, float] = {
     "proxy": 30.0,
     "fake-backend": 5.0,
     "streams": 20.0,
+    "alerts": 10.0,
     "sink": 30.0,
     "broker": 10.0,
     # SeaweedFS does not exit on SIGTERM (its S3 gateway keeps retrying its stopped
@@ -117,6 +121,7 @@ class Stack:
     states: dict[str, PartState] = field(default_factory=dict)
     bootstrap: str = ""
     fake_url: str | None = None
+    client_key: LocalKey | None = None
     store_port: int = 0  # S3 port of the broker's store; fixed for the stack's life
 
     def __post_init__(self) -> None:
@@ -165,8 +170,18 @@ class Stack:
                 ready=lambda: port_open("127.0.0.1", port),
                 start_timeout=30,
             )
-        env = part_envs(self.opts, bootstrap=self.bootstrap, fake_url=self.fake_url)[part]
-        module = {"proxy": "proxy", "streams": "streams", "sink": "sinks"}[part]
+        secret = None
+        if part == "alerts":
+            secret = key_secret(None, self.opts.webhook_secret_file).decode()
+        env = part_envs(
+            self.opts, bootstrap=self.bootstrap, fake_url=self.fake_url, webhook_secret=secret
+        )[part]
+        module = {
+            "proxy": "proxy",
+            "streams": "streams",
+            "sink": "sinks",
+            "alerts": "streams.alerts",
+        }[part]
         if part == "proxy":
             host = "127.0.0.1" if self.opts.control_host in ("0.0.0.0", "::") else None
             control = f"http://{host or self.opts.control_host}:{self.opts.control_port}"
@@ -259,6 +274,16 @@ class Stack:
             self._set("topics", "failed", str(exc))
             raise StackError(f"could not create topics on {self.bootstrap}: {exc}") from exc
         self._set("topics", "ready", f"{len(names)} topics")
+        self._register_client_key(settings)
+
+    def _register_client_key(self, settings: KafkaSettings) -> None:
+        """The local client key (created on first start) on `identity.keys`, for the proxy."""
+        self.client_key = local_key(self.opts.data_dir)
+        secret = key_secret(None, self.opts.key_secret_file)
+        try:
+            asyncio.run(register_local_key(settings, secret, self.client_key))
+        except Exception as exc:
+            raise StackError(f"could not register the local client key: {exc}") from exc
 
     def stop(self, on_stopped: Callable[[str, int | None], None] | None = None) -> None:
         """Stop the parts one at a time in STOP_ORDER; a second Ctrl-C kills the rest."""
@@ -300,7 +325,10 @@ class Stack:
         table = Table(title="modeltrail is running", title_justify="left", show_header=False)
         table.add_column(style="bold")
         table.add_column()
-        for what, where in status_rows(self.opts, bootstrap=self.bootstrap, fake_url=self.fake_url):
+        rows = status_rows(
+            self.opts, bootstrap=self.bootstrap, fake_url=self.fake_url, client_key=self.client_key
+        )
+        for what, where in rows:
             table.add_row(what, where)
         return table
 
@@ -333,6 +361,16 @@ def _sigterm_as_interrupt() -> Iterator[None]:
         signal.signal(signal.SIGTERM, previous)
 
 
+def _paste_panel(opts: StackOptions, key: LocalKey) -> Panel:
+    """The env lines to paste, with the key (printed whole: it is the user's own local key)."""
+    from modeltrail.stack import client_env_lines
+
+    lines = "\n".join(f"export {line}" for line in client_env_lines(opts, key.key))
+    title = "new local client key" if key.created else "local client key"
+    note = f"key id {key.key_id}, kept in {opts.data_dir / 'local-key.json'} (0600)"
+    return Panel(f"{lines}\n[dim]{note}[/dim]", title=f"paste these: {title}", border_style="green")
+
+
 def run_up(
     opts: StackOptions,
     console: Console | None = None,
@@ -362,6 +400,8 @@ def run_up(
                 stack.start()
             console.line()
             console.print(stack.status_table())
+            if stack.client_key is not None:
+                console.print(_paste_panel(opts, stack.client_key))
             console.print("[dim]Ctrl-C stops the stack (proxy drains, sink flushes).[/dim]")
             policy = policy or RestartPolicy(max_failures=opts.restart_limit)
             supervisor = Supervisor(stack, report, policy)

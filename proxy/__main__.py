@@ -17,6 +17,7 @@ import signal
 import uvicorn
 
 from proxy.app import build_emitter, create_app
+from proxy.keys.gate import ClientGate, build_key_book
 from proxy.metrics import ProxyMetrics
 from proxy.settings import ProxySettings
 from schemas.logs import configure_logging
@@ -48,9 +49,18 @@ async def serve(settings: ProxySettings) -> None:
     metrics = ProxyMetrics()
     emitter = build_emitter(settings, metrics)
     enforcement = EnforcementService(settings, publisher=emitter, metrics=metrics)
-    proxy_app = create_app(settings, enforcement=enforcement, publisher=emitter, metrics=metrics)
+    gate = ClientGate(settings, build_key_book(settings))
+    proxy_app = create_app(
+        settings, enforcement=enforcement, publisher=emitter, metrics=metrics, gate=gate
+    )
     control_app = create_control_app(
-        settings, enforcement, emitter, metrics=metrics, policy=proxy_app.policy, pii=proxy_app.pii
+        settings,
+        enforcement,
+        emitter,
+        metrics=metrics,
+        policy=proxy_app.policy,
+        gate=gate,
+        pii=proxy_app.pii,
     )
     # Everything loaded so far (modules, compiled rules) lives as long as the process:
     # keeping it out of the collector makes each full collection, which pauses the event

@@ -12,9 +12,10 @@ the salted fingerprint only.
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Literal, Unpack
 
 from proxy.dialects import Assembled, RequestFacts, extract
+from proxy.keys.registry import Who
 from schemas.events import (
     ChatMessage,
     EntityCount,
@@ -78,6 +79,7 @@ def build_request(
     trace: TraceContext | None = None,
     extracted: tuple[list[ChatMessage], RequestFacts] | None = None,
     truncated_before: bool = False,
+    **who: Unpack[Who],
 ) -> LLMRequest:
     """The request event (its `event_id` is the request id).
 
@@ -124,6 +126,7 @@ def build_request(
         ]
         if pii_counts
         else [],
+        **who,
     )
 
 
@@ -148,6 +151,8 @@ def build_response(
     error_type: str | None = None,
     error_message: str | None = None,
     trace: TraceContext | None = None,
+    cost_usd: float | None = None,
+    **who: Unpack[Who],
 ) -> LLMResponse:
     """The response event; `result` is what the parsers assembled (None when nothing)."""
     r = result or Assembled()
@@ -181,6 +186,8 @@ def build_response(
         input_tokens=r.input_tokens,
         output_tokens=r.output_tokens,
         total_tokens=total,
+        cached_input_tokens=r.cached_input_tokens,
+        cost_usd=cost_usd,
         text=text,
         tool_calls=r.tool_calls if captured else [],
         finish_reason=r.finish_reason,
@@ -189,6 +196,7 @@ def build_response(
         body_bytes=body_bytes,
         captured=captured,
         truncated=truncated,
+        **who,
     )
 
 
@@ -206,6 +214,7 @@ def build_rejection(
     error_type: str,
     error_message: str,
     trace: TraceContext | None = None,
+    **who: Unpack[Who],
 ) -> LLMResponse:
     """The response event of a request the proxy answered itself with an error.
 
@@ -231,6 +240,7 @@ def build_rejection(
         error_type=error_type,
         error_message=error_message,
         trace=trace,
+        **who,
     )
 
 
@@ -251,4 +261,7 @@ def build_window(req: LLMRequest, index: int, offset: int, text: str) -> StreamW
         window_index=index,
         offset_chars=offset,
         text=text,
+        key_id=req.key_id,
+        team=req.team,
+        user=req.user,
     )

@@ -56,6 +56,10 @@ class ProxyError(Exception):
         self.message = message
         self.extra = extra or {}
 
+    def response_headers(self) -> list[tuple[bytes, bytes]]:
+        """Extra headers of the error answer (`Retry-After`, `WWW-Authenticate`, ...)."""
+        return []
+
 
 class BadRequest(ProxyError):
     status = 400

@@ -32,7 +32,10 @@ from proxy.sse import StreamParser, WindowCutter
 from schemas.events import Outcome, Provider, SessionCommand
 
 __all__ = [
+    "Receive",
     "Relayed",
+    "Scope",
+    "Send",
     "is_stream",
     "killed_error",
     "relay_buffered",
@@ -41,6 +44,8 @@ __all__ = [
     "send_error",
 ]
 
+# ASGI: the connection scope, and the two channels of one request.
+Scope = MutableMapping[str, Any]
 Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
 Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
 
@@ -228,6 +233,7 @@ async def send_error(send: Send, err: ProxyError, shape: Provider, request_id: s
         (b"content-type", b"application/json"),
         (b"content-length", str(len(body)).encode()),
         (b"x-modeltrail-request-id", request_id.encode()),
+        *err.response_headers(),
     ]
     await send({"type": "http.response.start", "status": err.status, "headers": headers})
     await send({"type": "http.response.body", "body": body, "more_body": False})

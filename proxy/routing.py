@@ -96,6 +96,7 @@ class Router:
 
 
 def _credentials(backend: BackendConfig) -> tuple[tuple[str, str], ...]:
-    if backend.api_key is None:
+    key = backend.api_key.get_secret_value() if backend.api_key is not None else ""
+    if not key:  # unset or empty (an env default): nothing to inject
         return ()
-    return dialects.get(backend.provider).credentials(backend.api_key.get_secret_value())
+    return dialects.get(backend.provider).credentials(key)

@@ -10,6 +10,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from proxy.keys.limits import Limits
 from proxy.pii.settings import PIISettings
 from schemas.settings import KafkaSettings, RedisSettings
 from schemas.telemetry import TracingSettings
@@ -193,3 +194,25 @@ class ProxySettings(BaseSettings):
     trail_query_max_rows: int = Field(default=5000, ge=1, le=100_000)
     sink_group: str = Field(default="modeltrail-sink", description="for the health panel")
     streams_group: str = Field(default="modeltrail-streams", description="for the health panel")
+
+    # --- client identity: modeltrail keys, spend, limits (proxy/keys/) ---
+    client_auth: Literal["keys", "none"] = Field(
+        default="keys",
+        description="keys: every request needs a modeltrail key (401 otherwise); none: "
+        "anyone may call (local experiments only)",
+    )
+    key_secret: SecretStr | None = Field(
+        default=None, description="HMAC secret of stored key hashes; same on every replica"
+    )
+    key_secret_file: Path = Field(
+        default=Path("./modeltrail-data/key-secret"),
+        description="used when key_secret is unset: read, or created (0600) on first start",
+    )
+    keys_replay_timeout_s: float = Field(default=30.0, gt=0)
+    prices_file: Path | None = Field(default=None, description="price YAML checked first")
+    team_limits: dict[str, Limits] = Field(
+        default_factory=dict, description="rpm/tpm/budgets per team, beside each key's own"
+    )
+    limits_store: Literal["memory", "redis"] | None = Field(
+        default=None, description="limit counters; default: redis when session_store is redis"
+    )

@@ -25,6 +25,7 @@ __all__ = [
     "Event",
     "EventEnvelope",
     "Evidence",
+    "KillScope",
     "LLMRequest",
     "LLMResponse",
     "Outcome",
@@ -36,6 +37,7 @@ __all__ = [
     "Target",
     "ToolCall",
     "Violation",
+    "scope_key",
     "utcnow",
 ]
 
@@ -47,6 +49,7 @@ Action = Literal["flag", "block", "kill"]
 Target = Literal["request", "response", "stream_window", "tool_call", "session"]
 BlockMode = Literal["duration", "until", "permanent"]
 CommandKind = Literal["kill", "resume"]
+KillScope = Literal["session", "key", "user", "team"]
 Outcome = Literal[
     "ok",
     "upstream_error",
@@ -116,6 +119,9 @@ class EventEnvelope(_Frozen):
     schema_version: int = 1
     session_id: str
     request_id: str | None = None
+    key_id: str | None = Field(default=None, description="modeltrail client key id, never the key")
+    team: str | None = Field(default=None, description="team of the client key")
+    user: str | None = Field(default=None, description="user of the client key")
     trace_id: str | None = Field(
         default=None, description="W3C trace id (32 hex digits) of the request's trace"
     )
@@ -164,6 +170,10 @@ class LLMResponse(EventEnvelope):
     input_tokens: int | None = None
     output_tokens: int | None = None
     total_tokens: int | None = None
+    cached_input_tokens: int | None = None
+    cost_usd: float | None = Field(
+        default=None, description="from usage and the price table; null when the model is unpriced"
+    )
     text: str | None = None
     tool_calls: list[ToolCall] = Field(default_factory=list)
     finish_reason: str | None = None
@@ -211,9 +221,16 @@ class Violation(EventEnvelope):
 
 
 class SessionCommand(EventEnvelope):
-    """Kill or resume a session on every proxy replica; keyed by session on a compacted topic."""
+    """Kill or resume a session, key, user or team on every proxy replica.
+
+    Keyed by `session_id` on a compacted topic. For a scope other than `session`,
+    `session_id` is `scope_key(scope, subject)` (e.g. `key:mk_...`), so the latest
+    command per subject survives compaction like the latest per session.
+    """
 
     type: Literal["session.command.v1"] = "session.command.v1"
+    scope: KillScope = "session"
+    subject: str | None = Field(default=None, description="key id, user or team for those scopes")
     command: CommandKind
     block_mode: BlockMode | None = None
     expires_at: datetime | None = None
@@ -242,6 +259,11 @@ class DeadLetter(EventEnvelope):
     reason: str
     consumer: str
     value_excerpt: str = Field(default="", description="first bytes, escaped, at most 512")
+
+
+def scope_key(scope: KillScope, subject: str) -> str:
+    """The registry and topic key of a command: the session id itself, else `scope:subject`."""
+    return subject if scope == "session" else f"{scope}:{subject}"
 
 
 Event = Annotated[

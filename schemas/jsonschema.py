@@ -5,8 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import orjson
+from pydantic import BaseModel
 
 from schemas.errors import SchemaDriftError
+from schemas.identity import KeyRecord
 from schemas.topics import TABLES
 
 __all__ = ["JSON_DIR", "check_drift", "export", "render"]
@@ -17,7 +19,8 @@ JSON_DIR = Path(__file__).with_name("json")
 def render() -> dict[str, bytes]:
     """File name -> JSON Schema bytes, for every event type, derived from the models."""
     out: dict[str, bytes] = {}
-    for model in TABLES.values():
+    models: list[type[BaseModel]] = [*TABLES.values(), KeyRecord]  # key records: not a table
+    for model in models:
         event_type = model.model_fields["type"].default
         schema = model.model_json_schema(mode="serialization")
         schema["$id"] = f"https://modeltrail.dev/schemas/{event_type}.json"

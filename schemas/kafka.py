@@ -18,8 +18,9 @@ log = logging.getLogger(__name__)
 async def ensure_topics(settings: KafkaSettings, *, timeout_s: float = 30.0) -> list[str]:
     """Create every modeltrail topic that does not exist yet; return the names.
 
-    `session.commands` is compacted: the latest command per session is what
-    every proxy replica replays at start-up. Idempotent.
+    `session.commands` and `identity.keys` are compacted: the latest command per
+    session (key record per key id) is what every proxy replica replays at start-up.
+    Idempotent.
     """
     topics = settings.topics
     wanted = {
@@ -27,7 +28,7 @@ async def ensure_topics(settings: KafkaSettings, *, timeout_s: float = 30.0) -> 
             name,
             settings.partitions,
             settings.replication_factor,
-            topic_configs={"cleanup.policy": "compact"} if name == topics.commands else None,
+            topic_configs={"cleanup.policy": "compact"} if name in topics.compacted() else None,
         )
         for name in topics.all()
     }

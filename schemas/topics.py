@@ -57,6 +57,11 @@ class Topics:
         return self._t("session.commands")
 
     @property
+    def keys(self) -> str:
+        """Compacted: the latest record per client key id (`schemas.identity.KeyRecord`)."""
+        return self._t("identity.keys")
+
+    @property
     def deadletter(self) -> str:
         return self._t("audit.deadletter")
 
@@ -75,7 +80,11 @@ class Topics:
         }
 
     def all(self) -> list[str]:
-        return list(self.by_model().values())
+        return [*self.by_model().values(), self.keys]
+
+    def compacted(self) -> list[str]:
+        """Topics where the latest record per key is the state."""
+        return [self.commands, self.keys]
 
     def event_topics(self) -> list[str]:
         """The topics the proxy produces: what streams judge and sinks archive."""

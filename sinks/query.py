@@ -1,5 +1,6 @@
 """DuckDB over the Parquet trail: views `requests`, `responses`, `violations`,
-`session_commands`, `stream_windows`, `deadletter` and a `sessions` summary.
+`session_commands`, `stream_windows`, `deadletter`, a `sessions` summary and `spend`
+(one row per answer with key, team, user, model, tokens and cost; see `sinks.spend`).
 
 The one reader of the trail: the `modeltrail query` command and the proxy's
 `/control/history` both go through `connect`. Works on a local directory or on S3.
@@ -26,6 +27,7 @@ from sinks.errors import QueryError
 from sinks.keys import table_prefix
 from sinks.object_store import parse_target
 from sinks.settings import SinkSettings, TrailLocation
+from sinks.spend import create_spend_view
 
 __all__ = ["SESSIONS_SQL", "connect", "run_query"]
 
@@ -155,6 +157,7 @@ def connect(
         # The copies of one event hold the same values, so any one of them will do.
         con.execute(f"CREATE VIEW {table} AS SELECT DISTINCT ON (event_id) * FROM {table}_raw")
     con.execute(SESSIONS_SQL)
+    create_spend_view(con)
     if sandbox:
         _sandbox(con, root)
     return con

@@ -18,12 +18,14 @@ import logging
 import ssl
 import time
 from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, cast
 
 import faust
 
 from streams.decisions import Engine
 from streams.errors import PublishError, StreamsConfigError
+from streams.escalation import KeyEscalation, follow_commands
 from streams.processor import EventRecord, Processor
 from streams.settings import StreamsSettings
 from streams.state_cache import SessionStateCache
@@ -162,6 +164,20 @@ def create_app(
         consumer=settings.app_id,
         collect_traces=tracing.enabled,
     )
+
+    if settings.key_kill_after_sessions > 0:
+        escalation = KeyEscalation(
+            settings.key_kill_after_sessions,
+            settings.key_kill_window_s,
+            source=settings.instance_id,
+        )
+
+        async def publish_command(key: bytes, value: bytes) -> None:
+            await (await sinks[topics.commands].send(key=key, value=value, force=True))
+
+        @app.task
+        async def escalate() -> None:
+            await follow_commands(kafka, escalation, publish_command, lambda: datetime.now(UTC))
 
     async def judge_batch(events: list[faust.EventT[bytes]]) -> None:
         records = [

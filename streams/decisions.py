@@ -150,6 +150,9 @@ def judge(
         rule_id=trigger.rule_id,
         issuer=source,
         decision_id=dec,
+        key_id=event.key_id,
+        team=event.team,
+        user=event.user,
     )
     return Judgement(violations, command)
 
@@ -205,4 +208,7 @@ def _violation(
         score=f.score,
         risk_score=round(risk, 3),
         policy_version=engine.version,
+        key_id=event.key_id,
+        team=event.team,
+        user=event.user,
     )

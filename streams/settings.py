@@ -79,3 +79,10 @@ class StreamsSettings(BaseSettings):
     recovery_delay_s: float = Field(
         default=0.0, ge=0, description="pause after table recovery before processing"
     )
+    key_kill_after_sessions: int = Field(
+        default=3,
+        ge=0,
+        description="kill a client key once this many of its sessions were killed within "
+        "key_kill_window_s (0: never escalate)",
+    )
+    key_kill_window_s: float = Field(default=600.0, gt=0)

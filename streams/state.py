@@ -86,6 +86,10 @@ class SessionState:
     decisions: list[str] = field(default_factory=list)
     kill_active: bool = False
     kill_expires: float | None = None
+    # Spend of the session (USD from the proxy's price table) and whose it is.
+    cost_usd_total: float = 0.0
+    key_id: str | None = None
+    team: str | None = None
     # The request parts this session had judged (`streams.policy.turns.JudgedParts.dump`).
     judged: str = ""
 
@@ -111,6 +115,8 @@ class SessionState:
         if self.started_at is None or now < self.started_at:
             self.started_at = now
         self.last_seen = max(self.last_seen, now)
+        if event.key_id is not None and self.key_id is None:
+            self.key_id, self.team = event.key_id, event.team
         if isinstance(event, LLMRequest):
             self.requests_total += 1
             self.bytes_total += event.body_bytes
@@ -123,6 +129,8 @@ class SessionState:
                 tokens = (event.input_tokens or 0) + (event.output_tokens or 0)
             self.tokens_total += tokens
             self.tool_calls_total += len(event.tool_calls)
+            if event.cost_usd:
+                self.cost_usd_total += event.cost_usd
         else:
             self.windows_total += 1
 

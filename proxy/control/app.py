@@ -24,6 +24,7 @@ from proxy.control.auth import KeyAuth, Principal, check_bind, require
 from proxy.control.dashboard import Dashboard, dashboard_router
 from proxy.control.errors import HistoryError
 from proxy.control.history import history_trail, query_history
+from proxy.control.keys import keys_router
 from proxy.control.models import (
     CommandResult,
     Delivery,
@@ -36,18 +37,20 @@ from proxy.control.overview import SpendSource
 from proxy.control.paging import PAGE_WINDOW, Order, SortKey, page_sessions
 from proxy.control.pii import pii_router
 from proxy.control.policy import policy_router
+from proxy.control.scopes import command_identity, operator_command, scopes_router
+from proxy.control.spend import TrailSpend
 from proxy.control.ui import mount_ui
 from proxy.enforcement.errors import SessionStoreError
 from proxy.enforcement.service import EnforcementService
 from proxy.enforcement.session_store import SessionInfo
 from proxy.errors import ProxyError, SpoolError
 from proxy.inline_policy import InlinePolicy
+from proxy.keys.gate import ClientGate
 from proxy.metrics import ProxyMetrics
 from proxy.pii.service import PIIService
 from proxy.publisher import Publisher
 from proxy.settings import ProxySettings
-from schemas.events import SessionCommand, utcnow
-from schemas.ids import uuid7
+from schemas.events import SessionCommand
 
 __all__ = ["create_control_app"]
 
@@ -66,6 +69,7 @@ def create_control_app(
     *,
     metrics: ProxyMetrics | None = None,
     policy: InlinePolicy | None = None,
+    gate: ClientGate | None = None,
     spend: SpendSource | None = None,
     pii: PIIService | None = None,
 ) -> FastAPI:
@@ -79,6 +83,8 @@ def create_control_app(
     """
     check_bind(settings)
     metrics = metrics or enforcement.metrics or ProxyMetrics()
+    if spend is None and gate is not None:
+        spend = TrailSpend(history_trail(settings))
     board = Dashboard.build(settings, enforcement, emitter, metrics, spend)
 
     @contextlib.asynccontextmanager
@@ -101,6 +107,8 @@ def create_control_app(
     killer = Depends(require("kill"))
     app.include_router(policy_router(policy or InlinePolicy.from_settings(settings)))
     app.include_router(pii_router(pii))
+    if gate is not None and gate.book is not None:
+        app.include_router(keys_router(gate.book))
     app.include_router(dashboard_router(board))
     if settings.ui_enabled:
         mount_ui(app)
@@ -122,6 +130,7 @@ def create_control_app(
             "instance": settings.instance_id,
             "enforcement": dict(await enforcement.stats()),
             "emitter": dict(emitter.stats()) if emitter is not None else None,
+            "identity": dict(gate.stats()) if gate is not None else None,
         }
 
     @app.get("/control/sessions", tags=["sessions"], dependencies=[reader])
@@ -177,19 +186,8 @@ def create_control_app(
         session_id: SessionId, body: KillRequest, who: Principal = killer
     ) -> CommandResult:
         """Block a session on every replica (for a duration, until a time, or for good)."""
-        now = utcnow()
-        cmd = SessionCommand(
-            source=settings.instance_id,
-            session_id=session_id,
-            time=now,
-            command="kill",
-            block_mode=body.mode,
-            expires_at=body.expires_at(now),
-            reason=body.reason,
-            rule_id=body.rule_id,
-            issuer=f"operator:{who.id}",
-            decision_id=uuid7(),
-        )
+        ident = command_identity(gate, "session", session_id)
+        cmd = operator_command(settings.instance_id, "session", session_id, who, body, None, ident)
         return await _command(cmd)
 
     @app.post("/control/sessions/{session_id}/resume", tags=["sessions"])
@@ -197,14 +195,8 @@ def create_control_app(
         session_id: SessionId, body: ResumeRequest | None = None, who: Principal = killer
     ) -> CommandResult:
         """Lift a kill on every replica."""
-        cmd = SessionCommand(
-            source=settings.instance_id,
-            session_id=session_id,
-            command="resume",
-            reason=body.reason if body is not None else "",
-            issuer=f"operator:{who.id}",
-            decision_id=uuid7(),
-        )
+        ident = command_identity(gate, "session", session_id)
+        cmd = operator_command(settings.instance_id, "session", session_id, who, None, body, ident)
         return await _command(cmd)
 
     @app.get("/control/flagged", tags=["sessions"], dependencies=[reader])
@@ -264,6 +256,7 @@ def create_control_app(
             command=cmd, applied=applied, published=delivery != "not_sent", delivery=delivery
         )
 
+    app.include_router(scopes_router(settings.instance_id, gate, _command, killer))
     return app
 
 

@@ -19,6 +19,7 @@ from proxy.dialects.base import (
     PendingCall,
     RequestFacts,
     StreamAcc,
+    cached_of,
     num,
     part,
     str_or_none,
@@ -136,6 +137,7 @@ class AnthropicDialect:
         if isinstance(usage, dict):
             out.input_tokens = num(usage.get("input_tokens"))
             out.output_tokens = num(usage.get("output_tokens"))
+            out.cached_input_tokens = cached_of(usage)
 
     def stream_event(self, obj: dict[str, Any], acc: StreamAcc) -> None:
         r = acc.result
@@ -162,6 +164,7 @@ class AnthropicDialect:
             usage = msg.get("usage") or {}
             r.input_tokens = usage.get("input_tokens", r.input_tokens)
             r.output_tokens = usage.get("output_tokens", r.output_tokens)
+            r.cached_input_tokens = cached_of(usage)
         elif kind == "message_delta":
             delta = obj.get("delta") or {}
             r.finish_reason = delta.get("stop_reason", r.finish_reason)

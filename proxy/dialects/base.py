@@ -40,6 +40,7 @@ __all__ = [
     "PendingCall",
     "RequestFacts",
     "StreamAcc",
+    "cached_of",
     "num",
     "part",
     "str_or_none",
@@ -63,6 +64,7 @@ class Assembled:
     input_tokens: int | None = None
     output_tokens: int | None = None
     total_tokens: int | None = None
+    cached_input_tokens: int | None = None
     finish_reason: str | None = None
     model: str | None = None
     error_type: str | None = None
@@ -210,6 +212,15 @@ def text_of(content: Any) -> str:
 def num(value: Any) -> int | None:
     """An int field, or None (bools are not numbers here)."""
     return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def cached_of(usage: dict[str, Any]) -> int | None:
+    """Prompt-cache hits of a usage block: OpenAI chat, Responses API or Anthropic."""
+    for details in ("prompt_tokens_details", "input_tokens_details"):
+        d = usage.get(details)
+        if isinstance(d, dict) and num(d.get("cached_tokens")) is not None:
+            return num(d.get("cached_tokens"))
+    return num(usage.get("cache_read_input_tokens"))
 
 
 def strings_of(value: object, skip: Callable[[str], bool] | None = None) -> list[str]:

@@ -16,6 +16,7 @@ from proxy.dialects.base import (
     PendingCall,
     RequestFacts,
     StreamAcc,
+    cached_of,
     num,
     part,
     str_or_none,
@@ -206,6 +207,7 @@ class OpenAIDialect:
                 usage.get("output_tokens")
             )
             out.total_tokens = num(usage.get("total_tokens"))
+            out.cached_input_tokens = cached_of(usage)
 
     def stream_event(self, obj: dict[str, Any], acc: StreamAcc) -> None:
         r = acc.result
@@ -244,6 +246,7 @@ class OpenAIDialect:
             r.input_tokens = usage.get("prompt_tokens", r.input_tokens)
             r.output_tokens = usage.get("completion_tokens", r.output_tokens)
             r.total_tokens = usage.get("total_tokens", r.total_tokens)
+            r.cached_input_tokens = cached_of(usage)
 
     def error_payload(self, error_type: str, message: str, extra: dict[str, str]) -> object:
         return {"error": {"message": message, "type": error_type, "code": error_type, **extra}}
@@ -278,6 +281,7 @@ def _responses_event(kind: str, obj: dict[str, Any], acc: StreamAcc) -> None:
             r.input_tokens = usage.get("input_tokens")
             r.output_tokens = usage.get("output_tokens")
             r.total_tokens = usage.get("total_tokens")
+            r.cached_input_tokens = cached_of(usage)
         if resp.get("error"):
             acc.error(resp["error"])
 

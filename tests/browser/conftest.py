@@ -46,6 +46,9 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     env = {
         "MODELTRAIL_PROXY__CONTROL_KEYS": json.dumps(keys),
         "MODELTRAIL_PROXY__CONTENT_SCOPE": "admin",
+        # These tests are about the dashboard: clients name their own sessions, no key
+        # (client keys, their namespaced sessions and kills are tested in integration/).
+        "MODELTRAIL_PROXY__CLIENT_AUTH": "none",
     }
     with run_up(tmp_path_factory.mktemp("dashboard"), Stack, env=env, timeout_s=150) as running:
         yield running

@@ -24,11 +24,13 @@ from typing import Any
 
 import duckdb
 import httpx
+import pyarrow.parquet as pq
 import pytest
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from modeltrail.demo import attack_texts
 from modeltrail.stack import STOP_ORDER
+from proxy.keys.local import load_local_key
 from schemas import decode
 from schemas.topics import Topics
 from tests.support.up_process import Up, run_up
@@ -127,6 +129,8 @@ def test_status_table_shows_where_to_point_clients(up: Up) -> None:
     text = up.text()
     assert f"OPENAI_BASE_URL=http://127.0.0.1:{up.port}/v1" in text
     assert f"ANTHROPIC_BASE_URL=http://127.0.0.1:{up.port}" in text
+    local = load_local_key(up.data_dir)
+    assert local is not None and f"OPENAI_API_KEY={local.key}" in text
     logs = up.data_dir / "logs"
     assert {p.name for p in logs.glob("*.log")} >= {f"{part}.log" for part in STOP_ORDER}
     for part in ("sink", "streams", "proxy"):
@@ -136,9 +140,20 @@ def test_status_table_shows_where_to_point_clients(up: Up) -> None:
 
 
 def test_benign_passes_attack_is_killed_and_everything_is_audited(up: Up) -> None:
-    benign, attacker = f"benign-{uuid.uuid4().hex[:8]}", f"attack-{uuid.uuid4().hex[:8]}"
+    local = load_local_key(up.data_dir)
+    assert local is not None, "up made no local client key"
+    assert (up.data_dir / "local-key.json").stat().st_mode & 0o777 == 0o600
+    names = f"benign-{uuid.uuid4().hex[:8]}", f"attack-{uuid.uuid4().hex[:8]}"
+    # The proxy names sessions inside the client key.
+    benign, attacker = (f"{local.key_id}:{n}" for n in names)
     injection, leak, leaked_reply = attack_texts()
-    proxy = httpx.Client(base_url=f"http://127.0.0.1:{up.port}", timeout=30)
+    keyless = httpx.post(f"http://127.0.0.1:{up.port}/v1/chat/completions", json=chat("hi"))
+    assert keyless.status_code == 401
+    proxy = httpx.Client(
+        base_url=f"http://127.0.0.1:{up.port}",
+        timeout=30,
+        headers={"authorization": f"Bearer {local.key}"},
+    )
     control = httpx.Client(base_url=f"http://127.0.0.1:{up.control_port}", timeout=5)
 
     def session(sid: str) -> dict[str, Any]:
@@ -146,7 +161,7 @@ def test_benign_passes_attack_is_killed_and_everything_is_audited(up: Up) -> Non
         return resp.json() if resp.status_code == 200 else {}
 
     # A benign session: plain, streaming, Anthropic streaming; all answered.
-    b = {"x-session-id": benign}
+    b = {"x-session-id": names[0]}
     assert (
         proxy.post(
             "/v1/chat/completions", json=chat("Name a sorting algorithm."), headers=b
@@ -171,7 +186,7 @@ def test_benign_passes_attack_is_killed_and_everything_is_audited(up: Up) -> Non
         assert "message_stop" in r.read().decode()
 
     # The attacker: a benign start, a long stream running, then the injection and the leak.
-    a = {"x-session-id": attacker}
+    a = {"x-session-id": names[1]}
     assert (
         proxy.post("/v1/chat/completions", json=chat("Hello there."), headers=a).status_code == 200
     )
@@ -242,6 +257,9 @@ def test_benign_passes_attack_is_killed_and_everything_is_audited(up: Up) -> Non
         "the kill command in Parquet", lambda: trail_rows(trail, "session_commands", sessions)
     )
     assert {sid for _, sid in commands} == {attacker}
+    # The client key is in no Parquet row, only its id.
+    rows = [r for f in trail.rglob("*.parquet") for r in pq.read_table(f).to_pylist()]
+    assert local.key_id in str(rows) and local.key not in str(rows)
     proxy.close()
     control.close()
 

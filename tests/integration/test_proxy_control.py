@@ -33,6 +33,7 @@ KILL = {"Authorization": "Bearer oncall-secret"}
 def settings_for(kafka: KafkaSettings, tmp_path: Path, backend_url: str = "") -> ProxySettings:
     return ProxySettings(
         kafka=kafka,
+        client_auth="none",
         control_keys=KEYS,
         on_broker_down="fail_open",
         spool_dir=tmp_path / "spool",

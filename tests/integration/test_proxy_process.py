@@ -27,6 +27,7 @@ async def test_process_serves_audits_and_exits_cleanly(
         "MODELTRAIL_PROXY__SPOOL_DIR": str(tmp_path / "spool"),
         "MODELTRAIL_PROXY__BACKENDS": json.dumps([{"name": "fake", "url": fake_backend_url}]),
         "MODELTRAIL_PROXY__DEFAULT_BACKEND": "fake",
+        "MODELTRAIL_PROXY__KEY_SECRET_FILE": str(tmp_path / "key-secret"),
     }
     proc = ManagedProcess(
         "proxy",
@@ -37,12 +38,18 @@ async def test_process_serves_audits_and_exits_cleanly(
     ).start()
     try:
         async with httpx.AsyncClient(timeout=10) as client:
+            chat = {"model": "gpt-4o", "messages": [{"role": "user", "content": "n"}]}
+            keyless = await client.post(f"http://127.0.0.1:{port}/v1/chat/completions", json=chat)
+            assert keyless.status_code == 401  # client keys are on by default
+            made = await client.post(f"http://127.0.0.1:{control}/control/keys", json={"team": "t"})
+            assert made.status_code == 201, made.text
+            key = made.json()["key"]
             ids = []
             for i in range(3):
                 resp = await client.post(
                     f"http://127.0.0.1:{port}/v1/chat/completions",
                     json={"model": "gpt-4o", "messages": [{"role": "user", "content": f"n{i}"}]},
-                    headers={"x-session-id": "proc", "authorization": "Bearer sk-proc-secret"},
+                    headers={"x-session-id": "proc", "authorization": f"Bearer {key}"},
                 )
                 assert resp.status_code == 200
                 ids.append(resp.headers["x-modeltrail-request-id"])
@@ -54,7 +61,8 @@ async def test_process_serves_audits_and_exits_cleanly(
         code = proc.stop()
     assert code == 0, proc.tail()
     log = (tmp_path / "proxy.log").read_text()
-    assert "emitter_stopped" in log and "sk-proc-secret" not in log
+    assert "emitter_stopped" in log and key not in log
+    assert (tmp_path / "key-secret").stat().st_mode & 0o777 == 0o600
     events = await collect(
         kafka_settings,
         [kafka_settings.topics.requests, kafka_settings.topics.responses],

@@ -9,7 +9,7 @@ from pydantic import SecretStr
 from proxy.settings import ControlKey
 from schemas.events import EventEnvelope
 
-__all__ = ["CONTROL_KEYS", "ListPublisher"]
+__all__ = ["CONTROL_KEYS", "ListPublisher", "LocalKeys"]
 
 #: One control API key per scope: read-key-123 (read), kill-key-456 (kill), admin-key-789 (admin).
 CONTROL_KEYS = [
@@ -42,3 +42,22 @@ class ListPublisher:
 
     def of(self, kind: type[EventEnvelope]) -> list[Any]:
         return [e for e in self.events if isinstance(e, kind)]
+
+
+class LocalKeys:
+    """An in-process `KeySource`: the real registry, writes applied here only (no topic)."""
+
+    def __init__(self, secret: bytes = b"test-key-secret") -> None:
+        from proxy.keys.registry import KeyRegistry
+
+        self.secret = secret
+        self.registry = KeyRegistry(secret)
+        self.written: list[Any] = []
+
+    async def start(self) -> None: ...
+
+    async def stop(self) -> None: ...
+
+    async def write(self, record: Any) -> None:
+        self.written.append(record)
+        self.registry.apply(record)

@@ -83,6 +83,7 @@ def make_settings(
         "upstream_timeout_s": 1.5,
         "connect_timeout_s": 1.0,
         "emit_timeout_ms": 2000,
+        "client_auth": "none",
     }
     values.update(overrides)
     return ProxySettings(**values)

@@ -1,12 +1,10 @@
-"""`modeltrail up` as a real process on free ports, for the end-to-end and browser tests."""
+"""`modeltrail up` for the end-to-end and browser tests: a pytest-friendly view of
+`modeltrail.embedded.up_process.UpProcess` (the one launcher, shared with the chaos bench).
+"""
 
 from __future__ import annotations
 
-import os
-import signal
 import subprocess
-import sys
-import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -15,7 +13,7 @@ from typing import TypeVar
 
 import pytest
 
-from modeltrail.embedded.process import free_port
+from modeltrail.embedded.up_process import UpProcess
 
 __all__ = ["Up", "run_up"]
 
@@ -24,23 +22,39 @@ __all__ = ["Up", "run_up"]
 class Up:
     """A running `modeltrail up` and where its parts listen."""
 
-    proc: subprocess.Popen[bytes]
-    output: Path
-    data_dir: Path
-    port: int
-    control_port: int
-    kafka_port: int
+    stack: UpProcess
+
+    @property
+    def proc(self) -> subprocess.Popen[bytes]:
+        assert self.stack.proc is not None
+        return self.stack.proc
+
+    @property
+    def data_dir(self) -> Path:
+        return self.stack.data
+
+    @property
+    def port(self) -> int:
+        return self.stack.ports["port"]
+
+    @property
+    def control_port(self) -> int:
+        return self.stack.ports["control-port"]
+
+    @property
+    def kafka_port(self) -> int:
+        return self.stack.ports["kafka-port"]
 
     @property
     def bootstrap(self) -> str:
-        return f"127.0.0.1:{self.kafka_port}"
+        return self.stack.bootstrap
 
     @property
     def trail(self) -> Path:
         return self.data_dir / "trail"
 
     def text(self) -> str:
-        return self.output.read_text(errors="replace")
+        return self.stack.text()
 
     def tails(self) -> str:
         logs = sorted((self.data_dir / "logs").glob("*.log"))
@@ -65,33 +79,15 @@ def run_up(
 
     A stack that does not come up fails the test (with its output and log tails).
     """
-    ports = {"port": free_port(), "control_port": free_port(), "kafka_port": free_port()}
-    output = data / "up.out"
-    argv = [sys.executable, "-m", "modeltrail.cmd_stack", "up", "--data-dir", str(data)]
-    for name, port in ports.items():
-        argv += [f"--{name.replace('_', '-')}", str(port)]
-    with output.open("wb") as out:
-        proc = subprocess.Popen(
-            argv,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            cwd=data,
-            env={**os.environ, "COLUMNS": "160", **(env or {})},
-        )
-    running = cls(proc=proc, output=output, data_dir=data, **ports)
+    running = cls(UpProcess(data, env=dict(env or {})))
     try:
-        deadline = time.monotonic() + timeout_s
-        while "Ctrl-C stops" not in running.text():
-            if proc.poll() is not None or time.monotonic() > deadline:
-                pytest.fail(f"modeltrail up did not come up:\n{running.text()}\n{running.tails()}")
-            time.sleep(0.2)
+        running.stack.start(timeout_s)
+    except AssertionError:
+        running.stack.stop()
+        pytest.fail(f"modeltrail up did not come up:\n{running.text()}\n{running.tails()}")
+    try:
         yield running
     finally:
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-            try:
-                proc.wait(120)
-            except subprocess.TimeoutExpired:
-                proc.kill()
+        running.stack.stop()
         print(running.text())
         print(running.tails())

@@ -103,6 +103,7 @@ def test_defaults_render_the_core_services_with_generated_secrets() -> None:
     (secret,) = by_kind(docs, "Secret").values()
     data = secret["stringData"]
     assert len(data["control-key"]) >= 32 and len(data["key-salt"]) >= 32
+    assert len(data["key-secret"]) >= 32 and data["key-secret"] != data["key-salt"]
     assert data["control-key"] not in ("change-me-now", "") and "default" not in data["key-salt"]
     keys = json.loads(data["control-keys"])
     assert keys == [{"id": "admin", "key": data["control-key"], "scopes": ["admin"]}]
@@ -164,6 +165,8 @@ def test_pod_env_is_read_by_the_settings_classes(
             assert settings.control_keys and settings.session_store == "redis"
             assert settings.control_host == "0.0.0.0"
             assert settings.default_backend in {b.name for b in settings.backends}
+            # Client keys on, one key secret for every replica (not a per-pod file).
+            assert settings.client_auth == "keys" and settings.key_secret is not None
 
 
 def test_external_values_wire_sasl_tls_secrets_and_optional_objects() -> None:

@@ -97,6 +97,10 @@ def test_env_values_validate(service: str, monkeypatch: pytest.MonkeyPatch) -> N
         assert settings.control_host == "0.0.0.0" and settings.control_keys
         assert settings.default_backend in {b.name for b in settings.backends}
         assert settings.on_broker_down == "spool"
+        # Client keys are required, with a secret the operator must supply.
+        assert settings.client_auth == "keys"
+        raw = str(SERVICES["proxy"]["environment"]["MODELTRAIL_PROXY__KEY_SECRET"])
+        assert raw.startswith("${MODELTRAIL_KEY_SECRET:?")
     if isinstance(settings, SinkSettings):
         assert settings.target.startswith("s3://")
         assert settings.s3_endpoint_url == "http://minio:9000"

@@ -22,6 +22,7 @@ from modeltrail.stack import (
     STOP_ORDER,
     BackendSpec,
     StackOptions,
+    WebhookOption,
     client_env_lines,
     part_envs,
     status_rows,
@@ -75,7 +76,8 @@ def test_backend_parse_errors(text: str, message: str) -> None:
 
 def test_demo_backend_is_default_without_backends() -> None:
     assert StackOptions().use_demo_backend
-    assert StackOptions().parts() == START_ORDER
+    # Every part but the alerts service, which runs only with --webhook.
+    assert StackOptions().parts() == tuple(p for p in START_ORDER if p != "alerts")
     with_backend = StackOptions(backends=(BackendSpec("o", "https://o"),))
     assert not with_backend.use_demo_backend
     assert "fake-backend" not in with_backend.parts()
@@ -225,7 +227,7 @@ def test_status_table_renders_env_lines(tmp_path: Path) -> None:
     text = console.export_text()
     assert "OPENAI_BASE_URL=http://127.0.0.1:8080/v1" in text
     assert "ANTHROPIC_BASE_URL=http://127.0.0.1:8080" in text
-    for part in (*START_ORDER, "topics"):
+    for part in (*StackOptions().parts(), "topics"):
         assert part in text
 
 
@@ -280,7 +282,9 @@ def test_stop_runs_parts_one_at_a_time_in_order(tmp_path: Path) -> None:
     script = tmp_path / "child.py"
     script.write_text(CHILD)
     out = tmp_path / "events.txt"
-    stack = Stack(StackOptions(data_dir=tmp_path))
+    hook = WebhookOption("https://hooks.example/a")
+    stack = Stack(StackOptions(data_dir=tmp_path, webhooks=(hook,)))
+    assert stack.opts.parts() == START_ORDER
     for part in START_ORDER:
         log = tmp_path / f"{part}.log"
         stack.processes[part] = ManagedProcess(
@@ -394,3 +398,52 @@ def test_demo_without_a_stack_says_so() -> None:
     result = CliRunner().invoke(app, ["demo", "--proxy", url, "--control", url, "--timeout", "1"])
     assert result.exit_code == 2
     assert "modeltrail up" in result.output
+
+
+@pytest.mark.parametrize(
+    ("text", "url", "fmt"),
+    [
+        ("https://hooks.example/a", "https://hooks.example/a", "json"),
+        ("http://127.0.0.1:9000/hook,ocsf", "http://127.0.0.1:9000/hook", "ocsf"),
+        (
+            "https://hooks.slack.com/services/T/B/X, Slack",
+            "https://hooks.slack.com/services/T/B/X",
+            "slack",
+        ),
+    ],
+)
+def test_webhook_option_parses(text: str, url: str, fmt: str) -> None:
+    assert WebhookOption.parse(text) == WebhookOption(url, fmt)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("text", ["ftp://x/y", "not a url", "https://ok.example/a,xml"])
+def test_webhook_option_refuses(text: str) -> None:
+    with pytest.raises(ValueError):
+        WebhookOption.parse(text)
+
+
+def test_webhooks_run_the_alerts_service_signed_and_allow_only_their_own_host() -> None:
+    opts = StackOptions(
+        webhooks=(
+            WebhookOption("http://127.0.0.1:9000/hook", "ocsf"),
+            WebhookOption("https://hooks.example/a"),
+        )
+    )
+    assert "alerts" in opts.parts()
+    env = part_envs(
+        opts, bootstrap="127.0.0.1:9092", fake_url="http://127.0.0.1:5555", webhook_secret="s3cr3t"
+    )["alerts"]
+    hooks = json.loads(env["MODELTRAIL_ALERTS__WEBHOOKS"])
+    assert [(h["url"], h["format"], h["secret"]) for h in hooks] == [
+        ("http://127.0.0.1:9000/hook", "ocsf", "s3cr3t"),
+        ("https://hooks.example/a", "json", "s3cr3t"),
+    ]
+    assert json.loads(env["MODELTRAIL_ALERTS__ALLOW_HOSTS"]) == ["127.0.0.1", "hooks.example"]
+    assert env["MODELTRAIL_KAFKA__BOOTSTRAP_SERVERS"] == "127.0.0.1:9092"
+    # The env is what the alerts service's settings read.
+    from streams.alerts.settings import AlertsSettings
+
+    settings = AlertsSettings(
+        webhooks=hooks, allow_hosts=json.loads(env["MODELTRAIL_ALERTS__ALLOW_HOSTS"])
+    )
+    assert settings.webhooks[0].format == "ocsf"

@@ -63,6 +63,7 @@ def _app(
     handler: Handler, *, kill_after: int = 10**9, **settings: Any
 ) -> tuple[ProxyApp, ListPublisher, KillAfter]:
     cfg = ProxySettings(
+        client_auth="none",
         backends=[
             BackendConfig(name="oai", url="http://up.example/base", models=["gpt-*"]),
             BackendConfig(

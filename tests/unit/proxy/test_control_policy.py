@@ -46,6 +46,7 @@ class Stack:
 
     def __init__(self, policy_file: Path) -> None:
         self.settings = ProxySettings(
+            client_auth="none",
             backends=[BackendConfig(name="oai", url="http://up.example")],
             default_backend="oai",
             control_keys=CONTROL_KEYS,

@@ -50,6 +50,7 @@ class Backend:
 
 def _app(**settings: Any) -> tuple[ProxyApp, ListPublisher, Backend]:
     cfg = ProxySettings(
+        client_auth="none",
         backends=[
             BackendConfig(name="oai", url="http://up.example", models=["gpt-*"]),
             BackendConfig(

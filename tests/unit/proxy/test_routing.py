@@ -135,3 +135,15 @@ def test_credentials_per_provider() -> None:
 )
 def test_dialect(path: str, dialect: str) -> None:
     assert dialect_of(path) == dialect
+
+
+def test_an_empty_backend_key_injects_nothing() -> None:
+    from pydantic import SecretStr
+
+    router = Router(
+        ProxySettings(
+            backends=[BackendConfig(name="a", url="http://a", api_key=SecretStr(""))],
+            default_backend="a",
+        )
+    )
+    assert router.route("/v1/chat/completions", "", None, None, None).inject == ()

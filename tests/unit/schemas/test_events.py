@@ -145,4 +145,4 @@ def test_topics_prefix_and_tables() -> None:
     assert topics.table_of("dev.llm.responses") == "responses"
     assert topics.table_of("other") is None
     assert topics.for_event(_request()) == "dev.llm.requests"
-    assert len(set(topics.all())) == 6
+    assert len(set(topics.all())) == 7
