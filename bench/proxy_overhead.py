@@ -29,13 +29,19 @@ its p50 minus the `memory` proxy's p50).
 
 `--json` prints one JSON line last: {"added_p50_ms", "added_p99_ms",
 "loaded_added_p99_ms", "rps_per_core", "direct_rps", "prompt_bytes", "inline_policy",
-"wal_added_p50_ms"}.
+"wal_added_p50_ms", "tracing_added_p50_ms"}.
+
+With `--tracing` (default) a third proxy exports OpenTelemetry spans over OTLP/HTTP to a
+receiver in this process (it answers every export at once); `tracing_added_p50_ms` is its
+p50 minus the untraced proxy's, interleaved at concurrency 1.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
+import http.server
 import itertools
 import json
 import multiprocessing as mp
@@ -46,8 +52,10 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections import deque
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -289,6 +297,30 @@ def _run_interleaved(args: tuple[str, str, int]) -> tuple[list[float], list[floa
     return uvloop.run(_interleaved(*args))
 
 
+@contextlib.contextmanager
+def otlp_receiver() -> Iterator[str]:
+    """A local OTLP/HTTP traces endpoint that accepts every export (its URL)."""
+
+    class Accept(http.server.BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            self.rfile.read(int(self.headers.get("content-length") or 0))
+            self.send_response(200)
+            self.send_header("content-type", "application/x-protobuf")
+            self.send_header("content-length", "0")
+            self.end_headers()
+
+        def log_message(self, *args: object) -> None:
+            return None
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Accept)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/v1/traces"
+    finally:
+        server.shutdown()
+
+
 def cpu_seconds(pid: int) -> float:
     """User + system CPU time of a process so far (Linux /proc)."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
@@ -439,6 +471,13 @@ def main() -> None:
         help="also measure durability=wal against memory (wal_added_p50_ms)",
     )
     ap.add_argument(
+        "--tracing",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="also measure OpenTelemetry tracing on (to a local OTLP receiver) against off "
+        "(tracing_added_p50_ms)",
+    )
+    ap.add_argument(
         "--nice",
         type=int,
         default=0,
@@ -470,6 +509,24 @@ def main() -> None:
                 finally:
                     wal.stop()
                 wal_added_p50 = round(statistics.median(w) - statistics.median(m), 3)
+            tracing_added_p50 = None
+            if args.tracing:
+                broker = procs[2].address  # type: ignore[attr-defined]
+                with otlp_receiver() as endpoint:
+                    traced, traced_url = start_proxy(
+                        workdir,
+                        broker,
+                        direct,
+                        "proxy-traced",
+                        MODELTRAIL_PROXY__TRACING__ENABLED="true",
+                        MODELTRAIL_PROXY__TRACING__ENDPOINT=endpoint,
+                        **policy_env(args.preset, not args.no_inline),
+                    )
+                    try:
+                        m, t = pool.apply(_run_interleaved, ((proxied, traced_url, args.pairs),))
+                    finally:
+                        traced.stop()
+                tracing_added_p50 = round(statistics.median(t) - statistics.median(m), 3)
         added_p50 = statistics.median(p) - statistics.median(d)
         added_p99 = pct(p, 99) - pct(d, 99)
         pid = procs[0].pid
@@ -521,6 +578,7 @@ def main() -> None:
         "prompt_bytes": len(BODY),
         "inline_policy": "off" if args.no_inline else args.preset,
         "wal_added_p50_ms": wal_added_p50,
+        "tracing_added_p50_ms": tracing_added_p50,
     }
     if args.json:
         print(json.dumps(detail))

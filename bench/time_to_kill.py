@@ -42,6 +42,7 @@ sys.path.insert(0, str(ROOT))
 from modeltrail.embedded.process import ManagedProcess, free_port  # noqa: E402
 from modeltrail.stack import StackOptions  # noqa: E402
 from modeltrail.up import Stack  # noqa: E402
+from proxy.control.keyfile import read_key_file  # noqa: E402
 from schemas import LLMRequest, SessionCommand, Violation, decode  # noqa: E402
 from schemas.topics import Topics  # noqa: E402
 
@@ -230,7 +231,9 @@ def main() -> int:
                     base_url=f"http://127.0.0.1:{opts.port}", timeout=10, headers=auth
                 ) as proxy,
                 httpx.Client(
-                    base_url=f"http://127.0.0.1:{opts.control_port}", timeout=5
+                    base_url=f"http://127.0.0.1:{opts.control_port}",
+                    timeout=5,
+                    headers={"authorization": f"Bearer {read_key_file(opts.control_key_file)}"},
                 ) as control,
                 httpx.Client(base_url=f"http://127.0.0.1:{port_2}", timeout=10) as proxy_2,
                 httpx.Client(base_url=f"http://127.0.0.1:{control_2}", timeout=5) as control_2c,

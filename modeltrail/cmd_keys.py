@@ -7,13 +7,14 @@ the last line (so `| tail -1` captures it); the key is never shown again.
 from __future__ import annotations
 
 import re
+from pathlib import Path
 from typing import Any
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
-from modeltrail.cmd_sessions import ControlKey, ControlUrl, _call, _print_json
+from modeltrail.cmd_sessions import ControlKey, ControlUrl, KeyFile, _call, _print_json, control_key
 
 __all__ = ["keys_app", "parse_duration", "teams_app", "users_app"]
 
@@ -45,6 +46,7 @@ def create_cmd(
     expires: str | None = typer.Option(None, "--expires", help="e.g. 30d, 12h"),
     control: str = ControlUrl,
     key: str | None = ControlKey,
+    key_file: Path = KeyFile,
 ) -> None:
     """Issue a key. The last line is the key itself: it is shown this once."""
     body: dict[str, Any] = {
@@ -58,7 +60,7 @@ def create_cmd(
         "budget_usd_month": budget_month,
         "expires_in_s": parse_duration(expires) if expires else None,
     }
-    issued = _call(control, key, "POST", "/control/keys", json=body)
+    issued = _call(control, control_key(key, key_file), "POST", "/control/keys", json=body)
     typer.echo(
         f"team {team}"
         + (f", user {user}" if user else "")
@@ -72,10 +74,11 @@ def create_cmd(
 def list_cmd(
     control: str = ControlUrl,
     key: str | None = ControlKey,
+    key_file: Path = KeyFile,
     as_json: bool = typer.Option(False, "--json"),
 ) -> None:
     """Every key with its team, user, limits and state (never the key)."""
-    data = _call(control, key, "GET", "/control/keys")
+    data = _call(control, control_key(key, key_file), "GET", "/control/keys")
     if as_json:
         _print_json(data)
         return
@@ -99,34 +102,59 @@ def list_cmd(
 
 
 @keys_app.command("show")
-def show_cmd(key_id: str, control: str = ControlUrl, key: str | None = ControlKey) -> None:
+def show_cmd(
+    key_id: str,
+    control: str = ControlUrl,
+    key: str | None = ControlKey,
+    key_file: Path = KeyFile,
+) -> None:
     """One key's record."""
-    _print_json(_call(control, key, "GET", f"/control/keys/{key_id}"))
+    _print_json(_call(control, control_key(key, key_file), "GET", f"/control/keys/{key_id}"))
 
 
 @keys_app.command("rotate")
-def rotate_cmd(key_id: str, control: str = ControlUrl, key: str | None = ControlKey) -> None:
+def rotate_cmd(
+    key_id: str,
+    control: str = ControlUrl,
+    key: str | None = ControlKey,
+    key_file: Path = KeyFile,
+) -> None:
     """A new key for the same id; the old key stops at once. The last line is the new key."""
-    issued = _call(control, key, "POST", f"/control/keys/{key_id}/rotate")
+    issued = _call(control, control_key(key, key_file), "POST", f"/control/keys/{key_id}/rotate")
     typer.echo(issued["key_id"])
     typer.echo(issued["key"])
 
 
 @keys_app.command("disable")
-def disable_cmd(key_id: str, control: str = ControlUrl, key: str | None = ControlKey) -> None:
+def disable_cmd(
+    key_id: str,
+    control: str = ControlUrl,
+    key: str | None = ControlKey,
+    key_file: Path = KeyFile,
+) -> None:
     """Refuse the key (401) on every replica."""
-    _print_json(_call(control, key, "POST", f"/control/keys/{key_id}/disable"))
+    _print_json(
+        _call(control, control_key(key, key_file), "POST", f"/control/keys/{key_id}/disable")
+    )
 
 
 @keys_app.command("enable")
-def enable_cmd(key_id: str, control: str = ControlUrl, key: str | None = ControlKey) -> None:
+def enable_cmd(
+    key_id: str,
+    control: str = ControlUrl,
+    key: str | None = ControlKey,
+    key_file: Path = KeyFile,
+) -> None:
     """Accept a disabled key again."""
-    _print_json(_call(control, key, "POST", f"/control/keys/{key_id}/enable"))
+    _print_json(
+        _call(control, control_key(key, key_file), "POST", f"/control/keys/{key_id}/enable")
+    )
 
 
 def _scoped(
     scope: str, subject: str, command: str, reason: str, control: str, key: str | None
 ) -> None:
+    """`key` is already resolved (given or read from the key file)."""
     body: dict[str, Any] = {"reason": reason}
     if command == "kill":
         body["mode"] = "permanent"
@@ -142,9 +170,10 @@ def _kill_resume(app: typer.Typer, scope: str, noun: str) -> None:
         reason: str = typer.Option(f"{noun} killed by operator", "--reason"),
         control: str = ControlUrl,
         key: str | None = ControlKey,
+        key_file: Path = KeyFile,
     ) -> None:
         """Refuse every session of it on every replica, streams in flight included."""
-        _scoped(scope, subject, "kill", reason, control, key)
+        _scoped(scope, subject, "kill", reason, control, control_key(key, key_file))
 
     @app.command("resume")
     def resume(
@@ -152,9 +181,10 @@ def _kill_resume(app: typer.Typer, scope: str, noun: str) -> None:
         reason: str = typer.Option("", "--reason"),
         control: str = ControlUrl,
         key: str | None = ControlKey,
+        key_file: Path = KeyFile,
     ) -> None:
         """Lift its kill on every replica."""
-        _scoped(scope, subject, "resume", reason, control, key)
+        _scoped(scope, subject, "resume", reason, control, control_key(key, key_file))
 
 
 _kill_resume(keys_app, "key", "key id")

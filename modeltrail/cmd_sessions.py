@@ -1,8 +1,9 @@
-"""`modeltrail sessions`: list, inspect, kill and resume sessions through the control API."""
+"""`modeltrail sessions`: list, inspect, kill, resume and revoke PII through the control API."""
 
 from __future__ import annotations
 
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -11,14 +12,37 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from proxy.control.errors import ControlConfigError
+from proxy.control.keyfile import read_key_file
+
 app = typer.Typer(help="Sessions seen by the proxy: list, show, kill, resume, revoke PII.")
 
 ControlUrl = typer.Option(
     "http://127.0.0.1:9090", "--control", envvar="MODELTRAIL_CONTROL_URL", help="control API"
 )
 ControlKey = typer.Option(
-    None, "--key", envvar="MODELTRAIL_CONTROL_KEY", help="bearer key (needed off loopback)"
+    None,
+    "--key",
+    envvar="MODELTRAIL_CONTROL_KEY",
+    help="bearer key; default: the key file `modeltrail up` generated",
 )
+KeyFile = typer.Option(
+    Path("./modeltrail-data/control.key"),
+    "--key-file",
+    envvar="MODELTRAIL_CONTROL_KEY_FILE",
+    help="file holding the bearer key when --key is not given",
+)
+
+
+def control_key(key: str | None, key_file: Path) -> str | None:
+    """The given key, else the one in `key_file` (None when there is no such file)."""
+    if key:
+        return key
+    try:
+        return read_key_file(key_file)
+    except ControlConfigError as exc:
+        typer.echo(str(exc), err=True)
+        raise typer.Exit(2) from exc
 
 
 def _client(control: str, key: str | None) -> httpx.Client:
@@ -27,6 +51,8 @@ def _client(control: str, key: str | None) -> httpx.Client:
 
 
 def _call(control: str, key: str | None, method: str, path: str, **kw: Any) -> Any:
+    if method == "POST" and "json" not in kw and "content" not in kw:
+        kw["json"] = {}  # the control API takes state changes only as JSON
     try:
         with _client(control, key) as client:
             resp = client.request(method, path, **kw)
@@ -47,6 +73,7 @@ def _print_json(data: Any) -> None:
 def list_cmd(
     control: str = ControlUrl,
     key: str | None = ControlKey,
+    key_file: Path = KeyFile,
     flagged: bool = typer.Option(False, "--flagged", help="only sessions with violations"),
     killed: bool = typer.Option(False, "--killed", help="only killed sessions"),
     limit: int = typer.Option(50, "--limit"),
@@ -58,7 +85,7 @@ def list_cmd(
         params["flagged"] = True
     if killed:
         params["killed"] = True
-    data = _call(control, key, "GET", "/control/sessions", params=params)
+    data = _call(control, control_key(key, key_file), "GET", "/control/sessions", params=params)
     if as_json:
         _print_json(data)
         return
@@ -80,9 +107,16 @@ def list_cmd(
 
 
 @app.command("show")
-def show_cmd(session_id: str, control: str = ControlUrl, key: str | None = ControlKey) -> None:
+def show_cmd(
+    session_id: str,
+    control: str = ControlUrl,
+    key: str | None = ControlKey,
+    key_file: Path = KeyFile,
+) -> None:
     """Show one session with its kill state."""
-    _print_json(_call(control, key, "GET", f"/control/sessions/{session_id}"))
+    _print_json(
+        _call(control, control_key(key, key_file), "GET", f"/control/sessions/{session_id}")
+    )
 
 
 @app.command("kill")
@@ -93,6 +127,7 @@ def kill_cmd(
     until: datetime | None = typer.Option(None, "--until", help="ISO time the block ends"),
     control: str = ControlUrl,
     key: str | None = ControlKey,
+    key_file: Path = KeyFile,
 ) -> None:
     """Kill a session on every proxy replica (permanent unless --duration or --until)."""
     body: dict[str, Any] = {"reason": reason, "mode": "permanent"}
@@ -100,7 +135,15 @@ def kill_cmd(
         body.update(mode="duration", duration_s=duration)
     elif until is not None:
         body.update(mode="until", until=until.isoformat())
-    _print_json(_call(control, key, "POST", f"/control/sessions/{session_id}/kill", json=body))
+    _print_json(
+        _call(
+            control,
+            control_key(key, key_file),
+            "POST",
+            f"/control/sessions/{session_id}/kill",
+            json=body,
+        )
+    )
 
 
 @app.command("resume")
@@ -109,11 +152,16 @@ def resume_cmd(
     reason: str = typer.Option("", "--reason"),
     control: str = ControlUrl,
     key: str | None = ControlKey,
+    key_file: Path = KeyFile,
 ) -> None:
     """Lift a kill on every proxy replica."""
     _print_json(
         _call(
-            control, key, "POST", f"/control/sessions/{session_id}/resume", json={"reason": reason}
+            control,
+            control_key(key, key_file),
+            "POST",
+            f"/control/sessions/{session_id}/resume",
+            json={"reason": reason},
         )
     )
 
@@ -126,7 +174,8 @@ def revoke_pii_cmd(
     ),
     control: str = ControlUrl,
     key: str | None = ControlKey,
+    key_file: Path = KeyFile,
 ) -> None:
     """Revoke PII placeholders: later answers show [REVOKED] instead of the value."""
     path = f"/control/sessions/{session_id}/pii/revoke"
-    _print_json(_call(control, key, "POST", path, json={"entity": entity}))
+    _print_json(_call(control, control_key(key, key_file), "POST", path, json={"entity": entity}))

@@ -8,6 +8,8 @@ from typing import Any
 import typer
 from rich.console import Console
 
+from modeltrail.cmd_sessions import KeyFile
+from modeltrail.cmd_sessions import control_key as resolve_key
 from modeltrail.stack import BackendSpec, StackOptions, WebhookOption
 
 __all__ = ["app", "demo", "options_from_cli", "up"]
@@ -101,6 +103,7 @@ def demo(
     control_key: str | None = typer.Option(
         None, envvar="MODELTRAIL_CONTROL_KEY", help="bearer key for the control API"
     ),
+    key_file: Path = KeyFile,
     timeout: float = typer.Option(30.0, help="seconds to wait for the kill and the trail"),
     client_key: str | None = typer.Option(
         None,
@@ -121,7 +124,7 @@ def demo(
         proxy=proxy,
         control=control,
         trail=trail,
-        control_key=control_key,
+        control_key=resolve_key(control_key, key_file),
         client_key=client_key,
         timeout_s=timeout,
         console=Console(),

@@ -188,6 +188,16 @@ class StackOptions:
         return self.data_dir / "logs"
 
     @property
+    def control_key_file(self) -> Path:
+        """The admin key the proxy generates (0600) when no control keys are given."""
+        return self.data_dir / "control.key"
+
+    @property
+    def command_key_file(self) -> Path:
+        """The ring signing session commands, created (0600) on first start."""
+        return self.data_dir / "command-keys.json"
+
+    @property
     def trail(self) -> str:
         """Where the sink writes: the S3 URL, or `<data-dir>/trail`."""
         return self.s3.rstrip("/") if self.s3 else str(self.data_dir / "trail")
@@ -251,6 +261,8 @@ def part_envs(
     common = {
         "MODELTRAIL_KAFKA__BOOTSTRAP_SERVERS": bootstrap,
         "MODELTRAIL_KAFKA__TOPIC_PREFIX": opts.topic_prefix,
+        # The streams worker signs kills and the proxy verifies them with this ring.
+        "MODELTRAIL_SIGNING__KEY_FILE": str(opts.command_key_file),
     }
     if opts.redis:
         common["MODELTRAIL_REDIS__URL"] = opts.redis
@@ -263,6 +275,7 @@ def part_envs(
         "MODELTRAIL_PROXY__CONTROL_PORT": str(opts.control_port),
         "MODELTRAIL_PROXY__BACKENDS": json.dumps(backends, separators=(",", ":")),
         "MODELTRAIL_PROXY__SPOOL_DIR": str(opts.data_dir / "spool"),
+        "MODELTRAIL_PROXY__CONTROL_KEY_FILE": str(opts.control_key_file),
         # Operator kills and resumes outlive the in-memory broker here.
         "MODELTRAIL_PROXY__COMMAND_JOURNAL": str(opts.data_dir / "commands.journal"),
         "MODELTRAIL_PROXY__SESSION_STORE": "redis" if opts.redis else "memory",
@@ -326,6 +339,7 @@ def status_rows(
         ("control API", f"{control}/control/health"),
         ("dashboard", f"{control}/ui/"),
         ("metrics", f"{control}/metrics"),
+        ("control key", f"{opts.control_key_file} (bearer key, read by `modeltrail sessions`)"),
         (
             "kafka",
             bootstrap + (f" ({opts.broker_storage})" if opts.embedded_broker else " (external)"),

@@ -41,6 +41,7 @@ from proxy.keys.local import LocalKey, local_key, register_local_key
 from proxy.keys.secret import key_secret
 from schemas.kafka import ensure_topics
 from schemas.settings import KafkaSettings
+from schemas.signing import SigningSettings, load_ring
 
 __all__ = ["Stack", "StackError", "run_up"]
 
@@ -216,6 +217,8 @@ class Stack:
         """Start every part in order; raises StackError (after stopping what started)."""
         self.check_ports()
         self.opts.logs_dir.mkdir(parents=True, exist_ok=True)
+        # Before any part starts: the worker signs kills with it, the proxy verifies.
+        load_ring(SigningSettings(key_file=self.opts.command_key_file))
         if not self.opts.embedded_broker:
             self._create_topics()
         for part in self.opts.parts():

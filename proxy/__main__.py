@@ -17,6 +17,8 @@ import signal
 import uvicorn
 
 from proxy.app import build_emitter, create_app
+from proxy.errors import UnsafeSettings
+from proxy.exposure import check_exposure
 from proxy.keys.gate import ClientGate, build_key_book
 from proxy.metrics import ProxyMetrics
 from proxy.settings import ProxySettings
@@ -46,6 +48,7 @@ async def serve(settings: ProxySettings) -> None:
     from proxy.control import create_control_app
     from proxy.enforcement import EnforcementService
 
+    check_exposure(settings)
     metrics = ProxyMetrics()
     emitter = build_emitter(settings, metrics)
     enforcement = EnforcementService(settings, publisher=emitter, metrics=metrics)
@@ -68,7 +71,9 @@ async def serve(settings: ProxySettings) -> None:
     gc.collect()
     gc.freeze()
 
-    def config(app: object, host: str, port: int, lifespan: str) -> uvicorn.Config:
+    def config(
+        app: object, host: str, port: int, lifespan: str, *, relay: bool = False
+    ) -> uvicorn.Config:
         return uvicorn.Config(
             app,  # type: ignore[arg-type]
             host=host,
@@ -83,9 +88,13 @@ async def serve(settings: ProxySettings) -> None:
             proxy_headers=False,
             timeout_graceful_shutdown=10,
             backlog=4096,
+            # The relay passes the backend's own `date` and `server`: uvicorn's would
+            # make each appear twice.
+            server_header=not relay,
+            date_header=not relay,
         )
 
-    proxy_server = uvicorn.Server(config(proxy_app, settings.host, settings.port, "on"))
+    proxy_server = uvicorn.Server(config(proxy_app, settings.host, settings.port, "on", relay=True))
     control_server = uvicorn.Server(
         config(control_app, settings.control_host, settings.control_port, "auto")
     )
@@ -125,6 +134,11 @@ def main() -> None:
     """Entry point: settings from env, uvloop, both servers."""
     configure_logging(logging.INFO, "json", quiet={"aiokafka": logging.ERROR})
     settings = ProxySettings()
+    try:
+        check_exposure(settings)
+    except UnsafeSettings as exc:
+        log.critical("unsafe_settings", extra={"error": str(exc)})
+        raise SystemExit(f"modeltrail proxy: {exc}") from None
     try:
         import uvloop
     except ImportError:  # pragma: no cover - uvloop ships with uvicorn[standard]

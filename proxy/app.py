@@ -42,7 +42,7 @@ from proxy.settings import ProxySettings
 from proxy.tracing import RequestSpan, RequestTracing
 from proxy.upstream import Upstream
 from schemas.events import LLMRequest, LLMResponse, Provider, SessionCommand
-from schemas.ids import uuid7
+from schemas.ids import safe_session_id, uuid7
 from schemas.telemetry import TraceContext, parse_traceparent
 
 __all__ = ["AllowAll", "AppParts", "ProxyApp", "build_emitter", "create_app"]
@@ -115,6 +115,7 @@ class ProxyApp:
             timeout_s=settings.upstream_timeout_s,
             connect_timeout_s=settings.connect_timeout_s,
             max_connections=settings.upstream_max_connections,
+            pool_timeout_s=settings.upstream_pool_timeout_s,
         )
         self.upstream = Upstream(
             settings,
@@ -195,6 +196,8 @@ class ProxyApp:
         identity: ClientIdentity | None = None
         gate = self.gate  # without a known key, no client-named session goes on events:
         session = "-" if gate.enabled else headers.get(self._session_header) or "-"
+        if not safe_session_id(session):
+            session = "-"  # refused below; never echoed into a header or an event
         trace: TraceContext | None = parse_traceparent(headers.get("traceparent"))
         span: RequestSpan | None = None
         try:

@@ -8,11 +8,13 @@
     ├── PolicyBlocked            403 the inline policy blocks this request (names rule ids)
     ├── PassthroughDenied        403 no known API on this path and `passthrough: deny`
     ├── BrokerUnavailable        503 `fail_closed` and the broker is unreachable
+    ├── UpstreamPoolExhausted    503 every connection to this backend is busy (retriable)
     └── UpstreamError            502 the backend failed (retriable)
         ├── UpstreamUnreachable  502 connection refused / reset / DNS
         └── UpstreamTimeout      504 connect or read timeout
     SpoolError                   the local spool is unreadable or unwritable (not HTTP)
     └── SpoolFull                the spool reached `spool_max_bytes`
+    UnsafeSettings               refusing to start: a default secret or an open relay (not HTTP)
 
 `error_body` renders any of them in the backend's own error shape (OpenAI,
 Anthropic or Ollama), so clients parse proxy errors like backend errors.
@@ -34,7 +36,9 @@ __all__ = [
     "SpoolError",
     "SpoolFull",
     "UnknownBackend",
+    "UnsafeSettings",
     "UpstreamError",
+    "UpstreamPoolExhausted",
     "UpstreamTimeout",
     "UpstreamUnreachable",
     "error_body",
@@ -100,6 +104,15 @@ class BrokerUnavailable(ProxyError):
     outcome: Outcome = "blocked"
 
 
+class UpstreamPoolExhausted(ProxyError):
+    """The proxy's own limit of connections to one backend is reached; the backend is fine."""
+
+    status = 503
+    error_type = "upstream_pool_exhausted"
+    retriable = True
+    outcome: Outcome = "rejected"
+
+
 class UpstreamError(ProxyError):
     status = 502
     error_type = "upstream_error"
@@ -125,6 +138,12 @@ class SpoolError(Exception):
 
 class SpoolFull(SpoolError):
     """An append would pass the spool's size cap; nothing was written."""
+
+
+class UnsafeSettings(Exception):
+    """The settings would expose the proxy (a public default secret, an open relay)."""
+
+    retriable = False
 
 
 def error_body(provider: Provider, err: ProxyError) -> bytes:

@@ -8,6 +8,13 @@ MockTransport) gets a regular `httpx.Request`. Either way the answer is an
 `httpx.Response`. Responses are opened in streaming mode and relayed chunk by chunk, exactly as received:
 no decompression (upstream is asked for `identity` so capture can read it),
 no re-chunking, no buffering beyond what the socket hands over.
+
+Connections: at most `max_connections` open to each backend origin at once
+(aiohttp's own pool is unlimited, so it never queues). A request beyond that
+waits up to `pool_timeout_s` for a slot, then gets its own error,
+`UpstreamPoolExhausted` (503 `upstream_pool_exhausted`), instead of a misleading
+504: waiting for a slot never counts against the connect timeout, which covers
+the TCP/TLS connect only. A slot is held until the answer's body is closed.
 """
 
 from __future__ import annotations
@@ -20,7 +27,12 @@ import httpx
 from httpx_aiohttp import AiohttpTransport
 from httpx_aiohttp.transport import AiohttpResponseStream
 
-from proxy.errors import UpstreamError, UpstreamTimeout, UpstreamUnreachable
+from proxy.errors import (
+    UpstreamError,
+    UpstreamPoolExhausted,
+    UpstreamTimeout,
+    UpstreamUnreachable,
+)
 
 __all__ = ["HOP_BY_HOP", "Forwarder", "upstream_error"]
 
@@ -61,11 +73,30 @@ def _classify(cause: BaseException) -> UpstreamError:
 
 
 class _DirectStream(AiohttpResponseStream):
-    """The body of an answer opened on the direct path, its aiohttp response at hand."""
+    """The body of an answer opened on the direct path, its aiohttp response at hand.
 
-    def __init__(self, upstream: aiohttp.ClientResponse) -> None:
+    Closing it gives the backend's connection slot back (once).
+    """
+
+    def __init__(
+        self, upstream: aiohttp.ClientResponse, slot: asyncio.Semaphore | None = None
+    ) -> None:
         super().__init__(upstream)
         self.upstream = upstream
+        self._slot = slot
+
+    async def aclose(self) -> None:
+        slot, self._slot = self._slot, None
+        try:
+            await super().aclose()
+        finally:
+            if slot is not None:
+                slot.release()
+
+    def __del__(self) -> None:  # a response dropped unclosed must not leak its slot
+        slot, self._slot = self._slot, None
+        if slot is not None:
+            slot.release()
 
 
 class Forwarder:
@@ -76,15 +107,19 @@ class Forwarder:
         *,
         timeout_s: float,
         connect_timeout_s: float,
-        max_connections: int = 1000,
+        max_connections: int = 16_384,
+        pool_timeout_s: float = 30.0,
         transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
-        self._timeout = httpx.Timeout(timeout_s, connect=connect_timeout_s, pool=connect_timeout_s)
-        # What httpx-aiohttp makes of the httpx timeout, for the direct path.
+        self._timeout = httpx.Timeout(timeout_s, connect=connect_timeout_s, pool=pool_timeout_s)
+        # The direct path: `sock_connect` is the TCP connect alone; aiohttp's `connect`
+        # would also count the wait for a pooled connection, which our slots bound.
         self._aiohttp_timeout = aiohttp.ClientTimeout(
-            sock_connect=connect_timeout_s, sock_read=timeout_s, connect=connect_timeout_s
+            sock_connect=connect_timeout_s, sock_read=timeout_s
         )
         self._max_connections = max_connections
+        self._pool_timeout_s = pool_timeout_s
+        self._slots: dict[str, asyncio.Semaphore] = {}
         self._extensions = {"timeout": self._timeout.as_dict()}
         self._transport = transport
         self._client: httpx.AsyncClient | None = None
@@ -108,9 +143,7 @@ class Forwarder:
         # Idle connections are dropped before common servers drop them (uvicorn, so
         # vLLM and the fake backend: 5 s): reusing one the server is closing fails.
         return aiohttp.ClientSession(
-            connector=aiohttp.TCPConnector(
-                limit=self._max_connections, keepalive_timeout=4, ttl_dns_cache=60
-            ),
+            connector=aiohttp.TCPConnector(limit=0, keepalive_timeout=4, ttl_dns_cache=60),
             cookie_jar=aiohttp.DummyCookieJar(),
             skip_auto_headers=("User-Agent",),
             auto_decompress=False,
@@ -133,6 +166,7 @@ class Forwarder:
         Raises:
             UpstreamUnreachable: refused, reset or unresolvable (502).
             UpstreamTimeout: connect or first-byte timeout (504).
+            UpstreamPoolExhausted: no connection slot to this backend in time (503).
         """
         if self._client is None:
             raise RuntimeError("Forwarder not started")
@@ -160,24 +194,48 @@ class Forwarder:
         back into aiohttp arguments was ~8% of the proxy's CPU per request. The
         answer is the same `httpx.Response` over the same aiohttp stream.
         """
-        upstream = await session.request(
-            method,
-            url,
-            headers=headers,
-            data=body or None,
-            allow_redirects=False,
-            compress=False,
-            timeout=self._aiohttp_timeout,
-        )
+        slot = await self._slot(url)
+        try:
+            upstream = await session.request(
+                method,
+                url,
+                headers=headers,
+                data=body or None,
+                allow_redirects=False,
+                compress=False,
+                timeout=self._aiohttp_timeout,
+            )
+        except BaseException:
+            slot.release()
+            raise
         extensions = {"http_version": b"HTTP/1.1"}
         if upstream.reason:
             extensions["reason_phrase"] = upstream.reason.encode()
         return httpx.Response(
             upstream.status,
             headers=upstream.raw_headers,
-            stream=_DirectStream(upstream),
+            stream=_DirectStream(upstream, slot),
             extensions=extensions,
         )
+
+    async def _slot(self, url: str) -> asyncio.Semaphore:
+        """A connection slot to the URL's origin; raises UpstreamPoolExhausted in time."""
+        scheme, _, rest = url.partition("://")
+        origin = scheme + "://" + rest.split("/", 1)[0]
+        slot = self._slots.get(origin)
+        if slot is None:
+            slot = self._slots[origin] = asyncio.Semaphore(self._max_connections)
+        if not slot.locked():
+            await slot.acquire()  # free: no wait
+            return slot
+        try:
+            await asyncio.wait_for(slot.acquire(), self._pool_timeout_s)
+        except TimeoutError:
+            raise UpstreamPoolExhausted(
+                f"all {self._max_connections} connections to this backend are busy "
+                f"(waited {self._pool_timeout_s:g}s); raise upstream_max_connections"
+            ) from None
+        return slot
 
     @staticmethod
     async def chunks(response: httpx.Response) -> AsyncIterator[bytes]:

@@ -3,6 +3,9 @@
 Session id, first match wins (DESIGN.md): the configured session header, the
 body's `user` or `metadata.user_id`, then a fingerprint of (salted API-key
 hash, client address, backend) that starts a new session after an idle window.
+Ids match `SESSION_ID_PATTERN` (no `/`, CR/LF or spaces, at most 128 characters):
+an invalid header is refused (400); a body `user` outside it (an end-user name
+with spaces, say) becomes `u-<hash>`, stable for the same value.
 `X-Forwarded-For` is honoured only when the peer is a configured trusted proxy.
 Raw API keys never leave this module: only `fingerprint()` output does.
 """
@@ -15,7 +18,8 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
-from schemas.ids import fingerprint
+from proxy.errors import BadRequest
+from schemas.ids import SESSION_ID_PATTERN, fingerprint, safe_session_id
 
 __all__ = ["ClientAddress", "SessionResolver", "api_key_of"]
 
@@ -96,19 +100,28 @@ class SessionResolver:
         backend: str,
         now: float | None = None,
     ) -> str:
-        """The session id of one request."""
+        """The session id of one request.
+
+        Raises:
+            BadRequest: the session header is not a valid session id.
+        """
         explicit = headers.get(self.header)
         if explicit:
-            return explicit[:256]
+            if not safe_session_id(explicit):
+                raise BadRequest(
+                    f"the {self.header} header must match {SESSION_ID_PATTERN} "
+                    "(letters, digits and . _ : @ + = -, at most 128)"
+                )
+            return explicit
         if isinstance(body, dict):
             user = body.get("user")
             if isinstance(user, str) and user:
-                return user[:256]
+                return _user_session(user)
             meta = body.get("metadata")
             if isinstance(meta, dict):
                 uid = meta.get("user_id")
                 if isinstance(uid, str) and uid:
-                    return uid[:256]
+                    return _user_session(uid)
         return self._fingerprint_session(key_fp, client_ip, backend, now)
 
     def _fingerprint_session(
@@ -138,3 +151,10 @@ class SessionResolver:
             del self._live[k]
         if len(self._live) >= self._max:
             self._live.clear()
+
+
+def _user_session(user: str) -> str:
+    """A body-supplied user id as a session id: itself when valid, else a stable hash."""
+    if safe_session_id(user):
+        return user
+    return "u-" + hashlib.sha256(user.encode("utf-8", "surrogatepass")).hexdigest()[:32]

@@ -91,6 +91,12 @@ class ProxyMetrics:
             ["command", "source"],
             registry=r,
         )
+        self.commands_rejected = Counter(
+            "modeltrail_proxy_commands_rejected",
+            "Session commands ignored: unsigned or badly signed, by reason and source",
+            ["reason", "source"],
+            registry=r,
+        )
         self.killed_sessions = Gauge(
             "modeltrail_proxy_killed_sessions", "Sessions currently blocked", registry=r
         )

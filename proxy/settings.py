@@ -13,6 +13,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from proxy.keys.limits import Limits
 from proxy.pii.settings import PIISettings
 from schemas.settings import KafkaSettings, RedisSettings
+from schemas.signing import SigningSettings
 from schemas.telemetry import TracingSettings
 
 __all__ = ["BackendConfig", "ControlKey", "ProxySettings"]
@@ -50,11 +51,12 @@ class ProxySettings(BaseSettings):
 
     kafka: KafkaSettings = Field(default_factory=KafkaSettings)
     redis: RedisSettings = Field(default_factory=RedisSettings)
+    signing: SigningSettings = Field(default_factory=SigningSettings)
     tracing: TracingSettings = Field(default_factory=TracingSettings)
     instance_id: str = Field(default="proxy-1", description="`source` of emitted events")
 
     # --- forwarding, capture, emission (proxy core) ---
-    host: str = "0.0.0.0"
+    host: str = Field(default="127.0.0.1", description="0.0.0.0 to serve other machines")
     port: int = 8080
     backends: list[BackendConfig] = Field(default_factory=list)
     default_backend: str | None = None
@@ -66,7 +68,15 @@ class ProxySettings(BaseSettings):
     session_header: str = "x-session-id"
     session_idle_s: float = 1800.0
     trusted_proxies: list[str] = Field(default_factory=list, description="CIDRs")
-    key_salt: SecretStr = SecretStr("modeltrail-default-salt")
+    key_salt: SecretStr = Field(
+        default=SecretStr("modeltrail-default-salt"),
+        description="fingerprint salt; the default is public and refused off loopback",
+    )
+    allow_open_relay: bool = Field(
+        default=False,
+        description="allow listening beyond loopback while injecting backend API keys "
+        "with no client authentication (only behind your own authentication)",
+    )
     queue_size: int = 10_000
     on_broker_down: Literal["spool", "fail_closed", "fail_open"] = "spool"
     spool_dir: Path = Path("./modeltrail-data/spool")
@@ -94,7 +104,15 @@ class ProxySettings(BaseSettings):
     )
     stream_window_chars: int = 2048
     stream_window_overlap: int = 128
-    upstream_max_connections: int = Field(default=1000, description="pooled upstream connections")
+    upstream_max_connections: int = Field(
+        default=16_384,
+        ge=1,
+        description="open connections per backend origin (live streams hold one each); "
+        "beyond it a request waits upstream_pool_timeout_s, then 503 upstream_pool_exhausted",
+    )
+    upstream_pool_timeout_s: float = Field(
+        default=30.0, gt=0, description="wait for a free connection slot (not the connect)"
+    )
     emit_linger_ms: int = Field(default=5, description="producer linger: batching vs latency")
     emit_gather_ms: float = Field(
         default=3.0, ge=0, description="the drain waits this long after the first event"
@@ -135,7 +153,19 @@ class ProxySettings(BaseSettings):
     session_store: Literal["memory", "redis"] = "memory"
     control_host: str = "127.0.0.1"
     control_port: int = 9090
-    control_keys: list[ControlKey] = Field(default_factory=list)
+    control_keys: list[ControlKey] = Field(
+        default_factory=list,
+        description="bearer keys; none: an admin key is generated into control_key_file",
+    )
+    control_key_file: Path = Field(
+        default=Path("./modeltrail-data/control.key"),
+        description="where the generated admin key lives (0600) when no keys are configured",
+    )
+    control_allowed_hosts: list[str] = Field(
+        default=["127.0.0.1", "localhost", "[::1]"],
+        description="Host header values the control API answers (`*.example.com`, or `*`); "
+        "control_host is added when it is a specific address",
+    )
     history_path: str = Field(
         default="./modeltrail-data/trail",
         description="Parquet trail the history API reads: a directory or s3://bucket/prefix",

@@ -6,6 +6,13 @@ finish reason from OpenAI SSE (chat, completions, responses), Anthropic SSE and
 Ollama NDJSON (each provider's events are read by its dialect, `proxy.dialects`).
 Malformed lines are counted and skipped, never raised: the
 relay must not fail because an audit parser did.
+
+Bounded, whatever the backend sends: a partial line is kept as a list of pieces
+(joined once, when its newline arrives: no quadratic re-concatenation) and a line
+over `max_line_bytes` is dropped (counted in `oversized`); the assembled text
+stops growing at `max_chars` and each tool call's arguments are cut to it in the
+result (`truncated` is set; `feed` still returns every new piece, so stream
+windows cover the whole answer); at most `MAX_TOOL_CALLS` tool calls are kept.
 """
 
 from __future__ import annotations
@@ -16,7 +23,9 @@ from proxy import dialects
 from proxy.dialects import Assembled, StreamAcc
 from schemas.events import Provider, ToolCall
 
-__all__ = ["StreamParser", "WindowCutter"]
+__all__ = ["MAX_TOOL_CALLS", "StreamParser", "WindowCutter"]
+
+MAX_TOOL_CALLS = 128
 
 
 class StreamParser:
@@ -27,15 +36,29 @@ class StreamParser:
     OpenAI-compatible server is read as Ollama's, which is what such servers send.
     """
 
-    def __init__(self, provider: Provider, *, ndjson: bool = False) -> None:
+    def __init__(
+        self,
+        provider: Provider,
+        *,
+        ndjson: bool = False,
+        max_chars: int = 1_000_000,
+        max_line_bytes: int = 1 << 20,
+    ) -> None:
         self.provider = provider
+        self.max_chars = max_chars
+        self.max_line_bytes = max_line_bytes
+        self.oversized = 0
+        self.truncated = False
+        self._pending: list[bytes] = []  # pieces of the current, unfinished line
+        self._pending_size = 0
+        self._skipping = False  # inside a line over max_line_bytes
+        self._kept = 0  # characters of text kept in the accumulator
         self.ndjson = ndjson or provider == "ollama"
         reader = "ollama" if self.ndjson and provider != "anthropic" else provider
         self._dialect = dialects.get(reader)
         self._acc = StreamAcc()
         self.result = self._acc.result
         self.malformed = 0
-        self._buf = b""
         self._chars = 0
 
     @property
@@ -45,35 +68,95 @@ class StreamParser:
 
     def feed(self, chunk: bytes) -> str:
         """Consume relayed bytes; return the text they completed (may be empty)."""
-        data = self._buf + chunk if self._buf else chunk
-        if b"\n" not in data:
-            self._buf = data
+        if b"\n" not in chunk:
+            self._hold(chunk)
             return ""
-        lines = data.split(b"\n")
-        self._buf = lines.pop()
+        lines = chunk.split(b"\n")
+        rest = lines.pop()
+        first: bytes | None = lines[0]
+        if self._pending or self._skipping:
+            self._hold(lines[0])
+            first = self._take()
+        elif len(lines[0]) > self.max_line_bytes:
+            self.oversized += 1
+            first = None
+        new: list[str] = []
+        if first is not None:
+            self._parsed(first, new)
+        for line in lines[1:]:
+            if len(line) > self.max_line_bytes:
+                self.oversized += 1
+            else:
+                self._parsed(line, new)
+        self._hold(rest)
+        if not new:
+            return ""
+        text = "".join(new)
+        self._chars += len(text)
+        return text
+
+    def _parsed(self, line: bytes, new: list[str]) -> None:
+        """Parse one line; collect its new text and keep the accumulator within its caps."""
         parts = self._acc.parts
         before = len(parts)
-        for line in lines:
-            self._line(line)
-        if len(parts) == before:
-            return ""
-        new = "".join(parts[before:])
-        self._chars += len(new)
-        return new
+        self._line(line)
+        if len(parts) > before:
+            added = parts[before:]
+            new.extend(added)
+            del parts[before:]
+            for piece in added:
+                room = self.max_chars - self._kept
+                if room <= 0 or len(piece) > room:
+                    self.truncated = True
+                if room > 0:
+                    parts.append(piece[:room])
+                    self._kept += min(len(piece), room)
+        calls = self._acc.calls
+        if len(calls) > MAX_TOOL_CALLS:
+            self.truncated = True
+            for key in sorted(calls)[MAX_TOOL_CALLS:]:
+                del calls[key]
+        if len(self._acc.done_calls) > MAX_TOOL_CALLS:
+            self.truncated = True
+            del self._acc.done_calls[MAX_TOOL_CALLS:]
+
+    def _hold(self, piece: bytes) -> None:
+        """Keep part of an unfinished line, unless the line is already over the cap."""
+        if not piece or self._skipping:
+            return
+        self._pending_size += len(piece)
+        if self._pending_size > self.max_line_bytes:
+            self._pending.clear()
+            self._pending_size = 0
+            self._skipping = True
+            self.oversized += 1
+            return
+        self._pending.append(piece)
+
+    def _take(self) -> bytes | None:
+        """The finished pending line (None when it was dropped as oversized)."""
+        skipped, self._skipping = self._skipping, False
+        line = b"".join(self._pending)
+        self._pending.clear()
+        self._pending_size = 0
+        return None if skipped else line
 
     def finish(self) -> Assembled:
         """Flush a trailing line without newline and return the assembled result."""
         acc = self._acc
-        if self._buf:
-            tail, self._buf = self._buf, b""
-            n = len(acc.parts)
-            self._line(tail)
-            self._chars += sum(len(p) for p in acc.parts[n:])
+        tail = self._take()
+        if tail:
+            new: list[str] = []
+            self._parsed(tail, new)
+            self._chars += sum(len(p) for p in new)
         r = acc.result
         r.text = "".join(acc.parts)
         calls = list(acc.done_calls)
         for _, c in sorted(acc.calls.items()):
-            calls.append(ToolCall.model_construct(id=c.id, name=c.name, arguments="".join(c.args)))
+            args = "".join(c.args)
+            if len(args) > self.max_chars:
+                args, self.truncated = args[: self.max_chars], True
+            calls.append(ToolCall.model_construct(id=c.id, name=c.name, arguments=args))
         r.tool_calls = calls
         return r
 

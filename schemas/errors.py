@@ -2,12 +2,13 @@
 
 SchemaError                 root; never retriable: the bytes will not change
 ├── DecodeError             a Kafka value is not JSON or not a known event
-└── SchemaDriftError        committed JSON Schema files differ from the models
+├── SchemaDriftError        committed JSON Schema files differ from the models
+└── SigningError            the command-signing key ring is missing, weak or exposed
 """
 
 from __future__ import annotations
 
-__all__ = ["DecodeError", "SchemaDriftError", "SchemaError"]
+__all__ = ["DecodeError", "SchemaDriftError", "SchemaError", "SigningError"]
 
 
 class SchemaError(Exception):
@@ -22,3 +23,7 @@ class DecodeError(SchemaError):
 
 class SchemaDriftError(SchemaError):
     """The committed JSON Schema files no longer match the models."""
+
+
+class SigningError(SchemaError):
+    """The key ring is missing, unreadable, too weak or readable by others."""

@@ -238,6 +238,11 @@ class SessionCommand(EventEnvelope):
     rule_id: str | None = None
     issuer: str = Field(description="who decided: a streams worker, an operator key id, ...")
     decision_id: str = Field(description="stable id of the decision; duplicates share it")
+    signature: str | None = Field(
+        default=None,
+        description="HMAC-SHA256 over every other field, `v1:<key id>:<hex>` "
+        "(schemas.signing); replicas ignore commands without a valid one",
+    )
 
     def active_at(self, now: datetime) -> bool:
         """Whether this command, if a kill, still blocks the session at `now`."""

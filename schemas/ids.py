@@ -5,11 +5,23 @@ from __future__ import annotations
 import hashlib
 import hmac
 import os
+import re
 import threading
 import time
 import uuid
 
-__all__ = ["fingerprint", "uuid7", "uuid7_time_ms"]
+__all__ = ["SESSION_ID_PATTERN", "fingerprint", "safe_session_id", "uuid7", "uuid7_time_ms"]
+
+#: What a session id may be: safe in a URL path segment, an HTTP header, a Redis key
+#: and a log line (no `/`, no spaces, no CR/LF), and short.
+SESSION_ID_PATTERN = r"^[A-Za-z0-9._:@+=-]{1,128}$"
+_SESSION_ID = re.compile(SESSION_ID_PATTERN)
+
+
+def safe_session_id(value: str) -> bool:
+    """Whether `value` is a valid session id."""
+    return _SESSION_ID.fullmatch(value) is not None
+
 
 _lock = threading.Lock()
 _last_ms = 0

@@ -14,17 +14,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 import signal
 import sys
-import threading
-
-import faust
 
 from schemas.kafka import ensure_topics
 from schemas.logs import configure_logging
 from streams.app import create_app
 from streams.errors import StreamsConfigError
+from streams.faust_compat import BoundedWorker, check
 from streams.settings import StreamsSettings
 
 log = logging.getLogger("streams")
@@ -33,50 +30,19 @@ log = logging.getLogger("streams")
 EXIT_SHUTDOWN_TIMEOUT = 1
 
 
-class _Worker(faust.Worker):
-    """faust's worker with a bound on the stop that a signal starts.
-
-    A thread, not the event loop, holds the deadline: the stop may be stuck in a
-    broker call that retries for ever, and the loop is what is stuck."""
-
-    shutdown_timeout_s: float = 10.0
-    _deadline: threading.Timer | None = None
-
-    def _on_sigint(self) -> None:
-        self._arm_deadline()
-        super()._on_sigint()
-
-    def _on_sigterm(self) -> None:
-        self._arm_deadline()
-        super()._on_sigterm()
-
-    def _arm_deadline(self) -> None:
-        if self._deadline is None:
-            self._deadline = threading.Timer(self.shutdown_timeout_s, _shutdown_timed_out)
-            self._deadline.daemon = True
-            self._deadline.start()
-
-
-def _shutdown_timed_out() -> None:
-    log.error(  # the final commit did not finish (broker unreachable?)
-        "shutdown_timeout", extra={"detail": "events after the last commit will be replayed"}
-    )
-    for stream in (sys.stdout, sys.stderr):
-        stream.flush()
-    os._exit(EXIT_SHUTDOWN_TIMEOUT)
-
-
 def logging_config(level: str) -> dict[str, object]:
     """The `dictConfig` faust's worker applies: every record as one JSON line on stderr."""
     return {
         "version": 1,
         "disable_existing_loggers": False,  # module loggers exist before the worker starts
         "formatters": {"json": {"()": "schemas.logs.JsonFormatter"}},
+        "filters": {"repeats": {"()": "schemas.logs.RepeatFilter"}},
         "handlers": {
             "json": {
                 "class": "logging.StreamHandler",
                 "formatter": "json",
                 "stream": "ext://sys.stderr",
+                "filters": ["repeats"],
             }
         },
         "root": {"level": level.upper(), "handlers": ["json"]},
@@ -87,6 +53,11 @@ def logging_config(level: str) -> dict[str, object]:
 def main() -> None:
     """Build settings once, create the topics, run the worker until signalled."""
     settings = StreamsSettings()
+    try:
+        check()  # the faust/aiokafka internals we rely on are there
+    except StreamsConfigError as exc:
+        print(f"modeltrail streams: {exc}", file=sys.stderr)
+        raise SystemExit(2) from exc
     configure_logging(settings.log_level, "json", quiet={"aiokafka": logging.ERROR})
     loop = asyncio.new_event_loop()
     asyncio.set_event_loop(loop)
@@ -96,7 +67,7 @@ def main() -> None:
     except StreamsConfigError as exc:
         print(f"modeltrail streams: {exc}", file=sys.stderr)
         raise SystemExit(2) from exc
-    worker = _Worker(
+    worker = BoundedWorker(
         app,
         loglevel=settings.log_level,
         logging_config=logging_config(settings.log_level),
@@ -104,6 +75,7 @@ def main() -> None:
         quiet=True,
     )
     worker.shutdown_timeout_s = settings.shutdown_timeout_s
+    worker.exit_code = EXIT_SHUTDOWN_TIMEOUT
     if app.policy is not None:
         holder = app.policy
 

@@ -15,22 +15,22 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import ssl
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any
 
 import faust
 
+from schemas.signing import load_ring
 from streams.decisions import Engine
 from streams.errors import PublishError, StreamsConfigError
 from streams.escalation import KeyEscalation, follow_commands
+from streams.faust_compat import TunedApp, run_batches
 from streams.processor import EventRecord, Processor
 from streams.settings import StreamsSettings
 from streams.state_cache import SessionStateCache
 from streams.tracing import JudgementTracing
-from streams.transport import TunedTransport
 
 if TYPE_CHECKING:
     from streams.policy.holder import PolicyHolder
@@ -43,18 +43,12 @@ log = logging.getLogger(__name__)
 SESSIONS_TABLE = "sessions"
 
 
-class StreamsApp(faust.App):
-    """faust.App with a tunable consumer fetch wait and a write-behind session store."""
+class StreamsApp(TunedApp):
+    """The worker's faust app: the tuned transport plus policy, session cache and tracing."""
 
-    fetch_max_wait_ms: int = 10
-    fast_drain: bool = True
-    gapped_topics: frozenset[str] = frozenset()
     policy: PolicyHolder | None = None
     session_store: SessionStateCache | None = None
     judgement_tracing: JudgementTracing | None = None
-
-    def _new_transport(self) -> Any:
-        return TunedTransport(self.conf.broker_consumer, self)
 
 
 def load_policy_holder(settings: StreamsSettings) -> PolicyHolder:
@@ -71,11 +65,12 @@ def load_policy_holder(settings: StreamsSettings) -> PolicyHolder:
         raise StreamsConfigError(f"cannot load policy: {exc}") from exc
 
 
-def _credentials(settings: StreamsSettings) -> faust.SASLCredentials | None:
+def _credentials(settings: StreamsSettings) -> faust.types.auth.CredentialsT | None:
+    """faust's view of the one Kafka client configuration (`KafkaSettings`)."""
     kafka = settings.kafka
+    ctx = kafka.ssl_context()
     if not kafka.sasl_mechanism:
-        return None
-    ctx = ssl.create_default_context() if kafka.security_protocol == "SASL_SSL" else None
+        return None if ctx is None else faust.SSLCredentials(ctx)
     return faust.SASLCredentials(
         username=kafka.sasl_username,
         password=kafka.sasl_password.get_secret_value() if kafka.sasl_password else None,
@@ -127,7 +122,6 @@ def create_app(
         broker_heartbeat_interval=min(3.0, settings.session_timeout_s / 3),
     )
     app.fetch_max_wait_ms = settings.fetch_max_wait_ms
-    app.fast_drain = settings.fast_drain
     app.gapped_topics = frozenset({kafka.topics.commands})  # compacted: offsets may jump
     app.policy = holder
     topics = kafka.topics
@@ -148,7 +142,7 @@ def create_app(
         key_type=bytes,  # bytes types mean the raw codec both ways
         value_type=bytes,
     )
-    store = app.session_store = SessionStateCache(sessions)
+    store = app.session_store = SessionStateCache(sessions, ttl_s=settings.session_ttl_s)
 
     @app.on_partitions_revoked.connect  # type: ignore[arg-type]  # faust's stub is narrower
     def on_revoked(sender: Any, *args: Any, **kwargs: Any) -> None:
@@ -157,12 +151,14 @@ def create_app(
         store.reset()
 
     tracing = app.judgement_tracing = JudgementTracing(settings.tracing, settings.instance_id)
+    signer = load_ring(settings.signing)
     processor = Processor(
         get_engine,
         topics,
         source=settings.instance_id,
         consumer=settings.app_id,
         collect_traces=tracing.enabled,
+        signer=signer,
     )
 
     if settings.key_kill_after_sessions > 0:
@@ -177,20 +173,28 @@ def create_app(
 
         @app.task
         async def escalate() -> None:
-            await follow_commands(kafka, escalation, publish_command, lambda: datetime.now(UTC))
-
-    async def judge_batch(events: list[faust.EventT[bytes]]) -> None:
-        records = [
-            EventRecord(
-                topic=e.message.topic,
-                partition=e.message.partition,
-                offset=e.message.offset,
-                key=e.message.key,
-                value=e.message.value,
-                timestamp_ms=int(e.message.timestamp * 1000),
+            # Only verified kills count towards a key kill, and the key kill is signed.
+            await follow_commands(
+                kafka,
+                escalation,
+                publish_command,
+                lambda: datetime.now(UTC),
+                trusted=lambda cmd: signer.verify(cmd) == "ok",
+                sign=signer.sign,
             )
-            for e in events
+
+    @app.timer(interval=settings.sweep_interval_s)
+    async def expire_sessions() -> None:
+        ended = store.sweep(time.time())
+        pending = [
+            await sinks[topics.commands].send(key=sid.encode(), value=None, force=True)
+            for sid in ended
         ]
+        if pending:
+            await asyncio.gather(*pending)
+            log.info("kills_tombstoned", extra={"sessions": len(pending)})
+
+    async def judge_batch(records: list[EventRecord]) -> None:
         started_ns = time.time_ns()
         result = processor.process(records, store.load)
         tracing.record(started_ns, time.time_ns(), result, get_engine().version)
@@ -202,9 +206,7 @@ def create_app(
                 await asyncio.gather(*pending)
             except Exception as exc:
                 raise PublishError(f"outputs not acknowledged: {exc}") from exc
-        store.put(result.states)  # only now: outputs first, then state
-        for e in events:
-            e.ack()
+        store.put(result.states)  # only now: outputs first, then state (acks follow)
         if result.commands or result.dead_letters or result.replayed:
             log.info(
                 "batch_judged",
@@ -219,28 +221,19 @@ def create_app(
 
     @app.agent(source, name="judge")
     async def judge(stream: faust.StreamT[bytes]) -> None:
-        # Batches straight off the agent's channel queue, without faust's per-event
-        # Stream machinery (it costs more than judging the event). After the first event
-        # a short linger lets the conductor, which hands over one message at a time,
-        # fill the batch. Events are acked by hand, only after their outputs are acked.
-        queue = cast(faust.ChannelT[bytes], aiter(stream.channel)).queue
-        linger_s = settings.batch_linger_ms / 1000
-        while not stream.should_stop:
-            try:
-                events = [await queue.get()]
-            except StopAsyncIteration:  # the channel closes when the worker stops
-                return
-            if linger_s and queue.qsize() < settings.batch_size:
-                await asyncio.sleep(linger_s)
-            while len(events) < settings.batch_size and not queue.empty():
-                events.append(queue.get_nowait())
-            try:
-                await judge_batch(events)
-            except Exception as exc:
-                # Top of the agent: stop the worker without adopting this batch's states
-                # or acking its events; the restart replays them from the committed offsets.
-                log.exception("judge_failed")
-                await app.crash(exc)
-                return
+        # Events are acked only after their outputs are acked (run_batches acks a
+        # batch once judge_batch returned).
+        try:
+            await run_batches(
+                stream,
+                batch_size=settings.batch_size,
+                linger_s=settings.batch_linger_ms / 1000,
+                handle=judge_batch,
+            )
+        except Exception as exc:
+            # Top of the agent: stop the worker without adopting this batch's states
+            # or acking its events; the restart replays them from the committed offsets.
+            log.exception("judge_failed")
+            await app.crash(exc)
 
     return app

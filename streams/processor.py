@@ -24,6 +24,7 @@ from schemas.events import (
     SessionCommand,
     StreamWindow,
 )
+from schemas.signing import CommandSigner
 from schemas.topics import Topics
 from streams.decisions import Engine, judge
 from streams.errors import StateError
@@ -51,11 +52,13 @@ class EventRecord:
 
 @dataclass(frozen=True, slots=True)
 class Output:
-    """One message to publish: topic, key (the session id) and the encoded event."""
+    """One message to publish: topic, key (the session id) and the encoded event.
+
+    `value` None is a compaction tombstone (session.commands only)."""
 
     topic: str
     key: bytes
-    value: bytes
+    value: bytes | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,6 +84,7 @@ class BatchResult:
     violations: int = 0
     commands: int = 0
     dead_letters: int = 0
+    commands_rejected: int = 0
     judged: list[Judged] = field(default_factory=list)
 
 
@@ -97,8 +101,10 @@ class Processor:
         *,
         source: str,
         consumer: str,
+        signer: CommandSigner,
         collect_traces: bool = False,
     ) -> None:
+        self._signer = signer
         self._engine = engine
         self._collect_traces = collect_traces
         self._topics = topics
@@ -112,7 +118,8 @@ class Processor:
         result = BatchResult()
         for rec in records:
             if rec.value is None:
-                self._dead(result, rec, "empty value (tombstone) on an event topic")
+                if rec.topic != self._topics.commands:  # compaction tombstones are normal there
+                    self._dead(result, rec, "empty value (tombstone) on an event topic")
                 continue
             try:
                 event = decode(rec.value)
@@ -182,7 +189,8 @@ class Processor:
             result.outputs.append(Output(self._topics.violations, key, encode(v)))
         result.violations += len(verdict.violations)
         if verdict.command is not None:
-            result.outputs.append(Output(self._topics.commands, key, encode(verdict.command)))
+            command = self._signer.sign(verdict.command)
+            result.outputs.append(Output(self._topics.commands, key, encode(command)))
             result.commands += 1
             log.warning(
                 "session_killed",
@@ -210,6 +218,14 @@ class Processor:
     def _follow_command(
         self, result: BatchResult, rec: EventRecord, command: SessionCommand, load: StateLoader
     ) -> None:
+        verdict = self._signer.verify(command)
+        if verdict != "ok":  # a forged resume must not reset the session's state either
+            result.commands_rejected += 1
+            log.warning(
+                "command_rejected",
+                extra={"reason": verdict, "session_id": command.session_id[:128]},
+            )
+            return
         state = self._state(result, command.session_id, load)
         if state.seen(rec.topic, rec.partition, rec.offset, command.event_id):
             result.replayed += 1
@@ -217,6 +233,10 @@ class Processor:
         state.apply_command(command)
         if command.command == "kill":
             state.remember(command.decision_id)
+        else:
+            # Resumed: nothing is left to enforce, so let compaction drop the session's
+            # commands; proxies replaying the topic at start-up never see it again.
+            result.outputs.append(Output(self._topics.commands, command.session_id.encode(), None))
         state.mark(rec.topic, rec.partition, rec.offset, command.event_id)
         result.states[command.session_id] = state
         result.events += 1

@@ -11,6 +11,7 @@ from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from schemas.settings import KafkaSettings
+from schemas.signing import SigningSettings
 from schemas.telemetry import TracingSettings
 
 __all__ = ["StreamsSettings"]
@@ -24,6 +25,7 @@ class StreamsSettings(BaseSettings):
     )
 
     kafka: KafkaSettings = Field(default_factory=KafkaSettings)
+    signing: SigningSettings = Field(default_factory=SigningSettings)
     tracing: TracingSettings = Field(default_factory=TracingSettings)
     app_id: str = Field(
         default="modeltrail-streams",
@@ -34,6 +36,15 @@ class StreamsSettings(BaseSettings):
     # --- policy ---
     policy_preset: Literal["minimal", "standard", "strict"] = "standard"
     policy_files: list[Path] = Field(default_factory=list, description="custom policy YAML")
+
+    # --- bounded state ---
+    session_ttl_s: float = Field(
+        default=86400.0,
+        gt=0,
+        description="a session's state is deleted this long after its last event (or after "
+        "its kill ends, if later); an ended kill is tombstoned on session.commands",
+    )
+    sweep_interval_s: float = Field(default=30.0, gt=0, description="how often expiry runs")
 
     # --- faust runtime ---
     data_dir: Path = Field(
@@ -53,11 +64,6 @@ class StreamsSettings(BaseSettings):
     )
     fetch_max_wait_ms: int = Field(
         default=10, ge=0, description="broker long-poll wait; small keeps kill latency low"
-    )
-    fast_drain: bool = Field(
-        default=True,
-        description="hand fetched messages to the agent without faust's per-message "
-        "wait_first (about 2x the throughput); false restores faust's own loop",
     )
     max_poll_records: int = Field(default=2000, ge=1)
     commit_interval_s: float = Field(

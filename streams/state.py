@@ -243,7 +243,10 @@ class SessionState:
         """JSON bytes for the table's changelog."""
         data: dict[str, Any] = {name: getattr(self, name) for name in self.__slots__}
         data["rpm_buckets"] = [[b, c] for b, c in self.rpm_buckets.items()]
-        return orjson.dumps(data)
+        # orjson (3.13) hands back a bytes object in an 8 KB allocation whatever its
+        # length; the table keeps one per session, so copy it into an exact-size one
+        # (~0.4 KB): that was ~9 KB per session of worker memory.
+        return bytes(memoryview(orjson.dumps(data)))
 
     @classmethod
     def from_bytes(cls, value: bytes) -> SessionState:

@@ -44,6 +44,20 @@ def unique(prefix: str = "t") -> str:
     return f"{prefix}{uuid.uuid4().hex[:10]}"
 
 
+@pytest.fixture(scope="session", autouse=True)
+def private_key_files(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """Generated keys (command ring, control admin key) go to a temp dir, not the checkout.
+
+    Every process of the test session (and the children it starts) shares the one
+    command-signing ring, as the services of one `modeltrail up` do.
+    """
+    keys = tmp_path_factory.mktemp("keys")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("MODELTRAIL_SIGNING__KEY_FILE", str(keys / "command-keys.json"))
+        mp.setenv("MODELTRAIL_PROXY__CONTROL_KEY_FILE", str(keys / "control.key"))
+        yield keys
+
+
 @pytest.fixture(scope="session")
 def logs_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("server-logs")

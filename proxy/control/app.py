@@ -20,10 +20,12 @@ from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from proxy.control.auth import KeyAuth, Principal, check_bind, require
+from proxy.control.auth import KeyAuth, Principal, check_bind, is_loopback, require
 from proxy.control.dashboard import Dashboard, dashboard_router
 from proxy.control.errors import HistoryError
+from proxy.control.guard import ControlGuard
 from proxy.control.history import history_trail, query_history
+from proxy.control.keyfile import ensure_admin_key
 from proxy.control.keys import keys_router
 from proxy.control.models import (
     CommandResult,
@@ -49,16 +51,17 @@ from proxy.keys.gate import ClientGate
 from proxy.metrics import ProxyMetrics
 from proxy.pii.service import PIIService
 from proxy.publisher import Publisher
-from proxy.settings import ProxySettings
+from proxy.settings import ControlKey, ProxySettings
 from schemas.events import SessionCommand
+from schemas.ids import SESSION_ID_PATTERN
 
-__all__ = ["create_control_app"]
+__all__ = ["allowed_hosts", "control_keys", "create_control_app"]
 
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
-SessionId = Annotated[str, Path(min_length=1, max_length=512)]
+SessionId = Annotated[str, Path(pattern=SESSION_ID_PATTERN)]
 Limit = Annotated[int, Query(ge=1, le=10_000)]
 
 
@@ -100,7 +103,8 @@ def create_control_app(
         lifespan=lifespan,
     )
     app.state.dashboard = board
-    app.state.auth = KeyAuth(settings.control_keys)
+    app.state.auth = KeyAuth(control_keys(settings))
+    app.add_middleware(ControlGuard, allowed_hosts=allowed_hosts(settings))
     if enforcement.metrics is None:
         enforcement.metrics = metrics  # so kills and session gauges land on what we serve
     reader = Depends(require("read"))
@@ -236,6 +240,7 @@ def create_control_app(
         return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
     async def _command(cmd: SessionCommand) -> CommandResult:
+        cmd = enforcement.signer.sign(cmd)
         try:
             applied = await enforcement.apply_local(cmd)
         except SessionStoreError as exc:
@@ -258,6 +263,27 @@ def create_control_app(
 
     app.include_router(scopes_router(settings.instance_id, gate, _command, killer))
     return app
+
+
+def control_keys(settings: ProxySettings) -> list[ControlKey]:
+    """The configured keys, or the generated admin key (created on first start)."""
+    if settings.control_keys:
+        return list(settings.control_keys)
+    key, created = ensure_admin_key(settings.control_key_file)
+    log.warning(
+        "control_key_generated" if created else "control_key_loaded",
+        extra={"key_file": str(settings.control_key_file.resolve()), "key_id": key.id},
+    )
+    return [key]
+
+
+def allowed_hosts(settings: ProxySettings) -> list[str]:
+    """The Host allow-list, plus the bind address when it names one."""
+    hosts = list(settings.control_allowed_hosts)
+    bind = settings.control_host
+    if bind not in ("0.0.0.0", "::", "") and not is_loopback(bind):
+        hosts.append(f"[{bind}]" if ":" in bind else bind)
+    return hosts
 
 
 async def _publish(emitter: Publisher, cmd: SessionCommand) -> Delivery:

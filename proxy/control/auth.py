@@ -2,15 +2,15 @@
 
 Scopes: `read` (look), `kill` (kill and resume sessions), `admin` (everything).
 Keys are compared in constant time and never logged; only the key's `id`
-appears in logs and as the issuer of a command. Without configured keys the
-API is open, which is allowed on a loopback address only.
+appears in logs and as the issuer of a command. The API is never open: with no
+configured keys the proxy generates an admin key into a 0600 file
+(`proxy.control.keyfile`).
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
-import ipaddress
 from dataclasses import dataclass
 from typing import Literal
 
@@ -18,6 +18,7 @@ from fastapi import HTTPException, Request, Security
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from proxy.control.errors import ControlConfigError
+from proxy.netaddr import is_loopback
 from proxy.settings import ControlKey, ProxySettings
 
 __all__ = ["KeyAuth", "Principal", "Scope", "check_bind", "is_loopback", "require"]
@@ -38,27 +39,8 @@ class Principal:
         return "admin" in self.scopes or scope in self.scopes
 
 
-ANONYMOUS = Principal(id="local", scopes=frozenset({"admin"}))
-
-
-def is_loopback(host: str) -> bool:
-    """Whether `host` only accepts connections from this machine."""
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
-
-
 def check_bind(settings: ProxySettings) -> None:
-    """Raise ControlConfigError when the control API would be open to the network."""
-    if not settings.control_keys and not is_loopback(settings.control_host):
-        raise ControlConfigError(
-            f"refusing to serve the control API on {settings.control_host}:"
-            f"{settings.control_port} without keys: set MODELTRAIL_PROXY__CONTROL_KEYS or "
-            "bind a loopback address (127.0.0.1)"
-        )
+    """Raise ControlConfigError when the configured control keys are inconsistent."""
     ids = [k.id for k in settings.control_keys]
     if len(ids) != len(set(ids)):
         raise ControlConfigError("control key ids must be unique")
@@ -70,20 +52,16 @@ class KeyAuth:
     """Resolve a bearer token to a Principal, in constant time per configured key."""
 
     def __init__(self, keys: list[ControlKey]) -> None:
+        if not keys:
+            raise ControlConfigError("the control API needs at least one key")
         # Compare digests: equal length whatever the presented token's length.
         self._keys = [
             (hashlib.sha256(k.key.get_secret_value().encode()).digest(), k.id, frozenset(k.scopes))
             for k in keys
         ]
 
-    @property
-    def open(self) -> bool:
-        return not self._keys
-
     def identify(self, token: str | None) -> Principal | None:
         """The principal holding `token`, or None."""
-        if self.open:
-            return ANONYMOUS
         if not token:
             return None
         presented = hashlib.sha256(token.encode()).digest()

@@ -272,9 +272,7 @@ class TopicFollower:
     async def _handle(self, record: ConsumerRecord[bytes, bytes]) -> None:
         self.records += 1
         self._resets.seen(record)
-        if record.value is None:  # a compaction tombstone
-            return
-        try:
+        try:  # tombstones (value None) too: the handler decides what they mean
             await self._handler(record)
         except Exception:  # one bad record must not stop enforcement
             self.errors += 1

@@ -1,15 +1,22 @@
 """`MemorySessionStore`: one process's sessions, counters and mirrored commands.
 
 Same guarantees as every `SessionStore` (`session_store.py`): a violation counts
-once per `event_id`, a command replaces only an older one.
+once per `event_id`, a command replaces only an older one. Bounded twice: idle
+sessions are evicted after `ttl_s` (oldest first, from the front of the recency
+order: no scan), and the least recently seen beyond `max_sessions`. Kill state
+here is display only (the registry enforces): a resume or an expired kill drops
+the session's command. After a flood the maps are compacted (`schemas.compact`).
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import time
 from collections import OrderedDict, deque
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 
 from proxy.enforcement.session_store import (
     COUNTER_FIELDS,
@@ -21,6 +28,7 @@ from proxy.enforcement.session_store import (
     response_total_tokens,
     session_info,
 )
+from schemas.compact import compacted
 from schemas.events import LLMRequest, SessionCommand, Violation
 
 __all__ = ["MemorySessionStore"]
@@ -36,7 +44,9 @@ class _Entry:
     flagged: bool = False
     counters: dict[str, int] = field(default_factory=lambda: dict.fromkeys(COUNTER_FIELDS, 0))
     labels: dict[str, str | None] = field(default_factory=lambda: dict.fromkeys(LABEL_FIELDS))
-    violation_ids: deque[str] = field(default_factory=lambda: deque(maxlen=256))
+    # created on the first violation: most sessions never have one (a deque is ~600 B)
+    violation_ids: deque[str] | None = None
+    touched: float = 0.0  # monotonic time of the last write, for idle eviction
 
     def seen(self, ts: float) -> None:
         if self.first_seen is None or ts < self.first_seen:
@@ -79,18 +89,60 @@ def apply_observation(s: _Entry, e: Observation) -> None:
 
 
 class MemorySessionStore:
-    """One process's sessions, least recently seen evicted beyond `max_sessions`."""
+    """One process's sessions: idle ones expire after `ttl_s`, at most `max_sessions`."""
 
-    def __init__(self, *, max_sessions: int = 100_000) -> None:
+    def __init__(
+        self,
+        *,
+        max_sessions: int = 100_000,
+        ttl_s: float = 7 * 86400.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self._max = max_sessions
+        self._ttl = ttl_s
+        self._clock = clock
         self._sessions: OrderedDict[str, _Entry] = OrderedDict()
         self._commands: dict[str, SessionCommand] = {}
+        self._sweeper: asyncio.Task[None] | None = None
+        self._peak = 0  # most sessions held since the last compaction
 
     async def start(self, on_command: CommandCallback | None = None) -> None:
-        return None  # one process: nobody else mirrors commands to us
+        # one process: nobody else mirrors commands to us; just expire idle sessions
+        if self._sweeper is None:
+            self._sweeper = asyncio.create_task(self._sweep_forever(), name="session-sweeper")
 
     async def stop(self) -> None:
-        return None
+        sweeper, self._sweeper = self._sweeper, None
+        if sweeper is not None:
+            sweeper.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await sweeper
+
+    async def _sweep_forever(self) -> None:
+        interval = min(max(self._ttl / 4, 0.05), 30.0)
+        while True:
+            await asyncio.sleep(interval)
+            self.expire()
+
+    def expire(self, now: datetime | None = None) -> int:
+        """Evict sessions idle longer than the TTL and kills no longer in force."""
+        floor = self._clock() - self._ttl
+        evicted = 0
+        while self._sessions:
+            sid, oldest = next(iter(self._sessions.items()))
+            if oldest.touched > floor:
+                break
+            del self._sessions[sid]
+            evicted += 1
+        at = now or datetime.now(UTC)
+        stale = [sid for sid, c in self._commands.items() if not c.active_at(at)]
+        for sid in stale:
+            if sid not in self._sessions or self._commands[sid].command != "kill":
+                del self._commands[sid]
+        if evicted:  # give the tables of a flood back (see schemas.compact)
+            self._sessions, self._peak = compacted(self._sessions, self._peak)
+            self._commands, _ = compacted(self._commands, self._peak)
+        return evicted
 
     def _session(self, sid: str) -> _Entry:
         s = self._sessions.get(sid)
@@ -98,8 +150,11 @@ class MemorySessionStore:
             s = self._sessions[sid] = _Entry(sid)
             if len(self._sessions) > self._max:
                 self._sessions.popitem(last=False)
+            elif len(self._sessions) > self._peak:
+                self._peak = len(self._sessions)
         else:
             self._sessions.move_to_end(sid)
+        s.touched = self._clock()
         return s
 
     async def record(self, events: Sequence[Observation]) -> None:
@@ -108,6 +163,8 @@ class MemorySessionStore:
 
     async def flag(self, violation: Violation) -> bool:
         s = self._session(violation.session_id)
+        if s.violation_ids is None:
+            s.violation_ids = deque(maxlen=256)
         if violation.event_id in s.violation_ids:
             return False
         s.violation_ids.append(violation.event_id)
@@ -122,7 +179,10 @@ class MemorySessionStore:
         current = self._commands.get(cmd.session_id)
         if current is not None and command_order(cmd) <= command_order(current):
             return False
-        self._commands[cmd.session_id] = cmd
+        if cmd.command == "kill" or cmd.session_id in self._sessions:
+            self._commands[cmd.session_id] = cmd  # a resume is kept while the session is
+        else:
+            self._commands.pop(cmd.session_id, None)
         return True
 
     async def commands(self) -> list[SessionCommand]:

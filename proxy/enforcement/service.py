@@ -51,6 +51,7 @@ from schemas.codec import decode_as
 from schemas.deadletter import dead_letter
 from schemas.errors import DecodeError
 from schemas.events import LLMRequest, LLMResponse, SessionCommand, Violation, utcnow
+from schemas.signing import CommandSigner, load_ring
 
 __all__ = ["EnforcementService", "build_store"]
 
@@ -68,7 +69,9 @@ def build_store(settings: ProxySettings) -> SessionStore:
             key_prefix=settings.redis.key_prefix,
             ttl_s=settings.session_ttl_s,
         )
-    return MemorySessionStore(max_sessions=settings.memory_max_sessions)
+    return MemorySessionStore(
+        max_sessions=settings.memory_max_sessions, ttl_s=settings.session_ttl_s
+    )
 
 
 class EnforcementService:
@@ -81,8 +84,10 @@ class EnforcementService:
         publisher: Publisher | None = None,
         store: SessionStore | None = None,
         metrics: ProxyMetrics | None = None,
+        signer: CommandSigner | None = None,
     ) -> None:
         self.settings = settings
+        self.signer = signer if signer is not None else load_ring(settings.signing)
         self.registry = KillRegistry()
         self.store = store if store is not None else build_store(settings)
         self.metrics = metrics
@@ -115,7 +120,15 @@ class EnforcementService:
         self._retry: asyncio.Task[None] | None = None
         self._started = False
         self.counters: dict[str, int] = dict.fromkeys(
-            ("commands", "commands_applied", "violations", "observed", "dropped", "store_errors"),
+            (
+                "commands",
+                "commands_applied",
+                "commands_rejected",
+                "violations",
+                "observed",
+                "dropped",
+                "store_errors",
+            ),
             0,
         )
 
@@ -135,10 +148,12 @@ class EnforcementService:
         try:
             await self.store.start(on_command=self._on_mirrored)
             for cmd in await self.store.commands():
-                self._apply(cmd, "store")
+                if self._authentic(cmd, "store"):
+                    self._apply(cmd, "store")
             if self._journal is not None:
                 for cmd in await asyncio.to_thread(self._journal.load):
-                    self._apply(cmd, "journal")
+                    if self._authentic(cmd, "journal"):
+                        self._apply(cmd, "journal")
             await self._follow()
         except EnforcementError as exc:
             if self.settings.enforcement_replay_required or isinstance(exc, SessionStoreError):
@@ -224,6 +239,8 @@ class EnforcementService:
     async def apply_local(self, cmd: SessionCommand) -> bool:
         """Apply a command at once here and mirror it to the store (other replicas).
 
+        The caller signs it (`self.signer.sign`); the other replicas verify.
+
         Raises:
             SessionStoreError: the store could not mirror it (it is applied locally anyway).
         """
@@ -253,6 +270,7 @@ class EnforcementService:
         log.warning("commands_republished", extra={"commands": len(kept)})
 
     def _apply(self, cmd: SessionCommand, source: str) -> bool:
+        self.registry.prune(utcnow())  # expired kills leave the registry (heap top: cheap)
         changed = self.registry.apply(cmd)
         if changed:
             self.counters["commands_applied"] += 1
@@ -269,20 +287,59 @@ class EnforcementService:
             )
         return changed
 
+    def _authentic(self, cmd: SessionCommand, source: str) -> bool:
+        """Whether a command read from Kafka or the store carries our signature."""
+        verdict = self.signer.verify(cmd)
+        if verdict == "ok":
+            return True
+        self.counters["commands_rejected"] += 1
+        if self.metrics is not None:
+            self.metrics.commands_rejected.labels(verdict, source).inc()
+        log.warning(
+            "command_rejected",
+            extra={
+                "reason": verdict,
+                "source": source,
+                "session_id": cmd.session_id[:128],
+                "command": cmd.command,
+                "issuer": cmd.issuer[:128],
+            },
+        )
+        return False
+
     def _on_mirrored(self, cmd: SessionCommand) -> None:
-        self._apply(cmd, "redis")
+        if self._authentic(cmd, "redis"):
+            self._apply(cmd, "redis")
 
     async def _on_command_record(self, record: ConsumerRecord[bytes, bytes]) -> None:
         self.counters["commands"] += 1
+        if record.value is None:
+            await self._on_tombstone(record)
+            return
         try:
             cmd = decode_as(SessionCommand, record.value or b"")
         except DecodeError as exc:
             self._dead_letter(record, str(exc))
             return
+        if not self._authentic(cmd, "kafka"):
+            return
         if self._apply(cmd, "kafka"):
             self._queue.put_nowait(cmd)  # mirror for replicas that start later
 
+    async def _on_tombstone(self, record: ConsumerRecord[bytes, bytes]) -> None:
+        """A compaction tombstone: forget the session, unless a kill is still in force."""
+        sid = (record.key or b"").decode("utf-8", "replace")
+        held = self.registry.forget(sid, utcnow())
+        if held is None or self._publisher is None:
+            return
+        # Someone deleted a kill in force from the compacted topic (a race with an
+        # expiry tombstone, or a forgery): put the signed kill back for later replicas.
+        log.warning("tombstone_on_active_kill", extra={"session_id": sid[:128]})
+        self._publisher.publish(held)
+
     async def _on_violation_record(self, record: ConsumerRecord[bytes, bytes]) -> None:
+        if record.value is None:
+            return
         try:
             violation = decode_as(Violation, record.value or b"")
         except DecodeError as exc:

@@ -33,7 +33,7 @@ def merge(
     latest = registry.latest(sid)
     killed = registry.check(sid, now) is not None
     if info is None:
-        if latest is None:
+        if not registry.known(sid):
             return None
         info = SessionInfo(session_id=sid)
     kill = KillState.of(latest) if latest is not None else info.kill

@@ -2,7 +2,8 @@
 
 A document (all keys optional)::
 
-    extends: standard            # a preset name, or a path relative to this file
+    extends: standard            # a preset name, or a file in this file's directory
+                                 # (relative, no `..`, symlinks must stay inside)
     builtin: all | [PI-001, ...] # presets only: which catalogue rules to start from
     mode: enforce | audit
     scan_history: false          # true: judge every message of every request, even judged ones
@@ -56,13 +57,37 @@ def _read_preset(name: str) -> Located:
 def _base(extends: str, doc: Located, depth: int) -> _State:
     if extends in PRESETS:
         return _apply(_read_preset(extends), None, depth + 1)
-    base_dir = Path(doc.name).parent if not doc.name.startswith("preset:") else Path(".")
-    path = base_dir / extends
-    if not path.is_file():
+    if doc.name.startswith("preset:"):
+        raise PolicyValidationError([doc.where(("extends",), "a preset extends presets only")])
+    base_dir = Path(doc.name).parent
+    path = _inside(base_dir, extends)
+    if path is None:
+        # Same answer whether or not such a file exists: no file-existence oracle.
         raise PolicyValidationError(
-            [doc.where(("extends",), f"no preset or file named {extends!r}")]
+            [
+                doc.where(
+                    ("extends",),
+                    f"{extends!r} is not a preset ({', '.join(PRESETS)}) nor a policy file "
+                    "in this file's directory",
+                )
+            ]
         )
     return _apply(load_located(path.read_text(), str(path)), None, depth + 1)
+
+
+def _inside(base_dir: Path, name: str) -> Path | None:
+    """`base_dir/name` when it is a file that stays under `base_dir`, else None."""
+    candidate = Path(name)
+    if candidate.is_absolute() or ".." in candidate.parts or not name.strip():
+        return None
+    try:
+        root = base_dir.resolve(strict=True)
+        path = (root / candidate).resolve(strict=True)
+    except (OSError, RuntimeError):
+        return None
+    if not path.is_relative_to(root) or not path.is_file():
+        return None
+    return path
 
 
 def _apply(doc: Located, base: _State | None, depth: int = 0) -> _State:

@@ -1,4 +1,9 @@
-"""YAML to plain values while remembering the line of every key (for error messages)."""
+"""YAML to plain values while remembering the line of every key (for error messages).
+
+Bounded: a document expands to at most `MAX_NODES` values and `MAX_DEPTH` levels,
+counted after aliases are expanded, so a billion-laughs document (aliases of
+aliases) is refused in milliseconds with a clear error instead of exhausting memory.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +13,10 @@ import yaml
 
 from streams.policy.errors import PolicyValidationError
 
-__all__ = ["Located", "load_located"]
+__all__ = ["MAX_DEPTH", "MAX_NODES", "Located", "load_located"]
+
+MAX_NODES = 100_000
+MAX_DEPTH = 64
 
 Path_ = tuple[str | int, ...]
 
@@ -55,20 +63,41 @@ def _scalar(node: yaml.ScalarNode) -> Any:
     return node.value
 
 
-def _convert(node: yaml.Node, path: Path_, lines: dict[Path_, int]) -> Any:
-    lines.setdefault(path, node.start_mark.line + 1)
-    if isinstance(node, yaml.MappingNode):
-        out: dict[Any, Any] = {}
-        for k, v in node.value:
-            key = _scalar(k) if isinstance(k, yaml.ScalarNode) else str(k.value)
-            key = str(key)
-            lines[(*path, key)] = k.start_mark.line + 1
-            out[key] = _convert(v, (*path, key), lines)
-        return out
-    if isinstance(node, yaml.SequenceNode):
-        return [_convert(v, (*path, i), lines) for i, v in enumerate(node.value)]
-    assert isinstance(node, yaml.ScalarNode)
-    return _scalar(node)
+class _TooBig(Exception):
+    def __init__(self, node: yaml.Node, message: str) -> None:
+        super().__init__(message)
+        self.line = node.start_mark.line + 1
+
+
+class _Converter:
+    """Node graph to values, counting every value produced (aliases count each time)."""
+
+    def __init__(self) -> None:
+        self.lines: dict[Path_, int] = {}
+        self.nodes = 0
+
+    def convert(self, node: yaml.Node, path: Path_) -> Any:
+        self.nodes += 1
+        if self.nodes > MAX_NODES:
+            raise _TooBig(
+                node, f"the document expands to more than {MAX_NODES} values (aliases included)"
+            )
+        if len(path) > MAX_DEPTH:
+            raise _TooBig(node, f"the document nests deeper than {MAX_DEPTH} levels")
+        lines = self.lines
+        lines.setdefault(path, node.start_mark.line + 1)
+        if isinstance(node, yaml.MappingNode):
+            out: dict[Any, Any] = {}
+            for k, v in node.value:
+                key = _scalar(k) if isinstance(k, yaml.ScalarNode) else str(k.value)
+                key = str(key)
+                lines[(*path, key)] = k.start_mark.line + 1
+                out[key] = self.convert(v, (*path, key))
+            return out
+        if isinstance(node, yaml.SequenceNode):
+            return [self.convert(v, (*path, i)) for i, v in enumerate(node.value)]
+        assert isinstance(node, yaml.ScalarNode)
+        return _scalar(node)
 
 
 def load_located(text: str, name: str) -> Located:
@@ -80,6 +109,12 @@ def load_located(text: str, name: str) -> Located:
         raise PolicyValidationError([f"{name}:{line}: <yaml>: {exc.problem}"]) from exc
     except yaml.YAMLError as exc:
         raise PolicyValidationError([f"{name}:1: <yaml>: {exc}"]) from exc
-    lines: dict[Path_, int] = {}
-    value = _convert(node, (), lines) if node is not None else {}
-    return Located(name, value, lines)
+    except RecursionError as exc:  # the composer recurses per nesting level
+        message = f"the document nests deeper than {MAX_DEPTH} levels"
+        raise PolicyValidationError([f"{name}:1: <yaml>: {message}"]) from exc
+    converter = _Converter()
+    try:
+        value = converter.convert(node, ()) if node is not None else {}
+    except _TooBig as exc:
+        raise PolicyValidationError([f"{name}:{exc.line}: <yaml>: {exc}"]) from None
+    return Located(name, value, converter.lines)

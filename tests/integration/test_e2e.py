@@ -30,6 +30,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from modeltrail.demo import attack_texts
 from modeltrail.stack import STOP_ORDER
+from proxy.control.keyfile import read_key_file
 from proxy.keys.local import load_local_key
 from schemas import decode
 from schemas.topics import Topics
@@ -154,7 +155,14 @@ def test_benign_passes_attack_is_killed_and_everything_is_audited(up: Up) -> Non
         timeout=30,
         headers={"authorization": f"Bearer {local.key}"},
     )
-    control = httpx.Client(base_url=f"http://127.0.0.1:{up.control_port}", timeout=5)
+    key = read_key_file(up.data_dir / "control.key")
+    assert key is not None and (up.data_dir / "control.key").stat().st_mode & 0o077 == 0
+    control = httpx.Client(
+        base_url=f"http://127.0.0.1:{up.control_port}",
+        timeout=5,
+        headers={"authorization": f"Bearer {key}"},
+    )
+    assert httpx.get(f"http://127.0.0.1:{up.control_port}/control/sessions").status_code == 401
 
     def session(sid: str) -> dict[str, Any]:
         resp = control.get(f"/control/sessions/{sid}")

@@ -58,7 +58,7 @@ async def test_control_kill_is_published_and_seen_by_another_replica(
     async with EnforcementService(settings) as here, EnforcementService(settings) as there:
         app = create_control_app(settings, here, emitter)
         transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://c") as client:
+        async with httpx.AsyncClient(transport=transport, base_url="http://localhost") as client:
             denied = await client.post(f"/control/sessions/{session}/kill", json={}, headers=READ)
             assert denied.status_code == 403
             assert (await client.get("/control/sessions")).status_code == 401
@@ -79,7 +79,7 @@ async def test_control_kill_is_published_and_seen_by_another_replica(
 
             listed = await client.get("/control/sessions", params={"killed": True}, headers=READ)
             assert [s["session_id"] for s in listed.json()["sessions"]] == [session]
-            r = await client.post(f"/control/sessions/{session}/resume", headers=KILL)
+            r = await client.post(f"/control/sessions/{session}/resume", json={}, headers=KILL)
             assert r.status_code == 200
             while there.check(session) is not None:
                 assert time.perf_counter() - start < 5.0
@@ -90,8 +90,8 @@ async def test_control_kill_is_published_and_seen_by_another_replica(
     # A replica started afterwards replays kill + resume: the session is free.
     async with EnforcementService(settings) as later:
         assert later.check(session) is None
-        latest = later.registry.latest(session)
-        assert latest is not None and latest.command == "resume"
+        # Only a marker is left of the resumed session (bounded state), no kill held.
+        assert later.registry.latest(session) is None and later.registry.known(session)
 
 
 async def test_killed_session_gets_403_and_a_running_stream_is_cut(
@@ -117,7 +117,9 @@ async def test_killed_session_gets_403_and_a_running_stream_is_cut(
             "messages": [{"role": "user", "content": "tell me a long story"}],
         }
         headers = {"X-Session-ID": session, "X-Fake-Chunks": "60", "X-Fake-Chunk-Delay-Ms": "50"}
-        ctl = httpx.AsyncClient(transport=httpx.ASGITransport(app=control), base_url="http://c")
+        ctl = httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=control), base_url="http://localhost"
+        )
         async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=10) as client:
             received = b""
             start = time.perf_counter()
@@ -151,7 +153,7 @@ async def test_killed_session_gets_403_and_a_running_stream_is_cut(
             text = refused.text
             assert "exfiltration attempt" in text and "ops.manual" in text
 
-            r = await ctl.post(f"/control/sessions/{session}/resume", headers=KILL)
+            r = await ctl.post(f"/control/sessions/{session}/resume", json={}, headers=KILL)
             assert r.status_code == 200
             body["stream"] = False
             ok = await client.post(

@@ -13,6 +13,7 @@ from pydantic import SecretStr
 
 from modeltrail.embedded.process import free_port
 from proxy.enforcement import EnforcementService, ReplayTimeout
+from proxy.metrics import ProxyMetrics
 from proxy.settings import ProxySettings
 from schemas.codec import encode, encode_key
 from schemas.events import (
@@ -20,11 +21,13 @@ from schemas.events import (
     EventEnvelope,
     LLMRequest,
     LLMResponse,
+    SessionCommand,
     Violation,
     utcnow,
 )
 from schemas.kafka import ensure_topics
 from schemas.settings import KafkaSettings, RedisSettings
+from schemas.signing import CommandSigner
 from tests.support.polling import wait_until
 from tests.support.session_events import command, violation
 
@@ -316,3 +319,87 @@ async def test_replayed_violations_count_once_across_restarts_with_redis(
             await service.flush()
             info = await service.session(s)
             assert info is not None and info.flagged and info.violations == 1
+
+
+def forgeries(victim: str) -> list[SessionCommand]:
+    """An attacker's resumes: unsigned, signed with a key of their own, a signed one altered."""
+    theirs = CommandSigner((("k-attacker", b"attacker-chosen-key-0123"),))
+    return [
+        command(victim, "resume", signed=False),
+        theirs.sign(command(victim, "resume", signed=False)),
+        command(sid(), "resume").model_copy(update={"session_id": victim}),
+    ]
+
+
+async def test_unsigned_or_forged_commands_on_kafka_are_ignored_and_counted(
+    kafka_settings: KafkaSettings, producer: AIOKafkaProducer
+) -> None:
+    victim, marker = sid(), sid()
+    metrics = ProxyMetrics()
+    async with EnforcementService(proxy_settings(kafka_settings), metrics=metrics) as service:
+        await send(producer, kafka_settings, command(victim))
+        await wait_until(lambda: service.check(victim) is not None, interval_s=0.005)
+        for forged in forgeries(victim):
+            await send(producer, kafka_settings, forged)
+        await send(producer, kafka_settings, command(marker))  # read after the forgeries
+        await wait_until(lambda: service.check(marker) is not None, interval_s=0.005)
+        assert service.check(victim) is not None  # still killed
+        assert service.counters["commands_rejected"] == 3
+        rejected = {
+            s.labels["reason"]: s.value
+            for m in metrics.registry.collect()
+            if m.name == "modeltrail_proxy_commands_rejected"
+            for s in m.samples
+            if s.name.endswith("_total")
+        }
+        assert rejected == {"unsigned": 1.0, "unknown_key": 1.0, "bad_signature": 1.0}
+
+
+async def test_forged_commands_in_the_redis_mirror_are_ignored(
+    kafka_settings: KafkaSettings, redis_url: str, redis_prefix: str
+) -> None:
+    settings = proxy_settings(kafka_settings, redis_url, redis_prefix)
+    victim, bystander = sid(), sid()
+    async with EnforcementService(settings) as one, EnforcementService(settings) as two:
+        await one.apply_local(command(victim))
+        await wait_until(lambda: two.check(victim) is not None, timeout_s=1.0, interval_s=0.001)
+        # Someone with Redis access resumes the victim and kills a bystander, unsigned.
+        for forged in forgeries(victim):
+            await one.store.save_command(forged)
+        await one.store.save_command(command(bystander, signed=False))
+        await wait_until(lambda: two.counters["commands_rejected"] >= 2, timeout_s=2.0)
+        assert two.check(victim) is not None and two.check(bystander) is None
+        async with EnforcementService(settings) as late:  # loads the mirror at start
+            assert late.check(bystander) is None
+            assert late.counters["commands_rejected"] >= 1
+
+
+class Republished:
+    """Collects what the service publishes (the emitter's `publish`)."""
+
+    def __init__(self) -> None:
+        self.events: list[EventEnvelope] = []
+
+    def publish(self, event: EventEnvelope) -> bool:
+        self.events.append(event)
+        return True
+
+
+async def test_tombstones_forget_ended_kills_and_restore_live_ones(
+    kafka_settings: KafkaSettings, producer: AIOKafkaProducer
+) -> None:
+    ended, live = sid(), sid()
+    topic = kafka_settings.topics.commands
+    out = Republished()
+    async with EnforcementService(proxy_settings(kafka_settings), publisher=out) as service:
+        await send(producer, kafka_settings, command(ended))
+        await send(producer, kafka_settings, command(ended, "resume"))
+        kill = command(live)
+        await send(producer, kafka_settings, kill)
+        await producer.send_and_wait(topic, None, key=ended.encode())
+        await producer.send_and_wait(topic, None, key=live.encode())  # a forged deletion
+        await wait_until(lambda: bool(out.events), timeout_s=5.0)
+        assert out.events == [kill]  # the live kill is put back for later replicas
+        assert service.check(live) == kill and service.check(ended) is None
+        assert service.counters["commands_rejected"] == 0
+        assert len(service.registry) == 1

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import httpx
 import orjson
 import pytest
 
 from modeltrail.embedded.process import free_port
-from proxy.errors import UpstreamTimeout, UpstreamUnreachable
+from proxy.errors import UpstreamPoolExhausted, UpstreamTimeout, UpstreamUnreachable
 from proxy.forward import Forwarder
 
 CHAT = orjson.dumps({"model": "gpt-4o", "messages": [{"role": "user", "content": "hi"}]})
@@ -101,3 +103,31 @@ async def test_no_answer_is_a_timeout(fake_backend_url: str) -> None:
 async def test_open_before_start_is_an_error() -> None:
     with pytest.raises(RuntimeError):
         await Forwarder(timeout_s=1, connect_timeout_s=1).open("GET", "http://x/", [], b"")
+
+
+async def test_a_full_pool_answers_its_own_error_and_slots_come_back(
+    fake_backend_url: str,
+) -> None:
+    """Waiting for a connection is not a connect timeout: 503 pool exhausted, not 504."""
+    fwd = Forwarder(timeout_s=10, connect_timeout_s=0.2, max_connections=2, pool_timeout_s=0.5)
+    await fwd.start()
+    url = f"{fake_backend_url}/v1/chat/completions"
+    slow = [("x-fake-chunks", "20"), ("x-fake-chunk-delay-ms", "100")]
+    body = orjson.dumps(
+        {"model": "gpt-4o", "stream": True, "messages": [{"role": "user", "content": "x"}]}
+    )
+    try:
+        held = [await fwd.open("POST", url, slow, body) for _ in range(2)]
+        started = asyncio.get_running_loop().time()
+        with pytest.raises(UpstreamPoolExhausted) as info:
+            await fwd.open("POST", url, [], CHAT)
+        waited = asyncio.get_running_loop().time() - started
+        assert 0.4 < waited < 2.0  # the pool wait, not the 0.2 s connect timeout
+        assert info.value.status == 503 and info.value.error_type == "upstream_pool_exhausted"
+        for response in held:
+            await response.aclose()
+        ok = await fwd.open("POST", url, [], CHAT)  # slots came back on close
+        assert ok.status_code == 200
+        await _read(ok)
+    finally:
+        await fwd.stop()

@@ -29,6 +29,7 @@ async def test_kill_cuts_stream_and_refuses_next_request(
         source="test", session_id="victim", command="kill", block_mode="permanent",
         reason="exfiltration", rule_id="EXFIL-1", issuer="test", decision_id="d-victim",
     )  # fmt: skip
+    kill = enforcement.signer.sign(kill)
     producer = AIOKafkaProducer(**kafka_settings.client_kwargs(), acks="all")  # type: ignore[arg-type]
     await producer.start()
     try:

@@ -9,6 +9,7 @@ from pathlib import Path
 import httpx
 
 from modeltrail.embedded.process import ManagedProcess, free_port, port_open
+from proxy.control.keyfile import read_key_file
 from schemas.events import LLMRequest, LLMResponse
 from schemas.settings import KafkaSettings
 from tests.support.proxy_harness import collect, for_request
@@ -25,6 +26,7 @@ async def test_process_serves_audits_and_exits_cleanly(
         "MODELTRAIL_PROXY__PORT": str(port),
         "MODELTRAIL_PROXY__CONTROL_PORT": str(control),
         "MODELTRAIL_PROXY__SPOOL_DIR": str(tmp_path / "spool"),
+        "MODELTRAIL_PROXY__CONTROL_KEY_FILE": str(tmp_path / "control.key"),
         "MODELTRAIL_PROXY__BACKENDS": json.dumps([{"name": "fake", "url": fake_backend_url}]),
         "MODELTRAIL_PROXY__DEFAULT_BACKEND": "fake",
         "MODELTRAIL_PROXY__KEY_SECRET_FILE": str(tmp_path / "key-secret"),
@@ -52,10 +54,20 @@ async def test_process_serves_audits_and_exits_cleanly(
                     headers={"x-session-id": "proc", "authorization": f"Bearer {key}"},
                 )
                 assert resp.status_code == 200
+                # the backend's date and server, once each (not uvicorn's as well)
+                assert len(resp.headers.get_list("date")) == 1
+                assert len(resp.headers.get_list("server")) <= 1
                 ids.append(resp.headers["x-modeltrail-request-id"])
             health = await client.get(f"http://127.0.0.1:{control}/control/health")
             assert health.status_code == 200
-            metrics = (await client.get(f"http://127.0.0.1:{control}/metrics")).text
+            key = read_key_file(tmp_path / "control.key")
+            assert key is not None
+            metrics = (
+                await client.get(
+                    f"http://127.0.0.1:{control}/metrics",
+                    headers={"authorization": f"Bearer {key}"},
+                )
+            ).text
             assert 'modeltrail_proxy_requests_total{backend="fake"' in metrics
     finally:
         code = proc.stop()

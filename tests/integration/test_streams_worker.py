@@ -235,7 +235,7 @@ async def test_a_second_worker_takes_over_partitions_without_losing_events(
 
     Regression test for issue 4: records fetched after faust's seek to the committed
     offsets but before it resumed (and so emptied) the agent queues were lost, a run of
-    1 to 100+ events in about one run out of four (see `streams.transport`)."""
+    1 to 100+ events in about one run out of four (see `streams.faust_compat`)."""
     topics = kafka_settings.topics
     app_id = f"it-scale-{kafka_settings.topic_prefix.strip('.')}"
     worker_factory(app_id)

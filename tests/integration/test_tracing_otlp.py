@@ -28,6 +28,7 @@ from streams.processor import EventRecord, Processor
 from streams.tracing import JudgementTracing
 from tests.support.polling import wait_until
 from tests.support.proxy_harness import collect, make_settings, running_proxy
+from tests.support.streams_fakes import SIGNER
 
 CLIENT_TRACE = "4bf92f3577b34da6a3ce929d0e0e4736"
 CLIENT_SPAN = "00f067aa0ba902b7"
@@ -147,6 +148,7 @@ async def test_request_span_judgement_span_and_trace_ids_on_events(
         source="streams-t",
         consumer="t",
         collect_traces=True,
+        signer=SIGNER,
     )
     from schemas.codec import encode
 

@@ -18,6 +18,7 @@ from schemas.events import (
     utcnow,
 )
 from schemas.ids import uuid7
+from schemas.signing import SigningSettings, load_ring
 
 __all__ = [
     "CLIENT_IP",
@@ -69,11 +70,15 @@ def command(
     *,
     mode: BlockMode | None = "permanent",
     expires_at: datetime | None = None,
+    signed: bool = True,
     **kw: Any,
 ) -> SessionCommand:
-    """A session command issued `at` (default now); `mode` applies to a kill only."""
+    """A session command issued `at` (default now); `mode` applies to a kill only.
+
+    Signed with the test session's ring (what every service of the session verifies).
+    """
     fields = {"reason": "test kill", "rule_id": "test.rule", "decision_id": uuid7(), **kw}
-    return SessionCommand(
+    cmd = SessionCommand(
         source="test",
         issuer="test",
         session_id=sid,
@@ -83,6 +88,7 @@ def command(
         expires_at=expires_at,
         **fields,
     )
+    return load_ring(SigningSettings()).sign(cmd) if signed else cmd
 
 
 def numbered_request(i: int) -> LLMRequest:

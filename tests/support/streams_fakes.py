@@ -16,8 +16,10 @@ from schemas.events import (
     LLMResponse,
     StreamWindow,
 )
+from schemas.signing import CommandSigner
 from streams.policy.types import Finding, SessionContext
 
+SIGNER = CommandSigner((("test-key", b"0123456789abcdef0123"),))
 T0 = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
 
 

@@ -12,8 +12,10 @@ import yaml
 from pydantic_settings import BaseSettings
 
 from modeltrail.healthcheck import describe_ok
+from proxy.exposure import exposure_problems
 from proxy.settings import ProxySettings
-from schemas.settings import KafkaSettings, RedisSettings
+from schemas.settings import KafkaSettings, RedisSettings, is_known_default
+from schemas.signing import SigningSettings
 from sinks.settings import SinkSettings
 from streams.settings import StreamsSettings
 
@@ -22,14 +24,44 @@ COMPOSE: dict[str, Any] = yaml.safe_load((ROOT / "docker-compose.yml").read_text
 SERVICES: dict[str, dict[str, Any]] = COMPOSE["services"]
 APP_SERVICES = {"proxy": ProxySettings, "streams": StreamsSettings, "sink": SinkSettings}
 ONE_SHOT = {"minio-init", "topics"}
-_VAR = re.compile(r"\$\{(\w+)(?::?-([^}]*))?\}")
+_VAR = re.compile(r"\$\{(\w+)(?::?([-?])([^}]*))?\}")
+#: What an operator puts in `.env` for the required (`${VAR:?}`) variables.
+OPERATOR_SECRETS = {
+    "MODELTRAIL_CONTROL_KEY": "3f9c2a8e1b7d4c6a",
+    "MODELTRAIL_KEY_SALT": "9a1b2c3d4e5f6a7b",
+    "MODELTRAIL_COMMAND_KEY": "c0ffee00deadbeef",
+    "MODELTRAIL_KEY_SECRET": "7d2e9f4a1c8b3e6d5f0a",
+    "MINIO_ROOT_PASSWORD": "5e6f7a8b9c0d1e2f",
+}
+
+
+def _substitute(match: re.Match[str]) -> str:
+    name, kind, rest = match.group(1), match.group(2), match.group(3) or ""
+    if kind == "?":
+        return OPERATOR_SECRETS[name]
+    return rest
 
 
 def resolved_env(service: str) -> dict[str, str]:
-    """A service's environment with `${VAR:-default}` replaced by the default."""
+    """A service's environment as compose resolves it with the operator's `.env`."""
     env = SERVICES[service].get("environment", {})
     assert isinstance(env, dict), f"{service}: environment must be a mapping"
-    return {k: _VAR.sub(lambda m: m.group(2) or "", str(v)) for k, v in env.items()}
+    return {k: _VAR.sub(_substitute, str(v)) for k, v in env.items()}
+
+
+def test_compose_has_no_default_secrets() -> None:
+    """Secrets are required variables (`${VAR:?}`): compose will not start without them."""
+    text = (ROOT / "docker-compose.yml").read_text()
+    for match in _VAR.finditer(text):
+        name, kind, rest = match.group(1), match.group(2), match.group(3) or ""
+        # A provider key may be unset: empty injects nothing (clients bring their own).
+        provider_key = name.endswith("_API_KEY") and kind == "-" and rest == ""
+        if any(word in name for word in ("KEY", "SALT", "PASSWORD", "SECRET")) and not provider_key:
+            assert kind == "?", f"{name} must be required, not defaulted to {rest!r}"
+        assert provider_key or not is_known_default(rest) or kind == "?", name
+    for service in APP_SERVICES:
+        for key, value in resolved_env(service).items():
+            assert not is_known_default(value) or not value, (service, key)
 
 
 def test_expected_services() -> None:
@@ -72,7 +104,8 @@ def test_env_names_exist_in_the_settings_classes(service: str) -> None:
     cls = APP_SERVICES[service]
     prefix = str(cls.model_config["env_prefix"])
     known = {f"{prefix}{field.upper()}" for field in cls.model_fields}
-    for section, section_cls in (("KAFKA", KafkaSettings), ("REDIS", RedisSettings)):
+    sections = (("KAFKA", KafkaSettings), ("REDIS", RedisSettings), ("SIGNING", SigningSettings))
+    for section, section_cls in sections:
         known |= {f"MODELTRAIL_{section}__{f.upper()}" for f in section_cls.model_fields}
     env = resolved_env(service)
     assert env, f"{service}: no environment"
@@ -95,6 +128,7 @@ def test_env_values_validate(service: str, monkeypatch: pytest.MonkeyPatch) -> N
         assert settings.redis.url.get_secret_value().startswith("redis://redis:6379")
         # Bound to 0.0.0.0 inside the container: the control API requires keys.
         assert settings.control_host == "0.0.0.0" and settings.control_keys
+        assert exposure_problems(settings) == []  # it would start
         assert settings.default_backend in {b.name for b in settings.backends}
         assert settings.on_broker_down == "spool"
         # Client keys are required, with a secret the operator must supply.
@@ -104,6 +138,8 @@ def test_env_values_validate(service: str, monkeypatch: pytest.MonkeyPatch) -> N
     if isinstance(settings, SinkSettings):
         assert settings.target.startswith("s3://")
         assert settings.s3_endpoint_url == "http://minio:9000"
+    if isinstance(settings, ProxySettings | StreamsSettings):
+        assert [k.id for k in settings.signing.keys] == ["k1"]  # both share the ring
 
 
 def test_sink_bucket_is_created_by_minio_init() -> None:

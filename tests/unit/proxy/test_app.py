@@ -6,6 +6,7 @@ network edges are in-process (an event list instead of Kafka, a scripted backend
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterator, Callable
 from datetime import datetime
 from typing import Any
@@ -25,6 +26,7 @@ from schemas.events import (
     SessionCommand,
     StreamWindow,
 )
+from schemas.ids import SESSION_ID_PATTERN
 from tests.support.proxy_fakes import ListPublisher
 
 
@@ -347,3 +349,48 @@ async def test_head_keeps_the_backends_length() -> None:
     async with await _client(app) as client:
         resp = await client.head("/v1/models")
     assert resp.status_code == 200 and resp.headers["content-length"] == "1234"
+
+
+@pytest.mark.parametrize(
+    "user",
+    ["alice\r\nx-evil: 1", "a/b", "x" * 500, "Alice Smith", "\u00e9l\u00e8ve", "team/../admin"],
+)
+async def test_unsafe_body_user_becomes_a_stable_safe_session(user: str) -> None:
+    app, pub, _ = _app(lambda r: httpx.Response(200, json=ANSWER))
+    async with await _client(app) as client:
+        first = await client.post("/v1/chat/completions", json={**CHAT, "user": user})
+        again = await client.post("/v1/chat/completions", json={**CHAT, "user": user})
+    await app.shutdown()
+    assert first.status_code == again.status_code == 200
+    session = first.headers["x-modeltrail-session-id"]
+    assert session == again.headers["x-modeltrail-session-id"]
+    assert re.fullmatch(SESSION_ID_PATTERN, session) and session.startswith("u-")
+    # The response event is not lost and carries the same id.
+    assert [e.session_id for e in pub.of(LLMResponse)] == [session, session]
+
+
+@pytest.mark.parametrize("header", ["a/b", "x" * 129, "a b", "s\r\n", "\u00e9"])
+async def test_unsafe_session_header_is_refused_with_a_json_error(header: str) -> None:
+    app, pub, _ = _app(lambda r: httpx.Response(200, json=ANSWER))
+    async with await _client(app) as client:
+        resp = await client.post(
+            "/v1/chat/completions",
+            json=CHAT,
+            headers=[(b"x-session-id", header.encode("utf-8"))],
+        )
+    await app.shutdown()
+    assert resp.status_code == 400
+    assert resp.json()["error"]["type"] == "invalid_request_error"
+    assert "x-session-id" in resp.json()["error"]["message"]
+    assert all(e.session_id == "-" for e in pub.events)
+
+
+async def test_valid_ids_pass_unchanged() -> None:
+    app, _, _ = _app(lambda r: httpx.Response(200, json=ANSWER))
+    async with await _client(app) as client:
+        for sid in ("agent-7", "team:alice@example.com", "fp-abc.1_2+3=4"):
+            resp = await client.post(
+                "/v1/chat/completions", json=CHAT, headers={"x-session-id": sid}
+            )
+            assert resp.headers["x-modeltrail-session-id"] == sid
+    await app.shutdown()

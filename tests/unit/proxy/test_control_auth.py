@@ -27,16 +27,6 @@ def test_is_loopback(host: str, loopback: bool) -> None:
     assert is_loopback(host) is loopback
 
 
-def test_refuses_a_public_bind_without_keys() -> None:
-    with pytest.raises(ControlConfigError, match="without keys"):
-        check_bind(ProxySettings(control_host="0.0.0.0"))
-    settings = ProxySettings(control_host="0.0.0.0")
-    with pytest.raises(ControlConfigError):
-        create_control_app(settings, EnforcementService(settings), None)
-    check_bind(ProxySettings(control_host="0.0.0.0", control_keys=CONTROL_KEYS))
-    check_bind(ProxySettings(control_host="127.0.0.1"))
-
-
 def test_duplicate_key_ids_are_refused() -> None:
     with pytest.raises(ControlConfigError, match="unique"):
         check_bind(ProxySettings(control_keys=[CONTROL_KEYS[0], CONTROL_KEYS[0]]))
@@ -51,7 +41,8 @@ def test_key_auth_resolves_scopes() -> None:
     assert root is not None and root.allows("kill") and root.allows("read")
     assert auth.identify("read-key-12") is None
     assert auth.identify("") is None and auth.identify(None) is None
-    assert KeyAuth([]).identify(None) is not None  # no keys: open (loopback only)
+    with pytest.raises(ControlConfigError):  # never open
+        KeyAuth([])
 
 
 @pytest.fixture
@@ -63,7 +54,9 @@ def publisher() -> ListPublisher:
 def client(publisher: ListPublisher) -> httpx.AsyncClient:
     settings = ProxySettings(control_keys=CONTROL_KEYS)
     app = create_control_app(settings, EnforcementService(settings), publisher)
-    return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://control")
+    return httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://127.0.0.1:9090"
+    )
 
 
 def bearer(key: str) -> dict[str, str]:
@@ -124,7 +117,7 @@ async def test_kill_applies_locally_and_publishes(
     killed = await client.get("/control/sessions?killed=true", headers=bearer("read-key-123"))
     assert [s["session_id"] for s in killed.json()["sessions"]] == ["s9"]
 
-    r = await client.post("/control/sessions/s9/resume", headers=bearer("kill-key-456"))
+    r = await client.post("/control/sessions/s9/resume", json={}, headers=bearer("kill-key-456"))
     assert r.status_code == 200 and r.json()["command"]["command"] == "resume"
     detail = await client.get("/control/sessions/s9", headers=bearer("read-key-123"))
     assert detail.json()["killed"] is False

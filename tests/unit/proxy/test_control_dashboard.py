@@ -212,7 +212,9 @@ async def control(tmp_path: Path) -> httpx.AsyncClient:
             for i in range(30)
         ]
     )
-    return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t")
+    return httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://127.0.0.1:9090"
+    )
 
 
 async def test_ui_page_and_assets_carry_a_strict_csp(control: httpx.AsyncClient) -> None:

@@ -46,7 +46,9 @@ def publisher() -> ListPublisher:
 @pytest.fixture
 def client(keys: LocalKeys, publisher: ListPublisher) -> httpx.AsyncClient:
     app = _control(keys, publisher, control_keys=CONTROL_KEYS)
-    return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://c")  # type: ignore[arg-type]
+    return httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://127.0.0.1:9090"
+    )  # type: ignore[arg-type]
 
 
 @pytest.mark.parametrize(
@@ -83,11 +85,11 @@ async def test_create_show_rotate_disable(
     text = listed.text
     assert key_id in text and key not in text and "key_hash" not in text
     assert listed.json()["keys"][0]["expires_at"] is not None
-    rotated = await client.post(f"/control/keys/{key_id}/rotate", headers=ADMIN)
+    rotated = await client.post(f"/control/keys/{key_id}/rotate", json={}, headers=ADMIN)
     new = rotated.json()["key"]
     assert new != key and rotated.json()["key_id"] == key_id
     assert keys.registry.authenticate(new, keys.written[-1].time).key_id == key_id
-    off = await client.post(f"/control/keys/{key_id}/disable", headers=ADMIN)
+    off = await client.post(f"/control/keys/{key_id}/disable", json={}, headers=ADMIN)
     assert off.json()["disabled"] is True and keys.registry.get(key_id).disabled  # type: ignore[union-attr]
     # Key records never travel through the event emitter, and no stored form is the key.
     assert publisher.events == []
@@ -141,7 +143,8 @@ def served(keys: LocalKeys, publisher: ListPublisher) -> Iterator[str]:
 
 
 def test_cli_create_prints_id_then_key_last(served: str, keys: LocalKeys) -> None:
-    runner = CliRunner()
+    # The CLI reads the admin key the control API generated (no keys configured).
+    runner = CliRunner(env={"MODELTRAIL_CONTROL_KEY_FILE": str(ProxySettings().control_key_file)})
     out = runner.invoke(
         cli,
         ["keys", "create", "--team", "red", "--models", "gpt-4o*", "--rpm", "5",

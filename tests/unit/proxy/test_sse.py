@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import itertools
 import json
+import time
 
+import orjson
 import pytest
 
-from proxy.sse import StreamParser, WindowCutter
+from proxy.sse import MAX_TOOL_CALLS, StreamParser, WindowCutter
 from schemas.events import Provider
 
 
@@ -169,3 +171,39 @@ def test_unexpected_shapes_never_raise() -> None:
     anth = StreamParser("anthropic")
     anth.feed(b'data: {"type":"content_block_delta","delta":"x"}\n\n')
     assert anth.malformed == 1
+
+
+def _delta(text: str) -> bytes:
+    return b"data: " + orjson.dumps({"choices": [{"delta": {"content": text}}]}) + b"\n\n"
+
+
+def test_a_line_that_never_ends_is_dropped_in_linear_time() -> None:
+    p = StreamParser("openai", max_line_bytes=64 * 1024)
+    started = time.perf_counter()
+    for _ in range(20_000):  # 20 MB of one line, 1 KB at a time
+        assert p.feed(b"x" * 1024) == ""
+    assert time.perf_counter() - started < 1.0
+    assert p.oversized == 1 and p._pending_size == 0
+    assert p.feed(b"\n" + _delta("after")) == "after"  # the parser recovers at the newline
+    assert p.finish().text == "after"
+
+
+def test_assembled_text_and_tool_arguments_are_capped_windows_are_not() -> None:
+    p = StreamParser("openai", max_chars=1000)
+    seen = "".join(p.feed(_delta("y" * 100)) for _ in range(50))
+    assert len(seen) == 5000 and p.chars == 5000  # windows see everything
+    for i in range(500):
+        call = {"index": i, "id": f"c{i}", "function": {"name": "f", "arguments": "a" * 5000}}
+        p.feed(b"data: " + orjson.dumps({"choices": [{"delta": {"tool_calls": [call]}}]}) + b"\n")
+    result = p.finish()
+    assert len(result.text) == 1000 and p.truncated
+    assert len(result.tool_calls) == MAX_TOOL_CALLS
+    assert all(len(c.arguments) == 1000 for c in result.tool_calls)
+
+
+def test_lines_split_anywhere_still_parse() -> None:
+    data = b"".join(_delta(w) for w in ("alpha ", "beta ", "gamma"))
+    for size in (1, 2, 7, 64):
+        p = StreamParser("openai")
+        out = "".join(p.feed(data[i : i + size]) for i in range(0, len(data), size))
+        assert out == "alpha beta gamma" == p.finish().text

@@ -8,14 +8,14 @@ from schemas.events import DeadLetter
 from schemas.topics import Topics
 from streams.decisions import stable_event_id
 from streams.processor import EventRecord, Processor
-from tests.support.streams_fakes import TinyEngine
+from tests.support.streams_fakes import SIGNER, TinyEngine
 
 TOPICS = Topics("p.")
 TS = 1_700_000_000_123
 
 
 def letter(offset: int, key: bytes | None = b"s9") -> DeadLetter:
-    proc = Processor(lambda: TinyEngine(), TOPICS, source="w1", consumer="app")
+    proc = Processor(lambda: TinyEngine(), TOPICS, source="w1", consumer="app", signer=SIGNER)
     record = EventRecord(TOPICS.requests, 2, offset, key, b"\x00garbage", TS)
     [out] = proc.process([record], lambda _sid: None).outputs
     assert out.topic == TOPICS.deadletter

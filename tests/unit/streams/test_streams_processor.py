@@ -5,9 +5,9 @@ from datetime import timedelta
 from schemas.codec import decode, encode
 from schemas.events import DeadLetter, SessionCommand, Violation
 from schemas.topics import Topics
-from streams.processor import EventRecord, Processor
+from streams.processor import EventRecord, Output, Processor
 from streams.state import SessionState
-from tests.support.streams_fakes import T0, TinyEngine, request, response
+from tests.support.streams_fakes import SIGNER, T0, TinyEngine, request, response
 
 TOPICS = Topics("p.")
 
@@ -31,7 +31,7 @@ def rec(topic: str, offset: int, value: bytes | None, key: bytes | None = b"s1")
 
 
 def make(engine: TinyEngine) -> Processor:
-    return Processor(lambda: engine, TOPICS, source="w1", consumer="app")
+    return Processor(lambda: engine, TOPICS, source="w1", consumer="app", signer=SIGNER)
 
 
 def test_events_update_state_and_emit_violations(engine: TinyEngine) -> None:
@@ -149,12 +149,22 @@ def test_command_topic_resume_lifts_the_kill(engine: TinyEngine) -> None:
         issuer="operator",
         decision_id="op-resume-1",
     )
+    # Someone who can write the topic but holds no key: ignored, counted.
+    forged = proc.process([rec(TOPICS.commands, 0, encode(resume))], table.load)
+    assert forged.commands_rejected == 1 and forged.states == {}
+    tampered = SIGNER.sign(resume).model_copy(update={"session_id": "s2"})
+    assert proc.process([rec(TOPICS.commands, 0, encode(tampered))], table.load).commands_rejected
+    assert SIGNER.verify(own) == "ok"  # the worker signs its own kills
+    resume = SIGNER.sign(resume)
     echo = proc.process(
         [rec(TOPICS.commands, 0, encode(own)), rec(TOPICS.commands, 1, encode(resume))],
         table.load,
     )
     table.save(echo.states)
-    assert echo.outputs == []
+    # The resume ends the session's commands: a tombstone lets compaction drop them.
+    assert echo.outputs == [Output(TOPICS.commands, b"s1", None)]
+    tomb = proc.process([rec(TOPICS.commands, 2, None)], table.load)
+    assert tomb.dead_letters == 0 and tomb.outputs == []
     again = proc.process([rec(TOPICS.requests, 1, encode(request("KILLME", at=10)))], table.load)
     assert again.commands == 1  # a new decision after the operator's resume
 
@@ -170,6 +180,7 @@ def test_an_operator_kill_prevents_a_duplicate_worker_kill(engine: TinyEngine) -
         issuer="operator",
         decision_id="op-kill-1",
     )
+    op_kill = SIGNER.sign(op_kill)
     proc = make(engine)
     table.save(proc.process([rec(TOPICS.commands, 0, encode(op_kill))], table.load).states)
     result = proc.process([rec(TOPICS.requests, 0, encode(request("KILLME", at=1)))], table.load)

@@ -54,3 +54,50 @@ def test_cache_is_bounded() -> None:
     store.flush()
     assert len(table) == 20 and len(store._cache) == 0
     assert store.load("s7") == SessionState("s7")
+
+
+def _seen(
+    sid: str, at: float, *, kill_expires: float | None = None, kill: bool = False
+) -> SessionState:
+    s = SessionState(sid)
+    s.last_seen = at
+    s.kill_active = kill or kill_expires is not None
+    s.kill_expires = kill_expires
+    return s
+
+
+def test_idle_sessions_expire_and_ended_kills_are_reported_for_tombstones() -> None:
+    table: dict[bytes, bytes] = {}
+    store = SessionStateCache(table, ttl_s=60.0, max_cached=10)
+    store.put({f"s{i}": _seen(f"s{i}", BASE) for i in range(50_000)})
+    store.put({"ended": _seen("ended", BASE, kill_expires=BASE + 30)})
+    store.put({"forever": _seen("forever", BASE, kill=True)})
+    store.put({"long": _seen("long", BASE, kill_expires=BASE + 3600)})
+    store.put({"busy": _seen("busy", BASE + 100)})
+    store.flush()  # the cache is dropped (max_cached): expiry reads the table
+    assert len(table) == 50_004
+    assert store.sweep(BASE + 30) == [] and len(table) == 50_004  # nothing due yet
+    ended = store.sweep(BASE + 80)
+    assert ended == ["ended"]  # the permanent kill stays on session.commands
+    assert set(table) == {b"long", b"busy"}
+    assert store.tracked == 2
+    assert store.sweep(BASE + 3700) == ["long"] and table == {}
+
+
+def test_a_session_seen_again_is_rescheduled_not_expired() -> None:
+    table: dict[bytes, bytes] = {}
+    store = SessionStateCache(table, ttl_s=60.0)
+    store.put({"s1": _seen("s1", BASE)})
+    store.put({"s1": _seen("s1", BASE + 50)})
+    store.flush()
+    assert store.sweep(BASE + 80) == [] and b"s1" in table
+    assert store.sweep(BASE + 130) == [] and table == {}
+
+
+def test_reset_forgets_the_index_so_foreign_keys_are_never_deleted() -> None:
+    table: dict[bytes, bytes] = {}
+    store = SessionStateCache(table, ttl_s=1.0)
+    store.put({"mine": _seen("mine", BASE)})
+    store.reset()  # partitions revoked: the key may be another worker's now
+    store.sweep(BASE + 100)
+    assert b"mine" in table
