@@ -143,8 +143,10 @@ async def test_disabled_and_rotated_keys_on_a_replica_started_later(
     async with replica(mk("a")) as a:
         gone_id, gone = await issue(a.control, team="x")
         rot_id, old = await issue(a.control, team="x")
-        assert (await a.control.post(f"/control/keys/{gone_id}/disable")).status_code == 200
-        rotated = await a.control.post(f"/control/keys/{rot_id}/rotate")
+        assert (
+            await a.control.post(f"/control/keys/{gone_id}/disable", json={})
+        ).status_code == 200
+        rotated = await a.control.post(f"/control/keys/{rot_id}/rotate", json={})
         new = rotated.json()["key"]
         listed = (await a.control.get("/control/keys")).json()
         assert {k["key_id"] for k in listed["keys"]} == {gone_id, rot_id}

@@ -15,6 +15,7 @@ from pydantic import SecretStr
 
 from proxy.app import ProxyApp
 from proxy.control import create_control_app
+from proxy.control.keyfile import read_key_file
 from proxy.enforcement import EnforcementService
 from proxy.keys.gate import ClientGate, build_key_book
 from proxy.settings import ProxySettings
@@ -83,8 +84,12 @@ async def replica(
         control = create_control_app(
             settings, enforcement, proxy.app.emitter, metrics=proxy.app.metrics, gate=gate
         )
+        # No control keys configured: the app generated the admin key into its key file.
+        admin = read_key_file(settings.control_key_file)
         async with httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=control), base_url="http://control"
+            transport=httpx.ASGITransport(app=control),
+            base_url="http://127.0.0.1:9090",
+            headers={"authorization": f"Bearer {admin}"},
         ) as ctl:
             yield Replica(proxy.url, ctl, proxy.app, gate, enforcement)
 

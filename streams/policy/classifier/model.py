@@ -4,8 +4,12 @@
 sha256 against `manifest.json` (a mismatch raises `ClassifierError`: a model
 is never used unverified), and compiles its features into one RE2 set. Scoring
 a text costs one fold (a few C-level bytes calls) and one set pass per chunk;
-the score of a text is the highest chunk probability. No network, no
-scikit-learn at run time.
+a chunk's log-odds are the bias, plus `word_weight` per word, plus the weights
+of the features present: at most `evidence` of each sign, the strongest (so a
+long run of ordinary words that each lean a little towards an attack, or a
+padding of benign words around an injection, cannot add up without bound). The
+score of a text is the highest chunk probability. No network, no scikit-learn at
+run time.
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ import gzip
 import hashlib
 import json
 import math
+from bisect import bisect_left
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
@@ -21,7 +26,7 @@ from typing import Any
 
 import re2
 
-from streams.policy.classifier.text import chunks, fold
+from streams.policy.classifier.text import CHUNK, STRIDE, chunks, fold, words
 from streams.policy.errors import ClassifierError
 
 __all__ = [
@@ -51,20 +56,32 @@ class TextClassifier:
     """A linear model over word n-gram and stem features, matched by one RE2 set."""
 
     def __init__(
-        self, features: list[str], weights: list[float], bias: float, meta: dict[str, Any]
+        self,
+        features: list[str],
+        weights: list[float],
+        bias: float,
+        meta: dict[str, Any],
+        word_weight: float = 0.0,
+        evidence: int = 0,
     ) -> None:
         if len(features) != len(weights) or not features:
             raise ClassifierError("model has no features or mismatched weights")
-        self.features = features
-        self.weights = weights
+        # Strongest attack feature first, strongest benign one last: the index order is the
+        # weight order, so capping evidence sorts hit indices (ints), not their weights.
+        order = sorted(range(len(weights)), key=lambda i: -weights[i])
+        self.features = [features[i] for i in order]
+        self.weights = [weights[i] for i in order]
+        self._n_pos = sum(1 for w in weights if w >= 0)
         self.bias = bias
+        self.word_weight = word_weight
+        self.evidence = evidence  # features counted per sign and chunk (0: all of them)
         self.meta = meta
         self.threshold: float = float(meta.get("threshold", 0.5))
         self.tool_threshold: float = float(meta.get("tool_threshold", self.threshold))
         opts = re2.Options()
         opts.max_mem = _MAX_MEM
         self._set = re2.Set.SearchSet(opts)
-        for f in features:
+        for f in self.features:
             self._set.Add(re2.escape(f.encode()))
         self._set.Compile()
 
@@ -80,9 +97,19 @@ class TextClassifier:
             doc = json.loads(gzip.decompress(raw))
         except (OSError, ValueError) as exc:
             raise ClassifierError(f"classifier model is unreadable: {exc}") from exc
+        if (doc.get("chunk"), doc.get("stride")) != (CHUNK, STRIDE):
+            raise ClassifierError(
+                f"classifier model was trained on chunks {doc.get('chunk')}/{doc.get('stride')}, "
+                f"run time cuts {CHUNK}/{STRIDE}: retrain it"
+            )
         meta = {k: v for k, v in doc.items() if k not in ("features", "weights")}
         return cls(
-            list(doc["features"]), [float(w) for w in doc["weights"]], float(doc["bias"]), meta
+            list(doc["features"]),
+            [float(w) for w in doc["weights"]],
+            float(doc["bias"]),
+            meta,
+            float(doc.get("word_weight", 0.0)),
+            int(doc.get("evidence", 0)),
         )
 
     @classmethod
@@ -98,23 +125,33 @@ class TextClassifier:
         model.meta["manifest"] = manifest
         return model
 
+    def _evidence(self, hits: list[int]) -> float:
+        """Sum of the hits' weights, at most `evidence` of each sign (the strongest)."""
+        k, get = self.evidence, self.weights.__getitem__
+        if not k or len(hits) <= k:
+            return sum(map(get, hits))
+        hits.sort()
+        p = bisect_left(hits, self._n_pos)  # hits[:p] lean to an attack, hits[p:] benign
+        return sum(map(get, hits[: min(p, k)])) + sum(map(get, hits[max(p, len(hits) - k) :]))
+
     def chunk_logits(self, folded_chunks: list[bytes]) -> list[float]:
         """The linear score (log-odds) of each chunk."""
-        get = self.weights.__getitem__
         match = self._set.Match
-        return [self.bias + sum(map(get, match(c) or ())) for c in folded_chunks]
+        b, ww, ev = self.bias, self.word_weight, self._evidence
+        return [b + ww * words(c) + ev(match(c) or []) for c in folded_chunks]
 
     def score(self, text: str) -> Score:
         """Probability that `text` is an injection, jailbreak or prompt extraction."""
-        get = self.weights.__getitem__
         match = self._set.Match
-        best, best_logit, best_hits = 0, -math.inf, ()
+        b, ww, ev = self.bias, self.word_weight, self._evidence
+        best, best_logit = 0, -math.inf
+        best_hits: list[int] = []
         for i, c in enumerate(chunks(fold(text))):
-            hits = match(c) or ()
-            logit = self.bias + sum(map(get, hits))
+            hits = match(c) or []
+            logit = b + ww * words(c) + ev(hits)
             if logit > best_logit:
-                best, best_logit, best_hits = i, logit, tuple(hits)
-        return Score(sigmoid(best_logit), best, best_hits)
+                best, best_logit, best_hits = i, logit, hits
+        return Score(sigmoid(best_logit), best, tuple(best_hits))
 
     def explain(self, score: Score, n: int = 3) -> tuple[str, ...]:
         """The features of the top chunk that pushed the score up most (for evidence)."""

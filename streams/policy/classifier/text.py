@@ -6,15 +6,20 @@ punctuation becomes spaces, then words are joined by single spaces with a space
 at each end. Features are substrings of that form (" ignore all ", " instr"), so
 one RE2 set pass finds all of them. Long texts are cut into chunks of at most
 `CHUNK` bytes that overlap by `CHUNK - STRIDE`, each scored on its own, so a
-payload after a long benign document or many decoy runs is not diluted.
+payload after a long benign document or many decoy runs is not diluted. A chunk's
+word count is a feature too (`words`): the model gives it a small negative weight,
+so a long run of ordinary words that each weakly point to an attack ("ignore",
+"previous", "system") does not add up to a finding.
 """
 
 from __future__ import annotations
 
-__all__ = ["CHUNK", "STRIDE", "candidates", "chunks", "fold"]
+__all__ = ["CHUNK", "STRIDE", "candidates", "chunks", "fold", "words"]
 
-CHUNK = 768
-STRIDE = 512
+# 256 bytes of overlap: any sentence that short is whole in some chunk. Larger chunks than
+# the first model (768/512) mean fewer RE2 calls and fewer bytes scanned twice.
+CHUNK = 1024
+STRIDE = 768
 STEM = 5
 
 
@@ -56,6 +61,11 @@ def chunks(folded: bytes) -> list[bytes]:
             return out
         nxt = folded.rfind(b" ", start + 1, start + STRIDE + 1)
         start = nxt if nxt > start else start + STRIDE
+
+
+def words(chunk: bytes) -> int:
+    """Number of words in a folded chunk (its padding spaces are not words)."""
+    return max(0, chunk.count(b" ") - 1)
 
 
 def candidates(chunk: bytes) -> set[bytes]:

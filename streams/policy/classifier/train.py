@@ -5,7 +5,9 @@
 Reads every source in `corpora` (installed packages, no network), cuts texts into
 the chunks the run-time model scores, and fits a logistic regression in two
 steps: over every word 1-3 gram and stem seen at least twice, then again over
-the `--features` strongest of them, matched exactly as at run time (one RE2 set).
+the `--features` strongest of them, matched exactly as at run time (one RE2 set),
+plus the chunk's word count (it learns a negative weight: benign context pulls
+the score down, so long ordinary text cannot pile up weak evidence).
 Thresholds are picked on a validation split (never on a test source): the
 lowest score that keeps the validation false-positive rate under `--fpr`, for
 user text and, separately, for tool results. Writes `model.json.gz` and
@@ -33,7 +35,7 @@ from sklearn.linear_model import LogisticRegression
 
 from streams.policy.classifier.corpora import ATTACK_SOURCES, Row, load_all, manifest_sources
 from streams.policy.classifier.model import MANIFEST_FILE, MODEL_FILE, TextClassifier, sigmoid
-from streams.policy.classifier.text import CHUNK, STRIDE, candidates, chunks, fold
+from streams.policy.classifier.text import CHUNK, STRIDE, candidates, chunks, fold, words
 
 __all__ = ["Fitted", "cross_corpus", "fit", "main", "split"]
 
@@ -70,16 +72,26 @@ def _analyze(chunk: str) -> list[str]:
     return [f.decode("utf-8", "replace") for f in candidates(chunk.encode())]
 
 
+# The word-count column is scaled so its weight is regularised like a feature's.
+_WORDS_SCALE = 100.0
+
+
 def _presence(model: TextClassifier, cs: list[bytes]) -> sparse.csr_matrix:
+    """Feature presence per chunk, plus a last column: the chunk's word count / _WORDS_SCALE."""
     m = model._set
+    n = len(model.features)
     indptr = [0]
     indices: list[int] = []
+    data: list[float] = []
     for c in cs:
         hits = m.Match(c) or ()
         indices.extend(hits)
+        data.extend([1.0] * len(hits))
+        indices.append(n)
+        data.append(words(c) / _WORDS_SCALE)
         indptr.append(len(indices))
-    data = np.ones(len(indices), dtype=np.float32)
-    return sparse.csr_matrix((data, indices, indptr), shape=(len(cs), len(model.features)))
+    values = np.array(data, dtype=np.float32)
+    return sparse.csr_matrix((values, indices, indptr), shape=(len(cs), n + 1))
 
 
 def _row_scores(model: TextClassifier, rows: Sequence[Row]) -> np.ndarray:
@@ -95,8 +107,8 @@ def _threshold(scores: np.ndarray, fpr: float) -> float:
     return float(s[k]) + 1e-6 if k < len(s) else float(s[-1])
 
 
-def fit(train: Sequence[Row], val: Sequence[Row], n_features: int = 12000, c: float = 1.0,
-        fpr: float = 0.005) -> Fitted:  # fmt: skip
+def fit(train: Sequence[Row], val: Sequence[Row], n_features: int = 6000, c: float = 1.0,
+        fpr: float = 0.005, n_benign: int = 0, evidence: int = 0) -> Fitted:  # fmt: skip
     """Two-step logistic regression on `train`; thresholds from `val`."""
     cs, y, _ = _chunked(train)
     vec = CountVectorizer(analyzer=_analyze, binary=True, min_df=2)
@@ -104,18 +116,23 @@ def fit(train: Sequence[Row], val: Sequence[Row], n_features: int = 12000, c: fl
     lr = LogisticRegression(C=c, class_weight="balanced", max_iter=3000, solver="liblinear")
     lr.fit(x, y)
     names = vec.get_feature_names_out()
-    # Only features that point towards an attack: benign text then matches few of them, and
-    # one RE2 set pass stays fast (a set reports every pattern that matches, and common
-    # benign words would match in every chunk). The bias carries the benign side.
+    # Mostly features that point towards an attack (a set reports every pattern that
+    # matches, and common benign words would match in every chunk), plus the `n_benign`
+    # strongest benign ones: "my previous email", "the order number" pull a score down.
     coef = lr.coef_[0]
-    order = [i for i in np.argsort(-coef) if coef[i] > 0][:n_features]
+    ranked = np.argsort(-coef)
+    order = [i for i in ranked if coef[i] > 0][:n_features]
+    order += [i for i in ranked[::-1] if coef[i] < 0][:n_benign]
     feats = [str(names[i]) for i in order]
     probe = TextClassifier(feats, [0.0] * len(feats), 0.0, {})
     x2 = _presence(probe, cs)
     lr2 = LogisticRegression(C=c, class_weight="balanced", max_iter=3000, solver="liblinear")
     lr2.fit(x2, y)
-    weights = [round(float(w), 5) for w in lr2.coef_[0]]
-    model = TextClassifier(feats, weights, float(lr2.intercept_[0]), {})
+    coef2 = lr2.coef_[0]
+    weights = [round(float(w), 5) for w in coef2[:-1]]
+    word_weight = round(float(coef2[-1]) / _WORDS_SCALE, 7)
+    # Thresholds below are picked with the run-time score, evidence cap included.
+    model = TextClassifier(feats, weights, float(lr2.intercept_[0]), {}, word_weight, evidence)
     benign_val = [r for r in val if not r.label]
     th = _worst_source_threshold(model, [r for r in benign_val if r.role != "tool"], fpr)
     tth = max(th, _worst_source_threshold(model, [r for r in benign_val if r.role == "tool"], fpr))
@@ -166,13 +183,15 @@ def cross_corpus(rows: Sequence[Row], **kw: Any) -> list[dict[str, Any]]:
 
 def _write(out: Path, f: Fitted, rows: Sequence[Row], extra: dict[str, Any]) -> dict[str, Any]:
     doc = {
-        "version": 1,
+        "version": 2,
         "chunk": CHUNK,
         "stride": STRIDE,
         # probabilities (the engine compares the sigmoid of a chunk's score)
         "threshold": round(sigmoid(f.threshold), 6),
         "tool_threshold": round(sigmoid(f.tool_threshold), 6),
         "bias": f.model.bias,
+        "word_weight": f.model.word_weight,
+        "evidence": f.model.evidence,
         "features": f.model.features,
         "weights": f.model.weights,
     }
@@ -196,18 +215,27 @@ def main(argv: Sequence[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--out", type=Path, default=Path(__file__).resolve().parent)
     ap.add_argument("--seed", type=int, default=7)
-    ap.add_argument("--features", type=int, default=12000)
+    ap.add_argument("--features", type=int, default=6000, help="attack-pointing features")
+    ap.add_argument("--benign-features", type=int, default=1000, help="benign-pointing features")
+    ap.add_argument("--evidence", type=int, default=24, help="features counted per sign/chunk")
     ap.add_argument("--fpr", type=float, default=0.005, help="validation false-positive budget")
     ap.add_argument("--cross-corpus", action="store_true", help="also print the cross-corpus table")
     args = ap.parse_args(argv)
     rows = load_all(args.seed)
-    kw = {"n_features": args.features, "fpr": args.fpr}
+    kw = {
+        "n_features": args.features,
+        "n_benign": args.benign_features,
+        "evidence": args.evidence,
+        "fpr": args.fpr,
+    }
     train = [r for r in rows if split(r) == "train"]
     val = [r for r in rows if split(r) == "val"]
     f = fit(train, val, **kw)
     test = [r for r in rows if split(r) == "test"]
     extra: dict[str, Any] = {
         "seed": args.seed,
+        "features_benign": args.benign_features,
+        "evidence": args.evidence,
         "validation_fpr_budget": args.fpr,
         "rows": {"train": len(train), "val": len(val), "test": len(test)},
         "test_recall": round(_recall(f, [r for r in test if r.label]), 4),
