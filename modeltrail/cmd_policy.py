@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import sys
 from collections import Counter
@@ -25,6 +26,10 @@ app = typer.Typer(help="Policy: validate files, evaluate text offline, list rule
 
 _PRESET = typer.Option("standard", "--preset", "-p", help=f"one of {', '.join(PRESETS)}")
 _POLICY = typer.Option(None, "--policy", "-f", help="policy YAML file(s) on top of the preset")
+_TRANSFORM = typer.Option(
+    False, "--transform", help="also show the text as the PII transform forwards it"
+)
+_PII_POLICY = typer.Option(None, "--pii-policy", help="PII policy YAML (actions, custom entities)")
 
 
 def _engine(preset: str, policy: list[Path] | None) -> PolicyEngine:
@@ -117,12 +122,45 @@ def _judge(engine: PolicyEngine, line: str) -> dict[str, Any]:
     return {"findings": out, "action": decide(findings)}
 
 
+def _transformer(pii_policy: Path | None) -> Any:
+    """`line -> {"transformed", "entities"}` with a memory vault (one offline session)."""
+    from proxy.pii.errors import EntityBlocked
+    from proxy.pii.service import PIIService
+    from proxy.pii.settings import PIISettings
+    from proxy.settings import BackendConfig, ProxySettings
+
+    try:
+        settings = ProxySettings(pii=PIISettings(policy_file=pii_policy))
+        service = PIIService.from_settings(settings)
+    except ValueError as exc:
+        typer.echo(str(exc), err=True)
+        raise typer.Exit(2) from exc
+    backend = BackendConfig(name="offline", url="https://backend.invalid")
+
+    def run(line: str) -> dict[str, Any]:
+        item = _body_item(line)
+        try:
+            if item is not None:  # a whole request body: every string of it, as the proxy does
+                body = item["body"]
+                done = asyncio.run(service.transform(backend, "offline", body))
+                return {"transformed": body, "entities": dict(done.counts) if done else {}}
+            text, _, _ = _parse(line)
+            new, counts = asyncio.run(service.transform_text(text, backend))
+        except EntityBlocked as exc:
+            return {"blocked": exc.message}
+        return {"transformed": new, "entities": counts}
+
+    return run
+
+
 @app.command("eval")
 def eval_cmd(
     file: Path | None = typer.Argument(None, help="input file (default: stdin)"),
     preset: str = _PRESET,
     policy: list[Path] | None = _POLICY,
     summary: bool = typer.Option(True, help="print a summary line last"),
+    transform: bool = _TRANSFORM,
+    pii_policy: Path | None = _PII_POLICY,
 ) -> None:
     """Judge each input line; one verdict line per line, then a summary line.
 
@@ -131,8 +169,10 @@ def eval_cmd(
     request {"path": "/v1/messages", "body": {...}} whose parts are extracted by the
     proxy's dialects, so the verdict is the one the proxy and the worker reach. Each verdict
     lists the findings with their rule, OWASP tag, severity, action (and classifier score).
+    `--transform` adds the text (or body) as the PII transform would forward it.
     """
     engine = _engine(preset, policy)
+    transformer = _transformer(pii_policy) if transform else None
     rows = flagged = errors = 0
     by_owasp: Counter[str] = Counter()
     by_rule: Counter[str] = Counter()
@@ -144,6 +184,8 @@ def eval_cmd(
             rows += 1
             try:
                 out = _judge(engine, line)
+                if transformer is not None:
+                    out.update(transformer(line))
             except (ValueError, TypeError) as exc:
                 errors += 1
                 out = {"error": str(exc)}

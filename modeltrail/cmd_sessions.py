@@ -1,4 +1,4 @@
-"""`modeltrail sessions`: list, inspect, kill and resume sessions through the control API."""
+"""`modeltrail sessions`: list, inspect, kill, resume and revoke PII through the control API."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from rich.table import Table
 from proxy.control.errors import ControlConfigError
 from proxy.control.keyfile import read_key_file
 
-app = typer.Typer(help="Sessions seen by the proxy: list, show, kill, resume.")
+app = typer.Typer(help="Sessions seen by the proxy: list, show, kill, resume, revoke PII.")
 
 ControlUrl = typer.Option(
     "http://127.0.0.1:9090", "--control", envvar="MODELTRAIL_CONTROL_URL", help="control API"
@@ -164,3 +164,18 @@ def resume_cmd(
             json={"reason": reason},
         )
     )
+
+
+@app.command("revoke-pii")
+def revoke_pii_cmd(
+    session_id: str,
+    entity: str | None = typer.Option(
+        None, "--entity", help="one placeholder, e.g. EMAIL_1; default: the whole session"
+    ),
+    control: str = ControlUrl,
+    key: str | None = ControlKey,
+    key_file: Path = KeyFile,
+) -> None:
+    """Revoke PII placeholders: later answers show [REVOKED] instead of the value."""
+    path = f"/control/sessions/{session_id}/pii/revoke"
+    _print_json(_call(control, control_key(key, key_file), "POST", path, json={"entity": entity}))

@@ -57,7 +57,13 @@ async def serve(settings: ProxySettings) -> None:
         settings, enforcement=enforcement, publisher=emitter, metrics=metrics, gate=gate
     )
     control_app = create_control_app(
-        settings, enforcement, emitter, metrics=metrics, policy=proxy_app.policy, gate=gate
+        settings,
+        enforcement,
+        emitter,
+        metrics=metrics,
+        policy=proxy_app.policy,
+        gate=gate,
+        pii=proxy_app.pii,
     )
     # Everything loaded so far (modules, compiled rules) lives as long as the process:
     # keeping it out of the collector makes each full collection, which pauses the event

@@ -2,7 +2,14 @@
 
 A plain ASGI callable rather than a framework router: the hot path is one
 function, with no per-request validation of bodies beyond a JSON parse.
-The lifespan owns the upstream client, the emitter and the enforcement.
+The lifespan owns the upstream client, the emitter, the enforcement, the key
+gate and the PII vault.
+
+The request path, stage by stage: `Intake` receives, parses and judges the body;
+`ClientGate` identifies the client key, authorizes the backend and model,
+namespaces the session, scopes kills and admits under the limits; `PIIService`
+transforms what goes upstream; `Upstream` forwards and relays (restoring
+placeholders); `RequestAudit` records the response or rejection.
 """
 
 from __future__ import annotations
@@ -10,65 +17,37 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable, MutableMapping
 from datetime import datetime
-from typing import Any, TypedDict, Unpack
+from typing import TypedDict, Unpack
 
-from proxy.capture import build_rejection, build_request, build_response, build_window
+from proxy.audit import RequestAudit
+from proxy.capture import build_request
 from proxy.dialects import canonical_path, dialect_of
 from proxy.emitter import build_emitter
 from proxy.enforcement.base import Enforcement
-from proxy.errors import (
-    BodyTooLarge,
-    BrokerUnavailable,
-    PassthroughDenied,
-    ProxyError,
-)
-from proxy.forward import HOP_BY_HOP, Forwarder
+from proxy.errors import BrokerUnavailable, PassthroughDenied, ProxyError
+from proxy.forward import Forwarder
 from proxy.identity import ClientAddress, SessionResolver, api_key_of
 from proxy.inline_policy import InlinePolicy
 from proxy.intake import Intake
-from proxy.keys.gate import ClientGate, carries_client_key
+from proxy.keys.gate import ClientGate
 from proxy.keys.registry import ClientIdentity
 from proxy.metrics import ProxyMetrics
+from proxy.pii.service import PIIService
+from proxy.pii.transform import Transformed
 from proxy.publisher import Publisher
-from proxy.relay import (
-    Relayed,
-    is_stream,
-    killed_error,
-    relay_buffered,
-    relay_stream,
-    response_headers,
-    send_error,
-)
+from proxy.relay import Receive, Scope, Send, killed_error
 from proxy.routing import Route, Router
 from proxy.settings import ProxySettings
-from proxy.sse import WindowCutter
 from proxy.tracing import RequestSpan, RequestTracing
-from schemas.events import (
-    LLMRequest,
-    LLMResponse,
-    Provider,
-    SessionCommand,
-)
+from proxy.upstream import Upstream
+from schemas.events import LLMRequest, LLMResponse, Provider, SessionCommand
 from schemas.ids import safe_session_id, uuid7
 from schemas.telemetry import TraceContext, parse_traceparent
 
 __all__ = ["AllowAll", "AppParts", "ProxyApp", "build_emitter", "create_app"]
 
 log = logging.getLogger(__name__)
-
-Scope = MutableMapping[str, Any]
-Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
-Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
-
-_JSON = [(b"content-type", b"application/json")]
-# x-forwarded-for is rebuilt, not copied: the peer's address is appended to it.
-_STRIP = HOP_BY_HOP | {"accept-encoding", "x-backend", "x-forwarded-for"}
-_CREDENTIALS = frozenset({"authorization", "x-api-key", "api-key", "x-goog-api-key"})
-# A backend with injected credentials gets none of the client's.
-_STRIP_INJECTED = _STRIP | _CREDENTIALS
-_TRACE = frozenset({"traceparent", "tracestate"})
 
 
 class AllowAll:
@@ -99,6 +78,7 @@ class AppParts(TypedDict, total=False):
     metrics: ProxyMetrics
     policy: InlinePolicy
     gate: ClientGate
+    pii: PIIService
     tracing: RequestTracing
 
 
@@ -119,30 +99,60 @@ class ProxyApp:
         self.emitter: Publisher = parts.get("publisher") or build_emitter(settings, self.metrics)
         self.enforcement: Enforcement = parts.get("enforcement") or AllowAll()
         self.gate = parts.get("gate") or ClientGate(settings, None)
-        self.forwarder = parts.get("forwarder") or Forwarder(
+        pii = parts.get("pii")
+        self.pii = pii or (PIIService.from_settings(settings) if settings.pii.enabled else None)
+        self.tracing = parts.get("tracing") or RequestTracing(
+            settings.tracing, settings.instance_id
+        )
+        self.audit = RequestAudit(
+            settings,
+            emitter=self.emitter,
+            enforcement=self.enforcement,
+            metrics=self.metrics,
+            gate=self.gate,
+        )
+        forwarder = parts.get("forwarder") or Forwarder(
             timeout_s=settings.upstream_timeout_s,
             connect_timeout_s=settings.connect_timeout_s,
             max_connections=settings.upstream_max_connections,
             pool_timeout_s=settings.upstream_pool_timeout_s,
         )
-        self.tracing = parts.get("tracing") or RequestTracing(
-            settings.tracing, settings.instance_id
+        self.upstream = Upstream(
+            settings,
+            forwarder,
+            audit=self.audit,
+            enforcement=self.enforcement,
+            gate=self.gate,
+            metrics=self.metrics,
+            pii=self.pii,
         )
         self._source = settings.instance_id
         self._capture = settings.capture
         self._cap = settings.capture_max_bytes
-        self._max_body = settings.max_body_bytes
         self._session_header = settings.session_header.lower()
         self._passthrough = settings.passthrough
         self.intake = Intake(self.policy, settings)
+
+    @property
+    def forwarder(self) -> Forwarder:
+        """The upstream client (replaceable before startup, e.g. by tests)."""
+        return self.upstream.forwarder
+
+    @forwarder.setter
+    def forwarder(self, forwarder: Forwarder) -> None:
+        self.upstream.forwarder = forwarder
 
     async def startup(self) -> None:
         await self.forwarder.start()
         await self.emitter.start()
         await self.enforcement.start()
         await self.gate.start()
+        if self.pii is not None:
+            await self.pii.start()
 
     async def shutdown(self) -> None:
+        if self.pii is not None:
+            await self.pii.stop()
         await self.gate.stop()
         await self.enforcement.stop()
         await self.emitter.stop()
@@ -194,7 +204,7 @@ class ProxyApp:
             if provider == "passthrough" and self._passthrough == "deny":
                 raise PassthroughDenied(f"no known model API at {path!r} and passthrough is denied")
             identity = gate.identify(headers) if gate.enabled else None
-            body = await self._read_body(headers, receive)
+            body = await self.intake.receive(headers, receive)
             read = await self.intake.read(provider, path, body)
             parsed = read.parsed
             model = parsed.get("model") if isinstance(parsed, dict) else None
@@ -219,8 +229,20 @@ class ProxyApp:
                     "and the proxy fails closed"
                 )
             if self.tracing.enabled:
-                span = self._start_span(trace, route, path, provider, parsed)
+                span = self.tracing.start_request(
+                    trace,
+                    path=path,
+                    provider=route.backend.provider if provider == "passthrough" else provider,
+                    backend_url=route.backend.url,
+                    body=parsed,
+                )
                 trace = span.context if span is not None else trace
+            # The vault is keyed by the (key-namespaced) session: one key never restores
+            # placeholders another key's session was issued.
+            pii: Transformed | None = None
+            audited, forward = parsed, body
+            if self.pii is not None and route.provider != "passthrough":
+                pii, audited, forward = await self.pii.prepare(route.backend, session, body)
             req = build_request(
                 source=self._source,
                 session_id=session,
@@ -229,16 +251,18 @@ class ProxyApp:
                 provider=provider,
                 method=scope["method"],
                 path=path,
-                body=parsed,
+                body=audited if pii is not None else parsed,
                 body_bytes=len(body),
                 client_ip=client_ip,
                 user_agent=headers.get("user-agent"),
                 key_fp=key_fp,
                 policy=self._capture,
                 max_chars=self._cap,
+                pii_counts=pii.counts if pii is not None else None,
                 trace=trace,
-                extracted=(read.parts, read.facts),
-                truncated_before=read.truncated,
+                # Transformed: the event's parts are read from the text that goes upstream.
+                extracted=(read.parts, read.facts) if pii is None else None,
+                truncated_before=read.truncated and pii is None,
                 **gate.who(identity),
             )
             enforcement = gate.enforcement(self.enforcement, identity)
@@ -248,254 +272,18 @@ class ProxyApp:
             if cmd is not None:
                 self.metrics.kills.labels("request").inc()
                 raise killed_error(cmd, session)
+            # Placeholders still count as the rules that found their values (engine).
             blocked = await self.intake.judge(req, read, body)
             if blocked is not None:
                 raise blocked
             await gate.admit(identity)
-            await self._forward(scope, receive, send, route, req, body, t0, span, identity)
+            await self.upstream.forward(
+                scope, receive, send, route, req, forward, t0, span, identity, pii
+            )
         except ProxyError as err:
-            await self._reject(
+            await self.audit.reject(
                 send, err, route, provider, path, session, request_id, t0, trace, span, identity
             )
-
-    def _start_span(
-        self,
-        parent: TraceContext | None,
-        route: Route,
-        path: str,
-        provider: Provider,
-        parsed: Any,
-    ) -> RequestSpan | None:
-        body = parsed if isinstance(parsed, dict) else {}
-        model = body.get("model")
-        max_tokens = body.get("max_tokens")
-        temperature = body.get("temperature")
-        url = route.backend.url
-        return self.tracing.start(
-            parent,
-            path=path,
-            provider=route.backend.provider if provider == "passthrough" else provider,
-            model=model if isinstance(model, str) else None,
-            server_address=url.split("://", 1)[-1].split("/", 1)[0].rsplit(":", 1)[0],
-            server_port=None,
-            max_tokens=max_tokens if isinstance(max_tokens, int) else None,
-            temperature=float(temperature) if isinstance(temperature, int | float) else None,
-        )
-
-    async def _read_body(self, headers: dict[str, str], receive: Receive) -> bytes:
-        declared = headers.get("content-length")
-        if declared and declared.isdigit() and int(declared) > self._max_body:
-            raise BodyTooLarge(f"request body over the {self._max_body}-byte limit")
-        chunks: list[bytes] = []
-        size = 0
-        while True:
-            msg = await receive()
-            if msg["type"] != "http.request":
-                break
-            chunk = msg.get("body", b"")
-            if chunk:
-                size += len(chunk)
-                if size > self._max_body:
-                    raise BodyTooLarge(f"request body over the {self._max_body}-byte limit")
-                chunks.append(chunk)
-            if not msg.get("more_body", False):
-                break
-        return chunks[0] if len(chunks) == 1 else b"".join(chunks)
-
-    def _upstream_headers(
-        self, scope: Scope, route: Route, span: RequestSpan | None = None
-    ) -> list[tuple[str, str]]:
-        inject = route.inject
-        strip = _STRIP_INJECTED if inject else _STRIP
-        guard = _CREDENTIALS if self.gate.enabled and not inject else frozenset()  # our key
-        if span is not None:  # the backend continues our span, not the client's
-            strip = strip | _TRACE
-        out: list[tuple[str, str]] = []
-        # X-Forwarded-For is rebuilt: the client's chain plus the peer we saw (standard
-        # proxy behaviour, several headers join with ", "); which hops count for session
-        # identity is `ClientAddress`'s business and is unaffected.
-        chain: list[str] = []
-        for k, v in scope["headers"]:
-            if len(k) == 15 and k.lower() == b"x-forwarded-for":
-                chain.append(v.decode("latin-1").strip())
-            name, value = k.decode("latin-1"), v.decode("latin-1")
-            if name not in strip and not (name in guard and carries_client_key(value)):
-                out.append((name, value))
-        out.append(("accept-encoding", "identity"))
-        client = scope.get("client")
-        if client and client[0]:
-            chain.append(client[0])
-        forwarded = ", ".join(c for c in chain if c)
-        if forwarded:
-            out.append(("x-forwarded-for", forwarded))
-        out.extend(inject)
-        if span is not None:
-            out.append(("traceparent", span.context.traceparent))
-        return out
-
-    async def _forward(
-        self,
-        scope: Scope,
-        receive: Receive,
-        send: Send,
-        route: Route,
-        req: LLMRequest,
-        body: bytes,
-        t0: float,
-        span: RequestSpan | None = None,
-        identity: ClientIdentity | None = None,
-    ) -> None:
-        upstream_headers = self._upstream_headers(scope, route, span)
-        self.metrics.overhead.observe(time.perf_counter() - t0)
-        response = await self.forwarder.open(scope["method"], route.url, upstream_headers, body)
-        ttfb = time.perf_counter() - t0
-        extra = [
-            (b"x-modeltrail-request-id", (req.request_id or "").encode()),
-            (b"x-modeltrail-session-id", req.session_id.encode("latin-1", "replace")),
-        ]
-        out_headers = response_headers(response, extra)
-        capture = route.provider != "passthrough"
-        if is_stream(response):
-            cutter = None
-            if capture and self._capture != "metadata_only":
-                cutter = WindowCutter(
-                    self.settings.stream_window_chars, self.settings.stream_window_overlap
-                )
-            relayed = await relay_stream(
-                response,
-                receive,
-                send,
-                out_headers,
-                provider=route.provider,
-                capture=capture,
-                enforcement=self.gate.enforcement(self.enforcement, identity),
-                session_id=req.session_id,
-                cutter=cutter,
-                on_window=lambda i, off, text: self._window(req, i, off, text),
-            )
-            if relayed.outcome == "killed":
-                self.metrics.kills.labels("stream").inc()
-        else:
-            relayed = await relay_buffered(
-                response, send, out_headers, route.provider, route.path, capture
-            )
-        evt = self._finish(req, route, response.status_code, relayed, ttfb, t0, span)
-        await self.gate.settle(identity, evt)
-
-    def _window(self, req: LLMRequest, index: int, offset: int, text: str) -> None:
-        self.emitter.publish(build_window(req, index, offset, text))
-
-    def _finish(
-        self,
-        req: LLMRequest,
-        route: Route,
-        status: int,
-        relayed: Relayed,
-        ttfb: float | None,
-        t0: float,
-        span: RequestSpan | None = None,
-    ) -> LLMResponse:
-        latency = time.perf_counter() - t0
-        evt = build_response(
-            source=self._source,
-            session_id=req.session_id,
-            request_id=req.request_id or "",
-            backend=route.backend.name,
-            provider=route.provider,
-            path=route.path,
-            model=req.model,
-            stream=req.stream,
-            status_code=status,
-            outcome=relayed.outcome,
-            ttfb_ms=ttfb * 1000 if ttfb is not None else None,
-            latency_ms=latency * 1000,
-            result=relayed.result,
-            body_bytes=relayed.body_bytes,
-            policy=self._capture,
-            max_chars=self._cap,
-            error_type=relayed.error_type,
-            error_message=relayed.error_message,
-            trace=TraceContext(req.trace_id, req.span_id) if req.trace_id and req.span_id else None,
-            cost_usd=self.gate.cost_of(route.provider, req.model, relayed.result),
-            **self.gate.who_of(req),
-        )
-        if span is not None:
-            span.end(
-                status_code=status,
-                outcome=relayed.outcome,
-                response_model=evt.model,
-                input_tokens=evt.input_tokens,
-                output_tokens=evt.output_tokens,
-                finish_reasons=[evt.finish_reason] if evt.finish_reason else (),
-                ttfb_s=ttfb,
-                stream=req.stream,
-                session_id=req.session_id,
-                decision="allow",
-                error_type=evt.error_type,
-            )
-        self.enforcement.observe_response(evt)
-        self.emitter.publish(evt)
-        self.metrics.observe(
-            route.backend.name,
-            route.provider,
-            relayed.outcome,
-            status,
-            latency,
-            ttfb,
-            evt.input_tokens,
-            evt.output_tokens,
-        )
-        return evt
-
-    async def _reject(
-        self,
-        send: Send,
-        err: ProxyError,
-        route: Route | None,
-        provider: Provider,
-        path: str,
-        session: str,
-        request_id: str,
-        t0: float,
-        trace: TraceContext | None = None,
-        span: RequestSpan | None = None,
-        identity: ClientIdentity | None = None,
-    ) -> None:
-        """Answer an error in the backend's shape and audit it as a response event."""
-        shape: Provider = provider
-        if shape == "passthrough":
-            shape = route.backend.provider if route is not None else "openai"
-        await send_error(send, err, shape, request_id)
-        backend = route.backend.name if route is not None else "-"
-        latency = time.perf_counter() - t0
-        evt = build_rejection(
-            source=self._source,
-            session_id=session,
-            request_id=request_id,
-            backend=backend,
-            provider=provider,
-            path=path,
-            status_code=err.status,
-            outcome=err.outcome,
-            latency_ms=latency * 1000,
-            error_type=err.error_type,
-            error_message=err.message,
-            trace=trace,
-            **self.gate.who(identity),
-        )
-        if span is not None:
-            span.end(
-                status_code=err.status,
-                outcome=err.outcome,
-                session_id=session,
-                decision=err.outcome if err.outcome in ("blocked", "killed") else "error",
-                rule_ids=[r for r in err.extra.get("rule_ids", "").split(",") if r],
-                error_type=err.error_type,
-            )
-        if route is not None:
-            self.enforcement.observe_response(evt)
-        self.emitter.publish(evt)
-        self.metrics.observe(backend, provider, err.outcome, err.status, latency, None, None, None)
 
 
 def create_app(settings: ProxySettings, **parts: Unpack[AppParts]) -> ProxyApp:

@@ -18,6 +18,7 @@ from proxy.dialects import Assembled, RequestFacts, extract
 from proxy.keys.registry import Who
 from schemas.events import (
     ChatMessage,
+    EntityCount,
     LLMRequest,
     LLMResponse,
     Outcome,
@@ -74,6 +75,7 @@ def build_request(
     key_fp: str | None,
     policy: CapturePolicy,
     max_chars: int,
+    pii_counts: dict[str, int] | None = None,
     trace: TraceContext | None = None,
     extracted: tuple[list[ChatMessage], RequestFacts] | None = None,
     truncated_before: bool = False,
@@ -84,6 +86,7 @@ def build_request(
     `body` is the parsed JSON (or, for `passthrough`, the body's text when it is not
     JSON); `extracted` is what `proxy.dialects.extract` already read from it, if the
     caller has it (`truncated_before`: those parts were capped already).
+    `pii_counts`: entity type -> values the PII transform replaced in `body`.
     """
     messages: list[ChatMessage] = []
     truncated = truncated_before
@@ -118,6 +121,11 @@ def build_request(
         body_bytes=body_bytes,
         captured=captured,
         truncated=truncated,
+        pii_entities=[
+            EntityCount.model_construct(type=k, count=n) for k, n in sorted(pii_counts.items())
+        ]
+        if pii_counts
+        else [],
         **who,
     )
 

@@ -24,18 +24,21 @@ from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal, TypeVar
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 import orjson
 
 from proxy.capture import cap_parts
 from proxy.dialects import RequestFacts, extract
-from proxy.errors import BadRequest, PolicyBlocked
+from proxy.errors import BadRequest, BodyTooLarge, PolicyBlocked
 from proxy.inline_policy import InlinePolicy
 from proxy.settings import ProxySettings
 from schemas.events import ChatMessage, LLMRequest, Provider
 from streams.policy import Finding, PolicyEngine, SessionContext, load_policy
 from streams.policy.turns import part_key
+
+if TYPE_CHECKING:
+    from proxy.relay import Receive
 
 __all__ = ["BodyReading", "BodyWorker", "Intake", "Passthrough", "Reading", "read_body"]
 
@@ -195,6 +198,7 @@ class Intake:
         self._passthrough: Passthrough = settings.passthrough
         self._offload_bytes = settings.inline_offload_bytes
         self._cap = settings.capture_max_bytes
+        self._max_body = settings.max_body_bytes
         self._worker = BodyWorker()
         self._pool: ThreadPoolExecutor | None = None
 
@@ -204,6 +208,27 @@ class Intake:
         if pool is not None:
             pool.shutdown(wait=False)
         self._worker.stop()
+
+    async def receive(self, headers: dict[str, str], receive: Receive) -> bytes:
+        """The whole body of the ASGI request; BodyTooLarge past `max_body_bytes`."""
+        declared = headers.get("content-length")
+        if declared and declared.isdigit() and int(declared) > self._max_body:
+            raise BodyTooLarge(f"request body over the {self._max_body}-byte limit")
+        chunks: list[bytes] = []
+        size = 0
+        while True:
+            msg = await receive()
+            if msg["type"] != "http.request":
+                break
+            chunk = msg.get("body", b"")
+            if chunk:
+                size += len(chunk)
+                if size > self._max_body:
+                    raise BodyTooLarge(f"request body over the {self._max_body}-byte limit")
+                chunks.append(chunk)
+            if not msg.get("more_body", False):
+                break
+        return chunks[0] if len(chunks) == 1 else b"".join(chunks)
 
     async def read(self, provider: Provider, path: str, body: bytes) -> Reading:
         """Parse the body and extract its parts; a large one in the worker process, judged there.

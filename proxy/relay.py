@@ -26,11 +26,16 @@ from proxy.errors import (
     stream_error_chunk,
 )
 from proxy.forward import HOP_BY_HOP, Forwarder
+from proxy.pii.placeholders import Restorer
+from proxy.pii.rehydrate import StreamRehydrator, restore_body
 from proxy.sse import StreamParser, WindowCutter
 from schemas.events import Outcome, Provider, SessionCommand
 
 __all__ = [
+    "Receive",
     "Relayed",
+    "Scope",
+    "Send",
     "is_stream",
     "killed_error",
     "relay_buffered",
@@ -39,6 +44,8 @@ __all__ = [
     "send_error",
 ]
 
+# ASGI: the connection scope, and the two channels of one request.
+Scope = MutableMapping[str, Any]
 Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
 Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
 
@@ -96,18 +103,30 @@ async def relay_buffered(
     provider: Provider,
     path: str,
     capture: bool,
+    restorer: Restorer | None = None,
 ) -> Relayed:
-    """Read the whole (small, sized) answer, send it, parse it."""
+    """Read the whole (small, sized) answer, send it, parse it.
+
+    With a `restorer` the client gets the answer with PII placeholders restored;
+    the audit parses the backend's bytes unless `restorer.audit_restored`.
+    """
     try:
         body = await Forwarder.read(response)
     finally:
         await response.aclose()
-    # The backend's own length: exact for identity bodies and right for HEAD.
-    headers.append((b"content-length", response.headers["content-length"].encode()))
+    out = body
+    if restorer is not None and body:
+        out = restore_body(restorer, body)
+    if out is body:
+        # The backend's own length: exact for identity bodies and right for HEAD.
+        headers.append((b"content-length", response.headers["content-length"].encode()))
+    else:
+        headers.append((b"content-length", str(len(out)).encode()))
     await send({"type": "http.response.start", "status": response.status_code, "headers": headers})
-    await send({"type": "http.response.body", "body": body, "more_body": False})
-    result = parse_response_body(provider, path, body) if capture else None
-    return Relayed("ok" if response.status_code < 400 else "upstream_error", len(body), result)
+    await send({"type": "http.response.body", "body": out, "more_body": False})
+    audited = out if restorer is not None and restorer.audit_restored else body
+    result = parse_response_body(provider, path, audited) if capture else None
+    return Relayed("ok" if response.status_code < 400 else "upstream_error", len(out), result)
 
 
 def _more(body: bytes) -> dict[str, Any]:
@@ -127,14 +146,22 @@ async def relay_stream(
     session_id: str,
     cutter: WindowCutter | None,
     on_window: Callable[[int, int, str], None],
+    restorer: Restorer | None = None,
 ) -> Relayed:
-    """Relay chunk by chunk; cut on a kill, stop on a client disconnect."""
+    """Relay chunk by chunk; cut on a kill, stop on a client disconnect.
+
+    With a `restorer`, PII placeholders are restored event by event (at most one
+    placeholder's length held back); the audit parses the backend's bytes unless
+    `restorer.audit_restored`.
+    """
     ctype = response.headers.get("content-type", "")
     # Ollama streams NDJSON whatever content type it declares (some versions and
     # compatible servers send application/json): its kill marker is a JSON line.
     ndjson = provider == "ollama" or "ndjson" in ctype
     framed = ndjson or "text/event-stream" in ctype
     parser = StreamParser(provider, ndjson=ndjson) if capture else None
+    rehydrator = StreamRehydrator(provider, restorer, ndjson=ndjson) if restorer else None
+    audit_restored = restorer is not None and restorer.audit_restored
     gone = asyncio.Event()
 
     async def watch() -> None:
@@ -161,16 +188,25 @@ async def relay_stream(
                     await send(_more(stream_error_chunk(provider, err, ndjson=ndjson)))
                 outcome, err_type, err_msg = "killed", err.error_type, err.message
                 break
-            await send(_more(chunk))
-            total += len(chunk)
+            out = rehydrator.feed(chunk) if rehydrator is not None else chunk
+            if out:
+                await send(_more(out))
+            total += len(out)
             if parser is not None:
-                text = parser.feed(chunk)
+                text = parser.feed(out if audit_restored else chunk)
                 if text and cutter is not None:
                     for window in cutter.feed(text):
                         on_window(*window)
         else:
             if gone.is_set():
                 outcome = "client_disconnect"
+            elif rehydrator is not None:
+                tail = rehydrator.finish()
+                if tail:
+                    await send(_more(tail))
+                    total += len(tail)
+                    if parser is not None and audit_restored:
+                        parser.feed(tail)
     except UpstreamError as exc:
         outcome = "timeout" if isinstance(exc, UpstreamTimeout) else "upstream_error"
         err_type, err_msg = exc.error_type, exc.message

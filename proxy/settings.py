@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from proxy.keys.limits import Limits
+from proxy.pii.settings import PIISettings
 from schemas.settings import KafkaSettings, RedisSettings
 from schemas.signing import SigningSettings
 from schemas.telemetry import TracingSettings
@@ -144,6 +145,9 @@ class ProxySettings(BaseSettings):
     )
     policy_preset: Literal["minimal", "standard", "strict"] = "standard"
     policy_files: list[Path] = Field(default_factory=list, description="custom policy YAML")
+    pii: PIISettings = Field(
+        default_factory=PIISettings, description="PII transform before the backend (issue 14)"
+    )
 
     # --- enforcement, session store, control API ---
     session_store: Literal["memory", "redis"] = "memory"

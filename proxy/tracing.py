@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from schemas.telemetry import TraceContext, TraceStats, TracingSettings, build_provider
 
@@ -179,6 +179,31 @@ class RequestTracing:
             attributes=attrs,
         )
         return RequestSpan(span)
+
+    def start_request(
+        self,
+        parent: TraceContext | None,
+        *,
+        path: str,
+        provider: str,
+        backend_url: str,
+        body: Any,
+    ) -> RequestSpan | None:
+        """Open the span of a request to `backend_url` from its parsed `body` (None when off)."""
+        fields = body if isinstance(body, dict) else {}
+        model = fields.get("model")
+        max_tokens = fields.get("max_tokens")
+        temperature = fields.get("temperature")
+        return self.start(
+            parent,
+            path=path,
+            provider=provider,
+            model=model if isinstance(model, str) else None,
+            server_address=backend_url.split("://", 1)[-1].split("/", 1)[0].rsplit(":", 1)[0],
+            server_port=None,
+            max_tokens=max_tokens if isinstance(max_tokens, int) else None,
+            temperature=float(temperature) if isinstance(temperature, int | float) else None,
+        )
 
     def shutdown(self) -> None:
         if self._provider is not None:

@@ -21,6 +21,7 @@ __all__ = [
     "ChatMessage",
     "CommandKind",
     "DeadLetter",
+    "EntityCount",
     "Event",
     "EventEnvelope",
     "Evidence",
@@ -92,6 +93,13 @@ class ToolCall(_Frozen):
     arguments: str = ""
 
 
+class EntityCount(_Frozen):
+    """How many values of one entity type the PII transform replaced in a request."""
+
+    type: str
+    count: int
+
+
 class Evidence(_Frozen):
     """Where a rule matched; the excerpt is masked, never the raw secret."""
 
@@ -142,6 +150,8 @@ class LLMRequest(EventEnvelope):
     body_bytes: int = 0
     captured: bool = True
     truncated: bool = False
+    # Entity types and counts the PII transform replaced before forwarding (never values).
+    pii_entities: list[EntityCount] = Field(default_factory=list)
 
 
 class LLMResponse(EventEnvelope):

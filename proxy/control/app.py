@@ -37,6 +37,7 @@ from proxy.control.models import (
 )
 from proxy.control.overview import SpendSource
 from proxy.control.paging import PAGE_WINDOW, Order, SortKey, page_sessions
+from proxy.control.pii import pii_router
 from proxy.control.policy import policy_router
 from proxy.control.scopes import command_identity, operator_command, scopes_router
 from proxy.control.spend import TrailSpend
@@ -48,6 +49,7 @@ from proxy.errors import ProxyError, SpoolError
 from proxy.inline_policy import InlinePolicy
 from proxy.keys.gate import ClientGate
 from proxy.metrics import ProxyMetrics
+from proxy.pii.service import PIIService
 from proxy.publisher import Publisher
 from proxy.settings import ControlKey, ProxySettings
 from schemas.events import SessionCommand
@@ -72,11 +74,13 @@ def create_control_app(
     policy: InlinePolicy | None = None,
     gate: ClientGate | None = None,
     spend: SpendSource | None = None,
+    pii: PIIService | None = None,
 ) -> FastAPI:
     """Build the control app; raises ControlConfigError when the bind would be unsafe.
 
     The caller owns `enforcement` and `emitter` (starts and stops them). Pass the
-    proxy app's `policy` so a reload here swaps the rule set the proxy enforces.
+    proxy app's `policy` so a reload here swaps the rule set the proxy enforces, and
+    its `pii` so revocations reach the vault it reads.
     `spend` is the hook for today's spend on the dashboard (identity, issue 12).
     The app's lifespan stops the dashboard's violation feed.
     """
@@ -106,6 +110,7 @@ def create_control_app(
     reader = Depends(require("read"))
     killer = Depends(require("kill"))
     app.include_router(policy_router(policy or InlinePolicy.from_settings(settings)))
+    app.include_router(pii_router(pii))
     if gate is not None and gate.book is not None:
         app.include_router(keys_router(gate.book))
     app.include_router(dashboard_router(board))

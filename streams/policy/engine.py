@@ -14,6 +14,8 @@ import json
 from collections.abc import Sequence
 from dataclasses import asdict
 
+import re2
+
 from schemas.events import (
     Evidence,
     LLMRequest,
@@ -21,18 +23,21 @@ from schemas.events import (
     StreamWindow,
     Target,
 )
+from streams.policy.catalogue.entity_types import ENTITY_OF_RULE
 from streams.policy.context import allowlist_findings, derived_findings
 from streams.policy.evidence import MAX_EVIDENCE, evidence
 from streams.policy.learned import LearnedRules
 from streams.policy.matcher import Hit, Matcher
 from streams.policy.normalize import Signals, views
 from streams.policy.rules import Rule
-from streams.policy.types import Finding, Mode, SessionContext, SessionPolicy
+from streams.policy.types import SEVERITY_RANK, Finding, Mode, SessionContext, SessionPolicy
 
-__all__ = ["PolicyEngine"]
+__all__ = ["PolicyEngine", "resolve_overlaps"]
 
 # (target, role, field, text): one text of an event as the rules see it.
 _Unit = tuple[Target, str | None, str, str]
+# What the proxy's PII transform left in place of a value it found (`⟦EMAIL_1⟧`).
+_PLACEHOLDER = re2.compile("\u27e6([A-Z][A-Z0-9]*(?:_[A-Z0-9]+)*?)_\\d{1,6}\u27e7")
 
 
 def _units(
@@ -62,7 +67,7 @@ def _units(
     return out
 
 
-def _resolve(hits: list[Hit]) -> list[Hit]:
+def resolve_overlaps(hits: list[Hit]) -> list[Hit]:
     """Drop hits that overlap a hit of a rule they yield to (a card number is not a phone)."""
     if not any(h.rule.yields_to for h in hits):
         return hits
@@ -102,6 +107,12 @@ class PolicyEngine:
             [r for r in self.rules if r.kind == "pattern" and r.transforms]
         )
         self._accept: dict[tuple[Target, str | None, bool], dict[str, bool]] = {}
+        # Entity type -> the enabled rules that find it, strongest first.
+        self._by_entity: dict[str, list[Rule]] = {}
+        for r in sorted(self.rules, key=lambda r: -SEVERITY_RANK[r.severity]):
+            kind = ENTITY_OF_RULE.get(r.id)
+            if kind is not None and r.kind == "pattern":
+                self._by_entity.setdefault(kind, []).append(r)
         self._learned = LearnedRules([r for r in self.rules if r.kind == "classifier"])
         self.version = self._hash()
 
@@ -152,7 +163,7 @@ class PolicyEngine:
             for v in vs:
                 accept = transformed if v.kind == "transform" else plain
                 matcher = self._rewrite_matcher if v.kind == "transform" else self._matcher
-                for hit in _resolve(list(matcher.scan(v, accept))):
+                for hit in resolve_overlaps(list(matcher.scan(v, accept))):
                     rid = hit.rule.id
                     counts[rid] = counts.get(rid, 0) + 1
                     first.setdefault(rid, (target, role))
@@ -160,6 +171,11 @@ class PolicyEngine:
                     if len(ev) < MAX_EVIDENCE:
                         ev.append(evidence(hit))
             self._smuggling(signals, target, role, fld, hits, counts, first)
+            for r, found in self._placeholders(text, target, role, fld) if "\u27e6" in text else ():
+                counts[r.id] = counts.get(r.id, 0) + 1
+                first.setdefault(r.id, (target, role))
+                if len(hits.setdefault(r.id, [])) < MAX_EVIDENCE:
+                    hits[r.id].append(found)
         out: list[Finding] = []
         for rid, n in counts.items():
             r = self._by_id[rid]
@@ -193,6 +209,23 @@ class PolicyEngine:
                 hits.setdefault(r.id, []).append(
                     Evidence(field=fld, start=0, end=0, excerpt=excerpt)
                 )
+
+    def _placeholders(
+        self, text: str, target: Target, role: str | None, fld: str
+    ) -> list[tuple[Rule, Evidence]]:
+        """A PII placeholder counts as a hit of the strongest rule that finds its type.
+
+        The proxy replaced the value before emitting the event (`capture: transformed`),
+        so the rules that would have matched it are credited with the placeholder.
+        """
+        out: list[tuple[Rule, Evidence]] = []
+        for m in _PLACEHOLDER.finditer(text):
+            rules = self._by_entity.get(m.group(1), ())
+            r = next((r for r in rules if r.applies(target, role)), None)
+            if r is not None:
+                start, end = m.span()
+                out.append((r, Evidence(field=fld, start=start, end=end, excerpt=m.group())))
+        return out
 
     @staticmethod
     def _finding(r: Rule, target: Target, role: str | None, ev: tuple[Evidence, ...]) -> Finding:

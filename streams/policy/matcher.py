@@ -102,8 +102,14 @@ class Matcher:
                 found.update(ids[i] for i in s.Match(data[pos : pos + CHUNK]) or ())
         return found
 
-    def scan(self, view: View, accept: dict[str, bool]) -> Iterator[Hit]:
-        """Validated hits in `view` of rules whose id maps to True in `accept`."""
+    def scan(
+        self, view: View, accept: dict[str, bool], limit: int | None = MAX_HITS_PER_PATTERN
+    ) -> Iterator[Hit]:
+        """Validated hits in `view` of rules whose id maps to True in `accept`.
+
+        At most `limit` hits per pattern (judging needs a few); None finds every one
+        (the PII transform must replace every value).
+        """
         if not self._sets or not view.data:
             return
         for idx in sorted(self._set_hits(view.data)):
@@ -120,5 +126,5 @@ class Matcher:
                     continue
                 yield Hit(r, view, start, end)
                 n += 1
-                if n >= MAX_HITS_PER_PATTERN:
+                if limit is not None and n >= limit:
                     break

@@ -130,8 +130,11 @@ def _inside_number(view: bytes, start: int, end: int) -> bool:
     return after[:1] in b".," and after[1:2].isdigit()
 
 
+_EXTENSION = re2.compile(rb"(?i)\s?(?:x|ext\.?)\s?\d{1,5}$")
+
+
 def _phone(m: bytes, view: bytes, start: int, end: int) -> bool:
-    d = _digits(m)
+    d = _digits(_EXTENSION.sub(b"", m))  # `x12248` is the extension, not the number
     if not 7 <= len(d) <= 15 or len(set(d)) < 3:
         return False
     s = m.strip()
@@ -185,24 +188,17 @@ def _high_entropy(m: bytes, view: bytes, start: int, end: int) -> bool:
     return has_digit and not placeholder and entropy(token) >= threshold
 
 
-_PLACEHOLDERS = (
-    b"xxxx",
-    b"your",
-    b"example",
-    b"placeholder",
-    b"redacted",
-    b"changeme",
-    b"<",
-    b"{",
-    b"$",
-    b"****",
-)
+_PLACEHOLDERS = (b"xxxx", b"your", b"example", b"placeholder", b"redacted", b"changeme", b"****")
+# Template references, not values: `$DB_PASSWORD`, `${PW}`, `<password>`, `{{ pw }}`, `%(pw)s`.
+_TEMPLATE = re2.compile(rb"^(?:\$[A-Za-z_][A-Za-z0-9_]*|\$\{.*|<[^>]*>?|\{.*\}?|%\(.*)$")
 
 
 def _password(m: bytes, view: bytes, start: int, end: int) -> bool:
     value = m.split(b"=", 1)[-1] if b"=" in m else m.split(b":", 1)[-1]
     value = value.lstrip(b">").strip(b" \"'")
     if len(value) < 8 or any(p in value.lower() for p in _PLACEHOLDERS):
+        return False
+    if _TEMPLATE.match(value) or b"${" in value or b"{{" in value:
         return False
     classes = sum(
         (

@@ -4,7 +4,9 @@ Run it with `python -m modeltrail.embedded.fake_backend --host 127.0.0.1 --port 
 script its behaviour: `X-Fake-Reply`, `X-Fake-Chunks`, `X-Fake-Chunk-Delay-Ms`,
 `X-Fake-Latency-Ms`, `X-Fake-Status`, `X-Fake-Timeout`, `X-Fake-Malformed-SSE`,
 `X-Fake-Drop`; the last user message may carry `fake-reply:TEXT` or
-`fake-tool:NAME {json args}`. `GET /_fake/last` shows the last request it received.
+`fake-tool:NAME {json args}`. `GET /_fake/last` shows the last request it received,
+`GET /_fake/received` every recent body; `X-Fake-Split: chars` streams the reply in
+pieces that may cut any word.
 """
 
 from __future__ import annotations

@@ -12,7 +12,7 @@ from modeltrail.embedded.fake_backend.behaviour import (
     conversation,
     count_words,
     split_chars,
-    split_words,
+    split_reply,
     text_of,
 )
 from modeltrail.embedded.fake_backend.core import Call, begin, json_response
@@ -111,7 +111,7 @@ async def messages(request: Request) -> Response:
         frames.append(event("ping"))
         frames += [
             event("content_block_delta", index=0, delta={"type": "text_delta", "text": piece})
-            for piece in split_words(reply, call.behaviour.chunks)
+            for piece in split_reply(reply, call.behaviour)
         ]
     frames.append(event("content_block_stop", index=0))
     frames.append(

@@ -49,6 +49,16 @@ async def last_request(request: Request) -> Response:
     return json_response(backend.last.as_json())
 
 
+async def received(request: Request) -> Response:
+    """`GET /_fake/received`: every recent request body as text (DELETE clears them)."""
+    backend: Backend = request.app.state.backend
+    if request.method == "DELETE":
+        backend.received.clear()
+        return Response(status_code=204)
+    bodies = [b.decode("utf-8", "replace") for b in backend.received]
+    return json_response({"bodies": bodies})
+
+
 async def fallback(request: Request) -> Response:
     """Serve a known endpoint under a base path; anything else is a 404 that echoes it."""
     method, path = request.method, request.url.path
@@ -71,6 +81,7 @@ def create_app(latency_ms: float = 0.0) -> Starlette:
         Route(path, handler, methods=[method]) for (method, path), handler in ENDPOINTS.items()
     ]
     routes.append(Route("/_fake/last", last_request, methods=["GET", "DELETE"]))
+    routes.append(Route("/_fake/received", received, methods=["GET", "DELETE"]))
     routes.append(Route("/{path:path}", fallback, methods=_ALL_METHODS))
     app = Starlette(routes=routes)
     app.state.backend = Backend(latency_ms=latency_ms)

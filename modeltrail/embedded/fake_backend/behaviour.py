@@ -26,6 +26,7 @@ __all__ = [
     "parse_behaviour",
     "reply_for",
     "split_chars",
+    "split_reply",
     "split_words",
     "text_of",
 ]
@@ -52,6 +53,9 @@ class Behaviour:
     timeout: bool = False
     malformed_sse: bool = False
     drop: bool = False
+    # Stream the reply in pieces of near-equal length instead of on word boundaries, so
+    # any substring (a PII placeholder) can be split across chunks.
+    split_chars: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,6 +111,7 @@ def parse_behaviour(headers: Mapping[str, str], default_latency_ms: float = 0.0)
         timeout=_flag(headers, "x-fake-timeout"),
         malformed_sse=_flag(headers, "x-fake-malformed-sse"),
         drop=_flag(headers, "x-fake-drop"),
+        split_chars=headers.get("x-fake-split", "").strip().lower() == "chars",
     )
 
 
@@ -215,6 +220,13 @@ def split_words(text: str, parts: int) -> list[str]:
     covered = sum(len(word) for word in words)
     words[-1] += text[covered:]
     return ["".join(group) for group in _groups(words, parts)]
+
+
+def split_reply(text: str, behaviour: Behaviour) -> list[str]:
+    """The reply's stream pieces: on word boundaries, or anywhere with `X-Fake-Split: chars`."""
+    if behaviour.split_chars:
+        return split_chars(text, behaviour.chunks)
+    return split_words(text, behaviour.chunks)
 
 
 def split_chars(text: str, parts: int) -> list[str]:

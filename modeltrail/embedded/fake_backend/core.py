@@ -7,6 +7,7 @@ timeouts and the `/_fake/last` record behave the same on every path.
 from __future__ import annotations
 
 import asyncio
+import collections
 import itertools
 import time
 from collections.abc import Callable
@@ -64,10 +65,14 @@ class LastRequest:
 
 @dataclass(slots=True)
 class Backend:
-    """Per-app state: default latency, id counter and the last request seen."""
+    """Per-app state: default latency, id counter, the last request and recent bodies."""
 
     latency_ms: float = 0.0
     last: LastRequest | None = None
+    # Every body received, newest last and bounded (`/_fake/received`): what reached it.
+    received: collections.deque[bytes] = field(
+        default_factory=lambda: collections.deque(maxlen=20_000)
+    )
     _ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
 
     def next_id(self, prefix: str) -> str:
@@ -102,6 +107,7 @@ async def record(request: Request) -> bytes:
         list(scope["headers"]),
         body,
     )
+    backend.received.append(body)
     return body
 
 

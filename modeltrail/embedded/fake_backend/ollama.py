@@ -13,7 +13,7 @@ from modeltrail.embedded.fake_backend.behaviour import (
     conversation,
     count_words,
     reply_for,
-    split_words,
+    split_reply,
 )
 from modeltrail.embedded.fake_backend.core import Call, begin, json_response
 from modeltrail.embedded.fake_backend.streaming import FrameStream, ndjson
@@ -91,7 +91,7 @@ async def chat(request: Request) -> Response:
                 "done": False,
             }
         )
-        for part in split_words(reply, call.behaviour.chunks)
+        for part in split_reply(reply, call.behaviour)
     ]
     if tool:  # Ollama sends tool calls whole, in a message before the final one
         frames.append(
@@ -138,7 +138,7 @@ async def generate(request: Request) -> Response:
         )
     frames = [
         ndjson({"model": model, "created_at": created, "response": part, "done": False})
-        for part in split_words(reply, call.behaviour.chunks)
+        for part in split_reply(reply, call.behaviour)
     ]
     frames.append(
         ndjson(

@@ -19,7 +19,7 @@ from modeltrail.embedded.fake_backend.behaviour import (
     count_words,
     reply_for,
     split_chars,
-    split_words,
+    split_reply,
 )
 from modeltrail.embedded.fake_backend.core import Call, begin, json_response
 from modeltrail.embedded.fake_backend.streaming import FrameStream, sse
@@ -140,7 +140,7 @@ async def chat_completions(request: Request) -> Response:
         ]
     else:
         frames = [chunk({"role": "assistant", "content": "", "refusal": None})]
-        frames += [chunk({"content": part}) for part in split_words(reply, pieces)]
+        frames += [chunk({"content": part}) for part in split_reply(reply, call.behaviour)]
     frames.append(chunk({}, finish))
     if with_usage:
         frames.append(sse({**base, "choices": [], "usage": usage}))
@@ -187,7 +187,7 @@ async def completions(request: Request) -> Response:
         choice = {"text": text, "index": 0, "logprobs": None, "finish_reason": finish_reason}
         return sse({**base, "choices": [choice]})
 
-    frames = [chunk(part) for part in split_words(reply, call.behaviour.chunks)]
+    frames = [chunk(part) for part in split_reply(reply, call.behaviour)]
     frames.append(chunk("", "stop"))
     if _include_usage(call.body):
         frames.append(sse({**base, "choices": [], "usage": usage}))

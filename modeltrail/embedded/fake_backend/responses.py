@@ -12,7 +12,7 @@ from modeltrail.embedded.fake_backend.behaviour import (
     conversation,
     count_words,
     split_chars,
-    split_words,
+    split_reply,
 )
 from modeltrail.embedded.fake_backend.core import Call, begin, json_response
 from modeltrail.embedded.fake_backend.openai import openai_error
@@ -118,7 +118,7 @@ async def responses(request: Request) -> Response:
         frames.append(event("response.content_part.added", **where, content_index=0, part=empty))
         frames += [
             event("response.output_text.delta", **where, content_index=0, delta=piece)
-            for piece in split_words(reply, call.behaviour.chunks)
+            for piece in split_reply(reply, call.behaviour)
         ]
         frames.append(event("response.output_text.done", **where, content_index=0, text=reply))
         frames.append(

@@ -86,3 +86,25 @@ def test_show_lists_rules() -> None:
     assert "PI-001" in res.output and "PII-001" not in res.output
     res = runner.invoke(app, ["show", "--preset", "strict", "--json"])
     assert len(res.output.splitlines()) >= 40
+
+
+def test_eval_transform_shows_the_forwarded_text(tmp_path: Path) -> None:
+    pii = tmp_path / "pii.yaml"
+    pii.write_text(
+        "entities: {CARD: mask, SSN: block}\ncustom_entities: {EMPLOYEE_ID: ['\\bEMP-\\d{6}\\b']}\n"
+    )
+    lines = [
+        json.dumps("mail jane@corp.example, card 4539 1488 0343 6467, again jane@corp.example"),
+        json.dumps({"text": "badge EMP-123456"}),
+        json.dumps("ssn 078-05-1121"),
+    ]
+    args = ["eval", "--transform", "--pii-policy", str(pii)]
+    res = runner.invoke(app, args, input="\n".join(lines) + "\n")
+    assert res.exit_code == 0, res.output
+    out = [json.loads(line) for line in res.output.splitlines()]
+    assert (
+        out[0]["transformed"] == "mail \u27e6EMAIL_1\u27e7, card [CARD], again \u27e6EMAIL_1\u27e7"
+    )
+    assert out[0]["entities"] == {"EMAIL": 2, "CARD": 1}
+    assert out[1]["transformed"] == "badge \u27e6EMPLOYEE_ID_1\u27e7"
+    assert "SSN" in out[2]["blocked"]
