@@ -19,6 +19,7 @@ from pathlib import Path
 import httpx
 
 from modeltrail.embedded.up_process import UpProcess, wait_for
+from proxy.keys.local import load_local_key
 from sinks.query import run_query
 from sinks.settings import SinkSettings
 
@@ -34,17 +35,28 @@ def send(client: httpx.Client, session: str, n: int) -> list[int]:
 
 
 def viewed(data: Path) -> dict[str, int]:
-    """{session: requests as the views read them (once per event)} of the trail."""
+    """{session: requests as the views read them (once per event)} of the trail.
+
+    Sessions are named inside the local client key (`mk_...:<name>`); keyed by name here.
+    """
     settings = SinkSettings(target=str(data / "trail"))
     _, rows = run_query(settings, "SELECT session_id, count(*) FROM requests GROUP BY 1")
-    return dict(rows)
+    return {str(sid).split(":", 1)[-1]: n for sid, n in rows}
+
+
+def keyed_client(up: UpProcess, data: Path) -> httpx.Client:
+    """A client sending the local key `up` created in `data` (the same across restarts)."""
+    local = load_local_key(data)
+    assert local is not None, up.text()
+    headers = {"authorization": f"Bearer {local.key}"}
+    return httpx.Client(base_url=up.proxy_url, timeout=10, headers=headers)
 
 
 def test_up_restarts_a_dead_broker_and_a_second_up_keeps_the_trail(tmp_path: Path) -> None:
     tag = uuid.uuid4().hex[:6]
     up = UpProcess(tmp_path, args=["--broker-storage", "memory"]).start()
     try:
-        with httpx.Client(base_url=up.proxy_url, timeout=10) as client:
+        with keyed_client(up, tmp_path) as client:
             assert send(client, f"before-{tag}", 20) == [200] * 20
             # With the memory broker what the sink has not written yet dies with the
             # broker (the exposure window, README): kill it once the sink has.
@@ -62,7 +74,7 @@ def test_up_restarts_a_dead_broker_and_a_second_up_keeps_the_trail(tmp_path: Pat
 
     again = UpProcess(tmp_path, args=["--broker-storage", "memory"], ports=up.ports).start()
     try:
-        with httpx.Client(base_url=again.proxy_url, timeout=10) as client:
+        with keyed_client(again, tmp_path) as client:
             assert send(client, f"second-{tag}", 20) == [200] * 20
         expected[f"second-{tag}"] = 20
         wait_for("both runs in the trail", lambda: viewed(tmp_path) == expected, 60)
