@@ -104,11 +104,15 @@ async def relay_buffered(
     path: str,
     capture: bool,
     restorer: Restorer | None = None,
+    before_send: Callable[[Relayed], object] | None = None,
 ) -> Relayed:
-    """Read the whole (small, sized) answer, send it, parse it.
+    """Read the whole (small, sized) answer, parse it, send it.
 
     With a `restorer` the client gets the answer with PII placeholders restored;
     the audit parses the backend's bytes unless `restorer.audit_restored`.
+    `before_send` gets the result before the client sees a byte of it: the response
+    event is recorded first (with `durability: wal`, on disk before the answer goes
+    out, so an answer a client received always has its event).
     """
     try:
         body = await Forwarder.read(response)
@@ -122,11 +126,14 @@ async def relay_buffered(
         headers.append((b"content-length", response.headers["content-length"].encode()))
     else:
         headers.append((b"content-length", str(len(out)).encode()))
-    await send({"type": "http.response.start", "status": response.status_code, "headers": headers})
-    await send({"type": "http.response.body", "body": out, "more_body": False})
     audited = out if restorer is not None and restorer.audit_restored else body
     result = parse_response_body(provider, path, audited) if capture else None
-    return Relayed("ok" if response.status_code < 400 else "upstream_error", len(out), result)
+    relayed = Relayed("ok" if response.status_code < 400 else "upstream_error", len(out), result)
+    if before_send is not None:
+        before_send(relayed)
+    await send({"type": "http.response.start", "status": response.status_code, "headers": headers})
+    await send({"type": "http.response.body", "body": out, "more_body": False})
+    return relayed
 
 
 def _more(body: bytes) -> dict[str, Any]:

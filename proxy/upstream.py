@@ -23,6 +23,7 @@ from proxy.pii.service import PIIService
 from proxy.pii.transform import Transformed
 from proxy.relay import (
     Receive,
+    Relayed,
     Scope,
     Send,
     is_stream,
@@ -34,7 +35,7 @@ from proxy.routing import Route
 from proxy.settings import ProxySettings
 from proxy.sse import WindowCutter
 from proxy.tracing import RequestSpan
-from schemas.events import LLMRequest
+from schemas.events import LLMRequest, LLMResponse
 
 __all__ = ["Upstream", "upstream_headers"]
 
@@ -148,9 +149,18 @@ class Upstream:
             )
             if relayed.outcome == "killed":
                 self._metrics.kills.labels("stream").inc()
+            evt = self._audit.finish(req, route, response.status_code, relayed, ttfb, t0, span)
         else:
-            relayed = await relay_buffered(
-                response, send, out_headers, route.provider, route.path, capture, restorer
+            recorded: list[LLMResponse] = []
+
+            def record(done: Relayed) -> None:
+                # The response event before the answer's first byte (see relay_buffered).
+                recorded.append(
+                    self._audit.finish(req, route, response.status_code, done, ttfb, t0, span)
+                )
+
+            await relay_buffered(
+                response, send, out_headers, route.provider, route.path, capture, restorer, record
             )
-        evt = self._audit.finish(req, route, response.status_code, relayed, ttfb, t0, span)
+            evt = recorded[0]
         await self._gate.settle(identity, evt)
