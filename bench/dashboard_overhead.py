@@ -29,7 +29,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from proxy_overhead import _run_interleaved, cpu_seconds, start_stack
+from loadgen import _run_interleaved, cpu_seconds
+from proxy_overhead import start_stack
 
 from modeltrail.embedded.chromium import CHROMIUM_ARGS, ChromiumMissing, chromium_path
 
