@@ -25,7 +25,9 @@ from pathlib import Path
 import uvloop
 
 # A realistic request (issue 9): a ~1 KB system prompt and a ~2 KB user message, so the
-# cost of judging it inline is part of what is measured. Written for this bench.
+# cost of judging it inline is part of what is measured. Written for this bench. As with
+# an agent, the system prompt is the same in every request; the user message is new in
+# every request (its ticket number), so a proxy cannot have judged it before.
 SYSTEM_PROMPT = (
     "You are Atlas, the engineering assistant of a mid-sized logistics company. You help "
     "developers read, review and write Python and SQL for the routing, billing and "
@@ -40,8 +42,9 @@ SYSTEM_PROMPT = (
     "When asked about performance, ask for measurements before suggesting changes, and "
     "explain the trade-off of each suggestion in one sentence. Use UTC for all times."
 )
+TICKET = b"000000000"  # replaced by a per-request number of the same width
 USER_MESSAGE = (
-    "Our nightly billing job got slower after last week's release and now takes about "
+    f"Ticket BILL-{TICKET.decode()}: our nightly billing job got slower after last week's release and now takes about "
     "forty minutes instead of ten. Here is the function that changed:\n\n"
     "def invoice_totals(conn, day):\n"
     "    rows = conn.execute(\n"
@@ -83,6 +86,7 @@ BODY = json.dumps(
         ],
     }
 ).encode()
+BODY_HEAD, BODY_TAIL = BODY.split(TICKET, 1)
 PATH = "/v1/chat/completions"
 #: Client keys are on: a fixed, well-formed key the spawned load generators can send too.
 CLIENT_KEY = "mt-bench" + "0" * 38
@@ -129,8 +133,13 @@ class RawConn:
         if self.writer is None:
             self.reader, self.writer = await asyncio.open_connection(*self.addr)
         assert self.reader is not None
-        session = self.tag + str(next(self._sessions)).encode()
-        self.writer.write(self.head + b"X-Session-ID: " + session + b"\r\n\r\n" + BODY)
+        n = next(self._sessions)
+        session = self.tag + str(n).encode()
+        # Unique across the generator processes of a run (each sends < 100,000).
+        ticket = b"%09d" % ((os.getpid() * 100_000 + n) % 1_000_000_000)
+        self.writer.write(
+            self.head + b"X-Session-ID: " + session + b"\r\n\r\n" + BODY_HEAD + ticket + BODY_TAIL
+        )
         head = await self.reader.readuntil(b"\r\n\r\n")
         lower = head.lower()
         i = lower.find(b"content-length:")

@@ -20,8 +20,12 @@ share of the half-load phase the proxy spent runnable but waiting for a CPU
 The request is realistic (a ~1 KB system prompt and a ~2 KB user message, its
 size reported as `prompt_bytes`), and the proxy runs with the inline policy check
 on (the standard preset; `--preset` picks another). Every request of a run is a
-new session (`X-Session-ID` per connection and request), so the inline check
-judges every part every time: the memory of judged parts does not flatter it.
+new session (`X-Session-ID` per connection and request) with a user message no
+request had before (a ticket number), so the inline check judges the user message
+every time: a session's memory of judged parts does not flatter it. The system
+prompt is the same in every request, as an agent's is; the proxy judges it once
+while it stays quiet (`proxy.judged_quiet_parts`; `--no-quiet-parts` turns that
+off to measure judging both parts every time).
 
 With `--wal` (default) it also measures the cost of `durability=wal`: a second proxy with
 the write-ahead log on, interleaved with the first at concurrency 1 (`wal_added_p50_ms`:
@@ -128,16 +132,19 @@ def start_proxy(
     return proxy, f"http://127.0.0.1:{pport}"
 
 
-def policy_env(preset: str = "standard", inline: bool = True) -> dict[str, str]:
+def policy_env(preset: str = "standard", inline: bool = True, quiet: bool = True) -> dict[str, str]:
     """The inline policy of every proxy in the run (the classifier runs through the preset)."""
-    return {
+    env = {
         "MODELTRAIL_PROXY__INLINE_POLICY": "true" if inline else "false",
         "MODELTRAIL_PROXY__POLICY_PRESET": preset,
     }
+    if not quiet:
+        env["MODELTRAIL_PROXY__JUDGED_QUIET_PARTS"] = "0"
+    return env
 
 
 def start_stack(
-    workdir: Path, preset: str = "standard", inline: bool = True
+    workdir: Path, preset: str = "standard", inline: bool = True, quiet: bool = True
 ) -> tuple[list[ManagedProcess], str, str]:
     broker = tansu_broker(None, workdir / "broker.log").start()
     bport = free_port()
@@ -148,7 +155,9 @@ def start_stack(
         ready=lambda: port_open("127.0.0.1", bport),
     ).start()
     direct = f"http://127.0.0.1:{bport}"
-    proxy, proxied = start_proxy(workdir, broker.address, direct, **policy_env(preset, inline))
+    proxy, proxied = start_proxy(
+        workdir, broker.address, direct, **policy_env(preset, inline, quiet)
+    )
     return [proxy, backend, broker], direct, proxied
 
 
@@ -184,6 +193,12 @@ def main() -> None:
         "--no-inline", action="store_true", help="turn the proxy's inline policy check off"
     )
     ap.add_argument(
+        "--quiet-parts",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="let the proxy skip parts it judged quiet before (the shared system prompt)",
+    )
+    ap.add_argument(
         "--wal",
         action=argparse.BooleanOptionalAction,
         default=True,
@@ -208,7 +223,7 @@ def main() -> None:
         os.nice(-args.nice)  # inherited by the broker, backend, proxy and load generators
 
     workdir = Path(tempfile.mkdtemp(prefix="mt-bench-"))
-    procs, direct, proxied = start_stack(workdir, args.preset, not args.no_inline)
+    procs, direct, proxied = start_stack(workdir, args.preset, not args.no_inline, args.quiet_parts)
     try:
         with mp.get_context("spawn").Pool(1) as pool:
             d, p = pool.apply(_run_interleaved, ((direct, proxied, args.pairs),))
@@ -221,7 +236,7 @@ def main() -> None:
                     direct,
                     "proxy-wal",
                     MODELTRAIL_PROXY__DURABILITY="wal",
-                    **policy_env(args.preset, not args.no_inline),
+                    **policy_env(args.preset, not args.no_inline, args.quiet_parts),
                 )
                 try:
                     m, w = pool.apply(_run_interleaved, ((proxied, wal_url, args.pairs),))
@@ -239,7 +254,7 @@ def main() -> None:
                         "proxy-traced",
                         MODELTRAIL_PROXY__TRACING__ENABLED="true",
                         MODELTRAIL_PROXY__TRACING__ENDPOINT=endpoint,
-                        **policy_env(args.preset, not args.no_inline),
+                        **policy_env(args.preset, not args.no_inline, args.quiet_parts),
                     )
                     try:
                         m, t = pool.apply(_run_interleaved, ((proxied, traced_url, args.pairs),))

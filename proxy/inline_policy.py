@@ -12,7 +12,10 @@ worker, minus the parts this session already had judged on this replica
 (`streams.policy.turns`): a long conversation is not re-scanned on every
 request, while a rewritten history, a trailing assistant turn or a new tool
 result is judged once. A request that is blocked leaves no memory, so sending
-it again is blocked again.
+it again is blocked again. Parts every session repeats (an agent's system
+prompt, its tool definitions) are judged once per replica while they stay
+quiet: `streams.policy.turns.QuietParts` skips only parts that gave no signal
+at all, which changes no decision.
 
 A check runs in three steps so a large body can be judged off the event loop:
 `prepare` (loop: memory lookup), `evaluate` (pure CPU, any thread), `conclude`
@@ -26,7 +29,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
@@ -43,7 +46,7 @@ from streams.policy import (
     SessionContext,
     decide,
 )
-from streams.policy.turns import JudgedParts, SessionPartsMemory
+from streams.policy.turns import JudgedParts, QuietParts, SessionPartsMemory
 
 __all__ = ["InlinePolicy", "InlineStats", "PendingCheck", "full_request"]
 
@@ -60,6 +63,7 @@ class InlineStats:
     reloads: int = 0
     parts_judged: int = 0  # parts scanned
     parts_skipped: int = 0  # parts this session had judged already
+    parts_quiet: int = 0  # parts skipped because any session had them judged without a signal
 
 
 @dataclass(slots=True)
@@ -71,6 +75,7 @@ class PendingCheck:
     memory: JudgedParts
     keys: Sequence[bytes]
     ctx: SessionContext
+    quiet: list[int] = field(default_factory=list)  # judged parts that gave no signal
 
 
 def full_request(
@@ -107,11 +112,13 @@ class InlinePolicy:
         enabled: bool = True,
         engine: PolicyEngine | None = None,
         memory: SessionPartsMemory | None = None,
+        quiet_parts: int = 16_384,
     ) -> None:
         """Load and validate the policy (raises `PolicyValidationError`)."""
         self.enabled = enabled
         self.holder = PolicyHolder(preset, files, engine=engine)
         self.memory = memory if memory is not None else SessionPartsMemory(10_000)
+        self.quiet = QuietParts(quiet_parts)
         self.stats = InlineStats()
 
     @classmethod
@@ -123,6 +130,7 @@ class InlinePolicy:
             settings.policy_files,
             enabled=settings.inline_policy,
             memory=memory,
+            quiet_parts=settings.judged_quiet_parts,
         )
 
     @property
@@ -147,6 +155,9 @@ class InlinePolicy:
         engine = self.holder.engine
         memory = self.memory.of(req.session_id, engine.version)
         fresh, keys = memory.new_parts(event.messages, keys)
+        unknown = self.quiet.skip(fresh, keys, engine.version)
+        self.stats.parts_quiet += len(fresh) - len(unknown)
+        fresh = unknown
         self.stats.checked += 1
         self.stats.parts_judged += len(fresh)
         self.stats.parts_skipped += len(event.messages) - len(fresh)
@@ -179,11 +190,12 @@ class InlinePolicy:
     @staticmethod
     def evaluate(pending: PendingCheck) -> list[Finding]:
         """The findings (pure CPU: safe to run off the event loop)."""
-        return pending.engine.evaluate(pending.event, pending.ctx)
+        return pending.engine.evaluate(pending.event, pending.ctx, pending.quiet)
 
     def conclude(self, pending: PendingCheck, findings: list[Finding]) -> PolicyBlocked | None:
         """The error answering the request when the policy blocks it, else None (loop)."""
         engine = pending.engine
+        self.quiet.remember(pending.keys, pending.quiet, engine.version)
         blocks = decide(findings) in ("block", "kill")
         if blocks and engine.mode == "enforce":
             rule_ids = _blocking(findings)

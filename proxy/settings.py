@@ -137,6 +137,12 @@ class ProxySettings(BaseSettings):
     judged_parts_per_session: int = Field(
         default=256, ge=1, description="part hashes remembered per session (oldest dropped)"
     )
+    judged_quiet_parts: int = Field(
+        default=16_384,
+        ge=0,
+        description="hashes of parts judged without any signal, shared by every session "
+        "(an agent's system prompt and tools are judged once); 0 turns it off",
+    )
     inline_offload_bytes: int = Field(
         default=64 * 1024,
         ge=0,

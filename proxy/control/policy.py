@@ -120,6 +120,9 @@ def _stats(stats: InlineStats) -> dict[str, int]:
         "blocked": stats.blocked,
         "would_block": stats.would_block,
         "reloads": stats.reloads,
+        "parts_judged": stats.parts_judged,
+        "parts_skipped": stats.parts_skipped,
+        "parts_quiet": stats.parts_quiet,
     }
 
 

@@ -40,6 +40,18 @@ _Unit = tuple[Target, str | None, str, str]
 _PLACEHOLDER = re2.compile("\u27e6([A-Z][A-Z0-9]*(?:_[A-Z0-9]+)*?)_\\d{1,6}\u27e7")
 
 
+def _picked(event: LLMRequest, scan_history: bool, new_parts: Sequence[int] | None) -> list[int]:
+    """Indices of the request's parts with text that are judged.
+
+    Chat clients resend the whole conversation each turn: the caller's memory of judged
+    parts (`new_parts`) keeps one injected message from being reported (and scored) on
+    every later request, without trusting where the "new turn" starts.
+    """
+    msgs = event.messages
+    pick = range(len(msgs)) if scan_history or new_parts is None else new_parts
+    return [i for i in pick if msgs[i].content]
+
+
 def _units(
     event: LLMRequest | LLMResponse | StreamWindow,
     scan_history: bool,
@@ -47,15 +59,9 @@ def _units(
 ) -> list[_Unit]:
     out: list[_Unit] = []
     if isinstance(event, LLMRequest):
-        # Chat clients resend the whole conversation each turn: the caller's memory of
-        # judged parts (`new_parts`) keeps one injected message from being reported (and
-        # scored) on every later request, without trusting where the "new turn" starts.
         msgs = event.messages
-        pick = range(len(msgs)) if scan_history or new_parts is None else new_parts
-        for i in pick:
-            m = msgs[i]
-            if m.content:
-                out.append(("request", m.role, f"messages[{i}].content", m.content))
+        for i in _picked(event, scan_history, new_parts):
+            out.append(("request", msgs[i].role, f"messages[{i}].content", msgs[i].content))
         return out
     text = event.text
     target: Target = "response" if isinstance(event, LLMResponse) else "stream_window"
@@ -150,20 +156,25 @@ class PolicyEngine:
             self._accept[key] = acc
         return acc
 
-    def _scan(self, units: list[_Unit]) -> list[Finding]:
+    def _scan(self, units: list[_Unit], quiet: list[int] | None = None) -> list[Finding]:
+        """Content findings of `units`; appends to `quiet` the position of each unit that
+        gave no signal at all (no pattern hit, smuggling sign, placeholder or classifier
+        score over a threshold): judging it again, alone or with others, adds nothing."""
         hits: dict[str, list[Evidence]] = {}
         counts: dict[str, int] = {}
         first: dict[str, tuple[Target, str | None]] = {}
         learned: dict[str, Finding] = {}
-        for target, role, fld, text in units:
+        for pos, (target, role, fld, text) in enumerate(units):
             plain = self._accepts(target, role, False)
             transformed = self._accepts(target, role, True)
             vs, signals = views(text, fld, transforms=any(transformed.values()))
-            self._learned.classify(vs, target, role, learned)
+            loud = self._learned.classify(vs, target, role, learned) or signals.any()
             for v in vs:
                 accept = transformed if v.kind == "transform" else plain
                 matcher = self._rewrite_matcher if v.kind == "transform" else self._matcher
-                for hit in resolve_overlaps(list(matcher.scan(v, accept))):
+                found = list(matcher.scan(v, accept))
+                loud = loud or bool(found)
+                for hit in resolve_overlaps(found):
                     rid = hit.rule.id
                     counts[rid] = counts.get(rid, 0) + 1
                     first.setdefault(rid, (target, role))
@@ -172,10 +183,13 @@ class PolicyEngine:
                         ev.append(evidence(hit))
             self._smuggling(signals, target, role, fld, hits, counts, first)
             for r, found in self._placeholders(text, target, role, fld) if "\u27e6" in text else ():
+                loud = True
                 counts[r.id] = counts.get(r.id, 0) + 1
                 first.setdefault(r.id, (target, role))
                 if len(hits.setdefault(r.id, [])) < MAX_EVIDENCE:
                     hits[r.id].append(found)
+            if quiet is not None and not loud:
+                quiet.append(pos)
         out: list[Finding] = []
         for rid, n in counts.items():
             r = self._by_id[rid]
@@ -293,10 +307,22 @@ class PolicyEngine:
     # -- public --------------------------------------------------------------------------
 
     def evaluate(
-        self, event: LLMRequest | LLMResponse | StreamWindow, ctx: SessionContext
+        self,
+        event: LLMRequest | LLMResponse | StreamWindow,
+        ctx: SessionContext,
+        quiet: list[int] | None = None,
     ) -> list[Finding]:
-        """Every finding for one event given its session's state (which includes this event)."""
-        findings = self._scan(_units(event, self.scan_history, ctx.new_parts))
+        """Every finding for one event given its session's state (which includes this event).
+
+        With `quiet`, a request's judged parts that gave no signal at all are appended to
+        it (their indices in `event.messages`): a cache of such parts may skip them later.
+        """
+        units = _units(event, self.scan_history, ctx.new_parts)
+        silent: list[int] | None = [] if quiet is not None else None
+        findings = self._scan(units, silent)
+        if quiet is not None and silent and isinstance(event, LLMRequest):
+            picked = _picked(event, self.scan_history, ctx.new_parts)
+            quiet.extend(picked[pos] for pos in silent)
         if not isinstance(event, LLMRequest):
             findings += self._tools(event)
         else:

@@ -38,12 +38,15 @@ class LearnedRules:
 
     def classify(
         self, vs: list[View], target: Target, role: str | None, best: dict[str, Finding]
-    ) -> None:
-        """Score `vs`; keep in `best` each applicable rule's strongest finding over threshold."""
+    ) -> bool:
+        """Score `vs`; keep in `best` each applicable rule's strongest finding over threshold.
+
+        True when the score crossed some applicable rule's threshold.
+        """
         rules = self._applicable(target, role)
         model = self.model
         if not rules or model is None:
-            return
+            return False
         top, top_view, top_score = -1.0, vs[0], None
         for v in vs:
             if v.kind != "transform":
@@ -51,9 +54,11 @@ class LearnedRules:
                 if sc.probability > top:
                     top, top_view, top_score = sc.probability, v, sc
         default = model.tool_threshold if role in _TOOL_ROLES else model.threshold
+        crossed = False
         for r in rules:
             if top < (r.threshold if r.threshold is not None else default):
                 continue
+            crossed = True
             prev = best.get(r.id)
             if prev is not None and (prev.score or 0.0) >= top:
                 continue
@@ -70,3 +75,4 @@ class LearnedRules:
                 (ev,),
                 round(top, 4),
             )
+        return crossed

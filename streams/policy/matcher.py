@@ -94,12 +94,16 @@ class Matcher:
     def _set_hits(self, data: bytes) -> set[int]:
         found: set[int] = set()
         step = CHUNK - OVERLAP
+        pieces = (
+            [data]
+            if len(data) <= CHUNK
+            else [data[pos : pos + CHUNK] for pos in range(0, len(data), step)]
+        )
         for s, ids in self._sets:
-            if len(data) <= CHUNK:
-                found.update(ids[i] for i in s.Match(data) or ())
-                continue
-            for pos in range(0, len(data), step):
-                found.update(ids[i] for i in s.Match(data[pos : pos + CHUNK]) or ())
+            for piece in pieces:
+                matched = s.Match(piece)
+                if matched:  # most sets match nothing: no per-pattern work then
+                    found.update(map(ids.__getitem__, matched))
         return found
 
     def scan(

@@ -87,6 +87,10 @@ class Signals:
     bidi_chars: int = 0
     hidden_text: str = ""
 
+    def any(self) -> bool:
+        """Whether normalisation stripped or found anything at all."""
+        return bool(self.tag_chars or self.invisible_chars or self.bidi_chars or self.hidden_text)
+
 
 @dataclass(frozen=True, slots=True)
 class View:

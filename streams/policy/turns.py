@@ -21,6 +21,17 @@ Bounds: at most `cap` keys per session (least recently seen dropped first), plus
 a digest of the last judged request's key sequence, so an append-only
 conversation longer than `cap` is not re-judged: its known prefix is skipped
 whole. A dropped key can only cause one more judgement, never a skipped one.
+Parts repeat across sessions too: an agent sends the same system prompt and tool
+definitions in every session. `QuietParts` remembers, for all sessions of a process,
+the keys of parts that gave no signal at all when judged (no pattern hit, no
+smuggling sign, classifier under every threshold; `PolicyEngine.evaluate(quiet=...)`).
+Skipping such a part is exact, not an approximation: it adds nothing to any finding,
+whatever it is judged with. A part that matched anything, even below a rule's
+threshold, is never in it.
+
+Keys are 128-bit: finding two texts with one key (one benign to be remembered, one
+attack to be skipped) takes about 2^64 work.
+
 Pure: no I/O, no clock.
 """
 
@@ -34,15 +45,15 @@ from collections.abc import Sequence
 
 from schemas.events import ChatMessage
 
-__all__ = ["DEFAULT_PARTS_CAP", "JudgedParts", "SessionPartsMemory", "part_key"]
+__all__ = ["DEFAULT_PARTS_CAP", "JudgedParts", "QuietParts", "SessionPartsMemory", "part_key"]
 
 #: Keys remembered per session by default.
 DEFAULT_PARTS_CAP = 256
-_KEY = 8
+_KEY = 16
 
 
 def part_key(m: ChatMessage) -> bytes:
-    """The 8-byte identity of one part: who wrote it, what it is, what it says."""
+    """The 16-byte identity of one part: who wrote it, what it is, what it says."""
     h = hashlib.blake2b(digest_size=_KEY)
     h.update(m.role.encode("utf-8", "surrogatepass"))
     h.update(b"\x00" + (m.kind or "").encode() + b"\x00")
@@ -156,3 +167,46 @@ class SessionPartsMemory:
         else:
             self._sessions.move_to_end(session_id)
         return parts
+
+
+class QuietParts:
+    """Keys of parts judged without any signal under one policy version, for every session.
+
+    Bounded: at most `cap` keys, least recently seen dropped first (a dropped key costs
+    one more judgement). A new policy version empties it. `cap=0` turns it off.
+    """
+
+    def __init__(self, cap: int) -> None:
+        self.cap = cap
+        self.version = ""
+        self._keys: OrderedDict[bytes, None] = OrderedDict()
+
+    def __len__(self) -> int:
+        return len(self._keys)
+
+    def skip(self, fresh: Sequence[int], keys: Sequence[bytes], version: str) -> tuple[int, ...]:
+        """The indices of `fresh` still to judge under `version` (the quiet ones left out)."""
+        if version != self.version:
+            self._keys.clear()
+            self.version = version
+        known = self._keys
+        if not known:
+            return tuple(fresh)
+        out = []
+        for i in fresh:
+            k = keys[i]
+            if k in known:
+                known.move_to_end(k)
+            else:
+                out.append(i)
+        return tuple(out)
+
+    def remember(self, keys: Sequence[bytes], quiet: Sequence[int], version: str) -> None:
+        """Record the parts at `quiet` (indices into `keys`) as judged quiet by `version`."""
+        if not self.cap or version != self.version:
+            return
+        known = self._keys
+        for i in quiet:
+            known[keys[i]] = None
+        while len(known) > self.cap:
+            known.popitem(last=False)
