@@ -159,6 +159,7 @@ def create_app(
         consumer=settings.app_id,
         collect_traces=tracing.enabled,
         signer=signer,
+        quiet_parts=settings.judged_quiet_parts,
     )
 
     if settings.key_kill_after_sessions > 0:

@@ -28,7 +28,7 @@ from schemas.signing import CommandSigner
 from schemas.topics import Topics
 from streams.decisions import Engine, judge
 from streams.errors import StateError
-from streams.policy.turns import JudgedParts
+from streams.policy.turns import JudgedParts, QuietParts
 from streams.state import SessionState
 
 __all__ = ["BatchResult", "EventRecord", "Judged", "Output", "Processor"]
@@ -103,8 +103,12 @@ class Processor:
         consumer: str,
         signer: CommandSigner,
         collect_traces: bool = False,
+        quiet_parts: int = 16_384,
     ) -> None:
         self._signer = signer
+        # Parts judged quiet in any session (`streams.policy.turns.QuietParts`): a cache,
+        # so a restarted worker only judges them once more; verdicts are the same either way.
+        self._quiet = QuietParts(quiet_parts)
         self._engine = engine
         self._collect_traces = collect_traces
         self._topics = topics
@@ -169,13 +173,14 @@ class Processor:
         ctx = state.context(now, engine.session.risk_half_life_s)
         memory: JudgedParts | None = None
         keys: Sequence[bytes] = ()
+        quiet: list[int] = []
         if isinstance(event, LLMRequest) and event.messages:
             # Judge each part once per session and policy version, as the proxy does inline.
             memory = JudgedParts.load(state.judged, engine.version)
             fresh, keys = memory.new_parts(event.messages)
-            ctx = replace(ctx, new_parts=fresh)
+            ctx = replace(ctx, new_parts=self._quiet.skip(fresh, keys, engine.version))
         try:
-            findings = engine.evaluate(event, ctx)
+            findings = engine.evaluate(event, ctx, quiet)
         except Exception as exc:  # a rule bug must not stop the worker: dead-letter the event
             log.exception("evaluate_failed", extra={"rule_engine": engine.version})
             self._dead(result, rec, f"evaluate failed: {type(exc).__name__}: {exc}")
@@ -183,6 +188,7 @@ class Processor:
         if memory is not None:
             memory.remember(keys)
             state.judged = memory.dump()
+            self._quiet.remember(keys, quiet, engine.version)
         verdict = judge(event, findings, state, engine, now=now, source=self._source)
         key = event.session_id.encode()
         for v in verdict.violations:

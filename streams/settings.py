@@ -55,6 +55,13 @@ class StreamsSettings(BaseSettings):
     web_port: int = 6066
     log_level: Literal["debug", "info", "warning", "error"] = "info"
 
+    judged_quiet_parts: int = Field(
+        default=16_384,
+        ge=0,
+        description="parts judged without any signal, shared by every session of this worker "
+        "(an agent's system prompt is judged once); 0 turns it off",
+    )
+
     # --- batching and latency ---
     batch_size: int = Field(
         default=500, ge=1, description="most events judged per batch (whatever has arrived)"

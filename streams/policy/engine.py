@@ -172,9 +172,9 @@ class PolicyEngine:
             for v in vs:
                 accept = transformed if v.kind == "transform" else plain
                 matcher = self._rewrite_matcher if v.kind == "transform" else self._matcher
-                found = list(matcher.scan(v, accept))
-                loud = loud or bool(found)
-                for hit in resolve_overlaps(found):
+                raw = list(matcher.scan(v, accept))
+                loud = loud or bool(raw)
+                for hit in resolve_overlaps(raw):
                     rid = hit.rule.id
                     counts[rid] = counts.get(rid, 0) + 1
                     first.setdefault(rid, (target, role))

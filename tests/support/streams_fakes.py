@@ -41,8 +41,12 @@ class TinyEngine:
     contexts: list[SessionContext] = field(default_factory=list)
 
     def evaluate(
-        self, event: LLMRequest | LLMResponse | StreamWindow, ctx: SessionContext
+        self,
+        event: LLMRequest | LLMResponse | StreamWindow,
+        ctx: SessionContext,
+        quiet: list[int] | None = None,
     ) -> list[Finding]:
+        # Never reports a part quiet: every part is judged again, as without the cache.
         self.contexts.append(ctx)
         if isinstance(event, LLMRequest):
             text = " ".join(m.content for m in event.messages)
