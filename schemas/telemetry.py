@@ -12,7 +12,7 @@ batches to the SDK's OTLP exporter. A span that finds the queue full is dropped 
 (`TraceStats.dropped`), and so is every span of a batch the endpoint refused or never
 answered (`TraceStats.failed`). The SDK's `Tracer` is not on the request path: its span
 costs tens of microseconds (attribute validation, locks, processor fan-out) where a record
-costs one or two.
+costs a few (`bench/tracing_cost.py`).
 """
 
 from __future__ import annotations
@@ -155,6 +155,11 @@ class SpanQueue:
     of at most `max_export_batch_size`; a batch the exporter refuses, or that raises, is
     counted as failed and not retried here (the exporter retries within its timeout).
     `shutdown` exports what is left, then shuts the exporter down; later spans are dropped.
+
+    Only the SDK's public API is used: `ReadableSpan`'s constructor (its docstring steers
+    users to the `Tracer`, but exporters and the SDK's tests build spans this way), the
+    exporter's `export`, `TracerProvider.sampler`. The OTLP integration test decodes what a
+    receiver gets, so a change upstream fails it.
     """
 
     def __init__(
