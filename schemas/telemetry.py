@@ -211,6 +211,7 @@ class SpanQueue:
         self._closed = True
         self._wake.set()
         self._thread.join()
+        self._drain()  # a span put while the thread was finishing
         self._exporter.shutdown()
 
     def _run(self) -> None:
