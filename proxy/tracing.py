@@ -301,6 +301,8 @@ class RequestTracing:
         provider: str,
         backend_url: str,
         body: Any,
+        key_id: str | None = None,
+        team: str | None = None,
     ) -> RequestSpan | None:
         """Open the span of a request to `backend_url` from its parsed `body` (None when off)."""
         fields = body if isinstance(body, dict) else {}
@@ -316,6 +318,8 @@ class RequestTracing:
             server_port=None,
             max_tokens=max_tokens if isinstance(max_tokens, int) else None,
             temperature=float(temperature) if isinstance(temperature, int | float) else None,
+            key_id=key_id,
+            team=team,
         )
 
     def shutdown(self) -> None:
