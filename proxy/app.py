@@ -235,6 +235,8 @@ class ProxyApp:
                     provider=route.backend.provider if provider == "passthrough" else provider,
                     backend_url=route.backend.url,
                     body=parsed,
+                    key_id=identity.key_id if identity is not None else None,
+                    team=identity.team if identity is not None else None,
                 )
                 trace = span.context if span is not None else trace
             # The vault is keyed by the (key-namespaced) session: one key never restores

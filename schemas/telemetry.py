@@ -1,31 +1,51 @@
-"""OpenTelemetry tracing shared by the proxy and the streams worker: settings, the tracer
-provider with a bounded, counting export path, and W3C `traceparent` parsing.
+"""OpenTelemetry tracing shared by the proxy and the streams worker: settings, the bounded
+export queue with its OTLP exporter, and W3C `traceparent` parsing.
 
 Off by default. When on, the standard `OTEL_*` variables are honoured by the SDK
 (`OTEL_EXPORTER_OTLP_ENDPOINT`, `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT`,
-`OTEL_EXPORTER_OTLP_HEADERS`, `OTEL_RESOURCE_ATTRIBUTES`, ...); the settings below only
-add what they do not cover. Export never blocks the caller: ended spans go to a bounded
-queue drained by the SDK's batch thread; a span that finds the queue full is dropped and
-counted (`TraceStats.dropped`), and so is every span of a batch the endpoint refused or
-never answered (`TraceStats.failed`).
+`OTEL_EXPORTER_OTLP_HEADERS`, `OTEL_RESOURCE_ATTRIBUTES`, `OTEL_TRACES_SAMPLER`, ...); the
+settings below only add what they do not cover.
+
+Export never blocks the caller (`SpanQueue`): an ended span is a small record appended to a
+bounded queue; one export thread turns records into the SDK's `ReadableSpan` and hands
+batches to the SDK's OTLP exporter. A span that finds the queue full is dropped and counted
+(`TraceStats.dropped`), and so is every span of a batch the endpoint refused or never
+answered (`TraceStats.failed`). The SDK's `Tracer` is not on the request path: its span
+costs tens of microseconds (attribute validation, locks, processor fan-out) where a record
+costs a few (`bench/tracing_cost.py`).
 """
 
 from __future__ import annotations
 
+import logging
+import random
 import re
 import threading
-from collections.abc import Sequence
+from collections import deque
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Literal, Protocol
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 if TYPE_CHECKING:
-    from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
-    from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
+    from opentelemetry.sdk.resources import Resource
+    from opentelemetry.sdk.trace import ReadableSpan
+    from opentelemetry.sdk.trace.export import SpanExporter
+    from opentelemetry.sdk.trace.sampling import Sampler
+    from opentelemetry.sdk.util.instrumentation import InstrumentationScope
 
-__all__ = ["TraceContext", "TraceStats", "TracingSettings", "build_provider", "parse_traceparent"]
+__all__ = [
+    "SpanQueue",
+    "SpanRecord",
+    "TraceContext",
+    "TraceStats",
+    "TracingSettings",
+    "parse_traceparent",
+    "random_id",
+]
+
+log = logging.getLogger(__name__)
 
 _TRACEPARENT = re.compile(r"^00-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})$")
 
@@ -74,6 +94,14 @@ def parse_traceparent(value: str | None) -> TraceContext | None:
     return TraceContext(m.group(1), m.group(2), bool(int(m.group(3), 16) & 1))
 
 
+def random_id(bits: int) -> int:
+    """A random non-zero trace (128 bits) or span (64) id, drawn as the SDK's generator does."""
+    while True:
+        value = random.getrandbits(bits)
+        if value:
+            return value
+
+
 class TraceStats:
     """Counters of the export path (thread-safe: the SDK exports from its own thread)."""
 
@@ -98,87 +126,114 @@ class TraceStats:
             }
 
 
-def _counting_exporter(inner: SpanExporter, stats: TraceStats) -> SpanExporter:
-    from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
+class SpanRecord(Protocol):
+    """An ended span as its producer keeps it until the export thread needs the SDK's form."""
 
-    class CountingExporter(SpanExporter):
-        """Counts what reached the endpoint and what it refused; delegates everything."""
-
-        def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
-            try:
-                result = inner.export(spans)
-            except Exception:  # an exporter that raises must not kill the SDK's thread
-                result = SpanExportResult.FAILURE
-            stats.add("queued", -len(spans))
-            stats.add("exported" if result is SpanExportResult.SUCCESS else "failed", len(spans))
-            return result
-
-        def shutdown(self) -> None:
-            inner.shutdown()
-
-        def force_flush(self, timeout_millis: int = 30000) -> bool:
-            return inner.force_flush(timeout_millis)
-
-    return CountingExporter()
+    def readable(self, resource: Resource, scope: InstrumentationScope) -> ReadableSpan: ...
 
 
-def build_provider(
-    settings: TracingSettings, default_service: str, instance_id: str
-) -> tuple[TracerProvider, TraceStats]:
-    """A tracer provider exporting OTLP through a bounded batch processor; not global."""
-    from opentelemetry.context import Context
-    from opentelemetry.sdk.resources import Resource
-    from opentelemetry.sdk.trace import Span, SpanProcessor, TracerProvider
-    from opentelemetry.sdk.trace.export import BatchSpanProcessor
-
-    exporter: SpanExporter
+def otlp_exporter(settings: TracingSettings) -> SpanExporter:
+    """The SDK's OTLP span exporter for `settings.protocol` (endpoint: setting, else OTEL_*)."""
     timeout_s = settings.export_timeout_ms / 1000
     if settings.protocol == "grpc":
         from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter
 
-        exporter = OTLPSpanExporter(endpoint=settings.endpoint, timeout=timeout_s)
-    else:
-        from opentelemetry.exporter.otlp.proto.http.trace_exporter import (
-            OTLPSpanExporter as HttpExporter,
+        return OTLPSpanExporter(endpoint=settings.endpoint, timeout=timeout_s)
+    from opentelemetry.exporter.otlp.proto.http.trace_exporter import (
+        OTLPSpanExporter as HttpExporter,
+    )
+
+    return HttpExporter(endpoint=settings.endpoint, timeout=timeout_s)
+
+
+class SpanQueue:
+    """Ended spans waiting for export: a bounded queue drained by one export thread.
+
+    `put` never blocks and never does I/O: while fewer than `max_queue_size` spans wait or
+    are being exported the record is appended, else it is dropped and counted. The thread
+    wakes every `schedule_delay_ms`, or as soon as a full batch waits, and exports batches
+    of at most `max_export_batch_size`; a batch the exporter refuses, or that raises, is
+    counted as failed and not retried here (the exporter retries within its timeout).
+    `shutdown` exports what is left, then shuts the exporter down; later spans are dropped.
+
+    Only the SDK's public API is used: `ReadableSpan`'s constructor (its docstring steers
+    users to the `Tracer`, but exporters and the SDK's tests build spans this way), the
+    exporter's `export`, `TracerProvider.sampler`. The OTLP integration test decodes what a
+    receiver gets, so a change upstream fails it.
+    """
+
+    def __init__(
+        self, settings: TracingSettings, default_service: str, instance_id: str, scope: str
+    ) -> None:
+        from opentelemetry.sdk.resources import Resource
+        from opentelemetry.sdk.trace import TracerProvider
+        from opentelemetry.sdk.util.instrumentation import InstrumentationScope
+
+        self.stats = TraceStats()
+        self.resource = Resource.create(
+            {
+                "service.name": settings.service_name or default_service,
+                "service.instance.id": instance_id,
+                "service.namespace": "modeltrail",
+            }
         )
+        self.scope = InstrumentationScope(scope)
+        # The sampler the SDK configures from OTEL_TRACES_SAMPLER(_ARG) (default: parent-based
+        # always-on); the provider is built only to read it and exports nothing.
+        self.sampler: Sampler = TracerProvider(
+            resource=self.resource, shutdown_on_exit=False
+        ).sampler
+        self._exporter = otlp_exporter(settings)
+        self._limit = settings.max_queue_size
+        self._batch = min(settings.max_export_batch_size, settings.max_queue_size)
+        self._delay_s = settings.schedule_delay_ms / 1000
+        self._spans: deque[SpanRecord] = deque()
+        self._wake = threading.Event()
+        self._closed = False
+        self._thread = threading.Thread(target=self._run, name="modeltrail-spans", daemon=True)
+        self._thread.start()
 
-        exporter = HttpExporter(endpoint=settings.endpoint, timeout=timeout_s)
-    stats = TraceStats()
-    batch = BatchSpanProcessor(
-        _counting_exporter(exporter, stats),
-        max_queue_size=settings.max_queue_size,
-        schedule_delay_millis=settings.schedule_delay_ms,
-        max_export_batch_size=min(settings.max_export_batch_size, settings.max_queue_size),
-        export_timeout_millis=settings.export_timeout_ms,
-    )
-    limit = settings.max_queue_size
+    def put(self, span: SpanRecord) -> None:
+        """Queue an ended span for export, or drop and count it when the queue is full."""
+        stats = self.stats
+        if stats.queued >= self._limit or self._closed:
+            stats.add("dropped")
+            return
+        stats.add("queued")
+        self._spans.append(span)
+        if len(self._spans) >= self._batch:
+            self._wake.set()
 
-    class BoundedProcessor(SpanProcessor):
-        """Forwards ended spans while fewer than `limit` wait for export; counts the rest."""
+    def shutdown(self) -> None:
+        """Export what waits and stop the thread (blocking: up to the export timeout)."""
+        if self._closed:
+            return
+        self._closed = True
+        self._wake.set()
+        self._thread.join()
+        self._drain()  # a span put while the thread was finishing
+        self._exporter.shutdown()
 
-        def on_start(self, span: Span, parent_context: Context | None = None) -> None:
-            return None
+    def _run(self) -> None:
+        while not self._closed:
+            self._wake.wait(self._delay_s)
+            self._wake.clear()
+            self._drain()
+        self._drain()
 
-        def on_end(self, span: ReadableSpan) -> None:
-            if stats.queued >= limit:
-                stats.add("dropped")
-                return
-            stats.add("queued")
-            batch.on_end(span)
+    def _drain(self) -> None:
+        from opentelemetry.sdk.trace.export import SpanExportResult
 
-        def shutdown(self) -> None:
-            batch.shutdown()  # type: ignore[no-untyped-call]
-
-        def force_flush(self, timeout_millis: int = 30000) -> bool:
-            return batch.force_flush(timeout_millis)
-
-    resource = Resource.create(
-        {
-            "service.name": settings.service_name or default_service,
-            "service.instance.id": instance_id,
-            "service.namespace": "modeltrail",
-        }
-    )
-    provider = TracerProvider(resource=resource)
-    provider.add_span_processor(BoundedProcessor())
-    return provider, stats
+        spans, resource, scope = self._spans, self.resource, self.scope
+        while spans:
+            batch = [spans.popleft() for _ in range(min(self._batch, len(spans)))]
+            try:
+                ok = (
+                    self._exporter.export([s.readable(resource, scope) for s in batch])
+                    is SpanExportResult.SUCCESS
+                )
+            except Exception:  # the top of the export thread: it must outlive any one batch
+                log.exception("span_export_failed")
+                ok = False
+            self.stats.add("queued", -len(batch))
+            self.stats.add("exported" if ok else "failed", len(batch))

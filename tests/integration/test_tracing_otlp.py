@@ -254,3 +254,32 @@ async def test_otlp_grpc_export(
     a = attrs(spans[0])
     assert spans[0].name == "chat claude-sonnet-4-5"
     assert a["gen_ai.provider.name"] == "anthropic" and a["gen_ai.usage.output_tokens"] > 0
+
+
+async def test_an_unsampled_client_trace_is_continued_and_not_exported(
+    kafka_settings: KafkaSettings,
+    fake_backend_url: str,
+    tmp_path: Path,
+    otlp: tuple[OtlpReceiver, str],
+) -> None:
+    """The parent's sampled flag decides (the SDK's default sampler): `-00` goes on upstream
+    with our span id, and the span is not exported."""
+    receiver, endpoint = otlp
+    settings = make_settings(kafka_settings, fake_backend_url, tmp_path, tracing=_tracing(endpoint))
+    async with running_proxy(settings) as proxy, httpx.AsyncClient() as client:
+        for flags, model in (("00", "unsampled-model"), ("01", "sampled-model")):
+            r = await client.post(
+                f"{proxy.url}/v1/chat/completions",
+                json={"model": model, "messages": [{"role": "user", "content": "hi"}]},
+                headers={"traceparent": f"00-{CLIENT_TRACE}-{CLIENT_SPAN}-{flags}"},
+            )
+            assert r.status_code == 200
+            if flags == "00":
+                upstream = (await client.get(f"{fake_backend_url}/_fake/last")).json()
+        # Spans leave in order: once the sampled one is in, the unsampled one would be too.
+        await wait_until(lambda: receiver.named("chat"), timeout_s=10, what="the sampled span")
+    headers = {k.lower(): v for k, v in upstream["headers"].items()}
+    version, trace_id, span_id, sent_flags = headers["traceparent"].split("-")
+    assert (version, trace_id, sent_flags) == ("00", CLIENT_TRACE, "00")
+    assert span_id != CLIENT_SPAN
+    assert [s.name for _, s in receiver.spans] == ["chat sampled-model"]
