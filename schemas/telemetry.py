@@ -18,6 +18,7 @@ costs a few (`bench/tracing_cost.py`).
 from __future__ import annotations
 
 import logging
+import os
 import random
 import re
 import threading
@@ -25,7 +26,7 @@ from collections import deque
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal, Protocol
 
-from pydantic import Field
+from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 if TYPE_CHECKING:
@@ -69,6 +70,13 @@ class TracingSettings(BaseSettings):
     schedule_delay_ms: int = Field(default=500, ge=1)
     max_export_batch_size: int = Field(default=512, ge=1)
     export_timeout_ms: int = Field(default=5000, ge=1)
+
+    @model_validator(mode="after")
+    def _sdk_disabled(self) -> TracingSettings:
+        # The standard switch (OTEL_SDK_DISABLED=true) wins over `enabled`.
+        if os.environ.get("OTEL_SDK_DISABLED", "").strip().lower() == "true":
+            self.enabled = False
+        return self
 
 
 @dataclass(frozen=True, slots=True)

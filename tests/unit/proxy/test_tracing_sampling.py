@@ -121,3 +121,11 @@ def test_the_span_carries_the_genai_and_modeltrail_attributes() -> None:
         "modeltrail.policy.decision": "allow",
         "error.type": "upstream_error",
     }
+
+
+def test_otel_sdk_disabled_turns_tracing_off(monkeypatch: pytest.MonkeyPatch) -> None:
+    from schemas.telemetry import TracingSettings
+
+    assert TracingSettings(enabled=True).enabled
+    monkeypatch.setenv("OTEL_SDK_DISABLED", "true")
+    assert not TracingSettings(enabled=True).enabled
