@@ -81,6 +81,7 @@ def _settings(backend_url: str, port: int, pii: bool) -> Any:
         backends=backends,
         default_backend="openai",
         inline_policy=False,
+        client_auth="none",  # no identity.keys follower: no broker in this bench
         pii={"enabled": pii, "backends": {"ollama": {"default": "tokenize"}}},
     )
 
