@@ -19,8 +19,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-import orjson
-
+from proxy.pii.bodies import Shape, read_shape
 from proxy.pii.errors import EntityBlocked, VaultUnavailable
 from proxy.pii.placeholders import Restorer
 from proxy.pii.policy import ActionTable
@@ -107,34 +106,39 @@ class PIIService:
         return not self.table.all_allowed(backend, self.finder.types)
 
     async def prepare(
-        self, backend: BackendConfig, session: str, body: bytes
+        self, backend: BackendConfig, session: str, body: bytes, content_type: str = ""
     ) -> tuple[Transformed | None, Any, bytes]:
         """(what was done, the body the audit event gets, the bytes to forward) for a request.
 
-        Parses `body` itself (what the intake keeps of a huge body may be partial);
-        the audit gets the raw body back only under `capture: raw`. Bodies over
-        `offload_bytes` are parsed, scanned and encoded on a worker thread, so the
-        event loop never waits on them.
+        Any body, on any path: JSON, a form, multipart or text (`proxy.pii.bodies`);
+        a binary body is forwarded unchanged. Parses `body` itself (what the intake
+        keeps of a huge body may be partial); the audit gets the raw body back only
+        under `capture: raw`. Bodies over `offload_bytes` are parsed, scanned and
+        encoded on a worker thread, so the event loop never waits on them.
+        Raises EntityBlocked for a `block` type, VaultUnavailable when failing closed.
         """
         if not body or not self.active(backend):
             return None, None, body
         big = len(body) > self.offload_bytes
-        scanned = await self._cpu(big, self._scan, body)
+        scanned = await self._cpu(big, self._scan, body, content_type)
         if scanned is None:
-            return None, None, body  # not JSON: the intake answers that itself
-        parsed, found = scanned
+            return None, None, body
+        shape, found = scanned
         done = await self._apply(backend, session, found)
         if done is None:
             return None, None, body
-        audited = orjson.loads(body) if self.capture_raw else parsed
-        return done, audited, await self._cpu(big, orjson.dumps, parsed)
+        if self.capture_raw:
+            audited = read_shape(body, content_type)
+            audited = audited.audited(audited.holder) if audited is not None else None
+        else:
+            audited = shape.audited(shape.holder)
+        return done, audited, await self._cpu(big, shape.encode, shape.holder)
 
-    def _scan(self, body: bytes) -> tuple[Any, list[Found]] | None:
-        try:
-            parsed = orjson.loads(body)
-        except orjson.JSONDecodeError:
+    def _scan(self, body: bytes, content_type: str) -> tuple[Shape, list[Found]] | None:
+        shape = read_shape(body, content_type)
+        if shape is None:
             return None
-        return parsed, scan_body(self.finder, parsed)
+        return shape, scan_body(self.finder, shape.holder)
 
     async def _cpu(self, off_loop: bool, fn: Callable[..., _T], *args: Any) -> _T:
         if not off_loop:

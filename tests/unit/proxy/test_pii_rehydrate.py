@@ -9,7 +9,7 @@ import orjson
 import pytest
 
 from proxy.pii.placeholders import Restorer, placeholder
-from proxy.pii.rehydrate import StreamRehydrator, restore_body
+from proxy.pii.rehydrate import StreamRehydrator, TextRehydrator, restore_body
 from proxy.sse import StreamParser
 
 SCOPE = {placeholder("EMAIL", 1): "a@b.example", placeholder("CARD", 1): "4539 1488 0343 6467"}
@@ -105,3 +105,35 @@ def test_body_restores_strings_and_tool_arguments() -> None:
 def test_body_without_placeholders_is_relayed_byte_for_byte() -> None:
     body = b'{"a":  "plain text", "b": [1, 2]}'
     assert restore_body(Restorer(SCOPE), body) is body
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_unframed_json_answer_restored_at_any_byte_split(seed: int) -> None:
+    """A JSON answer sent without a length (chunked) is restored as JSON source text."""
+    answer = orjson.dumps({"text": TEXT, "args": ARGS, "note": "caf\u00e9 \u27e6 open"})
+    rng = random.Random(seed)
+    cuts = sorted(rng.sample(range(1, len(answer)), 12))
+    chunks = [answer[a:b] for a, b in zip([0, *cuts], [*cuts, len(answer)], strict=True)]
+    r = TextRehydrator(Restorer(SCOPE), json=True)
+    out = b"".join(r.feed(c) for c in chunks) + r.finish()
+    got = orjson.loads(out)
+    assert got["text"] == RAW and json.loads(got["args"]) == RAW_ARGS
+    assert got["note"] == "caf\u00e9 \u27e6 open"
+
+
+@pytest.mark.parametrize("seed", range(10))
+def test_unframed_text_answer_restored_at_any_byte_split(seed: int) -> None:
+    answer = ("caf\u00e9 " + TEXT + " [EMAIL_1] end").encode()
+    rng = random.Random(seed)
+    cuts = sorted(rng.sample(range(1, len(answer)), 15))
+    chunks = [answer[a:b] for a, b in zip([0, *cuts], [*cuts, len(answer)], strict=True)]
+    r = TextRehydrator(Restorer(SCOPE), json=False)
+    out = b"".join(r.feed(c) for c in chunks) + r.finish()
+    assert out.decode() == "caf\u00e9 " + RAW + " a@b.example end"
+
+
+def test_unframed_binary_answer_passes_unchanged() -> None:
+    r = TextRehydrator(Restorer(SCOPE), json=False)
+    first = r.feed(b"EMAIL_1 then ")
+    data = b"\xff\xfe binary EMAIL_1"
+    assert first + r.feed(data) + r.finish() == b"a@b.example then " + data
