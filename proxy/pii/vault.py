@@ -22,6 +22,7 @@ import os
 from collections import OrderedDict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import orjson
 from cryptography.exceptions import InvalidTag
@@ -32,26 +33,63 @@ from proxy.pii.errors import VaultKeyError
 from proxy.pii.placeholders import placeholder
 from proxy.pii.store import VaultStore
 
-__all__ = ["REVOKED", "KeyRing", "SessionVault", "VaultView"]
+__all__ = ["REVOKED", "KeyRing", "SessionVault", "VaultView", "key_from_file", "weak_key"]
 
 REVOKED = "[REVOKED]"
 _ALL = "r:*"
 _CACHE_MAX = 50_000
 
 
+# A random 32-byte key has ~30 distinct byte values; fewer than this is a typed-in
+# placeholder (`AAAA...`, a repeated word), never a generated key.
+_MIN_DISTINCT_BYTES = 16
+
+
+def _decode_key(value: str) -> bytes:
+    try:
+        key = base64.urlsafe_b64decode(value.strip() + "==")
+    except ValueError as exc:
+        raise VaultKeyError("a PII vault key is not URL-safe base64") from exc
+    if len(key) != 32:
+        raise VaultKeyError(f"a PII vault key must be 32 bytes, got {len(key)}")
+    return key
+
+
+def weak_key(key: SecretStr) -> bool:
+    """Whether `key` is a publicly guessable one (all zeros, a repeated pattern, ...)."""
+    try:
+        raw = _decode_key(key.get_secret_value())
+    except VaultKeyError:
+        return False  # refused as malformed anyway
+    return len(set(raw)) < _MIN_DISTINCT_BYTES
+
+
+def key_from_file(path: Path) -> SecretStr:
+    """The vault key kept in `path`, created (0600) with a fresh key when missing.
+
+    One file serves every proxy on one machine (`modeltrail up`); replicas on
+    several machines need the same key in `MODELTRAIL_PROXY__PII__KEYS`.
+    """
+    try:
+        return SecretStr(path.read_text().strip())
+    except FileNotFoundError:
+        pass
+    path.parent.mkdir(parents=True, exist_ok=True)
+    value = KeyRing.generate()
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:  # another process created it meanwhile
+        return SecretStr(path.read_text().strip())
+    with os.fdopen(fd, "w") as f:
+        f.write(value)
+    return SecretStr(value)
+
+
 class KeyRing:
     """AES-256-GCM keys: the first seals, every one opens (rotation without downtime)."""
 
     def __init__(self, keys: Iterable[SecretStr]) -> None:
-        raw: list[bytes] = []
-        for k in keys:
-            try:
-                key = base64.urlsafe_b64decode(k.get_secret_value().strip() + "==")
-            except ValueError as exc:
-                raise VaultKeyError("a PII vault key is not URL-safe base64") from exc
-            if len(key) != 32:
-                raise VaultKeyError(f"a PII vault key must be 32 bytes, got {len(key)}")
-            raw.append(key)
+        raw = [_decode_key(k.get_secret_value()) for k in keys]
         self.ephemeral = not raw
         if not raw:  # no configured key: this process only (memory store, tests)
             raw.append(os.urandom(32))

@@ -32,13 +32,14 @@ REPLY = (
 
 
 def pii_settings(kafka: KafkaSettings, url: str, tmp: Path, **pii: Any) -> ProxySettings:
-    """Proxy settings that tokenize on every backend (`pii` adds PII rules; `control_keys`,
-    `passthrough` go to the proxy)."""
+    """Proxy settings that tokenize on every backend (`pii` adds PII settings; `control_keys`,
+    `passthrough`, `session_store` and `redis` go to the proxy)."""
     # The fake's Ollama listens on loopback, where the default is `allow`: tokenize it here.
     # The inline policy judges the raw request and blocks secrets (standard preset) before
     # any transform matters; off here, so secrets show their `tokenize` action.
     extra: dict[str, Any] = {"inline_policy": False}
-    extra.update({k: pii.pop(k) for k in list(pii) if k in ("control_keys", "passthrough")})
+    proxy_fields = ("control_keys", "passthrough", "session_store", "redis")
+    extra.update({k: pii.pop(k) for k in list(pii) if k in proxy_fields})
     rules = {"backends": {"ollama": {"default": "tokenize"}}, **pii}
     return make_settings(kafka, url, tmp / "spool", pii=rules, **extra)
 
