@@ -28,10 +28,23 @@ __all__ = ["StreamRehydrator", "TextRehydrator", "restore_body", "restore_value"
 _MAX_PENDING = 1 << 20  # an event larger than this without a separator is relayed as is
 
 
+def _json_source(text: str) -> bool:
+    if text.lstrip()[:1] not in ("{", "["):
+        return False
+    try:
+        orjson.loads(text)
+    except orjson.JSONDecodeError:
+        return False
+    return True
+
+
 def restore_value(restorer: Restorer, value: Any) -> tuple[Any, bool]:
     """`value` (parsed JSON) with placeholders restored in every string and key; changed?"""
     if isinstance(value, str):
         new = restorer.restore(value)
+        if new is not value and _json_source(value):
+            # JSON inside a JSON string (tool-call arguments): values go in JSON-escaped.
+            new = restorer.restore(value, json_text=True)
         return new, new is not value
     if isinstance(value, list):
         changed = False
@@ -58,6 +71,9 @@ def restore_body(restorer: Restorer, body: bytes) -> bytes:
     """A buffered answer with placeholders restored (JSON re-encoded only when changed)."""
     if not restorer.mentioned_in(body):
         return body  # the common answer that repeats no value: relayed byte for byte
+    fast = restorer.replace_exact(body)
+    if fast is not None:
+        return fast  # the common answer that repeats placeholders faithfully: no parse
     try:
         obj = orjson.loads(body)
     except orjson.JSONDecodeError:

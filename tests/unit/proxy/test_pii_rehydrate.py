@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import random
+from typing import Any
 
 import orjson
 import pytest
@@ -137,3 +138,37 @@ def test_unframed_binary_answer_passes_unchanged() -> None:
     first = r.feed(b"EMAIL_1 then ")
     data = b"\xff\xfe binary EMAIL_1"
     assert first + r.feed(data) + r.finish() == b"a@b.example then " + data
+
+
+@pytest.mark.parametrize(
+    ("scope", "answer", "expected"),
+    [
+        # exact placeholders only: replaced without a parse
+        (SCOPE, {"t": TEXT, "k": {"\u27e6EMAIL_1\u27e7": 1}}, {"t": RAW, "k": {"a@b.example": 1}}),
+        # a value needing JSON escaping inside JSON-in-JSON (tool arguments)
+        (
+            {placeholder("PASSWORD", 1): 'p"w\\d'},
+            {"args": json.dumps({"pw": "\u27e6PASSWORD_1\u27e7"}, ensure_ascii=False)},
+            {"args": json.dumps({"pw": 'p"w\\d'}, ensure_ascii=False)},
+        ),
+        # a client's look-alike comes back verbatim, never as the other value
+        (
+            {
+                placeholder("LITERAL", 1): "\u27e6EMAIL_1\u27e7",
+                placeholder("EMAIL", 1): "v@x.example",
+            },
+            {"t": "\u27e6LITERAL_1\u27e7 and \u27e6EMAIL_1\u27e7"},
+            {"t": "\u27e6EMAIL_1\u27e7 and v@x.example"},
+        ),
+        # a damaged form beside an exact one
+        (SCOPE, {"t": "\u27e6EMAIL_1\u27e7 [CARD_1]"}, {"t": "a@b.example 4539 1488 0343 6467"}),
+    ],
+    ids=["exact", "escaped-nested", "literal", "damaged"],
+)
+def test_restore_body_fast_and_thorough_paths_agree(
+    scope: dict[str, str], answer: dict[str, Any], expected: dict[str, Any]
+) -> None:
+    body = orjson.dumps(answer)
+    assert orjson.loads(restore_body(Restorer(scope), body)) == expected
+    nested = json.loads(orjson.loads(restore_body(Restorer(scope), body)).get("args", "null"))
+    assert nested is None or isinstance(nested, dict)
