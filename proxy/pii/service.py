@@ -210,7 +210,9 @@ class PIIService:
             return self.table.action(backend, kind)
 
         try:
-            view = await self.vault.load(session)
+            view = await self.vault.load(
+                session, ((s.type, s.value) for f in found for s in f.spans)
+            )
             done = await apply(found, action, self.vault, view)
         except VaultUnavailable:
             self.stats.vault_down += 1

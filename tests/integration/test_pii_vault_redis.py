@@ -29,7 +29,7 @@ async def test_two_replicas_share_one_session_vault(redis_url: str, redis_prefix
         assert await b.issue(view_b, "EMAIL", "a@b.example") == pa  # same value, same placeholder
         assert await b.issue(view_b, "EMAIL", "c@d.example") == "\u27e6EMAIL_2\u27e7"
         await b.revoke("sess", "EMAIL_1")
-        assert await a.resolve("sess", {pa: ""}) == {pa: REVOKED}
+        assert await a.resolve("sess", {pa: "a@b.example"}) == {pa: REVOKED}
         client = aioredis.Redis.from_url(redis_url)
         raw = await client.hgetall(f"{redis_prefix}pii:sess")
         ttl = await client.ttl(f"{redis_prefix}pii:sess")
