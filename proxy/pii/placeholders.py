@@ -69,11 +69,15 @@ class Restorer:
         # Exact placeholders whose value reads the same at any JSON string depth (no quote,
         # backslash or control character) and mentions no placeholder of the scope (a
         # client's look-alike, `LITERAL`): an answer holding only these needs no parse.
-        self._exact = [
-            (p.encode(), v.encode())
-            for p, v in values.items()
-            if _plain(v) and not self.mentioned_in(v.encode())
-        ]
+        self._exact: list[tuple[bytes, bytes]] = []
+        # The same in JSON written ASCII-only (`\u27e6EMAIL_1\u27e7`, either hex case).
+        self._escaped: list[tuple[bytes, bytes]] = []
+        for p, v in values.items():
+            value = v.encode()
+            if _plain(v) and not self.mentioned_in(value):
+                self._exact.append((p.encode(), value))
+                for o, c in (("27e6", "27e7"), ("27E6", "27E7")):
+                    self._escaped.append((f"\\u{o}{p[1:-1]}\\u{c}".encode(), value))
 
     def __bool__(self) -> bool:
         return bool(self._by_core)
@@ -86,13 +90,18 @@ class Restorer:
     def replace_exact(self, data: bytes) -> bytes | None:
         """`data` with its exact placeholders replaced, or None when that is not enough.
 
-        None: a damaged form, an escaped bracket, a value that needs JSON escaping or
-        a value that itself mentions a placeholder is left, so the caller restores the
-        original `data` the thorough way (never this partly restored copy).
+        None: a damaged form, an escaped bracket after a backslash, a value that needs
+        JSON escaping or one that itself mentions a placeholder is left, so the caller
+        restores the original `data` the thorough way (never this partly restored copy).
         """
         out = data
         n = 0
-        for ph, value in self._exact:
+        forms = self._exact
+        # An escaped form right after a backslash is literal text, not a bracket: left
+        # to the thorough path.
+        if b"\\u27" in data and b"\\\\u27" not in data:
+            forms = forms + self._escaped
+        for ph, value in forms:
             if ph in out:
                 n += out.count(ph)
                 out = out.replace(ph, value)

@@ -155,7 +155,8 @@ class PIIService:
         """(what was done, the body the audit event gets, the bytes to forward) for a request.
 
         Any body, on any path: JSON, a form, multipart or text (`proxy.pii.bodies`);
-        a binary body is forwarded unchanged. Parses `body` itself (what the intake
+        JSON is always forwarded re-encoded from what was scanned, a binary body
+        unchanged. Parses `body` itself (what the intake
         keeps of a huge body may be partial); the audit gets the raw body back only
         under `capture: raw`. Bodies over `offload_bytes` are parsed, scanned and
         encoded on a worker thread, so the event loop never waits on them.
@@ -170,7 +171,11 @@ class PIIService:
         shape, found = scanned
         done = await self._apply(backend, session, found)
         if done is None:
-            return None, None, body
+            if not shape.json:
+                return None, None, body
+            # JSON goes upstream as it was read: what the parse dropped (the first of two
+            # duplicate keys, holding a value) never reaches the backend's logs.
+            return None, None, await self._cpu(big, shape.encode, shape.holder)
         if self.capture_raw:
             audited = read_shape(body, content_type)
             audited = audited.audited(audited.holder) if audited is not None else None

@@ -177,3 +177,27 @@ async def test_block_entity_in_a_text_body_answers_403(
     err = resp.json()["error"]
     assert err["type"] == "pii_blocked" and "SSN" in err["message"]
     assert seen == []
+
+
+@pytest.mark.parametrize("path", ["/v1/chat/completions", "/v1/unknown"])
+async def test_a_duplicate_key_cannot_carry_a_value_past_the_transform(
+    path: str, fake_backend_url: str, tmp_path: Path
+) -> None:
+    """The parse keeps the last of two duplicate keys; the first, holding the value,
+    must not reach the backend's bytes (its logs) either."""
+    marker = unique("pii-dup")
+    settings = pii_settings(KafkaSettings(), fake_backend_url, tmp_path)
+    raw = (
+        '{"model": "gpt-4o", "messages": [{"role": "user", '
+        f'"content": "{VALUES["EMAIL"]}", "content": "{marker} hello"}}]}}'
+    ).encode()
+    async with (
+        running_proxy(settings, publisher=ListPublisher()) as proxy,
+        httpx.AsyncClient() as c,
+    ):
+        resp = await c.post(
+            proxy.url + path, content=raw, headers={"content-type": "application/json"}
+        )
+        seen = await received(c, fake_backend_url, marker)
+    assert resp.status_code in (200, 404), resp.text
+    assert len(seen) == 1 and VALUES["EMAIL"] not in seen[0], seen

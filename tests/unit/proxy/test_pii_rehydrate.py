@@ -10,7 +10,7 @@ import orjson
 import pytest
 
 from proxy.pii.placeholders import Restorer, placeholder
-from proxy.pii.rehydrate import StreamRehydrator, TextRehydrator, restore_body
+from proxy.pii.rehydrate import StreamRehydrator, TextRehydrator, restore_body, restore_value
 from proxy.sse import StreamParser
 
 SCOPE = {placeholder("EMAIL", 1): "a@b.example", placeholder("CARD", 1): "4539 1488 0343 6467"}
@@ -172,3 +172,18 @@ def test_restore_body_fast_and_thorough_paths_agree(
     assert orjson.loads(restore_body(Restorer(scope), body)) == expected
     nested = json.loads(orjson.loads(restore_body(Restorer(scope), body)).get("args", "null"))
     assert nested is None or isinstance(nested, dict)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Mail \u27e6EMAIL_1\u27e7 and \u27e6CARD_1\u27e7.",  # written ASCII-only below
+        "a backslash \\u27e6EMAIL_1\u27e7 stays text",  # `\\u27e6` is not a bracket
+        "nested " + json.dumps({"to": "\u27e6EMAIL_1\u27e7"}),
+    ],
+    ids=["ascii-escaped", "backslash", "nested"],
+)
+def test_ascii_only_answers_restore_like_the_thorough_path(text: str) -> None:
+    body = json.dumps({"t": text}).encode()  # ensure_ascii: brackets as \u27e6
+    thorough = restore_value(Restorer(SCOPE), json.loads(body))[0]
+    assert json.loads(restore_body(Restorer(SCOPE), body)) == thorough
