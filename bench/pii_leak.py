@@ -12,8 +12,11 @@ process, two proxies on it, one with the PII transform and one without
    A value counts as leaked when it appears in any body the backend received.
 2. added latency: a 2 KB prompt with four PII values in prose (echoed back),
    sent alternately through both proxies at concurrency 1; `added_p50_ms` is
-   the difference of the p50s. The in-process cost of transform + rehydrate
-   alone is reported too, and for a dense 2 KB prompt (a value every ~70 bytes).
+   the difference of the p50s. On a shared machine wall time also counts the
+   waits for a core, so the proxies' CPU time per request is measured too, in
+   alternating blocks (`added_cpu_ms`, from /proc/PID/schedstat). The
+   in-process cost of transform + rehydrate alone is reported too, and for a
+   dense 2 KB prompt (a value every ~70 bytes).
 
 `--json` prints on its last line:
 {"pii_values_sent", "pii_values_leaked_to_backend", "rehydrated_exact", "added_p50_ms", ...}
@@ -81,6 +84,7 @@ def _settings(backend_url: str, port: int, pii: bool) -> Any:
         backends=backends,
         default_backend="openai",
         inline_policy=False,
+        client_auth="none",  # no identity.keys follower: no broker in this bench
         pii={"enabled": pii, "backends": {"ollama": {"default": "tokenize"}}},
     )
 
@@ -198,7 +202,13 @@ def _latency_content(dense: bool) -> str:
     return "fake-reply:" + (head + filler)[: 2048 - len("fake-reply:")]
 
 
-async def _latency(on: str, off: str, rounds: int) -> dict[str, float]:
+def _cpu_ns(pid: int) -> int:
+    """Nanoseconds the process's main thread (the proxies' event loop) has run on a CPU."""
+    with open(f"/proc/{pid}/schedstat") as f:
+        return int(f.read().split()[0])
+
+
+async def _latency(on: str, off: str, rounds: int, pid: int) -> dict[str, float]:
     content = _latency_content(dense=False)
     body = {"model": "gpt-4o", "messages": [{"role": "user", "content": content}]}
     url_path = "/v1/chat/completions"
@@ -214,9 +224,22 @@ async def _latency(on: str, off: str, rounds: int) -> dict[str, float]:
                 resp = await client.post(url + url_path, json=body, headers=headers)
                 times[url].append((time.perf_counter() - t0) * 1000)
                 assert resp.status_code == 200
+        # CPU time of the proxies' loop per request, in alternating blocks: unlike wall
+        # time it does not grow while other processes hold the shared cores.
+        cpu = {on: 0, off: 0}
+        block, blocks = 25, max(1, rounds // 25)
+        for _ in range(blocks):
+            for url in (on, off):
+                before = _cpu_ns(pid)
+                for _ in range(block):
+                    await client.post(url + url_path, json=body, headers=headers)
+                cpu[url] += _cpu_ns(pid) - before
     p50_on, p50_off = statistics.median(times[on]), statistics.median(times[off])
+    n = block * blocks
     return {"p50_with_ms": round(p50_on, 3), "p50_without_ms": round(p50_off, 3),
-            "added_p50_ms": round(p50_on - p50_off, 3), "prompt_bytes": len(content.encode())}  # fmt: skip
+            "added_p50_ms": round(p50_on - p50_off, 3), "prompt_bytes": len(content.encode()),
+            "cpu_with_ms": round(cpu[on] / n / 1e6, 4), "cpu_without_ms": round(cpu[off] / n / 1e6, 4),
+            "added_cpu_ms": round((cpu[on] - cpu[off]) / n / 1e6, 4)}  # fmt: skip
 
 
 def _inprocess(rounds: int, dense: bool) -> float:
@@ -284,7 +307,8 @@ def main() -> None:
             time.sleep(0.1)
         on, off = f"http://127.0.0.1:{on_port}", f"http://127.0.0.1:{off_port}"
         result = asyncio.run(_leak_run(on, backend_url, args.prompts))
-        result.update(asyncio.run(_latency(on, off, args.rounds)))
+        assert child.pid is not None
+        result.update(asyncio.run(_latency(on, off, args.rounds, child.pid)))
         result["inprocess_p50_ms"] = round(_inprocess(2000, dense=False), 4)
         result["inprocess_dense_p50_ms"] = round(_inprocess(500, dense=True), 4)
     finally:

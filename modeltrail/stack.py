@@ -174,6 +174,11 @@ class StackOptions:
         return self.data_dir / "key-secret"
 
     @property
+    def pii_key_file(self) -> Path:
+        """The PII vault key, created (0600) on first start: the vault outlives restarts."""
+        return self.data_dir / "pii-key"
+
+    @property
     def webhook_secret_file(self) -> Path:
         """The HMAC key of the `X-Modeltrail-Signature` header on `--webhook` deliveries."""
         return self.data_dir / "webhook-secret"
@@ -282,6 +287,8 @@ def part_envs(
         # Client keys are on by default (the local key is registered at start); an
         # explicit MODELTRAIL_PROXY__CLIENT_AUTH=none in the environment turns them off.
         "MODELTRAIL_PROXY__KEY_SECRET_FILE": str(opts.key_secret_file),
+        # A vault on Redis needs a key that survives restarts (and fits every replica here).
+        "MODELTRAIL_PROXY__PII__KEY_FILE": str(opts.pii_key_file),
     }
     if not opts.s3:
         # The control API's history reads a local trail.

@@ -240,11 +240,13 @@ class ProxyApp:
                 )
                 trace = span.context if span is not None else trace
             # The vault is keyed by the (key-namespaced) session: one key never restores
-            # placeholders another key's session was issued.
+            # placeholders another key's session was issued. Pass-through bodies too:
+            # a client leaking PII does not pick its paths (`proxy.pii.bodies`).
             pii: Transformed | None = None
             audited, forward = parsed, body
-            if self.pii is not None and route.provider != "passthrough":
-                pii, audited, forward = await self.pii.prepare(route.backend, session, body)
+            if self.pii is not None:
+                ctype = headers.get("content-type", "")
+                pii, audited, forward = await self.pii.prepare(route.backend, session, body, ctype)
             req = build_request(
                 source=self._source,
                 session_id=session,
@@ -253,7 +255,8 @@ class ProxyApp:
                 provider=provider,
                 method=scope["method"],
                 path=path,
-                body=audited if pii is not None else parsed,
+                # (`passthrough: allow` reads no body for the event: nor does the transform)
+                body=audited if pii is not None and parsed is not None else parsed,
                 body_bytes=len(body),
                 client_ip=client_ip,
                 user_agent=headers.get("user-agent"),

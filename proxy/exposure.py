@@ -11,13 +11,16 @@ Checked once at the entry point (`proxy.__main__`) before anything binds:
   says so explicitly (put client authentication in front of it).
 
 On loopback everything is allowed: only local processes reach it, and those can
-read the data directory anyway.
+read the data directory anyway. One exception, also refused on loopback: PII vault
+keys that do not fit (`proxy.pii.service.vault_key_problems`: a shared Redis vault
+without configured keys; off loopback, a guessable key too).
 """
 
 from __future__ import annotations
 
 from proxy.errors import UnsafeSettings
 from proxy.netaddr import is_loopback
+from proxy.pii.service import vault_key_problems
 from proxy.settings import ProxySettings
 from schemas.settings import is_known_default
 
@@ -60,6 +63,7 @@ def exposure_problems(settings: ProxySettings) -> list[str]:
             "reaches the port spends the key. Bind 127.0.0.1, or set "
             "MODELTRAIL_PROXY__ALLOW_OPEN_RELAY=true behind your own authentication"
         )
+    problems.extend(vault_key_problems(settings))
     return problems
 
 

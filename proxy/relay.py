@@ -27,7 +27,7 @@ from proxy.errors import (
 )
 from proxy.forward import HOP_BY_HOP, Forwarder
 from proxy.pii.placeholders import Restorer
-from proxy.pii.rehydrate import StreamRehydrator, restore_body
+from proxy.pii.rehydrate import StreamRehydrator, TextRehydrator, restore_body
 from proxy.sse import StreamParser, WindowCutter
 from schemas.events import Outcome, Provider, SessionCommand
 
@@ -154,12 +154,14 @@ async def relay_stream(
     cutter: WindowCutter | None,
     on_window: Callable[[int, int, str], None],
     restorer: Restorer | None = None,
+    rehydrate_as: str | None = None,
 ) -> Relayed:
     """Relay chunk by chunk; cut on a kill, stop on a client disconnect.
 
     With a `restorer`, PII placeholders are restored event by event (at most one
-    placeholder's length held back); the audit parses the backend's bytes unless
-    `restorer.audit_restored`.
+    placeholder's length held back), reading events as `rehydrate_as` (default
+    `provider`) shapes them; a stream that is neither SSE nor NDJSON is restored
+    as text. The audit parses the backend's bytes unless `restorer.audit_restored`.
     """
     ctype = response.headers.get("content-type", "")
     # Ollama streams NDJSON whatever content type it declares (some versions and
@@ -167,7 +169,12 @@ async def relay_stream(
     ndjson = provider == "ollama" or "ndjson" in ctype
     framed = ndjson or "text/event-stream" in ctype
     parser = StreamParser(provider, ndjson=ndjson) if capture else None
-    rehydrator = StreamRehydrator(provider, restorer, ndjson=ndjson) if restorer else None
+    rehydrator: StreamRehydrator | TextRehydrator | None = None
+    if restorer is not None:
+        if framed:
+            rehydrator = StreamRehydrator(rehydrate_as or provider, restorer, ndjson=ndjson)
+        else:
+            rehydrator = TextRehydrator(restorer, json="json" in ctype)
     audit_restored = restorer is not None and restorer.audit_restored
     gone = asyncio.Event()
 

@@ -146,6 +146,8 @@ class Upstream:
                 cutter=cutter,
                 on_window=lambda i, off, text: self._audit.window(req, i, off, text),
                 restorer=restorer,
+                # pass-through: the events are the backend's own API's
+                rehydrate_as=route.backend.provider if not capture else None,
             )
             if relayed.outcome == "killed":
                 self._metrics.kills.labels("stream").inc()

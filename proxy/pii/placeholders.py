@@ -37,6 +37,11 @@ _CORE_PREFIX = re2.compile(r"^[A-Za-z0-9_]*")
 _LOOKALIKE = re2.compile(rf"{OPEN}[^{OPEN}{CLOSE}\s]{{1,{MAX_PLACEHOLDER}}}{CLOSE}")
 
 
+def _plain(value: str) -> bool:
+    """Whether `value` needs no escaping inside a JSON string (so at any nesting depth)."""
+    return '"' not in value and "\\" not in value and all(ord(c) >= 0x20 for c in value)
+
+
 def placeholder(kind: str, n: int) -> str:
     """The placeholder of the `n`-th value of type `kind` in a session."""
     return f"{OPEN}{kind}_{n}{CLOSE}"
@@ -61,6 +66,18 @@ class Restorer:
         self.audit_restored = audit_restored
         self.names = frozenset(self._by_core)
         self._needles = tuple({n.lower().encode() for n in self.names})
+        # Exact placeholders whose value reads the same at any JSON string depth (no quote,
+        # backslash or control character) and mentions no placeholder of the scope (a
+        # client's look-alike, `LITERAL`): an answer holding only these needs no parse.
+        self._exact: list[tuple[bytes, bytes]] = []
+        # The same in JSON written ASCII-only (`\u27e6EMAIL_1\u27e7`, either hex case).
+        self._escaped: list[tuple[bytes, bytes]] = []
+        for p, v in values.items():
+            value = v.encode()
+            if _plain(v) and not self.mentioned_in(value):
+                self._exact.append((p.encode(), value))
+                for o, c in (("27e6", "27e7"), ("27E6", "27E7")):
+                    self._escaped.append((f"\\u{o}{p[1:-1]}\\u{c}".encode(), value))
 
     def __bool__(self) -> bool:
         return bool(self._by_core)
@@ -69,6 +86,29 @@ class Restorer:
         """Whether `data` may hold a placeholder of this scope (any case, any bracket form)."""
         lowered = data.lower()
         return any(n in lowered for n in self._needles)
+
+    def replace_exact(self, data: bytes) -> bytes | None:
+        """`data` with its exact placeholders replaced, or None when that is not enough.
+
+        None: a damaged form, an escaped bracket after a backslash, a value that needs
+        JSON escaping or one that itself mentions a placeholder is left, so the caller
+        restores the original `data` the thorough way (never this partly restored copy).
+        """
+        out = data
+        n = 0
+        forms = self._exact
+        # An escaped form right after a backslash is literal text, not a bracket: left
+        # to the thorough path.
+        if b"\\u27" in data and b"\\\\u27" not in data:
+            forms = forms + self._escaped
+        for ph, value in forms:
+            if ph in out:
+                n += out.count(ph)
+                out = out.replace(ph, value)
+        if self.mentioned_in(out):
+            return None
+        self.restored += n
+        return out
 
     def _value(self, core: str, json_text: bool) -> str | None:
         value = self._by_core.get(core)

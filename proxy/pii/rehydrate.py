@@ -8,11 +8,13 @@ at most one placeholder's length; held text goes out as an extra delta event
 right before the event that ends its channel, so the client's stream stays a
 well-formed sequence of the provider's own events. Events without deltas have
 their complete placeholders restored in place; bytes of events that change
-nothing are relayed exactly as received.
+nothing are relayed exactly as received. `TextRehydrator` restores a stream
+that has no events (a JSON or text answer sent without a length) as one text.
 """
 
 from __future__ import annotations
 
+import codecs
 from collections.abc import Iterable
 from typing import Any
 
@@ -21,15 +23,28 @@ import orjson
 from proxy.pii.placeholders import Restorer, TextChannel
 from proxy.pii.stream_events import ALL, EVENTS, Events, Key, Slot
 
-__all__ = ["StreamRehydrator", "restore_body", "restore_value"]
+__all__ = ["StreamRehydrator", "TextRehydrator", "restore_body", "restore_value"]
 
 _MAX_PENDING = 1 << 20  # an event larger than this without a separator is relayed as is
+
+
+def _json_source(text: str) -> bool:
+    if text.lstrip()[:1] not in ("{", "["):
+        return False
+    try:
+        orjson.loads(text)
+    except orjson.JSONDecodeError:
+        return False
+    return True
 
 
 def restore_value(restorer: Restorer, value: Any) -> tuple[Any, bool]:
     """`value` (parsed JSON) with placeholders restored in every string and key; changed?"""
     if isinstance(value, str):
         new = restorer.restore(value)
+        if new is not value and _json_source(value):
+            # JSON inside a JSON string (tool-call arguments): values go in JSON-escaped.
+            new = restorer.restore(value, json_text=True)
         return new, new is not value
     if isinstance(value, list):
         changed = False
@@ -56,6 +71,9 @@ def restore_body(restorer: Restorer, body: bytes) -> bytes:
     """A buffered answer with placeholders restored (JSON re-encoded only when changed)."""
     if not restorer.mentioned_in(body):
         return body  # the common answer that repeats no value: relayed byte for byte
+    fast = restorer.replace_exact(body)
+    if fast is not None:
+        return fast  # the common answer that repeats placeholders faithfully: no parse
     try:
         obj = orjson.loads(body)
     except orjson.JSONDecodeError:
@@ -169,3 +187,53 @@ class StreamRehydrator:
         out = channel.feed(s.text)
         s.put(out)
         return out != s.text or not s.text
+
+
+class TextRehydrator:
+    """Rewrites an unframed streamed answer (JSON or text sent without a length).
+
+    JSON (`json=True`) is held whole, up to `_MAX_PENDING` bytes, and restored as a
+    parsed body (`restore_body`: a client reads JSON whole anyway, and JSON inside
+    JSON strings is restored exactly); past that, and for text, the answer is one
+    running text restored with at most one placeholder's length held back. A
+    stream that is not UTF-8 is relayed unchanged from the first undecodable byte.
+    """
+
+    def __init__(self, restorer: Restorer, *, json: bool) -> None:
+        self._restorer = restorer
+        self._held: list[bytes] | None = [] if json else None
+        self._size = 0
+        self._channel = TextChannel(restorer, json_text=json)
+        self._decoder = codecs.getincrementaldecoder("utf-8")()
+        self._binary = False
+
+    def feed(self, chunk: bytes) -> bytes:
+        """Restored bytes that can go now (a possible placeholder start is held)."""
+        if self._held is not None:
+            self._held.append(chunk)
+            self._size += len(chunk)
+            if self._size <= _MAX_PENDING:
+                return b""
+            chunk, self._held = b"".join(self._held), None
+        if self._binary:
+            return chunk
+        try:
+            text = self._decoder.decode(chunk)
+        except UnicodeDecodeError:
+            self._binary = True
+            held = self._channel.flush().encode() + self._decoder.getstate()[0]
+            return held + chunk
+        return self._channel.feed(text).encode() if text else b""
+
+    def finish(self) -> bytes:
+        """The stream ended: whatever is held."""
+        if self._held is not None:
+            body, self._held = b"".join(self._held), None
+            return restore_body(self._restorer, body) if body else b""
+        if self._binary:
+            return b""
+        try:
+            tail = self._decoder.decode(b"", final=True)
+        except UnicodeDecodeError:
+            tail = ""
+        return (self._channel.feed(tail) + self._channel.flush()).encode()

@@ -19,19 +19,21 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-import orjson
+from pydantic import SecretStr
 
-from proxy.pii.errors import EntityBlocked, VaultUnavailable
+from proxy.netaddr import is_loopback
+from proxy.pii.bodies import Shape, read_shape
+from proxy.pii.errors import EntityBlocked, VaultKeyError, VaultUnavailable
 from proxy.pii.placeholders import Restorer
 from proxy.pii.policy import ActionTable
-from proxy.pii.settings import EntityAction
+from proxy.pii.settings import EntityAction, PIISettings
 from proxy.pii.store import MemoryVaultStore, RedisVaultStore, VaultStore
 from proxy.pii.transform import Found, Transformed, apply, scan_body
-from proxy.pii.vault import KeyRing, SessionVault
+from proxy.pii.vault import KeyRing, SessionVault, key_from_file, weak_key
 from proxy.settings import BackendConfig, ProxySettings
 from streams.policy.entities import EntityFinder
 
-__all__ = ["PIIService", "PIIStats"]
+__all__ = ["PIIService", "PIIStats", "vault_key_problems"]
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +50,44 @@ class PIIStats:
     vault_expired: int = 0
     vault_down: int = 0
     masked_vault_down: int = 0
+
+
+def _vault_kind(settings: ProxySettings) -> str:
+    return settings.pii.vault_store or settings.session_store
+
+
+def _vault_keys(s: PIISettings) -> list[SecretStr]:
+    if s.keys:
+        return list(s.keys)
+    return [key_from_file(s.key_file)] if s.key_file is not None else []
+
+
+def vault_key_problems(settings: ProxySettings) -> list[str]:
+    """Why the vault keys do not fit the deployment (empty: fine; checked at start-up).
+
+    A shared (Redis) vault needs configured keys: a per-process key cannot open
+    the entries other replicas sealed, nor this replica's own after a restart, so
+    answers would pass with their placeholders. Off loopback a guessable key
+    (all zeros, a repeated pattern) is refused like the other public defaults.
+    """
+    s = settings.pii
+    if not s.enabled:
+        return []
+    problems: list[str] = []
+    if _vault_kind(settings) == "redis" and not s.keys and s.key_file is None:
+        problems.append(
+            "the PII vault is shared (Redis) but has no key: set MODELTRAIL_PROXY__PII__KEYS "
+            'to the same JSON list of keys on every replica (a key: `python -c "from '
+            'proxy.pii import KeyRing; print(KeyRing.generate())"`); a per-process key '
+            "cannot open what other replicas sealed"
+        )
+    if not (is_loopback(settings.host) and is_loopback(settings.control_host)):
+        if any(weak_key(k) for k in s.keys):
+            problems.append(
+                "a MODELTRAIL_PROXY__PII__KEYS key is guessable (too few distinct bytes): "
+                "generate a random one"
+            )
+    return problems
 
 
 class PIIService:
@@ -68,12 +108,18 @@ class PIIService:
 
     @classmethod
     def from_settings(cls, settings: ProxySettings, store: VaultStore | None = None) -> PIIService:
-        """Build from `settings.pii`; `store` overrides the configured vault store (tests)."""
+        """Build from `settings.pii`; `store` overrides the configured vault store (tests).
+
+        Raises VaultKeyError when the vault keys do not fit the deployment
+        (`vault_key_problems`).
+        """
         s = settings.pii
+        problems = vault_key_problems(settings)
+        if problems:
+            raise VaultKeyError("refusing to start: " + "; ".join(problems))
         table = ActionTable(s)
         if store is None:
-            kind = s.vault_store or settings.session_store
-            if kind == "redis":
+            if _vault_kind(settings) == "redis":
                 store = RedisVaultStore(
                     settings.redis.url.get_secret_value(),
                     key_prefix=settings.redis.key_prefix,
@@ -81,13 +127,10 @@ class PIIService:
                 )
             else:
                 store = MemoryVaultStore(s.vault_ttl_s, settings.memory_max_sessions)
-        ring = KeyRing(s.keys)
-        if ring.ephemeral and isinstance(store, RedisVaultStore):
-            log.warning("pii_vault_ephemeral_key")  # replicas cannot open each other's entries
         return cls(
             EntityFinder(table.custom_entities),
             table,
-            SessionVault(store, ring, s.vault_max_entries),
+            SessionVault(store, KeyRing(_vault_keys(s)), s.vault_max_entries),
             capture_raw=s.capture == "raw",
             fail_closed=s.on_vault_down == "fail_closed",
             offload_bytes=settings.inline_offload_bytes,
@@ -107,34 +150,44 @@ class PIIService:
         return not self.table.all_allowed(backend, self.finder.types)
 
     async def prepare(
-        self, backend: BackendConfig, session: str, body: bytes
+        self, backend: BackendConfig, session: str, body: bytes, content_type: str = ""
     ) -> tuple[Transformed | None, Any, bytes]:
         """(what was done, the body the audit event gets, the bytes to forward) for a request.
 
-        Parses `body` itself (what the intake keeps of a huge body may be partial);
-        the audit gets the raw body back only under `capture: raw`. Bodies over
-        `offload_bytes` are parsed, scanned and encoded on a worker thread, so the
-        event loop never waits on them.
+        Any body, on any path: JSON, a form, multipart or text (`proxy.pii.bodies`);
+        JSON is always forwarded re-encoded from what was scanned, a binary body
+        unchanged. Parses `body` itself (what the intake
+        keeps of a huge body may be partial); the audit gets the raw body back only
+        under `capture: raw`. Bodies over `offload_bytes` are parsed, scanned and
+        encoded on a worker thread, so the event loop never waits on them.
+        Raises EntityBlocked for a `block` type, VaultUnavailable when failing closed.
         """
         if not body or not self.active(backend):
             return None, None, body
         big = len(body) > self.offload_bytes
-        scanned = await self._cpu(big, self._scan, body)
+        scanned = await self._cpu(big, self._scan, body, content_type)
         if scanned is None:
-            return None, None, body  # not JSON: the intake answers that itself
-        parsed, found = scanned
+            return None, None, body
+        shape, found = scanned
         done = await self._apply(backend, session, found)
         if done is None:
-            return None, None, body
-        audited = orjson.loads(body) if self.capture_raw else parsed
-        return done, audited, await self._cpu(big, orjson.dumps, parsed)
+            if not shape.json:
+                return None, None, body
+            # JSON goes upstream as it was read: what the parse dropped (the first of two
+            # duplicate keys, holding a value) never reaches the backend's logs.
+            return None, None, await self._cpu(big, shape.encode, shape.holder)
+        if self.capture_raw:
+            audited = read_shape(body, content_type)
+            audited = audited.audited(audited.holder) if audited is not None else None
+        else:
+            audited = shape.audited(shape.holder)
+        return done, audited, await self._cpu(big, shape.encode, shape.holder)
 
-    def _scan(self, body: bytes) -> tuple[Any, list[Found]] | None:
-        try:
-            parsed = orjson.loads(body)
-        except orjson.JSONDecodeError:
+    def _scan(self, body: bytes, content_type: str) -> tuple[Shape, list[Found]] | None:
+        shape = read_shape(body, content_type)
+        if shape is None:
             return None
-        return parsed, scan_body(self.finder, parsed)
+        return shape, scan_body(self.finder, shape.holder)
 
     async def _cpu(self, off_loop: bool, fn: Callable[..., _T], *args: Any) -> _T:
         if not off_loop:
@@ -162,7 +215,9 @@ class PIIService:
             return self.table.action(backend, kind)
 
         try:
-            view = await self.vault.load(session)
+            view = await self.vault.load(
+                session, ((s.type, s.value) for f in found for s in f.spans)
+            )
             done = await apply(found, action, self.vault, view)
         except VaultUnavailable:
             self.stats.vault_down += 1

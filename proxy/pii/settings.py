@@ -51,7 +51,13 @@ class PIISettings(PIIRules):
     keys: list[SecretStr] = Field(
         default_factory=list,
         description="AES-256 keys, URL-safe base64 of 32 bytes; the first seals, all open. "
-        "None set: a random per-process key (fine for the memory store only)",
+        "None set: `key_file`, else a random per-process key, which only the memory store "
+        "accepts (a shared Redis vault refuses to start without keys)",
+    )
+    key_file: Path | None = Field(
+        default=None,
+        description="used when keys is unset: read, or created (0600) on first start; one "
+        "machine's key (`modeltrail up`), not for replicas on several machines",
     )
     vault_ttl_s: float = Field(default=86400.0, gt=0, description="idle vault lifetime")
     vault_max_entries: int = Field(

@@ -33,6 +33,10 @@ class VaultStore(Protocol):
         """Every field of the session's hash (empty when unknown or expired)."""
         ...
 
+    async def read_fields(self, session: str, names: list[str]) -> tuple[dict[str, bytes], int]:
+        """The fields of `names` the session's hash holds, and how many fields it holds."""
+        ...
+
     async def add(self, session: str, field: str, value: bytes) -> bytes:
         """Set `field` unless it exists; return the value now stored."""
         ...
@@ -79,6 +83,12 @@ class MemoryVaultStore:
     async def read(self, session: str) -> dict[str, bytes]:
         found = self._hash(session, create=False)
         return dict(found) if found else {}
+
+    async def read_fields(self, session: str, names: list[str]) -> tuple[dict[str, bytes], int]:
+        found = self._hash(session, create=False)
+        if not found:
+            return {}, 0
+        return {n: found[n] for n in names if n in found}, len(found)
 
     async def add(self, session: str, field: str, value: bytes) -> bytes:
         h = self._hash(session, create=True)
@@ -133,6 +143,17 @@ class RedisVaultStore:
         except (RedisError, OSError) as exc:
             raise VaultUnavailable(f"the PII vault store is unreachable: {exc}") from exc
         return {k.decode(): v for k, v in raw.items()}
+
+    async def read_fields(self, session: str, names: list[str]) -> tuple[dict[str, bytes], int]:
+        key = self._p + session
+        try:
+            async with self._r.pipeline(transaction=False) as pipe:
+                pipe.hmget(key, names)
+                pipe.hlen(key)
+                values, size = await pipe.execute()
+        except (RedisError, OSError) as exc:
+            raise VaultUnavailable(f"the PII vault store is unreachable: {exc}") from exc
+        return {n: v for n, v in zip(names, values, strict=True) if v is not None}, int(size)
 
     async def add(self, session: str, field: str, value: bytes) -> bytes:
         key = self._p + session

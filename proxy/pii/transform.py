@@ -14,13 +14,12 @@ text back unchanged.
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
-
-import re2
 
 from proxy.pii.errors import EntityBlocked
 from proxy.pii.placeholders import lookalikes
@@ -35,7 +34,9 @@ _STRUCTURAL = frozenset(
     {"model", "role", "type", "id", "tool_call_id", "call_id", "object", "stream",
      "finish_reason", "stop_reason", "index", "media_type", "detail", "format", "encoding_format"}
 )  # fmt: skip
-_PROTOCOL_WORD = re2.compile(r"^[A-Za-z_][A-Za-z0-9_.:-]{0,63}$")
+# Python's re on purpose: one short anchored class, no backtracking to bound, and it
+# skips pyre2's per-call overhead on every `model` and `role` of a body.
+_PROTOCOL_WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_.:-]{0,63}\Z")
 _BINARY_DATA = ("data:image/", "data:audio/", "data:video/", "data:application/octet-stream")
 
 
@@ -79,32 +80,36 @@ def scan_body(finder: EntityFinder, body: Any) -> list[Found]:
     """Every string of `body` (a parsed JSON value) that holds an entity, with its setter."""
     found: list[Found] = []
 
-    def visit(value: Any, put: Callable[[Any], None]) -> None:
+    def setter(holder: Any, key: Any) -> Callable[[Any], None]:
+        return _discard if holder is None else partial(holder.__setitem__, key)
+
+    # The container and key of each value, not a setter: one is made only for a hit.
+    def visit(value: Any, holder: Any, at: Any) -> None:
         if isinstance(value, str):
             if value and not value.startswith(_BINARY_DATA):
                 spans = _spans(finder, value)
                 if spans:
-                    found.append(Found(value, spans, put))
+                    found.append(Found(value, spans, setter(holder, at)))
         elif isinstance(value, dict):
             for key in list(value):
                 item = value[key]
                 if key in _STRUCTURAL and isinstance(item, str) and _PROTOCOL_WORD.match(item):
                     continue
-                visit(item, partial(value.__setitem__, key))
+                visit(item, value, key)
                 if not _identifier(key):
                     spans = _spans(finder, key)
                     if spans:
                         found.append(Found(key, spans, partial(_rekey, value, key)))
         elif isinstance(value, list):
             for i, item in enumerate(value):
-                visit(item, partial(value.__setitem__, i))
+                visit(item, value, i)
         elif isinstance(value, int) and not isinstance(value, bool) and abs(value) >= 1_000_000:
             text = str(value)
             spans = finder.find(text)
             if spans:
-                found.append(Found(text, spans, put))
+                found.append(Found(text, spans, setter(holder, at)))
 
-    visit(body, _discard)
+    visit(body, None, None)
     return found
 
 
@@ -127,23 +132,29 @@ async def apply(
 
     Raises EntityBlocked (naming every blocked type) before anything is changed.
     """
-    blocked = sorted({s.type for f in found for s in f.spans if action(s.type) == "block"})
+    acts: dict[str, EntityAction] = {}
+    for f in found:
+        for s in f.spans:
+            if s.type not in acts:
+                acts[s.type] = "tokenize" if s.type == LITERAL else action(s.type)
+    blocked = sorted(t for t, a in acts.items() if a == "block")
     if blocked:
         raise EntityBlocked(
             f"request blocked: it carries {', '.join(blocked)} data",
             extra={"entity_types": ",".join(blocked)},
         )
     out = Transformed()
+    known = view.by_value if view is not None else {}
     for f in found:
         parts: list[str] = []
         last = 0
         for s in f.spans:
-            act: EntityAction = "tokenize" if s.type == LITERAL else action(s.type)
+            act = acts[s.type]
             if act == "allow":
                 continue
             new = None
             if act == "tokenize" and vault is not None and view is not None:
-                new = await vault.issue(view, s.type, s.value)
+                new = known.get((s.type, s.value)) or await vault.issue(view, s.type, s.value)
                 if new is not None:
                     out.scope[new] = s.value
             if new is None:

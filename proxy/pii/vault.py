@@ -22,6 +22,7 @@ import os
 from collections import OrderedDict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import orjson
 from cryptography.exceptions import InvalidTag
@@ -32,26 +33,63 @@ from proxy.pii.errors import VaultKeyError
 from proxy.pii.placeholders import placeholder
 from proxy.pii.store import VaultStore
 
-__all__ = ["REVOKED", "KeyRing", "SessionVault", "VaultView"]
+__all__ = ["REVOKED", "KeyRing", "SessionVault", "VaultView", "key_from_file", "weak_key"]
 
 REVOKED = "[REVOKED]"
 _ALL = "r:*"
 _CACHE_MAX = 50_000
 
 
+# A random 32-byte key has ~30 distinct byte values; fewer than this is a typed-in
+# placeholder (`AAAA...`, a repeated word), never a generated key.
+_MIN_DISTINCT_BYTES = 16
+
+
+def _decode_key(value: str) -> bytes:
+    try:
+        key = base64.urlsafe_b64decode(value.strip() + "==")
+    except ValueError as exc:
+        raise VaultKeyError("a PII vault key is not URL-safe base64") from exc
+    if len(key) != 32:
+        raise VaultKeyError(f"a PII vault key must be 32 bytes, got {len(key)}")
+    return key
+
+
+def weak_key(key: SecretStr) -> bool:
+    """Whether `key` is a publicly guessable one (all zeros, a repeated pattern, ...)."""
+    try:
+        raw = _decode_key(key.get_secret_value())
+    except VaultKeyError:
+        return False  # refused as malformed anyway
+    return len(set(raw)) < _MIN_DISTINCT_BYTES
+
+
+def key_from_file(path: Path) -> SecretStr:
+    """The vault key kept in `path`, created (0600) with a fresh key when missing.
+
+    One file serves every proxy on one machine (`modeltrail up`); replicas on
+    several machines need the same key in `MODELTRAIL_PROXY__PII__KEYS`.
+    """
+    try:
+        return SecretStr(path.read_text().strip())
+    except FileNotFoundError:
+        pass
+    path.parent.mkdir(parents=True, exist_ok=True)
+    value = KeyRing.generate()
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:  # another process created it meanwhile
+        return SecretStr(path.read_text().strip())
+    with os.fdopen(fd, "w") as f:
+        f.write(value)
+    return SecretStr(value)
+
+
 class KeyRing:
     """AES-256-GCM keys: the first seals, every one opens (rotation without downtime)."""
 
     def __init__(self, keys: Iterable[SecretStr]) -> None:
-        raw: list[bytes] = []
-        for k in keys:
-            try:
-                key = base64.urlsafe_b64decode(k.get_secret_value().strip() + "==")
-            except ValueError as exc:
-                raise VaultKeyError("a PII vault key is not URL-safe base64") from exc
-            if len(key) != 32:
-                raise VaultKeyError(f"a PII vault key must be 32 bytes, got {len(key)}")
-            raw.append(key)
+        raw = [_decode_key(k.get_secret_value()) for k in keys]
         self.ephemeral = not raw
         if not raw:  # no configured key: this process only (memory store, tests)
             raw.append(os.urandom(32))
@@ -95,18 +133,27 @@ class VaultView:
     revoked: set[str] = field(default_factory=set)
     all_revoked: bool = False
     unreadable: int = 0
+    size: int = 0  # fields the session's hash holds (entries, counters, markers)
+
+
+def _kind_of(ph: str) -> str:
+    """`EMAIL` of `⟦EMAIL_1⟧`."""
+    return ph[1:-1].rpartition("_")[0]
 
 
 class SessionVault:
     """Placeholders of every session: issue, resolve, revoke."""
 
     def __init__(self, store: VaultStore, ring: KeyRing, max_entries: int = 10_000) -> None:
+        # `max_entries` bounds the fields of a session's hash: values, plus one counter
+        # per entity type and the revocation markers.
         self.store = store
         self.ring = ring
         self.max_entries = max_entries
         # Opened entries by their sealed bytes: a session's entries are read on every
         # request, and AES-GCM per entry per request would grow with the session.
         self._opened: OrderedDict[bytes, tuple[str, str, str]] = OrderedDict()
+        self._fields: dict[tuple[str, str], str] = {}
 
     def _open(self, session: str, sealed: bytes) -> tuple[str, str, str] | None:
         hit = self._opened.get(sealed)
@@ -122,10 +169,18 @@ class SessionVault:
             self._opened.popitem(last=False)
         return entry
 
-    async def load(self, session: str) -> VaultView:
-        """The session's entries (raises VaultUnavailable when the store is down)."""
-        view = VaultView(session)
-        for name, raw in (await self.store.read(session)).items():
+    def _field(self, kind: str, value: str) -> str:
+        """The hash field of a value's entry (a keyed digest: the name reveals nothing)."""
+        name = self._fields.get((kind, value))
+        if name is None:
+            if len(self._fields) > _CACHE_MAX:
+                self._fields.clear()
+            name = self._fields[(kind, value)] = f"e:{self.ring.digest(kind, value)}"
+        return name
+
+    def _view(self, session: str, fields: Mapping[str, bytes], size: int) -> VaultView:
+        view = VaultView(session, size=size)
+        for name, raw in fields.items():
             if name.startswith("e:"):
                 entry = self._open(session, raw)
                 if entry is None:
@@ -140,6 +195,21 @@ class SessionVault:
                 view.revoked.add(name[2:])
         return view
 
+    async def load(
+        self, session: str, wanted: Iterable[tuple[str, str]] | None = None
+    ) -> VaultView:
+        """The session's entries of the `wanted` (type, value) pairs, or all of them (None).
+
+        Reading only the entries a request needs keeps its cost independent of how
+        many values the session holds. Raises VaultUnavailable when the store is down.
+        """
+        if wanted is None:
+            fields = await self.store.read(session)
+            return self._view(session, fields, len(fields))
+        names = list({self._field(kind, value) for kind, value in wanted})
+        fields, size = await self.store.read_fields(session, names)
+        return self._view(session, fields, size)
+
     async def issue(self, view: VaultView, kind: str, value: str) -> str | None:
         """The session's placeholder for `value`, creating it when new.
 
@@ -149,13 +219,14 @@ class SessionVault:
         ph = view.by_value.get((kind, value))
         if ph is not None:
             return ph
-        if len(view.by_value) >= self.max_entries:
+        if view.size >= self.max_entries:
             return None
         n = await self.store.next_number(view.session, kind)
         ph = placeholder(kind, n)
         aad = view.session.encode()
         sealed = self.ring.seal(orjson.dumps({"t": kind, "v": value, "p": ph}), aad)
-        stored = await self.store.add(view.session, f"e:{self.ring.digest(kind, value)}", sealed)
+        stored = await self.store.add(view.session, self._field(kind, value), sealed)
+        view.size += 1
         if stored != sealed:  # another replica issued this value first: use its placeholder
             entry = self._open(view.session, stored)
             if entry is not None:
@@ -170,9 +241,12 @@ class SessionVault:
         Revoked placeholders resolve to `[REVOKED]`; None when the session's vault
         expired (the caller passes placeholders through and counts a warning).
         """
-        view = await self.load(session)
+        names = [self._field(_kind_of(ph), value) for ph, value in scope.items()]
+        names += [_ALL, *(f"r:{ph}" for ph in scope)]
+        fields, size = await self.store.read_fields(session, names)
+        view = self._view(session, fields, size)
         if not view.by_placeholder and not view.all_revoked:
-            return None
+            return None  # none of this request's entries is left: the vault expired
         out: dict[str, str] = {}
         for ph in scope:
             value = view.by_placeholder.get(ph)

@@ -134,7 +134,8 @@ _EXTENSION = re2.compile(rb"(?i)\s?(?:x|ext\.?)\s?\d{1,5}$")
 
 
 def _phone(m: bytes, view: bytes, start: int, end: int) -> bool:
-    d = _digits(_EXTENSION.sub(b"", m))  # `x12248` is the extension, not the number
+    # `x12248` is the extension, not the number (every extension form has an x)
+    d = _digits(_EXTENSION.sub(b"", m) if b"x" in m or b"X" in m else m)
     if not 7 <= len(d) <= 15 or len(set(d)) < 3:
         return False
     s = m.strip()

@@ -24,23 +24,10 @@ from proxy.sse import StreamParser
 from schemas.events import LLMRequest, LLMResponse
 from schemas.settings import KafkaSettings
 from tests.conftest import unique
+from tests.support.pii_cases import REPLY, VALUES, pii_settings, received
 from tests.support.proxy_fakes import CONTROL_KEYS, ListPublisher
 from tests.support.proxy_harness import make_settings, running_proxy
 
-VALUES = {
-    "EMAIL": "jane.doe@example.org",
-    "PHONE": "+44 20 7946 0958",
-    "CARD": "4539 1488 0343 6467",
-    "IBAN": "GB82WEST12345698765432",
-    "SSN": "078-05-1121",
-    "IP": "10.20.30.40",
-    "API_KEY": "AKIAIOSFODNN7QWERTY1",
-}
-REPLY = (
-    f"Dear {VALUES['EMAIL']}, we will call {VALUES['PHONE']} about card {VALUES['CARD']} "
-    f"(IBAN {VALUES['IBAN']}, SSN {VALUES['SSN']}) from {VALUES['IP']} with key "
-    f"{VALUES['API_KEY']}; again: {VALUES['EMAIL']}."
-)
 TOOL_ARGS = {"to": VALUES["EMAIL"], "note": f"card {VALUES['CARD']}", "ip": VALUES["IP"]}
 OPENAI_TOOLS = [{"type": "function", "function": {"name": "send_mail", "parameters": {}}}]
 ANTHROPIC_TOOLS = [{"name": "send_mail", "input_schema": {"type": "object"}}]
@@ -84,21 +71,6 @@ KILL = {"authorization": "Bearer kill-key-456"}
 _PROVIDER = {"openai": "openai", "anthropic": "anthropic", "ollama": "ollama"}
 
 
-def _settings(kafka: KafkaSettings, url: str, tmp: Path, **pii: Any) -> Any:
-    # The fake's Ollama listens on loopback, where the default is `allow`: tokenize it here.
-    # The inline policy judges the raw request and blocks secrets (standard preset) before
-    # any transform matters; off here, so secrets show their `tokenize` action.
-    extra: dict[str, Any] = {"inline_policy": False}
-    extra.update({k: pii.pop(k) for k in list(pii) if k == "control_keys"})
-    rules = {"backends": {"ollama": {"default": "tokenize"}}, **pii}
-    return make_settings(kafka, url, tmp / "spool", pii=rules, **extra)
-
-
-async def _received(client: httpx.AsyncClient, url: str, marker: str) -> list[str]:
-    bodies = (await client.get(f"{url}/_fake/received")).json()["bodies"]
-    return [b for b in bodies if marker in b]
-
-
 def _answer(provider: str, path: str, resp: httpx.Response, stream: bool) -> tuple[str, list[Any]]:
     if stream:
         parser = StreamParser(provider)  # type: ignore[arg-type]
@@ -115,7 +87,7 @@ async def test_no_pii_reaches_backend_and_client_sees_raw_text(
     case: str, path: str, body: dict[str, Any], tool: bool, fake_backend_url: str, tmp_path: Path
 ) -> None:
     marker = unique("pii")
-    settings = _settings(KafkaSettings(), fake_backend_url, tmp_path)
+    settings = pii_settings(KafkaSettings(), fake_backend_url, tmp_path)
     publisher = ListPublisher()
     if tool:
         prompt = f"{marker} please fake-tool:send_mail {json.dumps(TOOL_ARGS)}"
@@ -132,7 +104,7 @@ async def test_no_pii_reaches_backend_and_client_sees_raw_text(
     async with running_proxy(settings, publisher=publisher) as proxy, httpx.AsyncClient() as c:
         resp = await c.post(proxy.url + path, json=body, headers=headers)
         assert resp.status_code == 200, resp.text
-        seen = await _received(c, fake_backend_url, marker)
+        seen = await received(c, fake_backend_url, marker)
     assert len(seen) == 1
     for value in VALUES.values():
         assert value not in seen[0], f"{value} reached the backend"
@@ -157,7 +129,7 @@ async def test_same_value_same_placeholder_across_turns(
     fake_backend_url: str, tmp_path: Path
 ) -> None:
     marker = unique("pii-turns")
-    settings = _settings(KafkaSettings(), fake_backend_url, tmp_path)
+    settings = pii_settings(KafkaSettings(), fake_backend_url, tmp_path)
     headers = {"x-session-id": marker}
     async with (
         running_proxy(settings, publisher=ListPublisher()) as proxy,
@@ -167,7 +139,7 @@ async def test_same_value_same_placeholder_across_turns(
             body = {"model": "gpt-4o", "messages": [{"role": "user", "content": text}]}
             resp = await c.post(proxy.url + "/v1/chat/completions", json=body, headers=headers)
             assert resp.status_code == 200
-        first, second = await _received(c, fake_backend_url, marker)
+        first, second = await received(c, fake_backend_url, marker)
     assert "\u27e6EMAIL_2\u27e7" in first and "\u27e6EMAIL_2\u27e7" in second
     assert "\u27e6EMAIL_1\u27e7" not in second
 
@@ -178,7 +150,7 @@ async def test_client_placeholder_lookalike_is_not_rehydrated(
     """An attacker on the victim's session id asks the model to repeat the victim's
     placeholder: the vault only restores what this request's own text produced."""
     marker = unique("pii-forge")
-    settings = _settings(KafkaSettings(), fake_backend_url, tmp_path)
+    settings = pii_settings(KafkaSettings(), fake_backend_url, tmp_path)
     headers = {"x-session-id": marker}
     async with (
         running_proxy(settings, publisher=ListPublisher()) as proxy,
@@ -192,7 +164,7 @@ async def test_client_placeholder_lookalike_is_not_rehydrated(
         forged = f"{marker} fake-reply:\u27e6EMAIL_1\u27e7 and EMAIL_1 and [EMAIL_1]"
         body = {"model": "gpt-4o", "messages": [{"role": "user", "content": forged}]}
         resp = await c.post(proxy.url + "/v1/chat/completions", json=body, headers=headers)
-        (seen,) = await _received(c, fake_backend_url, marker)
+        (seen,) = await received(c, fake_backend_url, marker)
     assert "victim@corp.example" not in resp.text
     text = resp.json()["choices"][0]["message"]["content"]
     assert text == "\u27e6EMAIL_1\u27e7 and EMAIL_1 and [EMAIL_1]"  # the client's own text back
@@ -203,7 +175,7 @@ async def test_block_action_answers_403_naming_the_type(
     fake_backend_url: str, tmp_path: Path
 ) -> None:
     marker = unique("pii-block")
-    settings = _settings(KafkaSettings(), fake_backend_url, tmp_path, entities={"SSN": "block"})
+    settings = pii_settings(KafkaSettings(), fake_backend_url, tmp_path, entities={"SSN": "block"})
     async with (
         running_proxy(settings, publisher=ListPublisher()) as proxy,
         httpx.AsyncClient() as c,
@@ -211,7 +183,7 @@ async def test_block_action_answers_403_naming_the_type(
         body = {"model": "claude-3-5", "max_tokens": 5,
                 "messages": [{"role": "user", "content": f"{marker} ssn 078-05-1121"}]}  # fmt: skip
         resp = await c.post(proxy.url + "/anthropic/v1/messages", json=body)
-        seen = await _received(c, fake_backend_url, marker)
+        seen = await received(c, fake_backend_url, marker)
     assert resp.status_code == 403
     err = resp.json()
     assert err["type"] == "error" and err["error"]["type"] == "pii_blocked"
@@ -221,7 +193,7 @@ async def test_block_action_answers_403_naming_the_type(
 
 async def test_mask_action_is_irreversible(fake_backend_url: str, tmp_path: Path) -> None:
     marker = unique("pii-mask")
-    settings = _settings(KafkaSettings(), fake_backend_url, tmp_path, entities={"CARD": "mask"})
+    settings = pii_settings(KafkaSettings(), fake_backend_url, tmp_path, entities={"CARD": "mask"})
     async with (
         running_proxy(settings, publisher=ListPublisher()) as proxy,
         httpx.AsyncClient() as c,
@@ -229,7 +201,7 @@ async def test_mask_action_is_irreversible(fake_backend_url: str, tmp_path: Path
         content = f"{marker} fake-reply:card 4539 1488 0343 6467"
         body = {"model": "gpt-4o", "messages": [{"role": "user", "content": content}]}
         resp = await c.post(proxy.url + "/v1/chat/completions", json=body)
-        (seen,) = await _received(c, fake_backend_url, marker)
+        (seen,) = await received(c, fake_backend_url, marker)
     assert "4539" not in seen and "[CARD]" in seen
     assert resp.json()["choices"][0]["message"]["content"] == "card [CARD]"
 
@@ -244,7 +216,7 @@ async def test_local_ollama_defaults_to_allow(fake_backend_url: str, tmp_path: P
         body = {"model": "llama3", "stream": False,
                 "messages": [{"role": "user", "content": f"{marker} jane@x.example"}]}  # fmt: skip
         assert (await c.post(proxy.url + "/api/chat", json=body)).status_code == 200
-        (seen,) = await _received(c, fake_backend_url, marker)
+        (seen,) = await received(c, fake_backend_url, marker)
     assert "jane@x.example" in seen
 
 
@@ -252,7 +224,7 @@ async def test_expired_vault_passes_placeholders_and_counts(
     fake_backend_url: str, tmp_path: Path
 ) -> None:
     marker = unique("pii-expired")
-    settings = _settings(KafkaSettings(), fake_backend_url, tmp_path)
+    settings = pii_settings(KafkaSettings(), fake_backend_url, tmp_path)
     store = MemoryVaultStore(ttl_s=60)
     pii = PIIService.from_settings(settings, store=store)
     original = pii.vault.resolve
@@ -280,7 +252,7 @@ async def test_expired_vault_passes_placeholders_and_counts(
 
 async def test_vault_store_down_fails_closed(fake_backend_url: str, tmp_path: Path) -> None:
     marker = unique("pii-down")
-    settings = _settings(KafkaSettings(), fake_backend_url, tmp_path)
+    settings = pii_settings(KafkaSettings(), fake_backend_url, tmp_path)
     store = RedisVaultStore("redis://127.0.0.1:1/0", key_prefix="t:", ttl_s=60)  # nothing listens
     pii = PIIService.from_settings(settings, store=store)
     async with (
@@ -292,7 +264,7 @@ async def test_vault_store_down_fails_closed(fake_backend_url: str, tmp_path: Pa
             "messages": [{"role": "user", "content": f"{marker} a@b.example"}],
         }
         resp = await c.post(proxy.url + "/v1/chat/completions", json=body)
-        seen = await _received(c, fake_backend_url, marker)
+        seen = await received(c, fake_backend_url, marker)
     assert resp.status_code == 503
     assert resp.json()["error"]["type"] == "pii_vault_unavailable"
     assert seen == []
@@ -302,7 +274,7 @@ async def test_revoked_entity_and_session_answer_revoked(
     fake_backend_url: str, tmp_path: Path
 ) -> None:
     marker = unique("pii-revoke")
-    settings = _settings(KafkaSettings(), fake_backend_url, tmp_path, control_keys=CONTROL_KEYS)
+    settings = pii_settings(KafkaSettings(), fake_backend_url, tmp_path, control_keys=CONTROL_KEYS)
     headers = {"x-session-id": marker}
     reply = f"{marker} fake-reply:to a@b.example and c@d.example"
     body = {"model": "gpt-4o", "messages": [{"role": "user", "content": reply}]}
@@ -339,7 +311,7 @@ async def test_responses_api_input_and_output(
     stream: bool, fake_backend_url: str, tmp_path: Path
 ) -> None:
     marker = unique("pii-responses")
-    settings = _settings(KafkaSettings(), fake_backend_url, tmp_path)
+    settings = pii_settings(KafkaSettings(), fake_backend_url, tmp_path)
     body = {
         "model": "gpt-4o",
         "stream": stream,
@@ -352,7 +324,7 @@ async def test_responses_api_input_and_output(
         httpx.AsyncClient() as c,
     ):
         resp = await c.post(proxy.url + "/v1/responses", json=body, headers=headers)
-        (seen,) = await _received(c, fake_backend_url, marker)
+        (seen,) = await received(c, fake_backend_url, marker)
     assert resp.status_code == 200, resp.text
     assert not [v for v in VALUES.values() if v in seen]
     text, _ = _answer("openai", "/v1/responses", resp, stream)
@@ -365,7 +337,7 @@ async def test_capture_raw_keeps_raw_text_in_events_only(
     fake_backend_url: str, tmp_path: Path
 ) -> None:
     marker = unique("pii-raw")
-    settings = _settings(KafkaSettings(), fake_backend_url, tmp_path, capture="raw")
+    settings = pii_settings(KafkaSettings(), fake_backend_url, tmp_path, capture="raw")
     publisher = ListPublisher()
     async with running_proxy(settings, publisher=publisher) as proxy, httpx.AsyncClient() as c:
         body = {
@@ -373,7 +345,7 @@ async def test_capture_raw_keeps_raw_text_in_events_only(
             "messages": [{"role": "user", "content": f"{marker} fake-reply:hi {VALUES['EMAIL']}"}],
         }
         resp = await c.post(proxy.url + "/v1/chat/completions", json=body)
-        (seen,) = await _received(c, fake_backend_url, marker)
+        (seen,) = await received(c, fake_backend_url, marker)
     assert VALUES["EMAIL"] not in seen
     assert resp.json()["choices"][0]["message"]["content"] == f"hi {VALUES['EMAIL']}"
     (req,) = publisher.of(LLMRequest)

@@ -22,6 +22,8 @@ from proxy.settings import ProxySettings
 from schemas.settings import KafkaSettings, RedisSettings
 from tests.support.proxy_harness import make_settings, running_proxy
 
+PII_KEY = "JiUkIyIhIB8eHRwbGhkYFxYVFBMSERAPDg0MCwoJCAc="
+
 
 def settings_for_replica(
     kafka: KafkaSettings,
@@ -39,6 +41,8 @@ def settings_for_replica(
         "key_secret": SecretStr("integration-key-secret"),
         "session_store": "redis",
         "redis": RedisSettings(url=SecretStr(redis_url), key_prefix=redis_prefix),
+        # The PII vault is on Redis too: one key ring for every replica.
+        "pii": {"keys": [SecretStr(PII_KEY)]},
         "enforcement_replay_timeout_s": 20,
         "keys_replay_timeout_s": 20,
         "command_fetch_wait_ms": 20,

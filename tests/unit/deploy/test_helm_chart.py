@@ -8,6 +8,7 @@ gets is resolved (Secret references included) and loaded by the service's settin
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 from pathlib import Path
@@ -19,6 +20,7 @@ import pytest
 import yaml
 from pydantic_settings import BaseSettings
 
+from proxy.pii.service import vault_key_problems
 from proxy.settings import ProxySettings
 from sinks.settings import SinkSettings
 from streams.alerts.settings import AlertsSettings
@@ -41,6 +43,7 @@ EXTERNAL_SECRET_VALUES = {
     "control-keys": '[{"id": "admin", "key": "k-from-vault", "scopes": ["admin"]}]',
     "webhooks": '[{"name": "siem", "url": "https://siem.example/ocsf", "format": "ocsf"}]',
     "url": "redis://redis.example:6379/0",
+    "pii-keys": '["JiUkIyIhIB8eHRwbGhkYFxYVFBMSERAPDg0MCwoJCAc="]',
 }
 
 
@@ -104,12 +107,15 @@ def test_defaults_render_the_core_services_with_generated_secrets() -> None:
     data = secret["stringData"]
     assert len(data["control-key"]) >= 32 and len(data["key-salt"]) >= 32
     assert len(data["key-secret"]) >= 32 and data["key-secret"] != data["key-salt"]
+    assert json.loads(data["pii-keys"]) == [data["pii-key"]]
+    assert len(base64.b64decode(data["pii-key"])) == 32
     assert data["control-key"] not in ("change-me-now", "") and "default" not in data["key-salt"]
     keys = json.loads(data["control-keys"])
     assert keys == [{"id": "admin", "key": data["control-key"], "scopes": ["admin"]}]
     # A fresh install generates fresh secrets: nothing shared between installations.
     (again,) = by_kind(render(None), "Secret").values()
     assert again["stringData"]["control-key"] != data["control-key"]
+    assert again["stringData"]["pii-key"] != data["pii-key"]
 
 
 def test_proxy_is_probed_on_health_scaled_on_cpu_and_protected_by_a_pdb() -> None:
@@ -167,6 +173,8 @@ def test_pod_env_is_read_by_the_settings_classes(
             assert settings.default_backend in {b.name for b in settings.backends}
             # Client keys on, one key secret for every replica (not a per-pod file).
             assert settings.client_auth == "keys" and settings.key_secret is not None
+            # The PII vault on Redis: one key ring for every replica, so the proxy starts.
+            assert settings.pii.keys and vault_key_problems(settings) == []
 
 
 def test_external_values_wire_sasl_tls_secrets_and_optional_objects() -> None:

@@ -13,6 +13,7 @@ from pydantic_settings import BaseSettings
 
 from modeltrail.healthcheck import describe_ok
 from proxy.exposure import exposure_problems
+from proxy.pii.settings import PIISettings
 from proxy.settings import ProxySettings
 from schemas.settings import KafkaSettings, RedisSettings, is_known_default
 from schemas.signing import SigningSettings
@@ -31,6 +32,7 @@ OPERATOR_SECRETS = {
     "MODELTRAIL_KEY_SALT": "9a1b2c3d4e5f6a7b",
     "MODELTRAIL_COMMAND_KEY": "c0ffee00deadbeef",
     "MODELTRAIL_KEY_SECRET": "7d2e9f4a1c8b3e6d5f0a",
+    "MODELTRAIL_PII_KEY": "JiUkIyIhIB8eHRwbGhkYFxYVFBMSERAPDg0MCwoJCAc=",
     "MINIO_ROOT_PASSWORD": "5e6f7a8b9c0d1e2f",
 }
 
@@ -104,6 +106,8 @@ def test_env_names_exist_in_the_settings_classes(service: str) -> None:
     cls = APP_SERVICES[service]
     prefix = str(cls.model_config["env_prefix"])
     known = {f"{prefix}{field.upper()}" for field in cls.model_fields}
+    if cls is ProxySettings:
+        known |= {f"{prefix}PII__{field.upper()}" for field in PIISettings.model_fields}
     sections = (("KAFKA", KafkaSettings), ("REDIS", RedisSettings), ("SIGNING", SigningSettings))
     for section, section_cls in sections:
         known |= {f"MODELTRAIL_{section}__{f.upper()}" for f in section_cls.model_fields}
@@ -129,6 +133,7 @@ def test_env_values_validate(service: str, monkeypatch: pytest.MonkeyPatch) -> N
         # Bound to 0.0.0.0 inside the container: the control API requires keys.
         assert settings.control_host == "0.0.0.0" and settings.control_keys
         assert exposure_problems(settings) == []  # it would start
+        assert settings.pii.keys  # the vault is shared through Redis: one key for all
         assert settings.default_backend in {b.name for b in settings.backends}
         assert settings.on_broker_down == "spool"
         # Client keys are required, with a secret the operator must supply.

@@ -29,6 +29,7 @@ from modeltrail.stack import (
 )
 from modeltrail.trail import audit_rows
 from modeltrail.up import LogReady, Stack, StackError
+from proxy.pii.service import vault_key_problems
 from proxy.settings import ProxySettings
 from schemas import TABLES, arrow_schema
 from schemas.events import LLMRequest, LLMResponse, SessionCommand, Violation
@@ -183,6 +184,8 @@ def test_external_services_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) 
     assert isinstance(proxy, ProxySettings)
     assert proxy.session_store == "redis"
     assert proxy.redis.url.get_secret_value() == "redis://:pw@r:6379/2"
+    # The vault on Redis has a key that outlives restarts: the proxy starts.
+    assert proxy.pii.key_file == tmp_path / "pii-key" and vault_key_problems(proxy) == []
     assert proxy.default_backend == "openai"
     assert "MODELTRAIL_PROXY__HISTORY_PATH" not in envs["proxy"], "history reads local trails"
     assert {b.name: b.models for b in proxy.backends} == {"openai": [], "claude": ["claude*"]}

@@ -63,11 +63,13 @@ async def test_revocation_and_expiry() -> None:
     a = await vault.issue(view, "EMAIL", "a@b.example")
     b = await vault.issue(view, "PHONE", "+44 20 7946 0958")
     await vault.revoke("s", "email_1")
-    assert await vault.resolve("s", {a: "", b: ""}) == {a: REVOKED, b: "+44 20 7946 0958"}
+    # The scope is what the request issued: placeholder -> value.
+    scope = {a: "a@b.example", b: "+44 20 7946 0958"}
+    assert await vault.resolve("s", scope) == {a: REVOKED, b: "+44 20 7946 0958"}
     await vault.revoke("s")
-    assert await vault.resolve("s", {a: "", b: ""}) == {a: REVOKED, b: REVOKED}
+    assert await vault.resolve("s", scope) == {a: REVOKED, b: REVOKED}
     store.expire_now("s")
-    assert await vault.resolve("s", {a: ""}) is None
+    assert await vault.resolve("s", scope) is None
 
 
 async def test_memory_store_is_bounded() -> None:
@@ -86,3 +88,29 @@ async def test_a_flood_of_values_is_capped_per_session() -> None:
         None,
     ]
     assert await vault.issue(view, "EMAIL", "u0@corp.example") == "\u27e6EMAIL_1\u27e7"
+
+
+async def test_a_request_reads_only_its_own_entries() -> None:
+    """The per-request vault cost does not grow with the values a session holds."""
+
+    class Counting(MemoryVaultStore):
+        fields_read = 0
+
+        async def read_fields(self, session: str, names: list[str]) -> tuple[dict[str, bytes], int]:
+            found, size = await super().read_fields(session, names)
+            self.fields_read += len(found)
+            return found, size
+
+    store = Counting(60)
+    vault = SessionVault(store, _ring(KeyRing.generate()))
+    view = await vault.load("s")
+    for i in range(300):
+        await vault.issue(view, "EMAIL", f"u{i}@corp.example")
+    store.fields_read = 0
+    again = await vault.load("s", [("EMAIL", "u7@corp.example"), ("EMAIL", "new@corp.example")])
+    assert again.by_value == {("EMAIL", "u7@corp.example"): "\u27e6EMAIL_8\u27e7"}
+    assert again.size == 301  # 300 entries and the EMAIL counter
+    assert await vault.issue(again, "EMAIL", "new@corp.example") == "\u27e6EMAIL_301\u27e7"
+    ph = "\u27e6EMAIL_8\u27e7"
+    assert await vault.resolve("s", {ph: "u7@corp.example"}) == {ph: "u7@corp.example"}
+    assert store.fields_read == 2  # u7 for the transform, u7 for the answer
