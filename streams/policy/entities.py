@@ -13,6 +13,7 @@ Pure: no I/O, no clock. Patterns are RE2 (linear time).
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
@@ -24,6 +25,7 @@ from streams.policy.engine import resolve_overlaps
 from streams.policy.matcher import Matcher
 from streams.policy.normalize import View
 from streams.policy.rules import Rule
+from streams.policy.turns import QuietParts
 
 __all__ = ["ENTITY_OF_RULE", "ENTITY_TYPES", "EntityFinder", "EntitySpan", "check_type_name"]
 
@@ -84,6 +86,10 @@ def check_type_name(name: str) -> str:
     return name
 
 
+#: Texts shorter than this are scanned every time (hashing them would cost about as much).
+_QUIET_MIN = 256
+
+
 class EntityFinder:
     """The catalogue's PII and secret rules plus custom entity patterns, compiled once."""
 
@@ -91,6 +97,7 @@ class EntityFinder:
         self,
         custom: Mapping[str, Iterable[str]] | None = None,
         rules: Iterable[Rule] | None = None,
+        quiet_texts: int = 4096,
     ) -> None:
         base = list(rules) if rules is not None else [*pii.RULES, *secrets.RULES]
         chosen = [r for r in base if r.id in ENTITY_OF_RULE and r.kind == "pattern"]
@@ -105,16 +112,26 @@ class EntityFinder:
         self.types: frozenset[str] = frozenset(self._type.values())
         self._matcher = Matcher(chosen)
         self._accept = dict.fromkeys(self._type, True)
+        # Long texts found empty before (a system prompt every request repeats): a lookup,
+        # not a scan. `find` is pure, so this changes no result; bounded, LRU.
+        self.quiet = QuietParts(quiet_texts)
 
     def find(self, text: str) -> list[EntitySpan]:
         """Non-overlapping entity spans in `text`, in order (an earlier, longer match wins)."""
         if not text:
             return []
         data = text.encode()
+        key = None
+        if len(data) >= _QUIET_MIN:
+            key = hashlib.blake2b(data, digest_size=16).digest()
+            if self.quiet.known(key, ""):
+                return []
         hits = resolve_overlaps(
             list(self._matcher.scan(View("t", text, data, "plain"), self._accept, None))
         )
         if not hits:
+            if key is not None:
+                self.quiet.add(key, "")
             return []
         ascii_text = len(data) == len(text)
         spans: list[EntitySpan] = []

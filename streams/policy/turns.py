@@ -184,29 +184,34 @@ class QuietParts:
     def __len__(self) -> int:
         return len(self._keys)
 
-    def skip(self, fresh: Sequence[int], keys: Sequence[bytes], version: str) -> tuple[int, ...]:
-        """The indices of `fresh` still to judge under `version` (the quiet ones left out)."""
+    def known(self, key: bytes, version: str) -> bool:
+        """Whether `key` was judged quiet under `version` (another version empties the set)."""
         if version != self.version:
             self._keys.clear()
             self.version = version
         known = self._keys
-        if not known:
-            return tuple(fresh)
-        out = []
-        for i in fresh:
-            k = keys[i]
-            if k in known:
-                known.move_to_end(k)
-            else:
-                out.append(i)
-        return tuple(out)
+        if key in known:
+            known.move_to_end(key)
+            return True
+        return False
 
-    def remember(self, keys: Sequence[bytes], quiet: Sequence[int], version: str) -> None:
-        """Record the parts at `quiet` (indices into `keys`) as judged quiet by `version`."""
+    def add(self, key: bytes, version: str) -> None:
+        """Record one key judged quiet under `version` (the newest `cap` kept)."""
         if not self.cap or version != self.version:
             return
         known = self._keys
-        for i in quiet:
-            known[keys[i]] = None
-        while len(known) > self.cap:
+        known[key] = None
+        if len(known) > self.cap:
             known.popitem(last=False)
+
+    def skip(self, fresh: Sequence[int], keys: Sequence[bytes], version: str) -> tuple[int, ...]:
+        """The indices of `fresh` still to judge under `version` (the quiet ones left out)."""
+        if version != self.version or not self._keys:
+            self.known(b"", version)  # a new version starts empty
+            return tuple(fresh)
+        return tuple(i for i in fresh if not self.known(keys[i], version))
+
+    def remember(self, keys: Sequence[bytes], quiet: Sequence[int], version: str) -> None:
+        """Record the parts at `quiet` (indices into `keys`) as judged quiet by `version`."""
+        for i in quiet:
+            self.add(keys[i], version)

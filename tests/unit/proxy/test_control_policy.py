@@ -108,7 +108,9 @@ async def test_view_shows_the_live_rule_set(stack: Stack) -> None:
             "critical",
         )
     )
-    assert set(view["stats"]) == {"checked", "blocked", "would_block", "reloads"}
+    assert set(view["stats"]) == {
+        "checked", "blocked", "would_block", "reloads", "parts_judged", "parts_skipped", "parts_quiet"
+    }  # fmt: skip
 
 
 @pytest.mark.parametrize(

@@ -66,3 +66,18 @@ def test_transformed_text_is_still_judged_by_the_rules_that_found_it(
 def test_every_value_is_found_however_many() -> None:
     text = " ".join(f"user{i}@corp.example" for i in range(500))
     assert len(FINDER.find(text)) == 500  # judging stops at a few hits; replacing must not
+
+
+def test_a_long_text_without_entities_is_looked_up_not_rescanned() -> None:
+    finder = EntityFinder(quiet_texts=2)
+    prompt = "You are the billing team's assistant. Answer briefly and in UTC. " * 8
+    assert finder.find(prompt) == [] and len(finder.quiet) == 1
+    assert finder.find(prompt) == []
+    # the same prompt with one value more is another text: scanned, found
+    leaky = prompt + " Write to jane.doe@example.org."
+    assert [s.type for s in finder.find(leaky)] == ["EMAIL"]
+    assert [s.type for s in finder.find(leaky)] == ["EMAIL"]  # a text with a hit is never kept
+    assert len(finder.quiet) == 1
+    for i in range(5):  # bounded
+        finder.find(prompt + f" variant {i}")
+    assert len(finder.quiet) == 2
