@@ -21,6 +21,7 @@ from proxy.errors import UnsafeSettings
 from proxy.exposure import check_exposure
 from proxy.keys.gate import ClientGate, build_key_book
 from proxy.metrics import ProxyMetrics
+from proxy.serving import CoalescingHttpToolsProtocol
 from proxy.settings import ProxySettings
 from schemas.logs import configure_logging
 
@@ -79,7 +80,8 @@ async def serve(settings: ProxySettings) -> None:
             host=host,
             port=port,
             loop="none",
-            http="httptools",
+            # The proxy's answers leave in one write per loop turn (`proxy.serving`).
+            http=CoalescingHttpToolsProtocol if relay else "httptools",
             lifespan=lifespan,  # type: ignore[arg-type]
             access_log=False,
             log_config=None,
