@@ -21,10 +21,10 @@ answers a timestamp lookup with the earliest offset, so the seek alone is not
 enough there; on Apache Kafka it skips the older records outright).
 
 A broker reset (see `proxy.enforcement.resets`) is checked for with the
-partition check, every couple of seconds: a follower whose log was replaced
-seeks those partitions to the beginning of the new log, counts `resets` and
-calls `on_reset` (the enforcement service publishes its kept operator commands
-again there).
+partition check, every couple of seconds, in a task beside the fetch loop: a
+follower whose log was replaced seeks those partitions to the beginning of the
+new log, counts `resets` and calls `on_reset` (the enforcement service publishes
+its kept operator commands again there).
 
 Delivery: at-least-once into the handler (a record can be seen again after a
 reconnect); handlers must be idempotent, which the kill registry is.
@@ -219,23 +219,39 @@ class TopicFollower:
                     self.replayed += 1
 
     async def _follow(self, consumer: AIOKafkaConsumer) -> None:
-        loop = asyncio.get_running_loop()
-        next_check = loop.time() + _PARTITION_CHECK_S
+        # The partition and reset checks run beside the fetch loop, never in it: each
+        # costs broker round trips (metadata, a probe fetch per partition), and with
+        # Tansu's s3 storage those took long enough to hold kills back by seconds.
+        # (aiokafka drops a fetch answer for a position that a seek moved meanwhile.)
+        watch = asyncio.create_task(self._watch(consumer), name=f"watch:{self.topic}")
+        try:
+            while True:
+                try:
+                    batch = await consumer.getmany(timeout_ms=500)
+                except KafkaError as exc:  # broker gone or restarting: keep trying
+                    self.errors += 1
+                    log.warning(
+                        "topic_follow_failed", extra={"topic": self.topic, "error": str(exc)}
+                    )
+                    await asyncio.sleep(1.0)
+                    continue
+                for records in batch.values():
+                    for record in records:
+                        await self._handle(record)
+        finally:
+            watch.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await watch
+
+    async def _watch(self, consumer: AIOKafkaConsumer) -> None:
+        """Every couple of seconds: follow new partitions, notice a replaced log."""
         while True:
+            await asyncio.sleep(_PARTITION_CHECK_S)
             try:
-                if loop.time() >= next_check:
-                    next_check = loop.time() + _PARTITION_CHECK_S
-                    await self._reassign(consumer)
-                    await self._check_reset(consumer)
-                batch = await consumer.getmany(timeout_ms=500)
-            except KafkaError as exc:  # broker gone or restarting: keep trying
-                self.errors += 1
-                log.warning("topic_follow_failed", extra={"topic": self.topic, "error": str(exc)})
-                await asyncio.sleep(1.0)
-                continue
-            for records in batch.values():
-                for record in records:
-                    await self._handle(record)
+                await self._reassign(consumer)
+                await self._check_reset(consumer)
+            except KafkaError as exc:  # the next pass tries again
+                log.warning("topic_check_failed", extra={"topic": self.topic, "error": str(exc)})
 
     async def _reassign(self, consumer: AIOKafkaConsumer) -> None:
         """Follow partitions that appeared since start (a restarted in-memory broker
