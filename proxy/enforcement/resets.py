@@ -9,9 +9,11 @@ published at offset 0 of the new log is never applied.
 `ResetWatch` remembers, per partition, the first record the follower consumed
 (its *anchor*: offset, timestamp, digest of key and value) and on `check()`
 reports the partitions whose log was replaced:
-- the high watermark of the follower's last fetch is below its position
-  (offsets went back; a fetch's high watermark, not ListOffsets(latest), which
-  Tansu answers below the end: see `proxy.enforcement.commands`), or
+- the high watermark of the follower's last fetch is below its position, or
+  below the one seen at the previous check (offsets went back: the consumer may
+  have reset its position on an out-of-range fetch by itself; a fetch's high
+  watermark, not ListOffsets(latest), which Tansu answers below the end: see
+  `proxy.enforcement.commands`), or
 - the record now at the anchor's offset is not the anchor (a new incarnation
   that already holds more records than the follower had read).
 The anchor is read by a small probe consumer of its own, so the follower's
@@ -67,6 +69,7 @@ class ResetWatch:
     def __init__(self, kafka: KafkaSettings) -> None:
         self._kafka = kafka
         self._anchors: dict[TopicPartition, Anchor] = {}
+        self._highwaters: dict[TopicPartition, int] = {}
         self._probe: AIOKafkaConsumer | None = None
 
     def seen(self, record: ConsumerRecord[bytes, bytes]) -> None:
@@ -87,7 +90,11 @@ class ResetWatch:
         replaced = []
         for tp in tps:
             highwater = consumer.highwater(tp)  # None before the first fetch answered
-            if highwater is not None and highwater < await consumer.position(tp):
+            if highwater is None:
+                continue
+            before = self._highwaters.get(tp, 0)
+            self._highwaters[tp] = highwater
+            if highwater < before or highwater < await consumer.position(tp):
                 replaced.append(tp)
         for tp in tps:
             anchor = self._anchors.get(tp)
@@ -142,6 +149,7 @@ class ResetWatch:
     async def close(self) -> None:
         """Stop the probe consumer and forget the anchors; idempotent."""
         self._anchors.clear()
+        self._highwaters.clear()
         await self._drop_probe()
 
     async def _drop_probe(self) -> None:
