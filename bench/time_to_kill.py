@@ -66,11 +66,12 @@ def percentile(values: list[float], q: float) -> float:
 
 
 async def stage_times(bootstrap: str, topics: Topics) -> dict[str, float]:
-    """Median ms from the proxy receiving each attack to the records of the kill path.
+    """p50 and p99 ms from the proxy receiving each attack to the records of the kill path.
 
     Stages: the request event's `time` (stamped by the proxy on receipt) to the Kafka
     timestamps (set by each producer at send time, one machine, one clock) of the
-    request record, the first violation and the kill command.
+    request record, the first violation and the kill command. Read to the fetch high
+    watermarks (Tansu's ListOffsets answer can be short of the end).
     """
     consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
     await consumer.start()
@@ -84,8 +85,15 @@ async def stage_times(bootstrap: str, topics: Topics) -> dict[str, float]:
         ]
         consumer.assign(parts)
         await consumer.seek_to_beginning(*parts)
-        end = await consumer.end_offsets(parts)
-        while [tp for tp in parts if await consumer.position(tp) < end[tp]]:
+
+        async def behind() -> bool:
+            for tp in parts:
+                end = consumer.highwater(tp)
+                if end is None or await consumer.position(tp) < end:
+                    return True
+            return False
+
+        while await behind():
             for records in (await consumer.getmany(timeout_ms=500)).values():
                 for record in records:
                     event = decode(record.value)
@@ -107,6 +115,7 @@ async def stage_times(bootstrap: str, topics: Topics) -> dict[str, float]:
         deltas = [at - received[sid] for sid, at in seen.items() if sid in received]
         if deltas:
             out[f"to_{stage}_record_p50_ms"] = round(statistics.median(deltas), 2)
+            out[f"to_{stage}_record_p99_ms"] = round(percentile(deltas, 99), 2)
     return out
 
 
