@@ -63,6 +63,12 @@ async def live_spend(
     ]
 
 
+def _cell(value: object) -> str:
+    if value is None:
+        return ""
+    return f"{value:.6f}" if isinstance(value, float) else str(value)
+
+
 def spend(
     by: str = typer.Option("team", "--by", help="team, key, user, model, session or backend"),
     since: str = typer.Option("7d", "--since", help="how far back, e.g. 24h, 7d, 30d"),
@@ -118,5 +124,5 @@ def spend(
 
     table = Table(*columns, title=title, title_justify="left")
     for r in rows:
-        table.add_row(*("" if v is None else str(v) for v in r))
+        table.add_row(*(_cell(v) for v in r))
     Console().print(table)
