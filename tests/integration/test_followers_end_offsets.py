@@ -12,12 +12,15 @@ commands again each time (what made kills on `s3` storage take seconds).
 
 from __future__ import annotations
 
+import asyncio
+import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
+from aiokafka.errors import UnknownTopicOrPartitionError
 
 from modeltrail.embedded.servers import BROKER_BUCKET, ensure_bucket, tansu_broker
 from proxy.enforcement.commands import TopicFollower
@@ -60,6 +63,14 @@ async def _fill(kafka: KafkaSettings, topic: str) -> int:
     )
     await producer.start()
     try:
+        deadline = time.monotonic() + 30  # a topic just made shows in metadata a bit later
+        while True:
+            try:
+                await producer.partitions_for(topic)
+                break
+            except UnknownTopicOrPartitionError:
+                assert time.monotonic() < deadline, f"{topic} never appeared"
+                await asyncio.sleep(0.2)
         for partition in range(kafka.partitions):
             await producer.send_and_wait(topic, b"first", key=b"k0", partition=partition)
             sent = [
