@@ -1,7 +1,8 @@
 """Time to kill: from the proxy receiving a violating request to the proxy refusing the session.
 
 Starts the embedded stack (Tansu broker, streams worker, sink, proxy, fake backend)
-on free ports in a temporary directory, then runs N attacks, each in a new session:
+on free ports in a temporary directory, then runs N attacks, each in a new session
+of a new client key (so key escalation never turns an attack into a key kill):
 the clock starts just before the violating request is sent (the proxy receives it
 well under a millisecond later on loopback) and stops when the proxy's control API
 reports the session killed, which is the same registry the proxy checks before
@@ -65,11 +66,12 @@ def percentile(values: list[float], q: float) -> float:
 
 
 async def stage_times(bootstrap: str, topics: Topics) -> dict[str, float]:
-    """Median ms from the proxy receiving each attack to the records of the kill path.
+    """p50 and p99 ms from the proxy receiving each attack to the records of the kill path.
 
     Stages: the request event's `time` (stamped by the proxy on receipt) to the Kafka
     timestamps (set by each producer at send time, one machine, one clock) of the
-    request record, the first violation and the kill command.
+    request record, the first violation and the kill command. Read to the fetch high
+    watermarks (Tansu's ListOffsets answer can be short of the end).
     """
     consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
     await consumer.start()
@@ -83,8 +85,15 @@ async def stage_times(bootstrap: str, topics: Topics) -> dict[str, float]:
         ]
         consumer.assign(parts)
         await consumer.seek_to_beginning(*parts)
-        end = await consumer.end_offsets(parts)
-        while [tp for tp in parts if await consumer.position(tp) < end[tp]]:
+
+        async def behind() -> bool:
+            for tp in parts:
+                end = consumer.highwater(tp)
+                if end is None or await consumer.position(tp) < end:
+                    return True
+            return False
+
+        while await behind():
             for records in (await consumer.getmany(timeout_ms=500)).values():
                 for record in records:
                     event = decode(record.value)
@@ -106,15 +115,27 @@ async def stage_times(bootstrap: str, topics: Topics) -> dict[str, float]:
         deltas = [at - received[sid] for sid, at in seen.items() if sid in received]
         if deltas:
             out[f"to_{stage}_record_p50_ms"] = round(statistics.median(deltas), 2)
+            out[f"to_{stage}_record_p99_ms"] = round(percentile(deltas, 99), 2)
     return out
 
 
-def attack(
-    proxy: httpx.Client, control: httpx.Client, key_id: str, *, timeout_s: float, poll_s: float
-) -> float:
-    """One attack in a fresh session; returns milliseconds until the session is refused."""
+def fresh_key(control: httpx.Client) -> tuple[str, str]:
+    """A new client key (id, key), known to the replica whose control API issued it."""
+    made = control.post("/control/keys", json={"team": "bench"})
+    made.raise_for_status()
+    return made.json()["key_id"], made.json()["key"]
+
+
+def attack(proxy: httpx.Client, control: httpx.Client, *, timeout_s: float, poll_s: float) -> float:
+    """One attack in a fresh session of a fresh key; ms until the session is refused.
+
+    A fresh key each time: streams kills a key after 3 of its sessions are killed
+    (escalation), and a session of a killed key is refused at once, which would
+    time nothing.
+    """
+    key_id, key = fresh_key(control)
     name = f"ttk-{uuid.uuid4().hex[:12]}"
-    headers = {"x-session-id": name}
+    headers = {"x-session-id": name, "authorization": f"Bearer {key}"}
     sid = f"{key_id}:{name}"  # the proxy names sessions inside the client key
     body = {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": ATTACK}]}
     start = time.perf_counter()
@@ -159,9 +180,7 @@ def key_kill(
     controls: list[httpx.Client], proxies: list[httpx.Client], *, timeout_s: float, poll_s: float
 ) -> float:
     """Kill a fresh key through the first replica; ms until every replica refuses it."""
-    made = controls[0].post("/control/keys", json={"team": "bench"})
-    made.raise_for_status()
-    key_id, key = made.json()["key_id"], made.json()["key"]
+    key_id, key = fresh_key(controls[0])
     deadline = time.perf_counter() + timeout_s
     for control in controls[1:]:  # the other replica must know the key first
         while control.get(f"/control/keys/{key_id}").status_code != 200:
@@ -223,24 +242,21 @@ def main() -> int:
             stack.start()
             print(f"stack up in {time.perf_counter() - started:.1f}s", file=sys.stderr)
             twin, port_2, control_2 = second_replica(stack, opts, tmp)
-            assert stack.client_key is not None
-            auth = {"authorization": f"Bearer {stack.client_key.key}"}
+            # both replicas read the one generated admin key from the data directory
+            admin = {"authorization": f"Bearer {read_key_file(opts.control_key_file)}"}
             poll = args.poll_ms / 1000
             with (
+                httpx.Client(base_url=f"http://127.0.0.1:{opts.port}", timeout=10) as proxy,
                 httpx.Client(
-                    base_url=f"http://127.0.0.1:{opts.port}", timeout=10, headers=auth
-                ) as proxy,
-                httpx.Client(
-                    base_url=f"http://127.0.0.1:{opts.control_port}",
-                    timeout=5,
-                    headers={"authorization": f"Bearer {read_key_file(opts.control_key_file)}"},
+                    base_url=f"http://127.0.0.1:{opts.control_port}", timeout=5, headers=admin
                 ) as control,
                 httpx.Client(base_url=f"http://127.0.0.1:{port_2}", timeout=10) as proxy_2,
-                httpx.Client(base_url=f"http://127.0.0.1:{control_2}", timeout=5) as control_2c,
+                httpx.Client(
+                    base_url=f"http://127.0.0.1:{control_2}", timeout=5, headers=admin
+                ) as control_2c,
             ):
-                key_id = stack.client_key.key_id
                 for i in range(args.warmup + args.n):
-                    ms = attack(proxy, control, key_id, timeout_s=args.timeout, poll_s=poll)
+                    ms = attack(proxy, control, timeout_s=args.timeout, poll_s=poll)
                     if i >= args.warmup:
                         samples.append(ms)
                 for i in range(args.warmup + args.n):

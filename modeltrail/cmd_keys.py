@@ -7,6 +7,7 @@ the last line (so `| tail -1` captures it); the key is never shown again.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -112,43 +113,31 @@ def show_cmd(
     _print_json(_call(control, control_key(key, key_file), "GET", f"/control/keys/{key_id}"))
 
 
-@keys_app.command("rotate")
-def rotate_cmd(
-    key_id: str,
-    control: str = ControlUrl,
-    key: str | None = ControlKey,
-    key_file: Path = KeyFile,
-) -> None:
-    """A new key for the same id; the old key stops at once. The last line is the new key."""
-    issued = _call(control, control_key(key, key_file), "POST", f"/control/keys/{key_id}/rotate")
+def _print_issued(issued: dict[str, Any]) -> None:
     typer.echo(issued["key_id"])
     typer.echo(issued["key"])
 
 
-@keys_app.command("disable")
-def disable_cmd(
-    key_id: str,
-    control: str = ControlUrl,
-    key: str | None = ControlKey,
-    key_file: Path = KeyFile,
-) -> None:
-    """Refuse the key (401) on every replica."""
-    _print_json(
-        _call(control, control_key(key, key_file), "POST", f"/control/keys/{key_id}/disable")
-    )
+def _key_action(action: str, help_text: str, show: Callable[[dict[str, Any]], None]) -> None:
+    """`keys ACTION KEY_ID`: POST /control/keys/KEY_ID/ACTION, then `show` the answer."""
+
+    @keys_app.command(action, help=help_text)
+    def run(
+        key_id: str,
+        control: str = ControlUrl,
+        key: str | None = ControlKey,
+        key_file: Path = KeyFile,
+    ) -> None:
+        show(_call(control, control_key(key, key_file), "POST", f"/control/keys/{key_id}/{action}"))
 
 
-@keys_app.command("enable")
-def enable_cmd(
-    key_id: str,
-    control: str = ControlUrl,
-    key: str | None = ControlKey,
-    key_file: Path = KeyFile,
-) -> None:
-    """Accept a disabled key again."""
-    _print_json(
-        _call(control, control_key(key, key_file), "POST", f"/control/keys/{key_id}/enable")
-    )
+_key_action(
+    "rotate",
+    "A new key for the same id; the old key stops at once. The last line is the new key.",
+    _print_issued,
+)
+_key_action("disable", "Refuse the key (401) on every replica.", _print_json)
+_key_action("enable", "Accept a disabled key again.", _print_json)
 
 
 def _scoped(

@@ -29,18 +29,28 @@ from streams.escalation import KeyEscalation, follow_commands
 from streams.faust_compat import TunedApp, run_batches
 from streams.processor import EventRecord, Processor
 from streams.settings import StreamsSettings
+from streams.spend import SpendBook
 from streams.state_cache import SessionStateCache
 from streams.tracing import JudgementTracing
 
 if TYPE_CHECKING:
     from streams.policy.holder import PolicyHolder
 
-__all__ = ["SESSIONS_TABLE", "StreamsApp", "create_app", "load_policy_holder"]
+__all__ = [
+    "SESSIONS_TABLE",
+    "SPEND_TABLE",
+    "StreamsApp",
+    "create_app",
+    "load_policy_holder",
+    "spend_changelog",
+]
 
 log = logging.getLogger(__name__)
 
 #: Name of the session table; its changelog topic is `<app_id>-sessions-changelog`.
 SESSIONS_TABLE = "sessions"
+#: Name of the spend table (`streams.spend`); changelog `<app_id>-spend-changelog`.
+SPEND_TABLE = "spend"
 
 
 class StreamsApp(TunedApp):
@@ -48,7 +58,13 @@ class StreamsApp(TunedApp):
 
     policy: PolicyHolder | None = None
     session_store: SessionStateCache | None = None
+    spend_book: SpendBook | None = None
     judgement_tracing: JudgementTracing | None = None
+
+
+def spend_changelog(settings: StreamsSettings) -> str:
+    """The spend table's changelog topic: what `modeltrail spend --live` reads."""
+    return f"{settings.app_id}-{SPEND_TABLE}-changelog"
 
 
 def load_policy_holder(settings: StreamsSettings) -> PolicyHolder:
@@ -143,12 +159,21 @@ def create_app(
         value_type=bytes,
     )
     store = app.session_store = SessionStateCache(sessions, ttl_s=settings.session_ttl_s)
+    # Rows are written with an explicit changelog partition (the source partition
+    # of the response: see streams.spend), never through faust's partitioner.
+    spend_table = app.Table(
+        SPEND_TABLE, default=None, partitions=kafka.partitions, key_type=bytes, value_type=bytes
+    )
+    spend = app.spend_book = SpendBook(
+        spend_table, days=settings.spend_days, max_ids=settings.spend_max_ids
+    )
 
     @app.on_partitions_revoked.connect  # type: ignore[arg-type]  # faust's stub is narrower
     def on_revoked(sender: Any, *args: Any, **kwargs: Any) -> None:
         # the offsets were committed (and the store flushed); another worker may own
         # these sessions now, and the table is recovered again on assignment
         store.reset()
+        spend.reset()
 
     tracing = app.judgement_tracing = JudgementTracing(settings.tracing, settings.instance_id)
     signer = load_ring(settings.signing)
@@ -185,6 +210,12 @@ def create_app(
             )
 
     @app.timer(interval=settings.sweep_interval_s)
+    async def expire_spend() -> None:
+        gone = spend.sweep(datetime.now(UTC))
+        if gone:
+            log.info("spend_rows_expired", extra={"rows": gone})
+
+    @app.timer(interval=settings.sweep_interval_s)
     async def expire_sessions() -> None:
         ended = store.sweep(time.time())
         pending = [
@@ -208,6 +239,7 @@ def create_app(
             except Exception as exc:
                 raise PublishError(f"outputs not acknowledged: {exc}") from exc
         store.put(result.states)  # only now: outputs first, then state (acks follow)
+        spend.add(result.spent)
         if result.commands or result.dead_letters or result.replayed:
             log.info(
                 "batch_judged",

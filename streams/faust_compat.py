@@ -207,6 +207,7 @@ class TunedApp(faust.App):
     fetch_max_wait_ms: int = 10
     gapped_topics: frozenset[str] = frozenset()
     session_store: _Flushable | None = None
+    spend_book: _Flushable | None = None
 
     def _new_transport(self) -> Any:
         return TunedTransport(self.conf.broker_consumer, self)
@@ -312,9 +313,10 @@ class _Consumer(faust_aiokafka.Consumer):
 
     async def force_commit(self, *args: Any, **kwargs: Any) -> bool:
         # Every offset commit (interval, rebalance, shutdown) passes here.
-        store: _Flushable | None = getattr(self.app, "session_store", None)
-        if store is not None:
-            store.flush()
+        for name in ("session_store", "spend_book"):  # together: see streams.spend
+            store: _Flushable | None = getattr(self.app, name, None)
+            if store is not None:
+                store.flush()
         return bool(await super().force_commit(*args, **kwargs))
 
     async def _drain_messages(self, fetcher: Any) -> None:  # pragma: no cover - worker path

@@ -86,6 +86,8 @@ class BatchResult:
     dead_letters: int = 0
     commands_rejected: int = 0
     judged: list[Judged] = field(default_factory=list)
+    # responses applied for the first time (source partition, event): what they cost
+    spent: list[tuple[int, LLMResponse]] = field(default_factory=list)
 
 
 StateLoader = Callable[[str], SessionState | None]
@@ -220,6 +222,8 @@ class Processor:
         state.mark(rec.topic, rec.partition, rec.offset, event.event_id)
         result.states[event.session_id] = state
         result.events += 1
+        if isinstance(event, LLMResponse):
+            result.spent.append((rec.partition, event))
 
     def _follow_command(
         self, result: BatchResult, rec: EventRecord, command: SessionCommand, load: StateLoader

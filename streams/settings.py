@@ -45,6 +45,15 @@ class StreamsSettings(BaseSettings):
         "its kill ends, if later); an ended kill is tombstoned on session.commands",
     )
     sweep_interval_s: float = Field(default=30.0, gt=0, description="how often expiry runs")
+    spend_days: int = Field(
+        default=8, ge=1, description="UTC days of spend kept in the spend table (today included)"
+    )
+    spend_max_ids: int = Field(
+        default=10_000,
+        ge=1,
+        description="ids per day, dimension and partition in the spend table; the spend of "
+        "later ids is counted under `(other)`",
+    )
 
     # --- faust runtime ---
     data_dir: Path = Field(

@@ -9,7 +9,11 @@ published at offset 0 of the new log is never applied.
 `ResetWatch` remembers, per partition, the first record the follower consumed
 (its *anchor*: offset, timestamp, digest of key and value) and on `check()`
 reports the partitions whose log was replaced:
-- the end offset is below the follower's position (offsets went back), or
+- the high watermark of the follower's last fetch is below its position, or
+  below the one seen at the previous check (offsets went back: the consumer may
+  have reset its position on an out-of-range fetch by itself; a fetch's high
+  watermark, not ListOffsets(latest), which Tansu answers below the end: see
+  `proxy.enforcement.commands`), or
 - the record now at the anchor's offset is not the anchor (a new incarnation
   that already holds more records than the follower had read).
 The anchor is read by a small probe consumer of its own, so the follower's
@@ -65,6 +69,7 @@ class ResetWatch:
     def __init__(self, kafka: KafkaSettings) -> None:
         self._kafka = kafka
         self._anchors: dict[TopicPartition, Anchor] = {}
+        self._highwaters: dict[TopicPartition, int] = {}
         self._probe: AIOKafkaConsumer | None = None
 
     def seen(self, record: ConsumerRecord[bytes, bytes]) -> None:
@@ -82,8 +87,15 @@ class ResetWatch:
         tps = sorted(consumer.assignment())
         if not tps:
             return []
-        ends: dict[TopicPartition, int] = await consumer.end_offsets(tps)
-        replaced = [tp for tp in tps if ends.get(tp, 0) < await consumer.position(tp)]
+        replaced = []
+        for tp in tps:
+            highwater = consumer.highwater(tp)  # None before the first fetch answered
+            if highwater is None:
+                continue
+            before = self._highwaters.get(tp, 0)
+            self._highwaters[tp] = highwater
+            if highwater < before or highwater < await consumer.position(tp):
+                replaced.append(tp)
         for tp in tps:
             anchor = self._anchors.get(tp)
             if tp in replaced or anchor is None:
@@ -137,6 +149,7 @@ class ResetWatch:
     async def close(self) -> None:
         """Stop the probe consumer and forget the anchors; idempotent."""
         self._anchors.clear()
+        self._highwaters.clear()
         await self._drop_probe()
 
     async def _drop_probe(self) -> None:

@@ -161,8 +161,16 @@ def test_cli_create_prints_id_then_key_last(served: str, keys: LocalKeys) -> Non
         res = runner.invoke(cli, [*args, "--control", served])
         assert res.exit_code == 0, (args, res.output)
         assert key not in res.output
+    disabled = keys.registry.get(key_id)
+    assert disabled is not None and disabled.disabled
+    enabled = runner.invoke(cli, ["keys", "enable", key_id, "--control", served])
+    assert enabled.exit_code == 0, enabled.output
+    again = keys.registry.get(key_id)
+    assert again is not None and not again.disabled
     rotated = runner.invoke(cli, ["keys", "rotate", key_id, "--control", served])
     assert rotated.output.strip().splitlines()[-2] == key_id
+    assert looks_like_key(rotated.output.strip().splitlines()[-1])
+    assert rotated.output.strip().splitlines()[-1] != key
     bad = runner.invoke(
         cli, ["keys", "create", "--team", "red", "--expires", "soon", "--control", served]
     )

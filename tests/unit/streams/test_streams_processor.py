@@ -192,3 +192,17 @@ def test_a_corrupt_state_record_fails_open(engine: TinyEngine) -> None:
     table.data["s1"] = b"\x00corrupt"
     result = make(engine).process([rec(TOPICS.requests, 0, encode(request("hi")))], table.load)
     assert result.events == 1 and result.states["s1"].requests_total == 1
+
+
+def test_a_response_is_spent_once_replays_included(engine: TinyEngine) -> None:
+    table = Table()
+    records = [
+        rec(TOPICS.requests, 0, encode(request("hello", at=0))),
+        rec(TOPICS.responses, 0, encode(response("hi there", at=1, tokens=30))),
+    ]
+    proc = make(engine)
+    first = proc.process(records, table.load)
+    table.save(first.states)
+    assert [(p, e.session_id) for p, e in first.spent] == [(0, "s1")]  # responses only
+    again = proc.process(records, table.load)  # a replay: already counted
+    assert again.spent == []
