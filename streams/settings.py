@@ -45,6 +45,13 @@ class StreamsSettings(BaseSettings):
         "its kill ends, if later); an ended kill is tombstoned on session.commands",
     )
     sweep_interval_s: float = Field(default=30.0, gt=0, description="how often expiry runs")
+    reset_check_s: float = Field(
+        default=5.0,
+        ge=0,
+        description="how often the worker checks that the logs it read were not replaced "
+        "(a broker restarted empty); on a reset it exits for a restart with fresh state. "
+        "0: never",
+    )
 
     # --- faust runtime ---
     data_dir: Path = Field(

@@ -1,11 +1,16 @@
 """Issue 10: the streams worker judges again after the embedded broker restarts empty.
 
 Found on main: with the memory broker, a broker restart left the faust worker
-running but broken (its table's changelog topic was gone and never created
-again), so a violating request sent after the restart was never judged: no
-violation, no kill. Here, against a real `modeltrail up --broker-storage memory`:
-the broker is SIGKILLed, `up` restarts it empty, and a new attack must still
-lead to a violation and a kill, without any manual restart.
+on logs that no longer existed: its positions, committed and changelog offsets
+and tables described the old broker. Depending on timing it carried on with
+them, or stopped in faust's recovery (`ConsistencyError`: changelog offset
+above the new highwater); reported in an earlier run as a worker that stayed
+broken. Now the worker notices the replaced logs (`schemas.resets`) and exits,
+and `modeltrail up` starts it again on the new broker with fresh state.
+
+Against a real `modeltrail up --broker-storage memory`: the broker is SIGKILLed,
+`up` restarts it empty, the worker is restarted, and a new attack still leads
+to a violation and a kill, without any manual step.
 """
 
 from __future__ import annotations
@@ -56,13 +61,15 @@ def test_a_new_attack_is_killed_after_the_memory_broker_restarts_empty(tmp_path:
         tmp_path,
         args=["--broker-storage", "memory"],
         # The attack's session id as sent (client keys would namespace it).
-        env={"MODELTRAIL_PROXY__CLIENT_AUTH": "none"},
+        env={"MODELTRAIL_PROXY__CLIENT_AUTH": "none", "MODELTRAIL_STREAMS__RESET_CHECK_S": "1"},
     ).start()
     try:
         with httpx.Client(base_url=up.proxy_url, timeout=10) as client:
             assert killed_after_attack(client, f"before-{tag}", 30), up.text()
             up.kill_part("broker")
             wait_for("broker restarted", lambda: up.restarted("broker"), 60)
+            # The worker's state described the old broker: it is started afresh.
+            wait_for("streams restarted", lambda: up.restarted("streams"), 60)
             # No manual step: the worker must notice the empty broker by itself.
             assert killed_after_attack(client, f"after-{tag}", 120), up.text()[-4000:] + _tail(
                 tmp_path / "logs" / "streams.log"

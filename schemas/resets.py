@@ -19,8 +19,9 @@ not a reset: the probe then finds the first later record, which becomes the
 anchor.
 
 Used by `proxy.enforcement.commands.TopicFollower` for `session.commands` and
-`audit.violations`, and by any future follower of a compacted topic
-(`identity.keys`).
+`audit.violations` (`check`, against the follower's own consumer), and by the
+streams worker (`check_anchors`, which needs only the anchors: the worker exits
+on a reset so that it restarts on the new log with fresh state, `streams.app`).
 """
 
 from __future__ import annotations
@@ -29,17 +30,35 @@ import contextlib
 import hashlib
 import logging
 from dataclasses import dataclass
+from typing import Protocol
 
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 from aiokafka.errors import KafkaError
 
 from schemas.settings import KafkaSettings
 
-__all__ = ["Anchor", "ResetWatch", "anchor_of"]
+__all__ = ["Anchor", "AnchorRecord", "ResetWatch", "anchor_of"]
 
 log = logging.getLogger(__name__)
 
 _PROBE_TIMEOUT_MS = 1000
+
+
+class AnchorRecord(Protocol):
+    """The parts of a consumed record an anchor is made of (aiokafka's ConsumerRecord fits)."""
+
+    @property
+    def topic(self) -> str: ...
+    @property
+    def partition(self) -> int: ...
+    @property
+    def offset(self) -> int: ...
+    @property
+    def timestamp(self) -> int: ...
+    @property
+    def key(self) -> bytes | None: ...
+    @property
+    def value(self) -> bytes | None: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,7 +70,7 @@ class Anchor:
     digest: bytes
 
 
-def anchor_of(record: ConsumerRecord[bytes, bytes]) -> Anchor:
+def anchor_of(record: AnchorRecord | ConsumerRecord[bytes, bytes]) -> Anchor:
     h = hashlib.blake2b(digest_size=16)
     h.update(record.key or b"")
     h.update(b"\x00")
@@ -67,7 +86,7 @@ class ResetWatch:
         self._anchors: dict[TopicPartition, Anchor] = {}
         self._probe: AIOKafkaConsumer | None = None
 
-    def seen(self, record: ConsumerRecord[bytes, bytes]) -> None:
+    def seen(self, record: AnchorRecord | ConsumerRecord[bytes, bytes]) -> None:
         """Remember the first record consumed from its partition."""
         tp = TopicPartition(record.topic, record.partition)
         if tp not in self._anchors:
@@ -84,9 +103,37 @@ class ResetWatch:
             return []
         ends: dict[TopicPartition, int] = await consumer.end_offsets(tps)
         replaced = [tp for tp in tps if ends.get(tp, 0) < await consumer.position(tp)]
+        replaced += await self._moved_anchors([tp for tp in tps if tp not in replaced])
+        self.forget(replaced)
+        return replaced
+
+    async def check_anchors(self) -> list[TopicPartition]:
+        """Partitions whose anchor record is gone or replaced (no follower consumer needed).
+
+        A partition whose log now ends at or before its anchor's offset was replaced
+        too (offsets went back). A broker that cannot be reached says nothing.
+        """
+        tps = sorted(self._anchors)
+        if not tps:
+            return []
+        try:
+            probe = await self._probe_consumer()
+            ends: dict[TopicPartition, int] = await probe.end_offsets(tps)
+        except KafkaError as exc:
+            log.info("reset_probe_failed", extra={"error": str(exc)})
+            await self._drop_probe()
+            return []
+        replaced = [tp for tp in tps if ends.get(tp, 0) <= self._anchors[tp].offset]
+        replaced += await self._moved_anchors([tp for tp in tps if tp not in replaced])
+        self.forget(replaced)
+        return replaced
+
+    async def _moved_anchors(self, tps: list[TopicPartition]) -> list[TopicPartition]:
+        """Of `tps`, those whose record at the anchor's offset is another record."""
+        replaced = []
         for tp in tps:
             anchor = self._anchors.get(tp)
-            if tp in replaced or anchor is None:
+            if anchor is None:
                 continue
             found = await self._record_at(tp, anchor.offset)
             if found is None:
@@ -97,7 +144,6 @@ class ResetWatch:
                 self._anchors[tp] = anchor_of(found)
             elif anchor_of(found) != anchor:
                 replaced.append(tp)
-        self.forget(replaced)
         return replaced
 
     async def _record_at(

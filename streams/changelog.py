@@ -1,0 +1,139 @@
+"""The session table's changelog topic, checked before faust starts and replaced when unusable.
+
+faust's recovery reads each changelog partition up to its last offset before the
+worker judges anything, and waits for ever for a last record it cannot read. After
+the embedded broker restarted empty, the worker still running on the old logs wrote
+its state with the old metadata: Tansu (memory storage) accepts a write to a topic
+that no longer exists, counts it in the partition's end offset, and never serves it
+once the topic is created again. The next worker's recovery then waited for that
+phantom record ("No event received for active tp") and no event was judged again.
+A broker creating the topic by itself (Tansu does, with four partitions, for a topic
+named in a metadata request) gives a changelog whose partitions do not match the
+table's, as unusable. So at every worker start, before faust: a changelog whose
+partition count is not the table's, or whose last record cannot be read, is
+deleted and created again, empty (Tansu forgets the phantom with the topic). What
+is lost is session state the old logs described; the events are judged again from
+the committed offsets.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.errors import KafkaError, TopicAlreadyExistsError
+
+from schemas.settings import KafkaSettings
+
+__all__ = ["changelog_topic", "ensure_changelog"]
+
+log = logging.getLogger(__name__)
+
+#: How long a changelog partition's last record may take to arrive before it counts
+#: as unreadable (a few fetch waits: a real record arrives in the first).
+_READ_TIMEOUT_S = 5.0
+
+
+def changelog_topic(app_id: str, table: str) -> str:
+    """The name faust gives the changelog topic of `table` in app `app_id`."""
+    return f"{app_id}-{table}-changelog"
+
+
+async def ensure_changelog(kafka: KafkaSettings, name: str, *, timeout_s: float = 30.0) -> None:
+    """Create `name` (compacted, `kafka.partitions` partitions), replacing a mismatched one.
+
+    Raises KafkaError when the broker cannot be reached within `timeout_s`.
+    """
+    deadline = asyncio.get_running_loop().time() + timeout_s
+    while True:
+        admin = AIOKafkaAdminClient(**kafka.client_kwargs())  # type: ignore[arg-type]
+        try:
+            await admin.start()
+            await _ensure(admin, kafka, name, deadline)
+            return
+        except KafkaError:
+            if asyncio.get_running_loop().time() > deadline:
+                raise
+            await asyncio.sleep(0.5)
+        finally:
+            await admin.close()
+
+
+async def _ensure(
+    admin: AIOKafkaAdminClient, kafka: KafkaSettings, name: str, deadline: float
+) -> None:
+    # Twice at most: a topic created over a phantom (a write the broker took while the
+    # topic did not exist) shows the phantom at once; deleting it forgets the phantom.
+    for _ in range(2):
+        if name in set(await admin.list_topics()):
+            described = await admin.describe_topics([name])
+            partitions = len(described[0].get("partitions", [])) if described else 0
+        else:
+            partitions = await _create(admin, kafka, name)
+        unreadable: list[int] = []
+        if partitions == kafka.partitions:
+            unreadable = await _unreadable(kafka, name, partitions)
+            if not unreadable:
+                return
+        log.warning(
+            "changelog_replaced",
+            extra={
+                "topic": name,
+                "partitions": partitions,
+                "expected": kafka.partitions,
+                "unreadable": unreadable,
+            },
+        )
+        await admin.delete_topics([name])
+        while name in set(await admin.list_topics()):
+            if asyncio.get_running_loop().time() > deadline:
+                raise KafkaError(f"{name} was not deleted")
+            await asyncio.sleep(0.2)
+    await _create(admin, kafka, name)
+
+
+async def _create(admin: AIOKafkaAdminClient, kafka: KafkaSettings, name: str) -> int:
+    """Create the changelog topic; its partition count."""
+    topic = NewTopic(
+        name,
+        kafka.partitions,
+        kafka.replication_factor,
+        topic_configs={"cleanup.policy": "compact"},
+    )
+    try:
+        await admin.create_topics([topic])
+    except TopicAlreadyExistsError:
+        described = await admin.describe_topics([name])
+        return len(described[0].get("partitions", [])) if described else 0
+    log.info("changelog_created", extra={"topic": name, "partitions": kafka.partitions})
+    return kafka.partitions
+
+
+async def _unreadable(
+    kafka: KafkaSettings, name: str, partitions: int, timeout_s: float = _READ_TIMEOUT_S
+) -> list[int]:
+    """Partitions of `name` whose last record cannot be read within `timeout_s`."""
+    consumer = AIOKafkaConsumer(
+        group_id=None,
+        enable_auto_commit=False,
+        fetch_max_wait_ms=500,
+        **kafka.client_kwargs(),  # type: ignore[arg-type]
+    )
+    await consumer.start()
+    try:
+        tps = [TopicPartition(name, p) for p in range(partitions)]
+        consumer.assign(tps)
+        begins = await consumer.beginning_offsets(tps)
+        ends = await consumer.end_offsets(tps)
+        waiting = {tp for tp in tps if ends[tp] > begins[tp]}
+        for tp in waiting:
+            consumer.seek(tp, max(begins[tp], ends[tp] - 1))
+        deadline = asyncio.get_running_loop().time() + timeout_s
+        while waiting and asyncio.get_running_loop().time() < deadline:
+            batch = await consumer.getmany(*waiting, timeout_ms=500)
+            waiting -= {tp for tp, records in batch.items() if records}
+        return sorted(tp.partition for tp in waiting)
+    finally:
+        await consumer.stop()
