@@ -32,8 +32,10 @@ __all__ = ["changelog_topic", "ensure_changelog"]
 log = logging.getLogger(__name__)
 
 #: How long a changelog partition's last record may take to arrive before it counts
-#: as unreadable (a few fetch waits: a real record arrives in the first).
-_READ_TIMEOUT_S = 5.0
+#: as unreadable. Generous (a false alarm costs the table's state): with Tansu's s3
+#: storage a fetch reads only within its wait, after listing the partition's history.
+_READ_TIMEOUT_S = 10.0
+_READ_WAIT_MS = 2000
 
 
 def changelog_topic(app_id: str, table: str) -> str:
@@ -118,7 +120,7 @@ async def _unreadable(
     consumer = AIOKafkaConsumer(
         group_id=None,
         enable_auto_commit=False,
-        fetch_max_wait_ms=500,
+        fetch_max_wait_ms=_READ_WAIT_MS,
         **kafka.client_kwargs(),  # type: ignore[arg-type]
     )
     await consumer.start()
@@ -132,7 +134,7 @@ async def _unreadable(
             consumer.seek(tp, max(begins[tp], ends[tp] - 1))
         deadline = asyncio.get_running_loop().time() + timeout_s
         while waiting and asyncio.get_running_loop().time() < deadline:
-            batch = await consumer.getmany(*waiting, timeout_ms=500)
+            batch = await consumer.getmany(*waiting, timeout_ms=_READ_WAIT_MS)
             waiting -= {tp for tp, records in batch.items() if records}
         return sorted(tp.partition for tp in waiting)
     finally:
