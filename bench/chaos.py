@@ -289,6 +289,7 @@ def main() -> int:
     results: dict[str, dict[str, int]] = {}
     with tempfile.TemporaryDirectory(prefix="chaos-") as tmp:
         data = args.keep or Path(tmp)
+        data.mkdir(parents=True, exist_ok=True)
         redis = None if args.short else start_redis(args.redis_port, data)
         extra = [] if redis is None else ["--redis", f"redis://127.0.0.1:{args.redis_port}/0"]
         up = UpProcess(

@@ -19,6 +19,7 @@ if TYPE_CHECKING:
 __all__ = [
     "EMBEDDED_FILE_SPAN_S",
     "PARTS",
+    "S3_BROKER_STREAMS_FETCH_WAIT_MS",
     "START_ORDER",
     "STOP_ORDER",
     "BackendSpec",
@@ -63,6 +64,13 @@ STOP_ORDER: tuple[Part, ...] = (
 #: Event-time span (and wall-clock age) of one trail file in the embedded stack:
 #: the most a broker crash can take from the trail (README: what can be lost).
 EMBEDDED_FILE_SPAN_S = 10
+#: The streams worker's fetch wait on the embedded broker with `s3` storage. Tansu's
+#: s3 engine answers a fetch only until the client's wait runs out, and first lists
+#: every batch the partition ever stored: with the worker's 10 ms (tuned for the memory
+#: broker's kill latency) it read nothing once a partition held a few thousand
+#: batches, and the worker fell further behind (no kills). An idle fetch is answered
+#: after at most half of this wait once a record arrives.
+S3_BROKER_STREAMS_FETCH_WAIT_MS = 500
 PARTS = START_ORDER
 
 DEMO_BACKEND = "demo"
@@ -296,6 +304,8 @@ def part_envs(
     if default:
         proxy["MODELTRAIL_PROXY__DEFAULT_BACKEND"] = default
     streams = {**common, "MODELTRAIL_STREAMS__DATA_DIR": str(opts.data_dir / "streams")}
+    if opts.embedded_broker and opts.broker_storage == "s3":
+        streams["MODELTRAIL_STREAMS__FETCH_MAX_WAIT_MS"] = str(S3_BROKER_STREAMS_FETCH_WAIT_MS)
     if opts.policy_preset:
         # The proxy's inline checks and the streams worker judge with the same preset.
         streams["MODELTRAIL_STREAMS__POLICY_PRESET"] = opts.policy_preset

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import math
 import re
 import signal
 import sys
@@ -51,6 +52,10 @@ READY_PATTERNS: dict[Part, re.Pattern[str]] = {
     "sink": re.compile(r"sink_started|sink_ready|partitions_assigned|ready|started", re.I),
     "alerts": re.compile(r"alerts_started"),
 }
+#: Parts ready only on their ready line, never by staying up a while (`LogReady.settle_s`):
+#: the streams worker checks its changelog before faust starts, and a proxy that took a
+#: settled worker for a ready one sent its first attacks to a worker not yet judging.
+READY_LINE_ONLY: frozenset[Part] = frozenset({"streams"})
 STOP_TIMEOUTS: dict[Part, float] = {
     "proxy": 30.0,
     "fake-backend": 5.0,
@@ -193,7 +198,8 @@ class Stack:
                 return port_open(proxy_host, port) and http_ok(f"{control}/control/health")
 
         else:
-            ready = LogReady(log, READY_PATTERNS[part])
+            settle = math.inf if part in READY_LINE_ONLY else LogReady.settle_s
+            ready = LogReady(log, READY_PATTERNS[part], settle_s=settle)
         return ManagedProcess(
             part,
             [self.python, "-m", module],

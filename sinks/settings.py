@@ -48,7 +48,15 @@ class SinkSettings(BaseSettings):
     group_id: str = "modeltrail-sink"
     tables: list[TableName] = Field(default_factory=_default_tables)
     fetch_max_records: int = Field(default=20_000, ge=1)
-    fetch_max_wait_ms: int = Field(default=50, ge=0)
+    fetch_max_wait_ms: int = Field(
+        default=1000,
+        ge=0,
+        description="broker long-poll wait. Kafka answers as soon as records are there, so "
+        "it costs nothing while events flow; Tansu's s3 storage reads a fetch only until "
+        "this deadline (it lists the partition's stored batches, then gets them one by "
+        "one), so a short wait starves a sink that is behind: 50 ms read ~100 records "
+        "per fetch where 500 ms read ~1,000, and a listing longer than the wait reads none",
+    )
     session_timeout_ms: int = Field(default=10_000, ge=1_000)
     heartbeat_interval_ms: int = Field(default=1_000, ge=100)
 

@@ -22,9 +22,10 @@ from typing import TYPE_CHECKING, Any
 
 import faust
 
+from schemas.resets import ResetWatch
 from schemas.signing import load_ring
 from streams.decisions import Engine
-from streams.errors import PublishError, StreamsConfigError
+from streams.errors import BrokerResetError, PublishError, StreamsConfigError
 from streams.escalation import KeyEscalation, follow_commands
 from streams.faust_compat import TunedApp, run_batches
 from streams.processor import EventRecord, Processor
@@ -226,8 +227,27 @@ def create_app(
             await asyncio.gather(*pending)
             log.info("kills_tombstoned", extra={"sessions": len(pending)})
 
+    # A broker that restarts empty replaces every log under the worker: its positions,
+    # faust's committed and changelog offsets and the tables all describe the old logs
+    # (faust may carry on with them or stop in its recovery). Rather than repairing
+    # faust's internals in place, the worker exits (non-zero) and its supervisor
+    # (`modeltrail up`, Kubernetes) starts it on the new log with fresh state.
+    resets = ResetWatch(kafka)
+
+    if settings.reset_check_s > 0:
+
+        @app.timer(interval=settings.reset_check_s)
+        async def watch_for_broker_reset() -> None:
+            replaced = await resets.check_anchors()
+            if replaced:
+                partitions = [f"{tp.topic}/{tp.partition}" for tp in replaced]
+                log.error("broker_reset_detected", extra={"partitions": partitions})
+                await app.crash(BrokerResetError(f"logs replaced: {', '.join(partitions)}"))
+
     async def judge_batch(records: list[EventRecord]) -> None:
         started_ns = time.time_ns()
+        for record in records:
+            resets.seen(record)
         result = processor.process(records, store.load)
         tracing.record(started_ns, time.time_ns(), result, get_engine().version)
         pending = [

@@ -49,6 +49,11 @@ class EventRecord:
     value: bytes | None
     timestamp_ms: int
 
+    @property
+    def timestamp(self) -> int:
+        """The record's timestamp in ms (as aiokafka names it; `schemas.resets` reads it)."""
+        return self.timestamp_ms
+
 
 @dataclass(frozen=True, slots=True)
 class Output:

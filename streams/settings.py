@@ -54,6 +54,13 @@ class StreamsSettings(BaseSettings):
         description="ids per day, dimension and partition in the spend table; the spend of "
         "later ids is counted under `(other)`",
     )
+    reset_check_s: float = Field(
+        default=5.0,
+        ge=0,
+        description="how often the worker checks that the logs it read were not replaced "
+        "(a broker restarted empty); on a reset it exits for a restart with fresh state. "
+        "0: never",
+    )
 
     # --- faust runtime ---
     data_dir: Path = Field(

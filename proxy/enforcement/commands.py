@@ -20,7 +20,7 @@ before `start()` returns, skipping records whose timestamp is older (Tansu
 answers a timestamp lookup with the earliest offset, so the seek alone is not
 enough there; on Apache Kafka it skips the older records outright).
 
-A broker reset (see `proxy.enforcement.resets`) is checked for with the
+A broker reset (see `schemas.resets`) is checked for with the
 partition check, every couple of seconds, in a task beside the fetch loop: a
 follower whose log was replaced seeks those partitions to the beginning of the
 new log, counts `resets` and calls `on_reset` (the enforcement service publishes
@@ -42,7 +42,7 @@ from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 from aiokafka.errors import KafkaError
 
 from proxy.enforcement.errors import CommandTopicMissing, ReplayTimeout
-from proxy.enforcement.resets import ResetWatch
+from schemas.resets import ResetWatch
 from schemas.settings import KafkaSettings
 
 __all__ = ["RecordHandler", "ResetHandler", "TopicFollower"]

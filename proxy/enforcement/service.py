@@ -19,7 +19,7 @@ follower's fetch wait (milliseconds). With the Redis store a command applied
 here through `apply_local` reaches the other replicas over pub/sub at once.
 
 Broker resets: the followers notice a replaced log and re-read it from the
-beginning (`proxy.enforcement.resets`). Operator commands (`apply_local`) are
+beginning (`schemas.resets`). Operator commands (`apply_local`) are
 kept where a broker restart cannot erase them: the local `command_journal`
 when set (the embedded stack) and the Redis kills mirror with the Redis store;
 both are loaded at start and published again to `session.commands` when the

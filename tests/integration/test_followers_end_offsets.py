@@ -24,8 +24,8 @@ from aiokafka.errors import UnknownTopicOrPartitionError
 
 from modeltrail.embedded.servers import BROKER_BUCKET, ensure_bucket, tansu_broker
 from proxy.enforcement.commands import TopicFollower
-from proxy.enforcement.resets import ResetWatch
 from schemas.kafka import ensure_topics
+from schemas.resets import ResetWatch
 from schemas.settings import KafkaSettings
 from tests.conftest import S3Server
 

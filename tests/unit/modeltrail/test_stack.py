@@ -7,6 +7,7 @@ import os
 import re
 import socket
 import sys
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -18,6 +19,7 @@ from typer.testing import CliRunner
 from modeltrail.cmd_stack import app, options_from_cli
 from modeltrail.embedded.process import ManagedProcess, free_port
 from modeltrail.stack import (
+    S3_BROKER_STREAMS_FETCH_WAIT_MS,
     START_ORDER,
     STOP_ORDER,
     BackendSpec,
@@ -163,6 +165,13 @@ def test_embedded_env_validates_in_each_service(
     assert isinstance(streams, StreamsSettings)
     assert streams.data_dir == tmp_path / "streams"
     assert streams.kafka.bootstrap_servers == "127.0.0.1:9092"
+    # The default broker keeps topics in s3 storage: the worker waits long enough per fetch.
+    assert streams.fetch_max_wait_ms == S3_BROKER_STREAMS_FETCH_WAIT_MS
+    memory = replace(opts, broker_storage="memory")
+    envs = part_envs(memory, bootstrap="127.0.0.1:9092", fake_url="http://127.0.0.1:5555")
+    streams = _load("streams", envs["streams"], monkeypatch)
+    assert isinstance(streams, StreamsSettings)
+    assert streams.fetch_max_wait_ms == StreamsSettings().fetch_max_wait_ms < 100
 
 
 def test_external_services_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

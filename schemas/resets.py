@@ -23,8 +23,9 @@ not a reset: the probe then finds the first later record, which becomes the
 anchor.
 
 Used by `proxy.enforcement.commands.TopicFollower` for `session.commands` and
-`audit.violations`, and by any future follower of a compacted topic
-(`identity.keys`).
+`audit.violations` (`check`, against the follower's own consumer), and by the
+streams worker (`check_anchors`, which needs only the anchors: the worker exits
+on a reset so that it restarts on the new log with fresh state, `streams.app`).
 """
 
 from __future__ import annotations
@@ -33,17 +34,35 @@ import contextlib
 import hashlib
 import logging
 from dataclasses import dataclass
+from typing import Protocol
 
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 from aiokafka.errors import KafkaError
 
 from schemas.settings import KafkaSettings
 
-__all__ = ["Anchor", "ResetWatch", "anchor_of"]
+__all__ = ["Anchor", "AnchorRecord", "ResetWatch", "anchor_of"]
 
 log = logging.getLogger(__name__)
 
 _PROBE_TIMEOUT_MS = 1000
+
+
+class AnchorRecord(Protocol):
+    """The parts of a consumed record an anchor is made of (aiokafka's ConsumerRecord fits)."""
+
+    @property
+    def topic(self) -> str: ...
+    @property
+    def partition(self) -> int: ...
+    @property
+    def offset(self) -> int: ...
+    @property
+    def timestamp(self) -> int: ...
+    @property
+    def key(self) -> bytes | None: ...
+    @property
+    def value(self) -> bytes | None: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,7 +74,7 @@ class Anchor:
     digest: bytes
 
 
-def anchor_of(record: ConsumerRecord[bytes, bytes]) -> Anchor:
+def anchor_of(record: AnchorRecord | ConsumerRecord[bytes, bytes]) -> Anchor:
     h = hashlib.blake2b(digest_size=16)
     h.update(record.key or b"")
     h.update(b"\x00")
@@ -72,7 +91,7 @@ class ResetWatch:
         self._highwaters: dict[TopicPartition, int] = {}
         self._probe: AIOKafkaConsumer | None = None
 
-    def seen(self, record: ConsumerRecord[bytes, bytes]) -> None:
+    def seen(self, record: AnchorRecord | ConsumerRecord[bytes, bytes]) -> None:
         """Remember the first record consumed from its partition."""
         tp = TopicPartition(record.topic, record.partition)
         if tp not in self._anchors:
@@ -96,11 +115,41 @@ class ResetWatch:
             self._highwaters[tp] = highwater
             if highwater < before or highwater < await consumer.position(tp):
                 replaced.append(tp)
+        replaced += await self._moved_anchors([tp for tp in tps if tp not in replaced])
+        self.forget(replaced)
+        return replaced
+
+    async def check_anchors(self) -> list[TopicPartition]:
+        """Partitions whose anchor record is gone or replaced (no follower consumer needed).
+
+        A partition whose log now ends at or before its anchor's offset was replaced
+        too (offsets went back). A broker that cannot be reached says nothing.
+        """
+        tps = sorted(self._anchors)
+        if not tps:
+            return []
+        replaced = await self._moved_anchors(tps)
+        self.forget(replaced)
+        return replaced
+
+    async def _moved_anchors(self, tps: list[TopicPartition]) -> list[TopicPartition]:
+        """Of `tps`, those whose log ends at or before the anchor, or holds another record there.
+
+        The end is the high watermark of the probe's own fetch: Tansu answers the
+        ListOffsets "latest" lookup with the last batch's base offset + 1, short of
+        the real end (see `proxy.enforcement.commands`).
+        """
+        replaced = []
         for tp in tps:
             anchor = self._anchors.get(tp)
-            if tp in replaced or anchor is None:
+            if anchor is None:
                 continue
             found = await self._record_at(tp, anchor.offset)
+            probe = self._probe
+            highwater = probe.highwater(tp) if probe is not None else None
+            if highwater is not None and highwater <= anchor.offset:
+                replaced.append(tp)
+                continue
             if found is None:
                 continue
             if found.offset != anchor.offset:
@@ -109,7 +158,6 @@ class ResetWatch:
                 self._anchors[tp] = anchor_of(found)
             elif anchor_of(found) != anchor:
                 replaced.append(tp)
-        self.forget(replaced)
         return replaced
 
     async def _record_at(
