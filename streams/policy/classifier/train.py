@@ -45,12 +45,14 @@ COMMAND = "python -m streams.policy.classifier.train"
 # `bench/detection.py`) validates unless told otherwise. Chosen on the cross-corpus table
 # and on docstrings of packages never trained on, not on a test source: 1000 benign
 # features with a cap of 24 per sign cut the recall on a held-out source to a third
-# (compliant-llm 0.19 against 0.63 here); a 1% budget keeps short everyday requests
-# ("What are your opening hours?") under threshold, where 5% flags a third of them.
+# (compliant-llm 0.19 against 0.60 here). The budget is the largest that keeps short
+# everyday requests ("What are your opening hours?", "Please ignore my previous email")
+# under threshold: 5% flags a third of them, 1% still some of bastioncorpus's look-alikes.
 FEATURES = 6000  # attack-pointing features
 BENIGN_FEATURES = 300  # benign-pointing features
 EVIDENCE = 0  # features counted per sign and chunk (0: all)
-FPR = 0.01  # validation false-positive budget, per benign source
+FPR = 0.007  # validation false-positive budget, per benign source
+TOOL_FPR = 0.01  # the same for tool results (never below the user threshold)
 C = 1.0
 
 
@@ -127,7 +129,8 @@ def _logistic(c: float) -> LogisticRegression:
 
 
 def fit(train: Sequence[Row], val: Sequence[Row], n_features: int = FEATURES, c: float = C,
-        fpr: float = FPR, n_benign: int = BENIGN_FEATURES, evidence: int = EVIDENCE) -> Fitted:  # fmt: skip
+        fpr: float = FPR, n_benign: int = BENIGN_FEATURES, evidence: int = EVIDENCE,
+        tool_fpr: float = TOOL_FPR) -> Fitted:  # fmt: skip
     """Two-step logistic regression on `train`; thresholds from `val`."""
     cs, y, _ = _chunked(train)
     vec = CountVectorizer(analyzer=_analyze, binary=True, min_df=2)
@@ -154,7 +157,8 @@ def fit(train: Sequence[Row], val: Sequence[Row], n_features: int = FEATURES, c:
     model = TextClassifier(feats, weights, float(lr2.intercept_[0]), {}, word_weight, evidence)
     benign_val = [r for r in val if not r.label]
     th = _worst_source_threshold(model, [r for r in benign_val if r.role != "tool"], fpr)
-    tth = max(th, _worst_source_threshold(model, [r for r in benign_val if r.role == "tool"], fpr))
+    tool_val = [r for r in benign_val if r.role == "tool"]
+    tth = max(th, _worst_source_threshold(model, tool_val, tool_fpr))
     return Fitted(model, th, tth)
 
 
@@ -241,6 +245,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         "--evidence", type=int, default=EVIDENCE, help="features counted per sign/chunk"
     )
     ap.add_argument("--fpr", type=float, default=FPR, help="validation false-positive budget")
+    ap.add_argument("--tool-fpr", type=float, default=TOOL_FPR, help="the same for tool results")
     ap.add_argument("--cross-corpus", action="store_true", help="also print the cross-corpus table")
     args = ap.parse_args(argv)
     rows = load_all(args.seed)
@@ -249,6 +254,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         "n_benign": args.benign_features,
         "evidence": args.evidence,
         "fpr": args.fpr,
+        "tool_fpr": args.tool_fpr,
     }
     train = [r for r in rows if split(r) == "train"]
     val = [r for r in rows if split(r) == "val"]
@@ -259,6 +265,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         "features_benign": args.benign_features,
         "evidence": args.evidence,
         "validation_fpr_budget": args.fpr,
+        "validation_tool_fpr_budget": args.tool_fpr,
         "rows": {"train": len(train), "val": len(val), "test": len(test)},
         "test_recall": round(_recall(f, [r for r in test if r.label]), 4),
         "test_benign_fpr": round(_recall(f, [r for r in test if not r.label]), 4),
