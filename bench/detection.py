@@ -9,6 +9,9 @@
   faker, entity-level (a predicted span of the right type overlapping a gold span),
   over the types the engine claims: email, phone, card, IBAN, US SSN, IP address;
 - secrets recall: a generated set of every credential type the catalogue names;
+- held-out technical text: docstrings of third-party packages never trained on
+  (`HELDOUT_DOC_PACKAGES`), judged as user messages; `heldout_docs_fpr` counts any
+  LLM01/LLM07 finding, as the independent evaluation does;
 - cross-corpus validation of the learned classifier: for each attack source, a model
   trained on the other sources (thresholds picked on their validation split) is tested
   on it; `cross_corpus_min_recall` is the lowest recall in that table.
@@ -136,6 +139,21 @@ def heldout_metrics(engine: PolicyEngine) -> dict[str, float]:
         "heldout_attack_recall": sum(hit(r, t) for r, t in HELDOUT_ATTACKS) / len(HELDOUT_ATTACKS),
         "heldout_benign_fpr": sum(hit(r, t) for r, t in HELDOUT_BENIGN) / len(HELDOUT_BENIGN),
     }
+
+
+def heldout_docs_metrics(engine: PolicyEngine, per_package: int = 300) -> dict[str, float]:
+    """False positives on docstrings of third-party packages the classifier never trained on.
+
+    Counted as the independent evaluation counts: any finding tagged LLM01 or LLM07.
+    """
+    from streams.policy.classifier.corpora import HELDOUT_DOC_PACKAGES, package_docstrings
+
+    docs = [d for p in HELDOUT_DOC_PACKAGES for d in package_docstrings(p, per_package)]
+    fp = sum(
+        any(f.owasp in ("LLM01", "LLM07") for f in engine.evaluate_text(d, role="user"))
+        for d in docs
+    )
+    return {"heldout_docs_fpr": fp / max(1, len(docs)), "heldout_docs_rows": len(docs)}
 
 
 def _overlaps(a: tuple[int, int], b: tuple[int, int]) -> bool:
@@ -328,6 +346,7 @@ def main() -> None:
     res.update(pii_metrics(engine, args.pii_sentences, args.verbose))
     res.update(secrets_metrics(engine, args.verbose))
     res.update(heldout_metrics(engine))
+    res.update(heldout_docs_metrics(engine))
     keys = ["attack_recall", "benign_fpr", "pii_precision", "pii_recall", "secrets_recall"]
     if not args.no_cross_corpus:
         cc, _ = cross_corpus_metrics(args.verbose)

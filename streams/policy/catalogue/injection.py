@@ -11,6 +11,7 @@ tutor") lack the second half of the pair and do not match.
 from __future__ import annotations
 
 from streams.policy.catalogue._build import UNTRUSTED_ROLES, rule
+from streams.policy.normalize import normalize
 from streams.policy.rules import OUTPUT_TARGETS
 
 __all__ = ["RULES"]
@@ -33,6 +34,13 @@ _LIMITS = (
     r"|ethical\W+(?:guidelines|principles|constraints)|morals?|moral\W+(?:principles|compass|code)"
     r"|principles|boundaries|constraints|safeguards|content\W+polic(?:y|ies)|polic(?:y|ies))\b"
 )
+
+
+def _folded(words: str) -> str:
+    """Cyrillic keywords as rules see them: the scanned text has its homoglyphs folded."""
+    return normalize(words)[0]
+
+
 _ROLE_WORDS = r"(?:ai|bot|assistant|llm|model|agent|language model|chatbot|ai system|copilot)s?"
 
 RULES = (
@@ -48,7 +56,7 @@ RULES = (
         ],
     ),
     rule(
-        "PI-002", "Instruction override in other languages (de, fr, es, it, pt, nl)",
+        "PI-002", "Instruction override in other languages (de, fr, es, it, pt, nl, ru, zh, ja, ko)",
         "LLM01", "high", "block", {"request"}, "injection", roles=UNTRUSTED_ROLES,
         patterns=[
             r"(?i)\b(?:ignorier\w*|vergiss|missachte\w*)\b" + (_W % 4)
@@ -57,6 +65,15 @@ RULES = (
             r"(?i)\b(?:ignorez|ignorer|oubliez|oublier|oublie)\b" + (_W % 4) + r"(?:instructions|r[eè]gles|consignes|directives)",
             r"(?i)\b(?:ignora|olvida|ignore|ignorar|dimentica|esquece|negeer|vergeet)\b" + (_W % 4)
             + r"(?:instrucciones|reglas|normas|istruzioni|regole|instruções|regras|instructies|regels)",
+            # Scripts without spaces between words (and RE2's ASCII \w, \b): the verb and what
+            # it overrides within a short span of the same sentence, either order where the
+            # language puts the object first (ja, ko).
+            r"(?:忽略|无视|忽视|不要理会|不用理会|别管|忘记|忘掉)[^。!?\n]{0,15}?"
+            r"(?:指令|指示|规则|命令|提示词|限制|设定)",
+            r"(?:指示|命令|ルール|規則|制限|設定|プロンプト)[^。!?\n]{0,10}?(?:無視|忘れ)",
+            r"(?:지시|지침|규칙|명령|프롬프트|제한)[^.!?\n]{0,10}?(?:무시|잊어|잊고)",
+            r"(?i)(?:" + _folded("игнорир|проигнорир|забудь|забыть|не обращай внимания на")
+            + r")[^.!?\n]{0,40}?(?:" + _folded("инструкци|правил|указани|ограничени") + ")",
         ],
     ),
     rule(

@@ -41,6 +41,20 @@ __all__ = ["Fitted", "cross_corpus", "fit", "main", "split"]
 
 COMMAND = "python -m streams.policy.classifier.train"
 
+# The shipped configuration: the command's defaults, and what `cross_corpus` (and so
+# `bench/detection.py`) validates unless told otherwise. Chosen on the cross-corpus table
+# and on docstrings of packages never trained on, not on a test source: 1000 benign
+# features with a cap of 24 per sign cut the recall on a held-out source to a third
+# (compliant-llm 0.19 against 0.60 here). The budget is the largest that keeps short
+# everyday requests ("What are your opening hours?", "Please ignore my previous email")
+# under threshold: 5% flags a third of them, 1% still some of bastioncorpus's look-alikes.
+FEATURES = 6000  # attack-pointing features
+BENIGN_FEATURES = 300  # benign-pointing features
+EVIDENCE = 0  # features counted per sign and chunk (0: all)
+FPR = 0.007  # validation false-positive budget, per benign source
+TOOL_FPR = 0.01  # the same for tool results (never below the user threshold)
+C = 1.0
+
 
 @dataclass
 class Fitted:
@@ -107,13 +121,21 @@ def _threshold(scores: np.ndarray, fpr: float) -> float:
     return float(s[k]) + 1e-6 if k < len(s) else float(s[-1])
 
 
-def fit(train: Sequence[Row], val: Sequence[Row], n_features: int = 6000, c: float = 1.0,
-        fpr: float = 0.005, n_benign: int = 0, evidence: int = 0) -> Fitted:  # fmt: skip
+def _logistic(c: float) -> LogisticRegression:
+    # liblinear shuffles with its own generator: seeded, so a rerun writes the same model.
+    return LogisticRegression(
+        C=c, class_weight="balanced", max_iter=3000, solver="liblinear", random_state=0
+    )
+
+
+def fit(train: Sequence[Row], val: Sequence[Row], n_features: int = FEATURES, c: float = C,
+        fpr: float = FPR, n_benign: int = BENIGN_FEATURES, evidence: int = EVIDENCE,
+        tool_fpr: float = TOOL_FPR) -> Fitted:  # fmt: skip
     """Two-step logistic regression on `train`; thresholds from `val`."""
     cs, y, _ = _chunked(train)
     vec = CountVectorizer(analyzer=_analyze, binary=True, min_df=2)
     x = vec.fit_transform([c.decode("utf-8", "replace") for c in cs])
-    lr = LogisticRegression(C=c, class_weight="balanced", max_iter=3000, solver="liblinear")
+    lr = _logistic(c)
     lr.fit(x, y)
     names = vec.get_feature_names_out()
     # Mostly features that point towards an attack (a set reports every pattern that
@@ -126,7 +148,7 @@ def fit(train: Sequence[Row], val: Sequence[Row], n_features: int = 6000, c: flo
     feats = [str(names[i]) for i in order]
     probe = TextClassifier(feats, [0.0] * len(feats), 0.0, {})
     x2 = _presence(probe, cs)
-    lr2 = LogisticRegression(C=c, class_weight="balanced", max_iter=3000, solver="liblinear")
+    lr2 = _logistic(c)
     lr2.fit(x2, y)
     coef2 = lr2.coef_[0]
     weights = [round(float(w), 5) for w in coef2[:-1]]
@@ -135,7 +157,8 @@ def fit(train: Sequence[Row], val: Sequence[Row], n_features: int = 6000, c: flo
     model = TextClassifier(feats, weights, float(lr2.intercept_[0]), {}, word_weight, evidence)
     benign_val = [r for r in val if not r.label]
     th = _worst_source_threshold(model, [r for r in benign_val if r.role != "tool"], fpr)
-    tth = max(th, _worst_source_threshold(model, [r for r in benign_val if r.role == "tool"], fpr))
+    tool_val = [r for r in benign_val if r.role == "tool"]
+    tth = max(th, _worst_source_threshold(model, tool_val, tool_fpr))
     return Fitted(model, th, tth)
 
 
@@ -161,7 +184,10 @@ def _recall(f: Fitted, rows: Sequence[Row]) -> float:
 
 
 def cross_corpus(rows: Sequence[Row], **kw: Any) -> list[dict[str, Any]]:
-    """For each attack source: train on the others, test on it (recall) and on held-out benign."""
+    """For each attack source: train on the others, test on it (recall) and on held-out benign.
+
+    `kw` are `fit`'s options; left out, the shipped configuration is validated.
+    """
     table = []
     for name in ATTACK_SOURCES:
         train = [r for r in rows if r.source != name and split(r) == "train"]
@@ -174,9 +200,7 @@ def cross_corpus(rows: Sequence[Row], **kw: Any) -> list[dict[str, Any]]:
             "test_attacks": len(attacks),
             "recall": round(_recall(f, attacks), 4),
             "benign_test_rows": len(benign),
-            "benign_fpr": round(1 - _recall(f, [], ) if False else float(np.mean(
-                _row_scores(f.model, benign) >= np.array(
-                    [f.tool_threshold if r.role == "tool" else f.threshold for r in benign]))), 4),
+            "benign_fpr": round(_recall(f, benign), 4),  # the share of benign rows flagged
         })  # fmt: skip
     return table
 
@@ -215,10 +239,13 @@ def main(argv: Sequence[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--out", type=Path, default=Path(__file__).resolve().parent)
     ap.add_argument("--seed", type=int, default=7)
-    ap.add_argument("--features", type=int, default=6000, help="attack-pointing features")
-    ap.add_argument("--benign-features", type=int, default=1000, help="benign-pointing features")
-    ap.add_argument("--evidence", type=int, default=24, help="features counted per sign/chunk")
-    ap.add_argument("--fpr", type=float, default=0.005, help="validation false-positive budget")
+    ap.add_argument("--features", type=int, default=FEATURES, help="attack-pointing features")
+    ap.add_argument("--benign-features", type=int, default=BENIGN_FEATURES, help="benign features")
+    ap.add_argument(
+        "--evidence", type=int, default=EVIDENCE, help="features counted per sign/chunk"
+    )
+    ap.add_argument("--fpr", type=float, default=FPR, help="validation false-positive budget")
+    ap.add_argument("--tool-fpr", type=float, default=TOOL_FPR, help="the same for tool results")
     ap.add_argument("--cross-corpus", action="store_true", help="also print the cross-corpus table")
     args = ap.parse_args(argv)
     rows = load_all(args.seed)
@@ -227,6 +254,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         "n_benign": args.benign_features,
         "evidence": args.evidence,
         "fpr": args.fpr,
+        "tool_fpr": args.tool_fpr,
     }
     train = [r for r in rows if split(r) == "train"]
     val = [r for r in rows if split(r) == "val"]
@@ -237,6 +265,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         "features_benign": args.benign_features,
         "evidence": args.evidence,
         "validation_fpr_budget": args.fpr,
+        "validation_tool_fpr_budget": args.tool_fpr,
         "rows": {"train": len(train), "val": len(val), "test": len(test)},
         "test_recall": round(_recall(f, [r for r in test if r.label]), 4),
         "test_benign_fpr": round(_recall(f, [r for r in test if not r.label]), 4),
