@@ -4,13 +4,17 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
 
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import KafkaError, TopicAlreadyExistsError
 
 from schemas.settings import KafkaSettings
 
-__all__ = ["describe_ok", "ensure_topics", "group_stable"]
+_T = TypeVar("_T")
+
+__all__ = ["describe_ok", "ensure_topics", "group_stable", "with_admin"]
 
 log = logging.getLogger(__name__)
 
@@ -32,20 +36,37 @@ async def ensure_topics(settings: KafkaSettings, *, timeout_s: float = 30.0) -> 
         )
         for name in topics.all()
     }
+
+    async def create(admin: AIOKafkaAdminClient, deadline: float) -> list[str]:
+        existing = set(await admin.list_topics())
+        missing = [t for n, t in wanted.items() if n not in existing]
+        if missing:
+            try:
+                await admin.create_topics(missing)
+            except TopicAlreadyExistsError:
+                pass
+            log.info("topics_created", extra={"topics": [t.name for t in missing]})
+        return list(wanted)
+
+    return await with_admin(settings, create, timeout_s=timeout_s)
+
+
+async def with_admin(
+    settings: KafkaSettings,
+    work: Callable[[AIOKafkaAdminClient, float], Awaitable[_T]],
+    *,
+    timeout_s: float = 30.0,
+) -> _T:
+    """`work(admin, deadline)` on a fresh admin client, retried until `timeout_s` passed.
+
+    Raises the last KafkaError when the broker could not be reached in time.
+    """
     deadline = asyncio.get_running_loop().time() + timeout_s
     while True:
         admin = AIOKafkaAdminClient(**settings.client_kwargs())  # type: ignore[arg-type]
         try:
             await admin.start()
-            existing = set(await admin.list_topics())
-            missing = [t for n, t in wanted.items() if n not in existing]
-            if missing:
-                try:
-                    await admin.create_topics(missing)
-                except TopicAlreadyExistsError:
-                    pass
-                log.info("topics_created", extra={"topics": [t.name for t in missing]})
-            return list(wanted)
+            return await work(admin, deadline)
         except KafkaError:
             if asyncio.get_running_loop().time() > deadline:
                 raise

@@ -128,28 +128,29 @@ class ResetWatch:
         tps = sorted(self._anchors)
         if not tps:
             return []
-        replaced = await self._moved_anchors(tps)
+        try:
+            probe = await self._probe_consumer()
+            ends: dict[TopicPartition, int] = await probe.end_offsets(tps)
+        except KafkaError as exc:
+            log.info("reset_probe_failed", extra={"error": str(exc)})
+            await self._drop_probe()
+            return []
+        # ListOffsets (Tansu: the last batch's base offset + 1) can only read short, so
+        # this can only say "replaced" too early; a log that kept its anchor record and
+        # grew past it is not told apart by it (see `_moved_anchors` for that).
+        replaced = [tp for tp in tps if ends.get(tp, 0) <= self._anchors[tp].offset]
+        replaced += await self._moved_anchors([tp for tp in tps if tp not in replaced])
         self.forget(replaced)
         return replaced
 
     async def _moved_anchors(self, tps: list[TopicPartition]) -> list[TopicPartition]:
-        """Of `tps`, those whose log ends at or before the anchor, or holds another record there.
-
-        The end is the high watermark of the probe's own fetch: Tansu answers the
-        ListOffsets "latest" lookup with the last batch's base offset + 1, short of
-        the real end (see `proxy.enforcement.commands`).
-        """
+        """Of `tps`, those whose record at the anchor's offset is another record."""
         replaced = []
         for tp in tps:
             anchor = self._anchors.get(tp)
             if anchor is None:
                 continue
             found = await self._record_at(tp, anchor.offset)
-            probe = self._probe
-            highwater = probe.highwater(tp) if probe is not None else None
-            if highwater is not None and highwater <= anchor.offset:
-                replaced.append(tp)
-                continue
             if found is None:
                 continue
             if found.offset != anchor.offset:

@@ -19,7 +19,7 @@ import sys
 
 from schemas.kafka import ensure_topics
 from schemas.logs import configure_logging
-from streams.app import SESSIONS_TABLE, create_app
+from streams.app import SESSIONS_TABLE, SPEND_TABLE, create_app
 from streams.changelog import changelog_topic, ensure_changelog
 from streams.errors import StreamsConfigError
 from streams.faust_compat import BoundedWorker, check
@@ -64,8 +64,9 @@ def main() -> None:
     asyncio.set_event_loop(loop)
     loop.run_until_complete(ensure_topics(settings.kafka))
     # Before faust: a changelog the broker created by itself (after a reset) is replaced.
-    changelog = changelog_topic(settings.app_id, SESSIONS_TABLE)
-    loop.run_until_complete(ensure_changelog(settings.kafka, changelog))
+    for table in (SESSIONS_TABLE, SPEND_TABLE):
+        changelog = changelog_topic(settings.app_id, table)
+        loop.run_until_complete(ensure_changelog(settings.kafka, changelog))
     try:
         app = create_app(settings)
     except StreamsConfigError as exc:

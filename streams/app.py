@@ -24,6 +24,7 @@ import faust
 
 from schemas.resets import ResetWatch
 from schemas.signing import load_ring
+from streams.changelog import changelog_topic
 from streams.decisions import Engine
 from streams.errors import BrokerResetError, PublishError, StreamsConfigError
 from streams.escalation import KeyEscalation, follow_commands
@@ -65,7 +66,7 @@ class StreamsApp(TunedApp):
 
 def spend_changelog(settings: StreamsSettings) -> str:
     """The spend table's changelog topic: what `modeltrail spend --live` reads."""
-    return f"{settings.app_id}-{SPEND_TABLE}-changelog"
+    return changelog_topic(settings.app_id, SPEND_TABLE)
 
 
 def load_policy_holder(settings: StreamsSettings) -> PolicyHolder:

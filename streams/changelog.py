@@ -24,11 +24,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from functools import partial
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import KafkaError, TopicAlreadyExistsError
 
+from schemas.kafka import with_admin
 from schemas.settings import KafkaSettings
 
 __all__ = ["changelog_topic", "ensure_changelog"]
@@ -52,23 +54,11 @@ async def ensure_changelog(kafka: KafkaSettings, name: str, *, timeout_s: float 
 
     Raises KafkaError when the broker cannot be reached within `timeout_s`.
     """
-    deadline = asyncio.get_running_loop().time() + timeout_s
-    while True:
-        admin = AIOKafkaAdminClient(**kafka.client_kwargs())  # type: ignore[arg-type]
-        try:
-            await admin.start()
-            await _ensure(admin, kafka, name, deadline)
-            return
-        except KafkaError:
-            if asyncio.get_running_loop().time() > deadline:
-                raise
-            await asyncio.sleep(0.5)
-        finally:
-            await admin.close()
+    await with_admin(kafka, partial(_ensure, kafka, name), timeout_s=timeout_s)
 
 
 async def _ensure(
-    admin: AIOKafkaAdminClient, kafka: KafkaSettings, name: str, deadline: float
+    kafka: KafkaSettings, name: str, admin: AIOKafkaAdminClient, deadline: float
 ) -> None:
     created = name not in set(await admin.list_topics())
     if created:
