@@ -156,12 +156,11 @@ class InlinePolicy:
         memory = self.memory.of(req.session_id, engine.version)
         fresh, keys = memory.new_parts(event.messages, keys)
         unknown = self.quiet.skip(fresh, keys, engine.version)
-        self.stats.parts_quiet += len(fresh) - len(unknown)
-        fresh = unknown
         self.stats.checked += 1
-        self.stats.parts_judged += len(fresh)
+        self.stats.parts_judged += len(unknown)
         self.stats.parts_skipped += len(event.messages) - len(fresh)
-        ctx = SessionContext(session_id=req.session_id, now=now, new_parts=fresh)
+        self.stats.parts_quiet += len(fresh) - len(unknown)
+        ctx = SessionContext(session_id=req.session_id, now=now, new_parts=unknown)
         return PendingCheck(event, engine, memory, keys, ctx)
 
     def judged_elsewhere(

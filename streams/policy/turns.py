@@ -184,11 +184,15 @@ class QuietParts:
     def __len__(self) -> int:
         return len(self._keys)
 
-    def known(self, key: bytes, version: str) -> bool:
-        """Whether `key` was judged quiet under `version` (another version empties the set)."""
+    def _use(self, version: str) -> None:
+        """Judged by another rule set: start empty."""
         if version != self.version:
             self._keys.clear()
             self.version = version
+
+    def known(self, key: bytes, version: str) -> bool:
+        """Whether `key` was judged quiet under `version` (another version empties the set)."""
+        self._use(version)
         known = self._keys
         if key in known:
             known.move_to_end(key)
@@ -206,8 +210,8 @@ class QuietParts:
 
     def skip(self, fresh: Sequence[int], keys: Sequence[bytes], version: str) -> tuple[int, ...]:
         """The indices of `fresh` still to judge under `version` (the quiet ones left out)."""
-        if version != self.version or not self._keys:
-            self.known(b"", version)  # a new version starts empty
+        self._use(version)
+        if not self._keys:
             return tuple(fresh)
         return tuple(i for i in fresh if not self.known(keys[i], version))
 
