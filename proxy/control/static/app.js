@@ -58,6 +58,7 @@ function Shell({ me, onLogout }) {
   useEffect(() => {
     const on = () => setWhere(route());
     window.addEventListener("hashchange", on);
+    on(); // a hash set between the first render and this effect has no event left to fire
     feed.start();
     const off = feed.subscribe(() => setFeedTick((t) => t + 1));
     return () => {
