@@ -5,6 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 PYTEST_ARGS ?=
+TEST_WORKERS ?= 2
 
 .PHONY: run test lint fmt bench redis chromium schemas clean corpora train-classifier
 
@@ -41,8 +42,13 @@ chromium:
 	  else echo "chromium missing and not root: apt-get install chromium chromium-driver" >&2; exit 1; fi; \
 	fi
 
+# Two pytest runs: everything but the browser tests on TEST_WORKERS processes (a test
+# file stays on one worker, with its module fixtures), then the browser tests on their
+# own: Playwright's sync API keeps an event loop running that asyncio.run() refuses.
 test: $(STAMP) redis chromium
-	$(VENV)/bin/pytest -q --durations=15 $(PYTEST_ARGS)
+	$(VENV)/bin/pytest -q --durations=15 -n $(TEST_WORKERS) --dist loadfile \
+	  --ignore=tests/browser $(PYTEST_ARGS)
+	$(VENV)/bin/pytest -q --durations=5 tests/browser $(PYTEST_ARGS)
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .

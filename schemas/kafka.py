@@ -38,15 +38,30 @@ async def ensure_topics(settings: KafkaSettings, *, timeout_s: float = 30.0) -> 
     }
 
     async def create(admin: AIOKafkaAdminClient, deadline: float) -> list[str]:
-        existing = set(await admin.list_topics())
-        missing = [t for n, t in wanted.items() if n not in existing]
-        if missing:
+        # CreateTopics answers per topic and aiokafka raises for none of them: a
+        # topic the broker failed to make (Tansu on `s3://` under load) would go
+        # unnoticed until a client waited for it. Done only once every topic is listed.
+        while True:
+            existing = set(await admin.list_topics())
+            missing = [t for n, t in wanted.items() if n not in existing]
+            if not missing:
+                return list(wanted)
             try:
-                await admin.create_topics(missing)
+                response = await admin.create_topics(missing)
             except TopicAlreadyExistsError:
-                pass
-            log.info("topics_created", extra={"topics": [t.name for t in missing]})
-        return list(wanted)
+                continue
+            failed = {
+                topic: (code, message)
+                for topic, code, message in _topic_errors(response)
+                if code not in (0, TopicAlreadyExistsError.errno)
+            }
+            if failed:
+                log.warning("topics_not_created", extra={"errors": failed})
+            else:
+                log.info("topics_created", extra={"topics": [t.name for t in missing]})
+            if asyncio.get_running_loop().time() > deadline:
+                raise KafkaError(f"topics not created: {failed or [t.name for t in missing]}")
+            await asyncio.sleep(0.1 if not failed else 0.5)  # a new topic is listed a bit later
 
     return await with_admin(settings, create, timeout_s=timeout_s)
 
@@ -73,6 +88,12 @@ async def with_admin(
             await asyncio.sleep(0.5)
         finally:
             await admin.close()
+
+
+def _topic_errors(response: object) -> list[tuple[str, int, str | None]]:
+    """(topic, error code, message) of a CreateTopics response of any version."""
+    rows = getattr(response, "topic_errors", [])
+    return [(row[0], row[1], row[2] if len(row) > 2 else None) for row in rows]
 
 
 def describe_ok(description: dict[str, object], group_id: str) -> bool:

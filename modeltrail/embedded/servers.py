@@ -149,6 +149,10 @@ def s3_gateway(data_dir: Path, log_path: Path, s3_port: int | None = None) -> S3
             f"-dir={data_dir}",
             *(f"-{name}={port}" for name, port in ports.items()),
             "-master.volumeSizeLimitMB=256",
+            # weed's default of 8 volumes is used up by one bucket's first growth (7): a
+            # second bucket (the broker's `tansu` next to the trail's) then finds "no
+            # writable volumes" and every write to it fails. 0: free disk / volume size.
+            "-volume.max=0",
             "-master.telemetry=false",
             "-s3",
             f"-s3.port={s3_port}",

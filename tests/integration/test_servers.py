@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from pathlib import Path
 
+import boto3
 import httpx
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
+from modeltrail.embedded.servers import S3_ACCESS_KEY, S3_SECRET_KEY, ensure_bucket, s3_gateway
 from schemas import ChatMessage, LLMRequest, decode, encode, encode_key
 from schemas.settings import KafkaSettings
 
@@ -59,6 +62,31 @@ def test_s3_put_get(s3_server, s3_prefix: str) -> None:  # type: ignore[no-untyp
     assert client.get_object(Bucket=s3_server.bucket, Key=key)["Body"].read() == b"hello s3"
     listed = client.list_objects_v2(Bucket=s3_server.bucket, Prefix=s3_prefix)
     assert [o["Key"] for o in listed["Contents"]] == [key]
+
+
+def test_s3_takes_writes_in_several_buckets(tmp_path: Path, logs_dir: Path) -> None:
+    """Each bucket is a SeaweedFS collection that grows its own volumes on first write.
+
+    With weed's default cap of 8 volumes, the first bucket's growth used them all and
+    every write to a second one failed ("no writable volumes"): the broker's bucket
+    next to the trail's, in CI.
+    """
+    proc = s3_gateway(tmp_path / "weed", logs_dir / "s3-buckets.log").start()
+    try:
+        client = boto3.client(
+            "s3",
+            endpoint_url=proc.endpoint,
+            aws_access_key_id=S3_ACCESS_KEY,
+            aws_secret_access_key=S3_SECRET_KEY,
+            region_name="us-east-1",
+        )
+        for i in range(4):
+            ensure_bucket(proc.endpoint, f"bucket-{i}")
+            client.put_object(Bucket=f"bucket-{i}", Key="k", Body=b"v%d" % i)
+        for i in range(4):
+            assert client.get_object(Bucket=f"bucket-{i}", Key="k")["Body"].read() == b"v%d" % i
+    finally:
+        proc.stop()
 
 
 def test_redis_set_get(redis_url: str) -> None:
