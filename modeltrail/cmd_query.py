@@ -108,6 +108,7 @@ async def _tail(
     from aiokafka import AIOKafkaConsumer
 
     from schemas import DecodeError, KafkaSettings, decode
+    from schemas.kafka import stop_consumer
 
     kafka = KafkaSettings()
     alias = _ALIASES.get(topic)
@@ -152,7 +153,7 @@ async def _tail(
             if limit and shown >= limit:
                 return
     finally:
-        await consumer.stop()
+        await stop_consumer(consumer)
 
 
 @app.command("tail")

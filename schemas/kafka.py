@@ -7,6 +7,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
+from aiokafka import AIOKafkaConsumer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import KafkaError, TopicAlreadyExistsError
 
@@ -14,7 +15,7 @@ from schemas.settings import KafkaSettings
 
 _T = TypeVar("_T")
 
-__all__ = ["describe_ok", "ensure_topics", "group_stable", "with_admin"]
+__all__ = ["describe_ok", "ensure_topics", "group_stable", "stop_consumer", "with_admin"]
 
 log = logging.getLogger(__name__)
 
@@ -88,6 +89,27 @@ async def with_admin(
             await asyncio.sleep(0.5)
         finally:
             await admin.close()
+
+
+async def stop_consumer(consumer: AIOKafkaConsumer) -> None:
+    """`consumer.stop()`, without aiokafka 0.14.0's stray CancelledError.
+
+    Its fetcher's close cancels the pending fetch tasks and awaits them; one caught
+    in its retry backoff after a failed fetch (the broker just died) raises the
+    CancelledError out of `stop()`, which then never closes the client's
+    connections. Here that error is swallowed (unless this task itself is being
+    cancelled) and the client closed; a KafkaError while stopping is logged, not raised.
+    """
+    try:
+        await consumer.stop()
+    except asyncio.CancelledError:
+        task = asyncio.current_task()
+        if task is not None and task.cancelling():
+            raise  # we are being cancelled ourselves: propagate
+        log.warning("consumer_stop_cancelled")
+        await consumer._client.close()
+    except KafkaError as exc:
+        log.warning("consumer_stop_failed", extra={"error": str(exc)})
 
 
 def _topic_errors(response: object) -> list[tuple[str, int, str | None]]:

@@ -39,6 +39,7 @@ from typing import Protocol
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 from aiokafka.errors import KafkaError
 
+from schemas.kafka import stop_consumer
 from schemas.settings import KafkaSettings
 
 __all__ = ["Anchor", "AnchorRecord", "ResetWatch", "anchor_of"]
@@ -204,5 +205,4 @@ class ResetWatch:
     async def _drop_probe(self) -> None:
         probe, self._probe = self._probe, None
         if probe is not None:
-            with contextlib.suppress(KafkaError):
-                await probe.stop()
+            await stop_consumer(probe)

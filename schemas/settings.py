@@ -19,6 +19,7 @@ from typing import Literal
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from schemas import no_autocreate
 from schemas.topics import Topics
 
 __all__ = ["KNOWN_DEFAULT_SECRETS", "KafkaSettings", "RedisSettings", "is_known_default"]
@@ -114,7 +115,8 @@ class KafkaSettings(BaseSettings):
         return Topics(self.topic_prefix)
 
     def client_kwargs(self) -> dict[str, object]:
-        """Keyword arguments common to every aiokafka client."""
+        """Keyword arguments common to every aiokafka client (none ever auto-creates a topic)."""
+        no_autocreate.apply()
         kw: dict[str, object] = {
             "bootstrap_servers": self.bootstrap_servers,
             "client_id": self.client_id,

@@ -68,6 +68,7 @@ from aiokafka import (
 from aiokafka.errors import CommitFailedError, IllegalStateError
 
 from schemas import TABLES, arrow_schema, encode
+from schemas.kafka import stop_consumer
 from sinks.batch import Limits
 from sinks.deadletter import dead_letters, unstored_file
 from sinks.decode import Decoded, decode_values
@@ -226,7 +227,7 @@ class Sink:
             for part in self._parts.values():
                 if part.task is not None:
                     part.task.cancel()
-            await consumer.stop()
+            await stop_consumer(consumer)
             if self._producer is not None:
                 await self._producer.stop()
             await self.store.close()

@@ -17,6 +17,7 @@ import logging
 import signal
 import sys
 
+from schemas import no_autocreate
 from schemas.kafka import ensure_topics
 from schemas.logs import configure_logging
 from streams.app import SESSIONS_TABLE, SPEND_TABLE, create_app
@@ -59,6 +60,7 @@ def main() -> None:
     except StreamsConfigError as exc:
         print(f"modeltrail streams: {exc}", file=sys.stderr)
         raise SystemExit(2) from exc
+    no_autocreate.apply()  # faust's own clients too: no topic is made by naming it
     configure_logging(settings.log_level, "json", quiet={"aiokafka": logging.ERROR})
     loop = asyncio.new_event_loop()
     asyncio.set_event_loop(loop)

@@ -30,7 +30,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import KafkaError, TopicAlreadyExistsError
 
-from schemas.kafka import with_admin
+from schemas.kafka import stop_consumer, with_admin
 from schemas.settings import KafkaSettings
 
 __all__ = ["changelog_topic", "ensure_changelog"]
@@ -125,4 +125,4 @@ async def _unreadable(
             waiting -= {tp for tp, records in batch.items() if records}
         return sorted(tp.partition for tp in waiting)
     finally:
-        await consumer.stop()
+        await stop_consumer(consumer)

@@ -25,6 +25,7 @@ from aiokafka.errors import KafkaError
 from schemas.codec import decode_as, encode
 from schemas.errors import DecodeError
 from schemas.events import SessionCommand, scope_key
+from schemas.kafka import stop_consumer
 from schemas.settings import KafkaSettings
 from streams.decisions import stable_event_id
 
@@ -153,7 +154,4 @@ async def follow_commands(
             log.warning("escalation_follow_failed", extra={"error": str(exc)})
             await asyncio.sleep(1.0)
         finally:
-            try:
-                await consumer.stop()
-            except KafkaError:
-                pass
+            await stop_consumer(consumer)

@@ -42,6 +42,7 @@ from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 from aiokafka.errors import KafkaError
 
 from proxy.enforcement.errors import CommandTopicMissing, ReplayTimeout
+from schemas.kafka import stop_consumer
 from schemas.resets import ResetWatch
 from schemas.settings import KafkaSettings
 
@@ -118,10 +119,10 @@ class TopicFollower:
                 for tp in tps:  # resolve positions now: later records are not missed
                     await consumer.position(tp)
         except KafkaError as exc:
-            await _stop_consumer(consumer)
+            await stop_consumer(consumer)
             raise ReplayTimeout(f"reading {self.topic!r} failed: {exc}") from exc
         except BaseException:
-            await _stop_consumer(consumer)
+            await stop_consumer(consumer)
             raise
         self._consumer = consumer
         self._task = asyncio.create_task(self._follow(consumer), name=f"follow:{self.topic}")
@@ -136,7 +137,7 @@ class TopicFollower:
                 await task
         consumer, self._consumer = self._consumer, None
         if consumer is not None:
-            await _stop_consumer(consumer)
+            await stop_consumer(consumer)
         await self._resets.close()
 
     async def _connect(self, deadline: float) -> AIOKafkaConsumer:
@@ -153,7 +154,7 @@ class TopicFollower:
                 await consumer.start()
                 return consumer
             except KafkaError as exc:
-                await _stop_consumer(consumer)
+                await stop_consumer(consumer)
                 if loop.time() + 0.5 > deadline:
                     raise ReplayTimeout(
                         f"broker {self._kafka.bootstrap_servers} unreachable: {exc}"
@@ -307,16 +308,3 @@ class TopicFollower:
                     "offset": record.offset,
                 },
             )
-
-
-async def _stop_consumer(consumer: AIOKafkaConsumer) -> None:
-    """Stop a consumer; aiokafka's fetcher can leak a CancelledError after a broker restart."""
-    try:
-        await consumer.stop()
-    except asyncio.CancelledError:
-        task = asyncio.current_task()
-        if task is not None and task.cancelling():
-            raise  # we are being cancelled ourselves: propagate
-        log.warning("consumer_stop_cancelled")
-    except KafkaError as exc:
-        log.warning("consumer_stop_failed", extra={"error": str(exc)})

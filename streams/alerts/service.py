@@ -22,6 +22,7 @@ from schemas.codec import decode, encode, encode_key
 from schemas.deadletter import dead_letter
 from schemas.errors import DecodeError
 from schemas.events import DeadLetter
+from schemas.kafka import stop_consumer
 from streams.alerts.delivery import Item, WebhookWorker
 from streams.alerts.offsets import OffsetTracker
 from streams.alerts.selection import Throttle, matches
@@ -86,7 +87,7 @@ class AlertService:
                 await worker.stop()
             with contextlib.suppress(KafkaError):
                 await self._commit(consumer)
-            await consumer.stop()
+            await stop_consumer(consumer)
             await self._producer.stop()
             await self._client.aclose()
             log.info("alerts_stopped")
