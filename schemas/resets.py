@@ -30,6 +30,7 @@ on a reset so that it restarts on the new log with fresh state, `streams.app`).
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import hashlib
 import logging
@@ -42,7 +43,7 @@ from aiokafka.errors import KafkaError
 from schemas.kafka import stop_consumer
 from schemas.settings import KafkaSettings
 
-__all__ = ["Anchor", "AnchorRecord", "ResetWatch", "anchor_of"]
+__all__ = ["Anchor", "AnchorRecord", "ResetWatch", "anchor_of", "reset_stale_commits"]
 
 log = logging.getLogger(__name__)
 
@@ -206,3 +207,67 @@ class ResetWatch:
         probe, self._probe = self._probe, None
         if probe is not None:
             await stop_consumer(probe)
+
+
+async def reset_stale_commits(
+    kafka: KafkaSettings, group_id: str, topics: list[str], *, timeout_s: float = 10.0
+) -> list[TopicPartition]:
+    """Set back the commits of `group_id` that lie past the end of their log; return them.
+
+    Run before the group's consumer starts. A log replaced under a running consumer
+    (the embedded memory broker restarted empty) gets its old commits: Tansu takes a
+    commit from a member it does not know, and the consumer commits what it read from
+    the old log. The next consumer then starts past the end of the new log, and since
+    Tansu answers such a fetch with no records instead of "out of range", it waits
+    there and skips every record before that offset. A commit past the end a fetch
+    reports (its high watermark; ListOffsets can read short on Tansu) is set back to
+    the log's start. A broker that cannot be reached in `timeout_s` raises KafkaError.
+    """
+    consumer = AIOKafkaConsumer(
+        group_id=group_id,
+        enable_auto_commit=False,
+        auto_offset_reset="earliest",
+        fetch_max_wait_ms=200,
+        **kafka.client_kwargs(),  # type: ignore[arg-type]
+    )
+    await consumer.start()
+    try:
+        await consumer.topics()  # metadata of every topic, for partitions_for_topic
+        committed: dict[TopicPartition, int] = {}
+        for topic in topics:
+            for partition in sorted(consumer.partitions_for_topic(topic) or ()):
+                tp = TopicPartition(topic, partition)
+                offset = await consumer.committed(tp)
+                if offset:
+                    committed[tp] = offset
+        if not committed:
+            return []
+        consumer.assign(list(committed))
+        for tp, offset in committed.items():
+            consumer.seek(tp, offset)
+        deadline = asyncio.get_running_loop().time() + timeout_s
+        unknown = set(committed)
+        while unknown and asyncio.get_running_loop().time() < deadline:
+            await consumer.getmany(timeout_ms=200, max_records=1)
+            unknown = {tp for tp in unknown if consumer.highwater(tp) is None}
+        stale = [
+            tp
+            for tp, offset in committed.items()
+            if (highwater := consumer.highwater(tp)) is not None and highwater < offset
+        ]
+        if stale:
+            starts = await consumer.beginning_offsets(stale)
+            await consumer.commit({tp: starts[tp] for tp in stale})
+            log.warning(
+                "stale_commits_reset",
+                extra={
+                    "group": group_id,
+                    "partitions": {
+                        f"{tp.topic}/{tp.partition}": [committed[tp], consumer.highwater(tp)]
+                        for tp in stale
+                    },
+                },
+            )
+        return stale
+    finally:
+        await stop_consumer(consumer)

@@ -65,10 +65,11 @@ from aiokafka import (
     ConsumerRecord,
     TopicPartition,
 )
-from aiokafka.errors import CommitFailedError, IllegalStateError
+from aiokafka.errors import CommitFailedError, IllegalStateError, KafkaError
 
 from schemas import TABLES, arrow_schema, encode
 from schemas.kafka import stop_consumer
+from schemas.resets import ResetWatch
 from sinks.batch import Limits
 from sinks.deadletter import dead_letters, unstored_file
 from sinks.decode import Decoded, decode_values
@@ -170,6 +171,8 @@ class Sink:
         self._gate: int | None = None
         self._consumer: AIOKafkaConsumer | None = None
         self._producer: AIOKafkaProducer | None = None
+        self._resets = ResetWatch(settings.kafka)
+        self.log_replaced = False  # stopped because a log was replaced: restart me
 
     @property
     def stopping(self) -> bool:
@@ -178,6 +181,28 @@ class Sink:
     def stop(self) -> None:
         """Ask `run` to flush what it holds, commit, and return."""
         self._stopping.set()
+
+    async def _watch_for_reset(self, consumer: AIOKafkaConsumer) -> None:
+        """Stop (for a restart) once a log this sink reads was replaced under it.
+
+        A broker that restarted empty starts offsets at 0 again while this consumer
+        waits at its old position, skipping the new log's records up to there. The
+        files already written keep their keys (`sinks.keys`: one tag per incarnation);
+        what this sink commits on the way out lies past the new log's end and is set
+        back by `schemas.resets.reset_stale_commits` when the sink starts again.
+        """
+        while not self._stopping.is_set():
+            await asyncio.sleep(self.settings.reset_check_s)
+            try:
+                replaced = await self._resets.check(consumer)
+            except KafkaError as exc:
+                log.info("reset_check_failed", extra={"error": str(exc)})
+                continue
+            if replaced:
+                partitions = [f"{tp.topic}/{tp.partition}" for tp in replaced]
+                log.error("broker_reset_detected", extra={"partitions": partitions})
+                self.log_replaced = True
+                self.stop()
 
     async def run(self) -> None:
         """Consume until `stop()`; then flush every open file and wait until all are committed."""
@@ -200,12 +225,17 @@ class Sink:
         consumer.subscribe(list(self._table_of), listener=_Listener(self))
         await consumer.start()
         log.info("sink_started", extra={"target": self.target.url, "topics": list(self._table_of)})
+        watch = None
+        if s.reset_check_s > 0:
+            watch = asyncio.create_task(self._watch_for_reset(consumer))
         try:
             # Two-stage pipeline: batch n is parsed in a thread (Arrow releases the
             # GIL) while batch n+1 is fetched; batches are applied strictly in order.
             previous: _Fetched | None = None
             while not self._stopping.is_set():
                 batch = await consumer.getmany(timeout_ms=200, max_records=s.fetch_max_records)
+                for records in batch.values():
+                    self._resets.seen(records[0])
                 epoch = self._gate  # no await since getmany checked the assignment
                 current = None
                 if batch:
@@ -224,9 +254,12 @@ class Sink:
                     self._enqueue(part, part.buffer.flush())
             await self._drain_all()
         finally:
+            if watch is not None:
+                watch.cancel()
             for part in self._parts.values():
                 if part.task is not None:
                     part.task.cancel()
+            await self._resets.close()
             await stop_consumer(consumer)
             if self._producer is not None:
                 await self._producer.stop()

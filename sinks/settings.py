@@ -65,6 +65,12 @@ class SinkSettings(BaseSettings):
     max_bytes: int = Field(default=64 * 1024 * 1024, ge=1, description="input bytes per file")
     max_span_s: float = Field(default=3600.0, gt=0, description="event-time span per file")
     idle_flush_s: float = Field(default=10.0, gt=0, description="flush a quiet partition")
+    reset_check_s: float = Field(
+        default=2.0,
+        ge=0,
+        description="how often to check that the logs read were not replaced (broker reset); "
+        "a replaced log stops the sink for a restart on the new one. 0: never",
+    )
     max_open_s: float = Field(default=300.0, gt=0, description="flush a file open this long")
 
     # --- failure handling ---

@@ -20,7 +20,8 @@ import sys
 from schemas import no_autocreate
 from schemas.kafka import ensure_topics
 from schemas.logs import configure_logging
-from streams.app import SESSIONS_TABLE, SPEND_TABLE, create_app
+from schemas.resets import reset_stale_commits
+from streams.app import SESSIONS_TABLE, SPEND_TABLE, create_app, source_topics
 from streams.changelog import changelog_topic, ensure_changelog
 from streams.errors import StreamsConfigError
 from streams.faust_compat import BoundedWorker, check
@@ -65,6 +66,9 @@ def main() -> None:
     loop = asyncio.new_event_loop()
     asyncio.set_event_loop(loop)
     loop.run_until_complete(ensure_topics(settings.kafka))
+    # Before faust: commits left past the end of a replaced log are set back to its start.
+    sources = source_topics(settings.kafka.topics)
+    loop.run_until_complete(reset_stale_commits(settings.kafka, settings.app_id, sources))
     # Before faust: a changelog the broker created by itself (after a reset) is replaced.
     for table in (SESSIONS_TABLE, SPEND_TABLE):
         changelog = changelog_topic(settings.app_id, table)

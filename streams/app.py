@@ -24,6 +24,7 @@ import faust
 
 from schemas.resets import ResetWatch
 from schemas.signing import load_ring
+from schemas.topics import Topics
 from streams.changelog import changelog_topic
 from streams.decisions import Engine
 from streams.errors import BrokerResetError, PublishError, StreamsConfigError
@@ -97,6 +98,11 @@ def _credentials(settings: StreamsSettings) -> faust.types.auth.CredentialsT | N
     )
 
 
+def source_topics(topics: Topics) -> list[str]:
+    """The topics the worker's group consumes."""
+    return [topics.requests, topics.responses, topics.stream_windows, topics.commands]
+
+
 def create_app(
     settings: StreamsSettings, engine: Engine | Callable[[], Engine] | None = None
 ) -> StreamsApp:
@@ -145,9 +151,7 @@ def create_app(
     topics = kafka.topics
     raw: dict[str, Any] = {"key_type": bytes, "value_type": bytes}
     raw |= {"key_serializer": "raw", "value_serializer": "raw"}
-    source = app.topic(
-        topics.requests, topics.responses, topics.stream_windows, topics.commands, **raw
-    )
+    source = app.topic(*source_topics(topics), **raw)
     sinks = {name: app.topic(name, **raw) for name in (topics.violations, topics.commands)}
     sinks[topics.deadletter] = app.topic(topics.deadletter, **raw)
     # use_partitioner: a batch mixes partitions, so the changelog partition must come
