@@ -38,7 +38,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
-from aiokafka.errors import KafkaError
+from aiokafka.errors import CommitFailedError, KafkaError
 
 from schemas.kafka import stop_consumer
 from schemas.settings import KafkaSettings
@@ -221,7 +221,8 @@ async def reset_stale_commits(
     Tansu answers such a fetch with no records instead of "out of range", it waits
     there and skips every record before that offset. A commit past the end a fetch
     reports (its high watermark; ListOffsets can read short on Tansu) is set back to
-    the log's start. A broker that cannot be reached in `timeout_s` raises KafkaError.
+    the log's start. A broker that cannot be reached in `timeout_s` raises KafkaError;
+    the commit is retried for another `timeout_s` (a dead member's session).
     """
     consumer = AIOKafkaConsumer(
         group_id=group_id,
@@ -257,7 +258,16 @@ async def reset_stale_commits(
         ]
         if stale:
             starts = await consumer.beginning_offsets(stale)
-            await consumer.commit({tp: starts[tp] for tp in stale})
+            while True:
+                try:
+                    await consumer.commit({tp: starts[tp] for tp in stale})
+                    break
+                except CommitFailedError:
+                    # The group still lists the member that died with the old log
+                    # until its session times out; a commit from outside waits for that.
+                    if asyncio.get_running_loop().time() > deadline + timeout_s:
+                        raise
+                    await asyncio.sleep(0.5)
             log.warning(
                 "stale_commits_reset",
                 extra={

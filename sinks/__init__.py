@@ -10,11 +10,12 @@ from typing import TYPE_CHECKING
 from schemas.lazy import lazy_exports
 
 if TYPE_CHECKING:
-    from sinks.consumer import Sink, SinkStats
+    from sinks.consumer import Sink
     from sinks.errors import ConfigError, EncodeError, ObjectStoreError, QueryError, SinkError
     from sinks.keys import object_key, parse_key
     from sinks.object_store import LocalStore, ObjectStore, S3Store, open_store, parse_target
     from sinks.settings import SinkSettings, TrailLocation
+    from sinks.stats import SinkStats
 
 __all__ = [
     "ConfigError",
@@ -38,7 +39,7 @@ __all__ = [
 # Where each public name lives; imported on first access.
 _WHERE = {
     "Sink": "sinks.consumer",
-    "SinkStats": "sinks.consumer",
+    "SinkStats": "sinks.stats",
     "ConfigError": "sinks.errors",
     "EncodeError": "sinks.errors",
     "ObjectStoreError": "sinks.errors",

@@ -78,8 +78,9 @@ from sinks.object_store import ObjectStore, open_store, parse_target
 from sinks.partition import ClosedFile, PartitionBuffer
 from sinks.publish import publish
 from sinks.settings import SinkSettings
+from sinks.stats import SinkStats
 
-__all__ = ["MAX_PENDING", "Sink", "SinkStats"]
+__all__ = ["MAX_PENDING", "Sink"]
 
 log = logging.getLogger(__name__)
 
@@ -91,21 +92,6 @@ Step = Callable[[], Awaitable[None]]
 #: What `Sink._retry` reports: True done, False stop (revoked, commit refused), or the
 #: non-retriable error the step failed with (the caller dead-letters and goes on).
 Attempt = bool | Exception
-
-
-@dataclass
-class SinkStats:
-    """Counters since start."""
-
-    events: int = 0
-    files: int = 0
-    bytes: int = 0
-    dead_letters: int = 0
-    store_retries: int = 0
-    conflicts: int = 0  # files whose key held different records (set aside, never replaced)
-    set_aside: int = 0  # replays that got further than an uncommitted file: written beside it
-    fenced: int = 0  # files dropped because another member had committed past them
-    first_input: float | None = None  # perf_counter() of the first record ingested
 
 
 @dataclass(eq=False)
@@ -183,13 +169,10 @@ class Sink:
         self._stopping.set()
 
     async def _watch_for_reset(self, consumer: AIOKafkaConsumer) -> None:
-        """Stop (for a restart) once a log this sink reads was replaced under it.
+        """Stop (for a restart) once a log this sink reads was replaced (broker reset).
 
-        A broker that restarted empty starts offsets at 0 again while this consumer
-        waits at its old position, skipping the new log's records up to there. The
-        files already written keep their keys (`sinks.keys`: one tag per incarnation);
-        what this sink commits on the way out lies past the new log's end and is set
-        back by `schemas.resets.reset_stale_commits` when the sink starts again.
+        Files written keep their keys (one tag per incarnation, `sinks.keys`); what
+        is committed on the way out is set back by `reset_stale_commits` at start.
         """
         while not self._stopping.is_set():
             await asyncio.sleep(self.settings.reset_check_s)

@@ -70,9 +70,9 @@ def main() -> None:
     sources = source_topics(settings.kafka.topics)
     loop.run_until_complete(reset_stale_commits(settings.kafka, settings.app_id, sources))
     # Before faust: a changelog the broker created by itself (after a reset) is replaced.
-    for table in (SESSIONS_TABLE, SPEND_TABLE):
-        changelog = changelog_topic(settings.app_id, table)
-        loop.run_until_complete(ensure_changelog(settings.kafka, changelog))
+    changelogs = [changelog_topic(settings.app_id, t) for t in (SESSIONS_TABLE, SPEND_TABLE)]
+    checks = [ensure_changelog(settings.kafka, changelog) for changelog in changelogs]
+    loop.run_until_complete(asyncio.gather(*checks))
     try:
         app = create_app(settings)
     except StreamsConfigError as exc:
