@@ -38,7 +38,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
-from aiokafka.errors import CommitFailedError, KafkaError
+from aiokafka.errors import KafkaError
 
 from schemas.kafka import stop_consumer
 from schemas.settings import KafkaSettings
@@ -210,7 +210,7 @@ class ResetWatch:
 
 
 async def reset_stale_commits(
-    kafka: KafkaSettings, group_id: str, topics: list[str], *, timeout_s: float = 10.0
+    kafka: KafkaSettings, group_id: str, topics: list[str], *, timeout_s: float = 20.0
 ) -> list[TopicPartition]:
     """Set back the commits of `group_id` that lie past the end of their log; return them.
 
@@ -221,63 +221,94 @@ async def reset_stale_commits(
     Tansu answers such a fetch with no records instead of "out of range", it waits
     there and skips every record before that offset. A commit past the end a fetch
     reports (its high watermark; ListOffsets can read short on Tansu) is set back to
-    the log's start. A broker that cannot be reached in `timeout_s` raises KafkaError;
-    the commit is retried for another `timeout_s` (a dead member's session).
+    the log's start. The commit is made as a member of the group (Tansu refuses one
+    from outside a group that had members), so this joins it and leaves again; a
+    member that died with the old log holds the join up to its session timeout.
+    What cannot be done in `timeout_s` (broker unreachable, group busy) is logged and
+    left as it is.
     """
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout_s
+    try:
+        stale = await _stale(kafka, group_id, topics, deadline)
+        if stale:
+            await _commit_as_member(kafka, group_id, topics, stale, deadline)
+            log.warning(
+                "stale_commits_reset",
+                extra={
+                    "group": group_id,
+                    "partitions": {f"{tp.topic}/{tp.partition}": o for tp, o in stale.items()},
+                },
+            )
+        return sorted(stale)
+    except KafkaError as exc:
+        log.warning("stale_commits_unchecked", extra={"group": group_id, "error": str(exc)})
+        return []
+
+
+async def _stale(
+    kafka: KafkaSettings, group_id: str, topics: list[str], deadline: float
+) -> dict[TopicPartition, list[int]]:
+    """Partitions whose commit lies past the end a fetch there reports: [commit, end]."""
     consumer = AIOKafkaConsumer(
         group_id=group_id,
         enable_auto_commit=False,
-        auto_offset_reset="earliest",
         fetch_max_wait_ms=200,
         **kafka.client_kwargs(),  # type: ignore[arg-type]
     )
-    await consumer.start()
+    loop = asyncio.get_running_loop()
     try:
+        await consumer.start()
         await consumer.topics()  # metadata of every topic, for partitions_for_topic
         committed: dict[TopicPartition, int] = {}
         for topic in topics:
             for partition in sorted(consumer.partitions_for_topic(topic) or ()):
                 tp = TopicPartition(topic, partition)
-                offset = await consumer.committed(tp)
-                if offset:
+                if offset := await consumer.committed(tp):
                     committed[tp] = offset
         if not committed:
-            return []
+            return {}
         consumer.assign(list(committed))
         for tp, offset in committed.items():
             consumer.seek(tp, offset)
-        deadline = asyncio.get_running_loop().time() + timeout_s
-        unknown = set(committed)
-        while unknown and asyncio.get_running_loop().time() < deadline:
+        while loop.time() < deadline and any(consumer.highwater(tp) is None for tp in committed):
             await consumer.getmany(timeout_ms=200, max_records=1)
-            unknown = {tp for tp in unknown if consumer.highwater(tp) is None}
-        stale = [
-            tp
+        return {
+            tp: [offset, highwater]
             for tp, offset in committed.items()
             if (highwater := consumer.highwater(tp)) is not None and highwater < offset
-        ]
-        if stale:
-            starts = await consumer.beginning_offsets(stale)
-            while True:
-                try:
-                    await consumer.commit({tp: starts[tp] for tp in stale})
-                    break
-                except CommitFailedError:
-                    # The group still lists the member that died with the old log
-                    # until its session times out; a commit from outside waits for that.
-                    if asyncio.get_running_loop().time() > deadline + timeout_s:
-                        raise
-                    await asyncio.sleep(0.5)
-            log.warning(
-                "stale_commits_reset",
-                extra={
-                    "group": group_id,
-                    "partitions": {
-                        f"{tp.topic}/{tp.partition}": [committed[tp], consumer.highwater(tp)]
-                        for tp in stale
-                    },
-                },
-            )
-        return stale
+        }
+    finally:
+        await stop_consumer(consumer)
+
+
+async def _commit_as_member(
+    kafka: KafkaSettings,
+    group_id: str,
+    topics: list[str],
+    stale: dict[TopicPartition, list[int]],
+    deadline: float,
+) -> None:
+    """Commit the start of each stale partition's log, joined to the group for the time.
+
+    Tansu refuses a commit from outside a group that had members; a member that died
+    with the old log holds the join up to its session timeout.
+    """
+    consumer = AIOKafkaConsumer(
+        *topics,
+        group_id=group_id,
+        enable_auto_commit=False,
+        session_timeout_ms=6000,  # Tansu holds a join for half of it
+        heartbeat_interval_ms=2000,
+        **kafka.client_kwargs(),  # type: ignore[arg-type]
+    )
+    loop = asyncio.get_running_loop()
+    try:
+        await consumer.start()
+        while not consumer.assignment() and loop.time() < deadline:
+            await consumer.getmany(timeout_ms=200, max_records=1)
+        mine = [tp for tp in stale if tp in consumer.assignment()]
+        starts = await consumer.beginning_offsets(mine)
+        await consumer.commit({tp: starts[tp] for tp in mine})
     finally:
         await stop_consumer(consumer)

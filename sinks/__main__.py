@@ -11,23 +11,16 @@ import faulthandler
 import logging
 import signal
 
-from schemas import TABLES
 from schemas.kafka import ensure_topics
 from schemas.logs import configure_logging
-from schemas.resets import reset_stale_commits
 from sinks.consumer import Sink
 from sinks.settings import SinkSettings
 
-__all__ = ["EXIT_LOG_REPLACED", "main"]
-
-EXIT_LOG_REPLACED = 3
+__all__ = ["main"]
 
 
-async def _run(settings: SinkSettings) -> int:
+async def _run(settings: SinkSettings) -> None:
     await ensure_topics(settings.kafka)
-    topics = settings.kafka.topics.by_model()
-    archived = [topics[TABLES[table]] for table in settings.tables]
-    await reset_stale_commits(settings.kafka, settings.group_id, archived)
     sink = Sink(settings)
     task = asyncio.create_task(sink.run())
 
@@ -48,9 +41,6 @@ async def _run(settings: SinkSettings) -> int:
     # Everything is stored and committed; should tearing down the loop ever hang,
     # leave the stacks in the log instead of waiting silently.
     faulthandler.dump_traceback_later(10, exit=True)
-    # A replaced log (broker reset): exit non-zero so that `up` (or the orchestrator)
-    # starts the sink again on the new log.
-    return EXIT_LOG_REPLACED if sink.log_replaced else 0
 
 
 def main() -> None:
@@ -63,9 +53,7 @@ def main() -> None:
         uvloop.install()
     except ImportError:
         pass
-    code = asyncio.run(_run(settings))
-    if code:
-        raise SystemExit(code)
+    asyncio.run(_run(settings))
 
 
 if __name__ == "__main__":

@@ -158,7 +158,6 @@ class Sink:
         self._consumer: AIOKafkaConsumer | None = None
         self._producer: AIOKafkaProducer | None = None
         self._resets = ResetWatch(settings.kafka)
-        self.log_replaced = False  # stopped because a log was replaced: restart me
 
     @property
     def stopping(self) -> bool:
@@ -169,23 +168,33 @@ class Sink:
         self._stopping.set()
 
     async def _watch_for_reset(self, consumer: AIOKafkaConsumer) -> None:
-        """Stop (for a restart) once a log this sink reads was replaced (broker reset).
+        """Read a log again from its start once it was replaced under this sink.
 
-        Files written keep their keys (one tag per incarnation, `sinks.keys`); what
-        is committed on the way out is set back by `reset_stale_commits` at start.
+        A broker that restarted empty starts offsets at 0 again, while this consumer
+        waits at its old position (or at the old log's offsets it committed since:
+        Tansu takes them) and would skip the new log up to there. The replaced
+        partitions are dropped like revoked ones (what the old log still had in open
+        files went with it), sought to the start and that start committed. Files
+        written keep their keys: one tag per incarnation (`sinks.keys`).
         """
         while not self._stopping.is_set():
             await asyncio.sleep(self.settings.reset_check_s)
             try:
                 replaced = await self._resets.check(consumer)
+                if replaced:
+                    await self._reread(consumer, replaced)
             except KafkaError as exc:
                 log.info("reset_check_failed", extra={"error": str(exc)})
-                continue
-            if replaced:
-                partitions = [f"{tp.topic}/{tp.partition}" for tp in replaced]
-                log.error("broker_reset_detected", extra={"partitions": partitions})
-                self.log_replaced = True
-                self.stop()
+
+    async def _reread(self, consumer: AIOKafkaConsumer, replaced: list[TopicPartition]) -> None:
+        log.error("broker_reset_detected", extra={"partitions": [str(tp) for tp in replaced]})
+        self.stats.log_resets += 1
+        await self._revoke(replaced)
+        starts = await consumer.beginning_offsets(replaced)
+        for tp, offset in starts.items():
+            consumer.seek(tp, offset)
+        self._assigned()  # records fetched before the seek belong to the closed epoch
+        await consumer.commit(starts)
 
     async def run(self) -> None:
         """Consume until `stop()`; then flush every open file and wait until all are committed."""

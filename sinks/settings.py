@@ -69,7 +69,7 @@ class SinkSettings(BaseSettings):
         default=2.0,
         ge=0,
         description="how often to check that the logs read were not replaced (broker reset); "
-        "a replaced log stops the sink for a restart on the new one. 0: never",
+        "a replaced log is read again from its start. 0: never",
     )
     max_open_s: float = Field(default=300.0, gt=0, description="flush a file open this long")
 

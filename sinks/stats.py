@@ -19,4 +19,5 @@ class SinkStats:
     conflicts: int = 0  # files whose key held different records (set aside, never replaced)
     set_aside: int = 0  # replays that got further than an uncommitted file: written beside it
     fenced: int = 0  # files dropped because another member had committed past them
+    log_resets: int = 0  # partitions found replaced under the sink (broker reset), read again
     first_input: float | None = None  # perf_counter() of the first record ingested
