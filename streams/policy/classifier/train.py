@@ -47,11 +47,15 @@ COMMAND = "python -m streams.policy.classifier.train"
 # features with a cap of 24 per sign cut the recall on a held-out source to a third
 # (compliant-llm 0.19 against 0.60 here). The budget is the largest that keeps short
 # everyday requests ("What are your opening hours?", "Please ignore my previous email")
-# under threshold: 5% flags a third of them, 1% still some of bastioncorpus's look-alikes.
-FEATURES = 6000  # attack-pointing features
-BENIGN_FEATURES = 300  # benign-pointing features
+# under threshold: with the agent-framework prompts as benign data, 1% keeps bastioncorpus's
+# look-alikes at 1 in 63 flagged, 2% flags 4 (the table's mean recall 0.71 against 0.65).
+# 9000/500 features against 6000/300: the table's mean 0.65 against 0.64, lowest recall of
+# the original six sources 0.45 against 0.40. Character 3-5 grams of words as candidates
+# lowered it (mean 0.61 against 0.66, lowest 0.22 against 0.33) and took 4x as long to fit.
+FEATURES = 9000  # attack-pointing features
+BENIGN_FEATURES = 500  # benign-pointing features
 EVIDENCE = 0  # features counted per sign and chunk (0: all)
-FPR = 0.007  # validation false-positive budget, per benign source
+FPR = 0.01  # validation false-positive budget, per benign source
 TOOL_FPR = 0.01  # the same for tool results (never below the user threshold)
 C = 1.0
 
