@@ -45,6 +45,7 @@ from proxy.enforcement.session_store import (
     response_total_tokens,
     session_info,
 )
+from proxy.redis_client import connect
 from schemas.codec import decode_as, encode
 from schemas.errors import DecodeError
 from schemas.events import LLMRequest, SessionCommand, Violation, utcnow
@@ -127,7 +128,7 @@ class RedisSessionStore:
     async def start(self, on_command: CommandCallback | None = None) -> None:
         if self._redis is not None:
             return
-        client = Redis.from_url(self._url, decode_responses=True)
+        client = connect(self._url, decode_responses=True)
         try:
             await client.ping()
         except RedisError as exc:

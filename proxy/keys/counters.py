@@ -17,6 +17,7 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from proxy.errors import ProxyError
+from proxy.redis_client import connect
 
 __all__ = ["Counters", "CountersUnavailable", "MemoryCounters", "RedisCounters"]
 
@@ -98,7 +99,7 @@ class RedisCounters:
 
     async def start(self) -> None:
         if self._redis is None:
-            self._redis = Redis.from_url(self._url, socket_timeout=2.0)
+            self._redis = connect(self._url, socket_timeout=2.0)
 
     async def stop(self) -> None:
         redis, self._redis = self._redis, None

@@ -18,6 +18,7 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from proxy.pii.errors import VaultUnavailable
+from proxy.redis_client import connect
 
 __all__ = ["MemoryVaultStore", "RedisVaultStore", "VaultStore"]
 
@@ -124,7 +125,7 @@ class RedisVaultStore:
     async def start(self) -> None:
         if self._redis is None:
             # No ping: a Redis that is down at start-up is a 503 per request, not a crash.
-            self._redis = Redis.from_url(self._url, decode_responses=False)
+            self._redis = connect(self._url, decode_responses=False)
 
     async def stop(self) -> None:
         if self._redis is not None:
