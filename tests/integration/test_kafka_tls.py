@@ -20,6 +20,7 @@ from aiokafka.errors import KafkaConnectionError
 from modeltrail.embedded.process import free_port
 from modeltrail.embedded.servers import tansu_broker
 from proxy.broker_link import BrokerLink
+from schemas.kafka import ensure_topics
 from schemas.settings import KafkaSettings
 from tests.support.tls_terminator import Pki, TlsTerminator, make_pki
 
@@ -59,6 +60,7 @@ async def test_producer_and_consumer_roundtrip_over_mutual_tls(
 ) -> None:
     bootstrap, terminator = tls_bootstrap
     kafka = tls_settings(bootstrap, pki)
+    await ensure_topics(kafka)  # over TLS too; no client of ours creates a topic by naming it
     topic = kafka.topics.requests
     producer = AIOKafkaProducer(acks="all", **kafka.client_kwargs())  # type: ignore[arg-type]
     await producer.start()
