@@ -113,6 +113,9 @@ async def _kept_and_republished(
             await ensure_topics(kafka)
             await _send(kafka, command("filler-2", "resume"))
             await wait_until(lambda: enforcement.resets >= 1, 20, "the reset to be noticed")
+            # Both followers notice the reset, each on its own; the commands follower
+            # republishes once it read the kept commands (from Redis: a round trip later).
+            await wait_until(lambda: enforcement.republished >= 1, 10, "the kill republished")
             assert enforcement.republished == 1
     finally:
         await emitter.stop()
