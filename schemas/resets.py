@@ -23,9 +23,11 @@ not a reset: the probe then finds the first later record, which becomes the
 anchor.
 
 Used by `proxy.enforcement.commands.TopicFollower` for `session.commands` and
-`audit.violations` (`check`, against the follower's own consumer), and by the
-streams worker (`check_anchors`, which needs only the anchors: the worker exits
-on a reset so that it restarts on the new log with fresh state, `streams.app`).
+`audit.violations` and by the sink for the topics it archives (`check`, against
+their own consumers), and by the streams worker (`check_anchors`, which needs
+only the anchors: the worker exits on a reset so that it restarts on the new log
+with fresh state, `streams.app`; `reset_stale_commits` then sets back the commits
+the old worker left past the new log's end).
 """
 
 from __future__ import annotations
