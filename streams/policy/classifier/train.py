@@ -33,7 +33,13 @@ from scipy import sparse
 from sklearn.feature_extraction.text import CountVectorizer
 from sklearn.linear_model import LogisticRegression
 
-from streams.policy.classifier.corpora import ATTACK_SOURCES, Row, load_all, manifest_sources
+from streams.policy.classifier.corpora import (
+    ATTACK_SOURCES,
+    GENERATED_SOURCES,
+    Row,
+    load_all,
+    manifest_sources,
+)
 from streams.policy.classifier.model import MANIFEST_FILE, MODEL_FILE, TextClassifier, sigmoid
 from streams.policy.classifier.text import CHUNK, STRIDE, candidates, chunks, fold, words
 
@@ -45,13 +51,17 @@ COMMAND = "python -m streams.policy.classifier.train"
 # `bench/detection.py`) validates unless told otherwise. Chosen on the cross-corpus table
 # and on docstrings of packages never trained on, not on a test source: 1000 benign
 # features with a cap of 24 per sign cut the recall on a held-out source to a third
-# (compliant-llm 0.19 against 0.60 here). The budget is the largest that keeps short
-# everyday requests ("What are your opening hours?", "Please ignore my previous email")
-# under threshold: with the agent-framework prompts as benign data, 1% keeps bastioncorpus's
-# look-alikes at 1 in 63 flagged, 2% flags 4 (the table's mean recall 0.71 against 0.65).
-# 9000/500 features against 6000/300: the table's mean 0.65 against 0.64, lowest recall of
-# the original six sources 0.45 against 0.40. Character 3-5 grams of words as candidates
-# lowered it (mean 0.61 against 0.66, lowest 0.22 against 0.33) and took 4x as long to fit.
+# (compliant-llm 0.19 against 0.60 here). 9000/500 features against 6000/300: the table's
+# mean 0.65 against 0.64. Character 3-5 grams of words as candidates lowered it (mean 0.61
+# against 0.66) and took 4x as long to fit; synonym rewrites of the attack rows (swapping
+# "ignore" for "disregard" and so on) did not raise it. The generated families (`synth`)
+# did: mean 0.65 to 0.68, lowest 0.28 to 0.37. Function words as unigram features
+# (`text.STOPWORDS`) made short questions score as attacks ("What are your business
+# hours?"); without them bastioncorpus's look-alikes flagged fell from 10 to 4 of 63 at a
+# 2% budget. The budget is the largest that keeps short everyday requests ("Translate the
+# following paragraph into German.", "Please ignore my previous email") under threshold:
+# 2% raised the table's mean to 0.77 (lowest 0.53) but flagged those and 4 of the 63
+# look-alikes; 1% flags none of them (mean 0.71, lowest 0.42).
 FEATURES = 9000  # attack-pointing features
 BENIGN_FEATURES = 500  # benign-pointing features
 EVIDENCE = 0  # features counted per sign and chunk (0: all)
@@ -159,7 +169,8 @@ def fit(train: Sequence[Row], val: Sequence[Row], n_features: int = FEATURES, c:
     word_weight = round(float(coef2[-1]) / _WORDS_SCALE, 7)
     # Thresholds below are picked with the run-time score, evidence cap included.
     model = TextClassifier(feats, weights, float(lr2.intercept_[0]), {}, word_weight, evidence)
-    benign_val = [r for r in val if not r.label]
+    # Thresholds come from real benign text: the generated look-alikes are trained on only.
+    benign_val = [r for r in val if not r.label and r.source not in GENERATED_SOURCES]
     th = _worst_source_threshold(model, [r for r in benign_val if r.role != "tool"], fpr)
     tool_val = [r for r in benign_val if r.role == "tool"]
     tth = max(th, _worst_source_threshold(model, tool_val, tool_fpr))

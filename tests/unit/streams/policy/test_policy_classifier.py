@@ -64,7 +64,8 @@ def test_manifest_names_sources_and_matches_artifact() -> None:
     assert sum(int(s["attack_rows"]) for s in sources.values()) >= 500
     benign = sum(int(s["benign_rows"]) for s in sources.values())
     assert benign >= sum(int(s["attack_rows"]) for s in sources.values())
-    assert all(s["packages"] for s in sources.values())
+    # every source names its packages, or the script in the repo that writes it
+    assert all(s["packages"] or s.get("generator") for s in sources.values())
     # a loader whose files moved in a package upgrade would silently read nothing
     assert all(int(s["attack_rows"]) + int(s["benign_rows"]) > 0 for s in sources.values())
     # giskard's injection set is garak's and promptinject's rows
@@ -173,3 +174,12 @@ def test_model_trained_on_other_chunks_is_refused() -> None:
     forged = gzip.compress(json.dumps(doc).encode())
     with pytest.raises(ClassifierError, match="retrain"):
         TextClassifier.from_bytes(forged, hashlib.sha256(forged).hexdigest())
+
+
+def test_function_words_are_features_only_inside_ngrams() -> None:
+    from streams.policy.classifier.text import candidates
+
+    feats = candidates(fold("What are your business hours?"))
+    assert b" your " not in feats and b" what " not in feats
+    assert b" business " in feats and b" your business " in feats
+    assert b" what are your " in feats
