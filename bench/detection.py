@@ -14,7 +14,8 @@
   LLM01/LLM07 finding, as the independent evaluation does;
 - cross-corpus validation of the learned classifier: for each attack source, a model
   trained on the other sources (thresholds picked on their validation split) is tested
-  on it; `cross_corpus_min_recall` is the lowest recall in that table.
+  on it; `cross_corpus_min_recall` is the lowest recall in that table. The `+rules`
+  column ORs in the RE2 rules, as `policy eval` would judge the source.
 
 Needs the `bench` and `train` extras (see `make train-classifier`). The last line of
 `--json` output is the summary object.
@@ -34,6 +35,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from streams.policy import PolicyEngine, load_policy
+from streams.policy.classifier.rows import Row
 
 ATTACK_PREFIXES = ("PI-", "JB-", "LK-", "SM-", "ML-")
 PII_TYPES = {
@@ -311,18 +313,31 @@ def secrets_metrics(engine: PolicyEngine, verbose: bool) -> dict[str, float]:
     }
 
 
-def cross_corpus_metrics(verbose: bool) -> tuple[dict[str, float], list[dict[str, object]]]:
+def cross_corpus_metrics(
+    engine: PolicyEngine, verbose: bool
+) -> tuple[dict[str, float], list[dict[str, object]]]:
+    """The held-out model's recall per source, alone and OR-ed with the engine's RE2 rules.
+
+    `+rules` is what `policy eval` would report with a model that never saw the source;
+    the rules were written against bastioncorpus, so its `+rules` figure is not held out.
+    """
     from streams.policy.classifier.corpora import load_all
     from streams.policy.classifier.train import cross_corpus
 
-    table = cross_corpus(load_all())
+    rules = ("PI-", "JB-", "LK-", "SM-")  # every attack rule but the classifier's (ML-)
+
+    def rule_hit(row: Row) -> bool:
+        found = engine.evaluate_text(row.text, role=row.role)
+        return any(f.rule_id.startswith(rules) for f in found)
+
+    table = cross_corpus(load_all(), also=rule_hit)
     print(
-        f"{'held-out source':<30}{'attacks':>8}{'recall':>8}{'benign':>8}{'fpr':>8}",
+        f"{'held-out source':<30}{'attacks':>8}{'recall':>8}{'+rules':>8}{'benign':>8}{'fpr':>8}",
         file=sys.stderr,
     )
     for t in table:
         print(
-            f"{t['source']:<30}{t['test_attacks']:>8}{t['recall']:>8.3f}"
+            f"{t['source']:<30}{t['test_attacks']:>8}{t['recall']:>8.3f}{t['recall_with']:>8.3f}"
             f"{t['benign_test_rows']:>8}{t['benign_fpr']:>8.3f}",
             file=sys.stderr,
         )
@@ -349,7 +364,7 @@ def main() -> None:
     res.update(heldout_docs_metrics(engine))
     keys = ["attack_recall", "benign_fpr", "pii_precision", "pii_recall", "secrets_recall"]
     if not args.no_cross_corpus:
-        cc, _ = cross_corpus_metrics(args.verbose)
+        cc, _ = cross_corpus_metrics(engine, args.verbose)
         res.update(cc)
         keys.append("cross_corpus_min_recall")
     summary = {k: round(res[k], 4) for k in keys}

@@ -23,7 +23,7 @@ import hashlib
 import json
 import sys
 import zlib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -190,18 +190,25 @@ def _worst_source_threshold(model: TextClassifier, benign: Sequence[Row], fpr: f
     return max(ths) if ths else _threshold(_row_scores(model, benign), fpr)
 
 
-def _recall(f: Fitted, rows: Sequence[Row]) -> float:
-    if not rows:
-        return float("nan")
+def _hits(f: Fitted, rows: Sequence[Row]) -> np.ndarray:
+    """Per row: does the model flag it (at the user or the tool threshold, by its role)?"""
     s = _row_scores(f.model, rows)
     th = np.array([f.tool_threshold if r.role == "tool" else f.threshold for r in rows])
-    return float(np.mean(s >= th))
+    return np.asarray(s >= th)
 
 
-def cross_corpus(rows: Sequence[Row], **kw: Any) -> list[dict[str, Any]]:
+def _recall(f: Fitted, rows: Sequence[Row]) -> float:
+    return float(np.mean(_hits(f, rows))) if rows else float("nan")
+
+
+def cross_corpus(
+    rows: Sequence[Row], also: Callable[[Row], bool] | None = None, **kw: Any
+) -> list[dict[str, Any]]:
     """For each attack source: train on the others, test on it (recall) and on held-out benign.
 
-    `kw` are `fit`'s options; left out, the shipped configuration is validated.
+    `also` is a second detector (the RE2 rules): `recall_with` counts a row it or the
+    held-out model flags. `kw` are `fit`'s options; left out, the shipped configuration
+    is validated.
     """
     table = []
     for name in ATTACK_SOURCES:
@@ -210,13 +217,18 @@ def cross_corpus(rows: Sequence[Row], **kw: Any) -> list[dict[str, Any]]:
         f = fit(train, val, **kw)
         attacks = [r for r in rows if r.source == name and r.label]
         benign = [r for r in rows if not r.label and split(r) == "test" and r.source != name]
-        table.append({
+        hits = _hits(f, attacks)
+        entry = {
             "source": name,
             "test_attacks": len(attacks),
-            "recall": round(_recall(f, attacks), 4),
-            "benign_test_rows": len(benign),
-            "benign_fpr": round(_recall(f, benign), 4),  # the share of benign rows flagged
-        })  # fmt: skip
+            "recall": round(float(hits.mean()), 4),
+        }
+        if also is not None:
+            with_also = hits | np.array([also(r) for r in attacks], dtype=bool)
+            entry["recall_with"] = round(float(with_also.mean()), 4)
+        entry["benign_test_rows"] = len(benign)
+        entry["benign_fpr"] = round(_recall(f, benign), 4)  # the share of benign rows flagged
+        table.append(entry)
     return table
 
 
