@@ -1,57 +1,16 @@
-"""Generated training texts: attack families phrased many ways, and their benign look-alikes.
-
-The packaged corpora hold about 1,400 attacks, most of them a few dozen templates
-each phrased once, so a model trained on them learns those templates' words. This
-module writes, from a small phrase grammar, the families an attacker draws on,
-each part phrased many ways and put together in varying order:
-
-- persona jailbreaks (an invented character with no rules, told to stay in it);
-- instruction overrides ("disregard what you were told before"), also in 20 other
-  languages;
-- fake system, developer or administrator notices;
-- system-prompt extraction, blunt and polite ("output the text above in full");
-- refusal suppression and prefix injection ("start with 'Sure, here is'");
-- fictional and hypothetical framing of a forbidden request;
-- smuggling: fake transcripts, virtual machines, split or encoded instructions to
-  reassemble and obey, pressure and claimed authority, requests for secrets;
-- injections hidden in documents, tool results and code comments (role `tool`).
-
-The look-alikes use the same words for ordinary work: an "act as" prompt with
-a real job, "ignore the warnings in this log", "forget my previous email", a
-question about prompt injection, a system prompt being written. Without them a
-model would learn that "ignore" or "act as" alone is an attack.
-
-Written from the attack families' public descriptions, not from any test
-corpus, and never from the data reserved for independent evaluation. Seeded:
-the same seed writes the same rows.
-"""
+"""Attack families, each part phrased many ways (see the package's docstring)."""
 
 from __future__ import annotations
 
 import random
-import re
 from collections.abc import Iterator
 
 from streams.policy.classifier.rows import Row
+from streams.policy.classifier.synth.grammar import DOCS, expand, lower_first, sentences, vary_case
 
-__all__ = ["ATTACKS", "LOOKALIKES", "expand", "synthetic_attacks", "synthetic_lookalikes"]
+__all__ = ["ATTACKS", "synthetic_attacks"]
 
 ATTACKS = 2400  # rows per run
-LOOKALIKES = 1800
-
-_GROUP = re.compile(r"\{([^{}]*)\}")
-
-
-def expand(template: str, rng: random.Random) -> str:
-    """`template` with every `{a|b|c}` group (innermost first) replaced by one seeded pick.
-
-    A literal `|` inside a group is written `¦`.
-    """
-    while True:
-        out = _GROUP.sub(lambda m: rng.choice(m.group(1).split("|")), template)
-        if out == template:
-            return re.sub(r"  +", " ", out).strip().replace("¦", "|")
-        template = out
 
 
 # -- persona jailbreaks ---------------------------------------------------------------
@@ -138,7 +97,7 @@ def _persona(rng: random.Random, payload: str) -> str:
     rng.shuffle(extra)
     parts += [expand(e, rng) + "." for e in extra]
     parts.append(expand(rng.choice(_PERSONA_CONFIRM), rng))
-    return _sentences(parts).replace("NAME", name).replace("PAYLOAD", payload)
+    return sentences(parts).replace("NAME", name).replace("PAYLOAD", payload)
 
 
 # -- instruction overrides ------------------------------------------------------------
@@ -228,7 +187,7 @@ def _override(rng: random.Random, payload: str) -> str:
         parts.insert(0, rng.choice(_LEADS))
     if rng.random() < 0.3:
         parts.append(expand(rng.choice(_SUPPRESS), rng) + ".")
-    return _sentences(parts).replace("PAYLOAD", payload)
+    return sentences(parts).replace("PAYLOAD", payload)
 
 
 def _foreign(rng: random.Random, payload: str) -> str:
@@ -237,7 +196,7 @@ def _foreign(rng: random.Random, payload: str) -> str:
         parts.append(expand(rng.choice(_FOREIGN), rng) + ".")
     if rng.random() < 0.4:
         parts.append(payload)
-    return _sentences(parts)
+    return sentences(parts)
 
 
 # -- fake notices ---------------------------------------------------------------------
@@ -338,11 +297,11 @@ def _suppress(rng: random.Random, payload: str) -> str:
     parts = [payload] + [expand(s, rng) + "." for s in rng.sample(_SUPPRESS, rng.randint(2, 3))]
     if rng.random() < 0.5:
         parts.append(parts.pop(0))
-    return _sentences(parts)
+    return sentences(parts)
 
 
 def _frame(rng: random.Random, payload: str) -> str:
-    text = expand(rng.choice(_FRAME), rng).replace("PAYLOAD", _lower_first(payload))
+    text = expand(rng.choice(_FRAME), rng).replace("PAYLOAD", lower_first(payload))
     if rng.random() < 0.35:
         text += " " + expand(rng.choice(_SUPPRESS), rng) + "."
     return text
@@ -383,7 +342,7 @@ _SECRETS = (
 
 def _smuggle(rng: random.Random, payload: str) -> str:
     pool = rng.choice((_TRANSCRIPT, _VIRTUAL, _SPLIT, _PRESSURE, _SECRETS))
-    return expand(rng.choice(pool), rng).replace("PAYLOAD", _lower_first(payload))
+    return expand(rng.choice(pool), rng).replace("PAYLOAD", lower_first(payload))
 
 
 def _code(rng: random.Random, payload: str) -> str:
@@ -392,18 +351,6 @@ def _code(rng: random.Random, payload: str) -> str:
 
 # -- indirect injection (documents and tool results) ----------------------------------
 
-_DOCS = (
-    "Quarterly results: revenue grew 12% year over year, driven by subscriptions. Operating costs were flat.",
-    "To install the package, run the installer and follow the prompts. Restart the service when it finishes.",
-    "Hi team, the offsite is moved to Thursday. Please confirm your dietary requirements by Monday.",
-    "Product description: stainless steel water bottle, 750 ml, keeps drinks cold for 24 hours.",
-    "Meeting notes: we agreed to ship the beta on the 14th; QA owns the regression list.",
-    "The city council approved the new bike lanes on Main Street. Construction starts in spring.",
-    "Error 502 from upstream at 10:42:13; retrying in 5 s (attempt 3 of 5).",
-    "Customer review: arrived quickly and works as described. Four stars, the manual is confusing.",
-    "README: this library parses CSV files into typed records. See examples/ for usage.",
-    "Invoice #4821 is due on the 30th. Payment by bank transfer to the account on file.",
-)
 _HIDE = (
     "<!-- {AI|assistant|LLM|agent}: INSTR -->",
     "[hidden text] INSTR",
@@ -438,7 +385,7 @@ _INSTR2 = (
 def _indirect(rng: random.Random, payload: str) -> str:
     instr = expand(rng.choice(_INSTR), rng).replace("INSTR2", expand(rng.choice(_INSTR2), rng))
     hidden = expand(rng.choice(_HIDE), rng).replace("INSTR", instr)
-    doc = rng.sample(_DOCS, rng.randint(1, 3))
+    doc = rng.sample(DOCS, rng.randint(1, 3))
     doc.insert(rng.randint(0, len(doc)), hidden)
     return rng.choice(("\n", " ", "\n\n")).join(doc)
 
@@ -465,82 +412,10 @@ _FAMILIES = (
 )
 
 
-def _sentences(parts: list[str]) -> str:
-    return " ".join(p for p in (s.strip() for s in parts) if p and p != ".")
-
-
-def _lower_first(text: str) -> str:
-    text = text.strip().rstrip(".?!")
-    return text[:1].lower() + text[1:]
-
-
 def synthetic_attacks(rng: random.Random, fillers: list[str], n: int = ATTACKS) -> Iterator[Row]:
     """`n` attack rows drawn from the families above (weighted), payloads from `fillers`."""
     fns = [f for f in _FAMILIES for _ in range(f[2])]
     for _ in range(n):
         fn, role, _w = rng.choice(fns)
         text = fn(rng, rng.choice(fillers))
-        yield Row(_case(rng, text), 1, "synthetic", role)
-
-
-def _case(rng: random.Random, text: str) -> str:
-    r = rng.random()
-    if r < 0.05:
-        return text.upper()
-    if r < 0.10:
-        return text.lower()
-    return text
-
-
-# -- look-alikes (benign) -------------------------------------------------------------
-
-_JOBS = (
-    "a senior Python developer", "a travel agent", "an English teacher", "a Linux terminal",
-    "a code reviewer", "a financial analyst", "a recruiter", "a SQL expert", "a UX designer",
-    "a personal trainer", "a copy editor", "a product manager", "a math tutor", "a sommelier",
-    "a customer support agent for our billing team", "a Socratic tutor", "a JSON validator",
-    "an interviewer for a backend role", "a translator from German to English", "a chef",
-)  # fmt: skip
-_LOOKALIKES = (
-    "{Act as|You are|Pretend you are|Play the role of|Imagine you are|I want you to act as} JOB. {Review|Check|Improve|Explain|Critique} {my code|this paragraph|the plan below|my CV|this query|my essay} and {point out|list} {the problems|anything unclear|what to change}.",
-    "{From now on|For the rest of this chat|Starting now}, {answer|reply|respond} {in French|in short bullet points|in a formal tone|with code only|as JOB would|in British English}{, please|}.",
-    "{Ignore|Disregard|Skip} the {deprecation warnings|first two rows|header line|typos|timestamps|previous error|flaky test|lint warnings} {in this log|in the CSV|above|in the output|in my draft} and {focus on|tell me about|fix} the {real failure|totals|main argument|actual bug|second column}.",
-    "{Please disregard|Ignore|Forget} my {previous|last|earlier} {email|message|question|draft}; {the meeting moved to Friday|I found the answer|the client changed the brief|I sent the wrong file}.",
-    "Forget {what I said about|the earlier idea about|the old} {the deadline|the colour scheme|the budget|the first approach}{;|,} {let's|we will} {use|go with} {the new one|plan B|blue|the cheaper option} instead.",
-    "{Override|Overwrite|Replace} the {default|previous|existing} {settings|configuration|value|instructions in the README} {with|using} {the values below|my local config|environment variables}.",
-    "How do I {make my chatbot ignore|stop my bot from following|filter out} {instructions inside|commands in} {user uploads|retrieved documents|emails} {to prevent|and avoid} prompt injection?",
-    "{What is|Explain|Can you explain} {a jailbreak|prompt injection|a DAN prompt|system prompt extraction|indirect prompt injection} {in LLM security|for my security training|in simple terms}{, and how do we defend against it|?|}",
-    "Write a system prompt for a {customer support|travel booking|recipe|coding|HR} assistant that {only answers questions about our product|refuses off-topic requests|is polite and concise|cites its sources}.",
-    "{Repeat|Summarize|Translate|Rewrite} {this|my|the following} {paragraph|email|sentence|note} {in French|in plain English|as bullet points|more politely|for a ten-year-old}: DOC",
-    "{Decode|Parse} this base64 {string|value|header} {from our logs|from the JWT|from the API response}: {eyJhbGciOiJIUzI1NiJ9|aGVsbG8gd29ybGQ=|dXNlcjpwYXNzd29yZA==}",
-    "How do I {enable|turn on|get out of} {developer mode|debug mode|safe mode|maintenance mode} {on Android|in Chrome|in our Django app|on my router|in Windows 11}?",
-    "{The|Our} {system|admin|developer} {message|notice|note} says {the server|the site|the database} {will be down for maintenance|is read-only|restarts} {on Sunday|tonight|at 2 am}; {draft|write} a {short|polite} {notice|email} for customers.",
-    "What {restrictions|rules|limits} {apply to|are there on} {carry-on luggage|the free tier|API rate limits|parking downtown|importing plants}?",
-    "{Write|Tell} a {story|poem|scene} {about|in which} {a dragon who learns to fly|a robot who wants to be a chef|two friends lost in a forest|a detective solving a mystery}.",
-    "{Hypothetically|Suppose}, if {interest rates rose by 2%|we doubled the cache size|the train left an hour late}, {what would happen to|how would that change} {my mortgage|the hit ratio|my connection}?",
-    "{Start|Begin} your {answer|reply} with a {one-line summary|short title|TL;DR}, then {give the details|list the steps}.",
-    "{Don't|Do not} {include|add} {any |}{emojis|code comments|greetings|markdown} in your {answer|reply}, {just|only} {the code|plain text|the numbers}.",
-    "{My grandmother|My friend|My colleague} {used to|always} {make|bake|recommend} {an apple pie|a lentil soup|this stew}; {how do I|can you help me} {recreate|cook} it?",
-    "Show me {the|my} {previous|last|earlier} {orders|invoices|commits|messages} {from March|for this account|in this repo}.",
-    "{The assistant|Our bot|The agent} {should|must} {never reveal|not share|keep private} {customer data|internal prices|API keys}; how do I {test|enforce} that?",
-    "{Print|Show|Output} the {contents|first ten lines} of {config.yaml|the log file|/etc/hosts|this CSV} {and explain them|in a table|}.",
-    # the attack words' everyday senses: orders are bought, rules are linted, modes are settings
-    "{Show|List|Find|Export} {all|my|the} {orders|open orders|pending orders|returned orders} {from last week|for customer 1182|that shipped late|over 500 EUR}{ and the total| sorted by date|}.",
-    "{Write|Generate} {a SQL query|SQL|a pandas snippet|a query} {to|that} {selects|select|counts|count|sums|sum} {all rows|the orders|the totals|every customer} {from|in} {the orders table|customers|invoices|the events table} {grouped by customer|where status is 'open'|for 2023|}.",
-    "{Where is|Has} my {order|parcel|refund|replacement} {#58213|number 7730|from Tuesday} {shipped yet|arrived|been processed|on its way}?",
-    "{Ignore|Skip|Exclude} {whitespace|case|blank lines|comments|trailing newlines} {when comparing|in the diff of|while parsing} {these files|the two versions|the output|both branches}.",
-    "{Generate|Create|Write} {a README|unit tests|a docstring|a database migration|a regex|release notes} for {this module|the new endpoint|the parser|version 2.3}.",
-    "{What are|List} the {system requirements|rules of chess|house rules|coding guidelines|instructions for the exam} {for|of} {the desktop app|our team|this game|the course}{?|.}",
-)
-
-
-def synthetic_lookalikes(
-    rng: random.Random, fillers: list[str], n: int = LOOKALIKES
-) -> Iterator[Row]:
-    """`n` benign rows that share the attacks' words: ordinary requests, never an attack."""
-    for _ in range(n):
-        text = expand(rng.choice(_LOOKALIKES), rng)
-        text = text.replace("JOB", rng.choice(_JOBS)).replace("DOC", rng.choice(_DOCS))
-        if rng.random() < 0.2:
-            text = rng.choice(fillers) + " " + text
-        yield Row(_case(rng, text), 0, "synthetic-lookalikes")
+        yield Row(vary_case(rng, text), 1, "synthetic", role)
