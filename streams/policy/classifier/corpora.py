@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import ast
 import csv
-import importlib.metadata as md
 import json
 import random
 import re
@@ -28,8 +27,13 @@ from pathlib import Path
 from typing import Any
 
 from streams.policy.classifier.agent_prompts import agent_prompts
-from streams.policy.classifier.probe_corpora import agentic_redteam, probe_libraries, ps_fuzz
-from streams.policy.classifier.rows import Row, dist_file, dist_files, fill
+from streams.policy.classifier.probe_corpora import (
+    agentic_redteam,
+    probe_libraries,
+    promptfoo,
+    ps_fuzz,
+)
+from streams.policy.classifier.rows import Row, dist_file, dist_files, fill, version
 from streams.policy.classifier.synth import synthetic_attacks, synthetic_lookalikes
 
 __all__ = ["ATTACK_SOURCES", "BENIGN_SOURCES", "GENERATED_SOURCES", "HELDOUT_DOC_PACKAGES", "Row",
@@ -156,6 +160,7 @@ ATTACK_SOURCES: dict[str, Source] = {
     "ps-fuzz": (ps_fuzz, ("prompt-security-fuzzer",)),
     "probe-libraries": (probe_libraries, ("lmtwt", "jailscan")),
     "agentic-redteam": (agentic_redteam, ("agentic-redteam",)),
+    "promptfoo": (promptfoo, ("npm:promptfoo",)),
 }  # fmt: skip
 
 
@@ -392,7 +397,7 @@ def manifest_sources(rows: list[Row]) -> list[dict[str, object]]:
     out: list[dict[str, object]] = []
     for name, (_, dists) in _sources():
         mine = [r for r in rows if r.source == name]
-        entry: dict[str, object] = {"source": name, "packages": {d: md.version(d) for d in dists}}
+        entry: dict[str, object] = {"source": name, "packages": {d: version(d) for d in dists}}
         if name in GENERATED_SOURCES:
             entry["generator"] = GENERATOR
         entry["attack_rows"] = sum(r.label for r in mine)

