@@ -43,10 +43,13 @@ def dist_files(dist: str, suffix: str, under: str = "") -> list[Path]:
 def _npm_tarball(name: str) -> Path:
     """The `npm pack` tarball of an npm package that `make corpora` put beside the venv."""
     root = Path(os.environ.get("MODELTRAIL_CORPORA_DIR") or Path(sys.prefix) / "corpora")
-    found = sorted(root.glob(f"{name}-*.tgz"))
+    packed = re.compile(re.escape(name) + r"-\d[\w.+-]*\.tgz")
+    found = sorted(p for p in root.glob(f"{name}-*.tgz") if packed.fullmatch(p.name))
     if not found:
-        raise FileNotFoundError(f"no {name}-*.tgz in {root}: run `make corpora`")
-    return found[-1]
+        raise FileNotFoundError(f"no {name}-<version>.tgz in {root}: run `make corpora`")
+    if len(found) > 1:  # the manifest names one version: which one was read must be certain
+        raise FileNotFoundError(f"several {name} tarballs in {root}: keep the pinned one")
+    return found[0]
 
 
 def npm_files(name: str, pattern: str) -> list[tuple[str, str]]:

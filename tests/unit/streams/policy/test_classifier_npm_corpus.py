@@ -25,8 +25,8 @@ var data_default = [
 """
 
 
-def _pack(root: Path, files: dict[str, str]) -> None:
-    with tarfile.open(root / "promptfoo-9.9.9.tgz", "w:gz") as tar:
+def _pack(root: Path, files: dict[str, str], version: str = "9.9.9") -> None:
+    with tarfile.open(root / f"promptfoo-{version}.tgz", "w:gz") as tar:
         for name, text in files.items():
             data = text.encode()
             info = tarfile.TarInfo(name)
@@ -62,3 +62,14 @@ def test_a_bundle_without_the_templates_fails_loudly(
     monkeypatch.setenv("MODELTRAIL_CORPORA_DIR", str(tmp_path / "missing"))
     with pytest.raises(FileNotFoundError, match="make corpora"):
         list(promptfoo(random.Random(1), ["x"]))
+
+
+def test_only_one_pinned_tarball_is_read(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    pkg = {"package/package.json": json.dumps({"name": "promptfoo", "version": "9.9.9"})}
+    _pack(tmp_path, pkg)
+    (tmp_path / "promptfoo-plugin-1.0.0.tgz").write_bytes(b"not ours")  # another package
+    monkeypatch.setenv("MODELTRAIL_CORPORA_DIR", str(tmp_path))
+    assert npm_version("promptfoo") == "9.9.9"
+    _pack(tmp_path, pkg, version="9.10.0")
+    with pytest.raises(FileNotFoundError, match="several"):
+        npm_version("promptfoo")
