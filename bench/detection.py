@@ -37,7 +37,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from streams.policy import PolicyEngine, load_policy
 from streams.policy.classifier.rows import Row
 
-ATTACK_PREFIXES = ("PI-", "JB-", "LK-", "SM-", "ML-")
+RULE_PREFIXES = ("PI-", "JB-", "LK-", "SM-")  # the RE2 attack rules
+ATTACK_PREFIXES = (*RULE_PREFIXES, "ML-")  # and the classifier's
 PII_TYPES = {
     "PII-001": "EMAIL_ADDRESS",
     "PII-002": "PHONE_NUMBER",
@@ -324,11 +325,9 @@ def cross_corpus_metrics(
     from streams.policy.classifier.corpora import load_all
     from streams.policy.classifier.train import cross_corpus
 
-    rules = ("PI-", "JB-", "LK-", "SM-")  # every attack rule but the classifier's (ML-)
-
     def rule_hit(row: Row) -> bool:
         found = engine.evaluate_text(row.text, role=row.role)
-        return any(f.rule_id.startswith(rules) for f in found)
+        return any(f.rule_id.startswith(RULE_PREFIXES) for f in found)
 
     table = cross_corpus(load_all(), also=rule_hit)
     print(

@@ -60,8 +60,9 @@ COMMAND = "python -m streams.policy.classifier.train"
 # hours?"); without them bastioncorpus's look-alikes flagged fell from 10 to 4 of 63 at a
 # 2% budget. The budget is the largest that keeps short everyday requests ("Translate the
 # following paragraph into German.", "Please ignore my previous email") under threshold:
-# 2% raised the table's mean to 0.77 (lowest 0.53) but flagged those and 4 of the 63
-# look-alikes; 1% flags none of them (mean 0.71, lowest 0.42).
+# 2% raised the table's mean to 0.77 (lowest 0.53, nine sources) but flagged those and 4
+# of the 63 look-alikes; 1% flags none of them (nine sources: mean 0.71, lowest 0.42; the
+# shipped ten-source table, in manifest.json: mean 0.74, lowest 0.40).
 FEATURES = 9000  # attack-pointing features
 BENIGN_FEATURES = 500  # benign-pointing features
 EVIDENCE = 0  # features counted per sign and chunk (0: all)

@@ -2,7 +2,7 @@
 
 The packaged corpora hold about 1,400 attacks, most of them a few dozen templates
 each phrased once, so a model trained on them learns those templates' words. This
-module writes, from a small phrase grammar, the families an attacker draws on,
+package writes, from a small phrase grammar, the families an attacker draws on,
 each part phrased many ways and put together in varying order:
 
 - persona jailbreaks (an invented character with no rules, told to stay in it);
