@@ -29,7 +29,7 @@ from streams.policy.evidence import MAX_EVIDENCE, evidence
 from streams.policy.learned import LearnedRules
 from streams.policy.matcher import Hit, Matcher
 from streams.policy.normalize import Signals, views
-from streams.policy.rules import Rule
+from streams.policy.rules import Rule, RuleKind
 from streams.policy.types import SEVERITY_RANK, Finding, Mode, SessionContext, SessionPolicy
 
 __all__ = ["PolicyEngine", "resolve_overlaps"]
@@ -107,6 +107,10 @@ class PolicyEngine:
         self.name = name
         self.scan_history = scan_history
         self._by_id = {r.id: r for r in self.rules}
+        # The rules of each kind: an event walks only the kinds that apply to it.
+        self._of_kind: dict[RuleKind, tuple[Rule, ...]] = {}
+        for r in self.rules:
+            self._of_kind[r.kind] = (*self._of_kind.get(r.kind, ()), r)
         self._matcher = Matcher([r for r in self.rules if r.kind == "pattern"])
         # Rewritten text (rot13, leetspeak, ...) only feeds the few rules that ask for it.
         self._rewrite_matcher = Matcher(
@@ -212,8 +216,8 @@ class PolicyEngine:
     ) -> None:
         if not (signals.tag_chars or signals.invisible_chars):
             return
-        for r in self.rules:
-            if r.kind != "smuggling" or not r.applies(target, role):
+        for r in self._of_kind.get("smuggling", ()):
+            if not r.applies(target, role):
                 continue
             n = signals.tag_chars if r.metric == "tag_chars" else signals.invisible_chars
             if n >= (r.threshold or 1):
@@ -249,9 +253,9 @@ class PolicyEngine:
 
     def _tools(self, event: LLMResponse | StreamWindow) -> list[Finding]:
         out: list[Finding] = []
-        for r in self.rules:
-            if r.kind != "tool" or not event.tool_calls:
-                continue
+        if not event.tool_calls:
+            return out
+        for r in self._of_kind.get("tool", ()):
             ev = [
                 Evidence(field=f"tool_calls[{i}].name", start=0, end=len(tc.name), excerpt=tc.name)
                 for i, tc in enumerate(event.tool_calls)
@@ -290,8 +294,8 @@ class PolicyEngine:
         self, event: LLMRequest | LLMResponse | StreamWindow, ctx: SessionContext
     ) -> list[Finding]:
         out: list[Finding] = []
-        for r in self.rules:
-            if r.kind != "volume" or r.threshold is None:
+        for r in self._of_kind.get("volume", ()):
+            if r.threshold is None:
                 continue
             value = self._metric(r, event, ctx)
             if value is None or value <= r.threshold:
@@ -326,8 +330,8 @@ class PolicyEngine:
         if not isinstance(event, LLMRequest):
             findings += self._tools(event)
         else:
-            findings += allowlist_findings(self.rules, event)
-            findings += derived_findings(self.rules, event, findings)
+            findings += allowlist_findings(self._of_kind.get("allowlist", ()), event)
+            findings += derived_findings(self._of_kind.get("derived", ()), event, findings)
         findings += self._volume(event, ctx)
         return findings
 

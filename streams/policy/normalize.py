@@ -62,7 +62,7 @@ _HOMOGLYPHS = {
 }  # fmt: skip
 _TABLE: dict[int, int | str | None] = {c: None for c in _INVISIBLE + _CONTROLS}
 _TABLE.update({ord(k): v for k, v in _HOMOGLYPHS.items()})
-_ASCII_CTRL = re2.compile(rb"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+_ASCII_CTRL = bytes(c for c in _CONTROLS if c < 0x80)
 _TAGS = re2.compile("[\U000e0020-\U000e007e]+")
 _BIDI = frozenset(list(range(0x202A, 0x202F)) + list(range(0x2066, 0x206A)) + [0x200E, 0x200F])
 
@@ -105,7 +105,10 @@ class View:
 def normalize(text: str) -> tuple[str, Signals]:
     """Return the normalised text and what was stripped from it."""
     if text.isascii():
-        if _ASCII_CTRL.search(text.encode()) is None:
+        # Deleting the control bytes is a C loop over the text: several times faster than
+        # a regex search for them, and ordinary text has none.
+        data = text.encode()
+        if len(data.translate(None, _ASCII_CTRL)) == len(data):
             return text, Signals()
         cleaned = text.translate(_TABLE)
         return cleaned, Signals(invisible_chars=len(text) - len(cleaned))
@@ -281,11 +284,14 @@ def _hints() -> re2.Set:
 
 
 # Cheap signs that a rewrite is worth scanning: common English words as they read after
-# rot13 or reversal, digits inside words (leetspeak), runs of single spaced letters.
+# rot13 or reversal, digits inside words (leetspeak), runs of single spaced letters. A digit
+# between letters counts only beside a letter that is not a hex digit: hex ids in logs and
+# hashes ("7f3a", "e5b9") are everywhere and are not leetspeak, and a leet word ("1gn0r3",
+# "pr0mpt", "s3cr3t") has a letter past "f" next to a digit.
 _HINTS = (
     rb"(?i)\b(?:gur|naq|lbh|guvf|jvgu|vtaber|cebzcg)\b",
     rb"(?i)\b(?:eht|dna|uoy|siht|htiw|erongi|tpmorp)\b",
-    rb"(?i)[a-z][0134578@$][a-z]|\b[0134578][a-z]{2}",
+    rb"(?i)[g-z][0134578@$][a-z]|[a-z][0134578@$][g-z]|\b[0134578][g-z][a-z]|\b[0134578][a-z][g-z]",
     rb"(?:\b[A-Za-z] ){3,}[A-Za-z]\b",
 )
 _HINT_SET = _hints()
