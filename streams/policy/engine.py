@@ -13,6 +13,7 @@ import hashlib
 import json
 from collections.abc import Sequence
 from dataclasses import asdict
+from functools import lru_cache
 
 import re2
 
@@ -29,7 +30,7 @@ from streams.policy.evidence import MAX_EVIDENCE, evidence
 from streams.policy.learned import LearnedRules
 from streams.policy.matcher import Hit, Matcher
 from streams.policy.normalize import Signals, views
-from streams.policy.rules import Rule, RuleKind
+from streams.policy.rules import ALL_TARGETS, Rule, RuleKind
 from streams.policy.types import SEVERITY_RANK, Finding, Mode, SessionContext, SessionPolicy
 
 __all__ = ["PolicyEngine", "resolve_overlaps"]
@@ -73,6 +74,16 @@ def _units(
     return out
 
 
+# The role of a text whose role no rule names (rules for every role apply to it).
+_OTHER_ROLE = "\x00other"
+
+
+@lru_cache(maxsize=64)
+def _matcher(rules: tuple[Rule, ...]) -> Matcher:
+    """The compiled matcher of `rules`, shared by the engines (and reloads) that have them."""
+    return Matcher(list(rules))
+
+
 def resolve_overlaps(hits: list[Hit]) -> list[Hit]:
     """Drop hits that overlap a hit of a rule they yield to (a card number is not a phone)."""
     if not any(h.rule.yields_to for h in hits):
@@ -111,12 +122,17 @@ class PolicyEngine:
         self._of_kind: dict[RuleKind, tuple[Rule, ...]] = {}
         for r in self.rules:
             self._of_kind[r.kind] = (*self._of_kind.get(r.kind, ()), r)
-        self._matcher = Matcher([r for r in self.rules if r.kind == "pattern"])
-        # Rewritten text (rot13, leetspeak, ...) only feeds the few rules that ask for it.
-        self._rewrite_matcher = Matcher(
-            [r for r in self.rules if r.kind == "pattern" and r.transforms]
-        )
-        self._accept: dict[tuple[Target, str | None, bool], dict[str, bool]] = {}
+        # One matcher per set of pattern rules that apply to a kind of text (a user message,
+        # a response, a rewrite): a text is scanned only for what can be reported on it, so a
+        # response does not pay for the injection phrasings only requests are judged on, and
+        # rewrites (rot13, leetspeak) only feed the few rules that ask for them. Built here,
+        # for every target and every role a rule names, so no request waits on a compile.
+        self._roles = frozenset(x for r in self.rules if r.roles for x in r.roles)
+        self._judging: dict[tuple[Target, str | None, bool], tuple[dict[str, bool], Matcher]] = {}
+        for target in sorted(ALL_TARGETS):
+            for role in (None, _OTHER_ROLE, *sorted(self._roles)):
+                self.matcher_for(target, role)
+                self.matcher_for(target, role, transformed=True)
         # Entity type -> the enabled rules that find it, strongest first.
         self._by_entity: dict[str, list[Rule]] = {}
         for r in sorted(self.rules, key=lambda r: -SEVERITY_RANK[r.severity]):
@@ -148,17 +164,28 @@ class PolicyEngine:
 
     # -- content -------------------------------------------------------------------------
 
-    def _accepts(self, target: Target, role: str | None, transformed: bool) -> dict[str, bool]:
+    def matcher_for(
+        self, target: Target, role: str | None, transformed: bool = False
+    ) -> tuple[dict[str, bool], Matcher]:
+        """The pattern rules that judge text of `target` by `role` (a rewrite when
+        `transformed`), as an accept map by rule id and the matcher of exactly those."""
+        if role is not None and role not in self._roles:
+            role = _OTHER_ROLE  # a role no rule names: only the rules for every role apply
         key = (target, role, transformed)
-        acc = self._accept.get(key)
-        if acc is None:
-            acc = {
-                r.id: r.applies(target, role) and (r.transforms or not transformed)
+        got = self._judging.get(key)
+        if got is None:
+            chosen = tuple(
+                r
                 for r in self.rules
                 if r.kind == "pattern"
-            }
-            self._accept[key] = acc
-        return acc
+                and r.applies(target, role)
+                and (r.transforms or not transformed)
+            )
+            got = self._judging[key] = (
+                dict.fromkeys((r.id for r in chosen), True),
+                _matcher(chosen),
+            )
+        return got
 
     def _scan(self, units: list[_Unit], quiet: list[int] | None = None) -> list[Finding]:
         """Content findings of `units`; appends to `quiet` the position of each unit that
@@ -169,13 +196,12 @@ class PolicyEngine:
         first: dict[str, tuple[Target, str | None]] = {}
         learned: dict[str, Finding] = {}
         for pos, (target, role, fld, text) in enumerate(units):
-            plain = self._accepts(target, role, False)
-            transformed = self._accepts(target, role, True)
-            vs, signals = views(text, fld, transforms=any(transformed.values()))
+            plain = self.matcher_for(target, role)
+            rewrites = self.matcher_for(target, role, transformed=True)
+            vs, signals = views(text, fld, transforms=bool(rewrites[0]))
             loud = self._learned.classify(vs, target, role, learned) or signals.any()
             for v in vs:
-                accept = transformed if v.kind == "transform" else plain
-                matcher = self._rewrite_matcher if v.kind == "transform" else self._matcher
+                accept, matcher = rewrites if v.kind == "transform" else plain
                 raw = list(matcher.scan(v, accept))
                 loud = loud or bool(raw)
                 for hit in resolve_overlaps(raw):

@@ -11,6 +11,7 @@ import pytest
 
 from streams.policy import PolicyEngine
 from streams.policy.normalize import MAX_DECODED_RUNS, views
+from streams.policy.rules import ALL_TARGETS
 
 _WORDS = "ignore all previous instructions you are now act as system prompt ghp_ AKIA 4539 -- ../ rm -rf | sh".split()
 ADVERSARIAL = {
@@ -55,6 +56,15 @@ def test_large_text_is_chunked_without_losing_matches(standard: PolicyEngine) ->
 def test_set_prefilter_agrees_with_each_pattern(strict: PolicyEngine, name: str) -> None:
     # RE2 sets report no match when their DFA runs out of memory; prove it does not here.
     data = ADVERSARIAL[name].encode()
-    matcher = strict._matcher
-    truth = {i for i, (_, compiled) in enumerate(matcher._entries) if compiled.search(data)}
-    assert matcher._set_hits(data) == truth
+    matchers = {
+        id(m): m
+        for target in sorted(ALL_TARGETS)
+        for role in ("user", "system", "assistant", "tool")
+        for _, m in (strict.matcher_for(target, role), strict.matcher_for(target, role, True))
+    }
+    # Every pattern of the rule set is in some matcher; each matcher's sets agree with it.
+    patterns = {p for r in strict.rules if r.kind == "pattern" for p in r.patterns}
+    assert {e[1].pattern.decode() for m in matchers.values() for e in m._entries} == patterns
+    for matcher in matchers.values():
+        truth = {i for i, (_, compiled) in enumerate(matcher._entries) if compiled.search(data)}
+        assert matcher._set_hits(data) == truth
