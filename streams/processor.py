@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 from schemas.codec import decode, encode
@@ -177,15 +177,16 @@ class Processor:
             return
         now = event.time.timestamp()
         state.observe(event, now)
-        ctx = state.context(now, engine.session.risk_half_life_s)
         memory: JudgedParts | None = None
         keys: Sequence[bytes] = ()
         quiet: list[int] = []
+        new_parts: tuple[int, ...] | None = None
         if isinstance(event, LLMRequest) and event.messages:
             # Judge each part once per session and policy version, as the proxy does inline.
-            memory = JudgedParts.load(state.judged, engine.version)
+            memory = state.judged_parts(engine.version)
             fresh, keys = memory.new_parts(event.messages)
-            ctx = replace(ctx, new_parts=self._quiet.skip(fresh, keys, engine.version))
+            new_parts = self._quiet.skip(fresh, keys, engine.version)
+        ctx = state.context(now, engine.session.risk_half_life_s, new_parts)
         try:
             findings = engine.evaluate(event, ctx, quiet)
         except Exception as exc:  # a rule bug must not stop the worker: dead-letter the event
@@ -193,8 +194,7 @@ class Processor:
             self._dead(result, rec, f"evaluate failed: {type(exc).__name__}: {exc}")
             findings = []
         if memory is not None:
-            memory.remember(keys)
-            state.judged = memory.dump()
+            memory.remember(keys)  # the state's own memory: dumped when the state is stored
             self._quiet.remember(keys, quiet, engine.version)
         verdict = judge(event, findings, state, engine, now=now, source=self._source)
         key = event.session_id.encode()

@@ -9,6 +9,7 @@ findings. The faust agents, the proxy (inline checks) and the CLI share it.
 from __future__ import annotations
 
 import fnmatch
+from collections import defaultdict
 import hashlib
 import json
 from collections.abc import Sequence
@@ -73,6 +74,22 @@ def _units(
             out.append(("tool_call", "assistant", f"tool_calls[{i}].arguments", tc.arguments))
     return out
 
+
+# The events each session metric can be measured on (`_metric`): a volume rule is not
+# asked about the others.
+_MEASURED_ON: defaultdict[str, frozenset[type]] = defaultdict(
+    frozenset,
+    {
+        "requests_per_minute": frozenset({LLMRequest}),
+        "session_duration_s": frozenset({LLMRequest}),
+        "bytes_total": frozenset({LLMRequest}),
+        "prompt_chars": frozenset({LLMRequest}),
+        "rate_anomaly": frozenset({LLMRequest}),
+        "tokens_total": frozenset({LLMResponse}),
+        "tool_calls_total": frozenset({LLMResponse}),
+        "tool_calls_per_event": frozenset({LLMResponse, StreamWindow}),
+    },
+)
 
 # The role of a text whose role no rule names (rules for every role apply to it).
 _OTHER_ROLE = "\x00other"
@@ -321,7 +338,7 @@ class PolicyEngine:
     ) -> list[Finding]:
         out: list[Finding] = []
         for r in self._of_kind.get("volume", ()):
-            if r.threshold is None:
+            if r.threshold is None or type(event) not in _MEASURED_ON[r.metric or ""]:
                 continue
             value = self._metric(r, event, ctx)
             if value is None or value <= r.threshold:

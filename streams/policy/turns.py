@@ -82,6 +82,14 @@ class JudgedParts:
     def __len__(self) -> int:
         return len(self._keys)
 
+    def copy(self) -> JudgedParts:
+        """An independent copy (the worker's session states are copied per batch)."""
+        other = JudgedParts(self.cap, self.version)
+        other._keys = self._keys.copy()
+        other.prefix_len = self.prefix_len
+        other.prefix_digest = self.prefix_digest
+        return other
+
     def new_parts(
         self, messages: Sequence[ChatMessage], keys: Sequence[bytes] | None = None
     ) -> tuple[tuple[int, ...], Sequence[bytes]]:

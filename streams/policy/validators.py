@@ -74,8 +74,11 @@ def entropy(s: bytes) -> float:
     return -sum(c / n * math.log2(c / n) for c in Counter(s).values())
 
 
+_NOT_DIGITS = bytes(c for c in range(256) if not 48 <= c <= 57)
+
+
 def _digits(m: bytes) -> str:
-    return "".join(chr(b) for b in m if 48 <= b <= 57)
+    return m.translate(None, _NOT_DIGITS).decode()
 
 
 def _near(view: bytes, start: int, end: int, width: int = 80) -> bytes:

@@ -4,9 +4,10 @@ from datetime import timedelta
 
 import pytest
 
-from schemas.events import SessionCommand
+from schemas.events import ChatMessage, SessionCommand
 from schemas.ids import uuid7
 from streams.errors import StateError
+from streams.policy.turns import part_key
 from streams.state import BASELINE_MIN_SAMPLES, MAX_DECISIONS, SessionState, decayed
 from tests.support.streams_fakes import T0, request, response
 
@@ -115,6 +116,20 @@ def test_bytes_round_trip_keeps_everything() -> None:
     s.kill_active, s.kill_expires = True, BASE + 900
     back = SessionState.from_bytes(s.to_bytes())
     assert back == s
+
+
+def test_judged_parts_are_stored_and_copied_apart() -> None:
+    s = SessionState("s1")
+    first, second = ChatMessage(role="user", content="a"), ChatMessage(role="user", content="b")
+    s.judged_parts("v1").remember([part_key(first)])
+    copy = s.copy()
+    copy.judged_parts("v1").remember([part_key(second)])
+    assert len(s.judged_parts("v1")) == 1 and len(copy.judged_parts("v1")) == 2
+    back = SessionState.from_bytes(copy.to_bytes())
+    assert back == copy
+    assert back.judged_parts("v1").new_parts([first, second])[0] == ()
+    # another policy version judges everything again
+    assert back.judged_parts("v2").new_parts([first, second])[0] == (0, 1)
 
 
 def test_from_bytes_rejects_garbage() -> None:
