@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import fnmatch
 from collections.abc import Sequence
+from functools import lru_cache
 
 from schemas.events import Evidence, LLMRequest
 from streams.policy.rules import Rule
@@ -15,7 +16,10 @@ from streams.policy.types import Finding
 __all__ = ["allowlist_findings", "derived_findings"]
 
 
-def _matches(value: str, globs: Sequence[str]) -> bool:
+@lru_cache(maxsize=4096)
+def _matches(value: str, globs: tuple[str, ...]) -> bool:
+    """Whether `value` matches a glob, case-insensitively (memoised: a request repeats the
+    model, backend and path of the last one; bounded, as a client picks its model name)."""
     v = value.lower()
     return any(fnmatch.fnmatchcase(v, g.lower()) for g in globs)
 

@@ -9,9 +9,9 @@ findings. The faust agents, the proxy (inline checks) and the CLI share it.
 from __future__ import annotations
 
 import fnmatch
-from collections import defaultdict
 import hashlib
 import json
+from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import asdict
 from functools import lru_cache
@@ -139,6 +139,15 @@ class PolicyEngine:
         self._of_kind: dict[RuleKind, tuple[Rule, ...]] = {}
         for r in self.rules:
             self._of_kind[r.kind] = (*self._of_kind.get(r.kind, ()), r)
+        # The volume rules each kind of event is measured for (`_metric`).
+        self._volume_on: dict[type, tuple[Rule, ...]] = {
+            kind: tuple(
+                r
+                for r in self._of_kind.get("volume", ())
+                if r.threshold is not None and kind in _MEASURED_ON[r.metric or ""]
+            )
+            for kind in (LLMRequest, LLMResponse, StreamWindow)
+        }
         # One matcher per set of pattern rules that apply to a kind of text (a user message,
         # a response, a rewrite): a text is scanned only for what can be reported on it, so a
         # response does not pay for the injection phrasings only requests are judged on, and
@@ -337,16 +346,14 @@ class PolicyEngine:
         self, event: LLMRequest | LLMResponse | StreamWindow, ctx: SessionContext
     ) -> list[Finding]:
         out: list[Finding] = []
-        for r in self._of_kind.get("volume", ()):
-            if r.threshold is None or type(event) not in _MEASURED_ON[r.metric or ""]:
-                continue
-            value = self._metric(r, event, ctx)
-            if value is None or value <= r.threshold:
+        for r in self._volume_on.get(type(event), ()):
+            value, limit = self._metric(r, event, ctx), r.threshold
+            if value is None or limit is None or value <= limit:
                 continue
             target: Target = "request" if r.metric == "prompt_chars" else "session"
             if r.metric == "tool_calls_per_event":
                 target = "tool_call"
-            excerpt = f"{r.metric}={value:g} > {r.threshold:g}"
+            excerpt = f"{r.metric}={value:g} > {limit:g}"
             ev = (Evidence(field=str(r.metric), start=0, end=0, excerpt=excerpt),)
             out.append(self._finding(r, target, None, ev))
         return out
