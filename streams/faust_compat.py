@@ -35,6 +35,11 @@ Upstream functions replaced or wrapped here (hashed in `UPSTREAM_SOURCES`):
   waits out the long-poll would delay a kill by 1.5 s). aiokafka reads it in
   `AIOKafkaConsumer.start` when it builds its fetcher.
 * `App._new_transport`: replaced, to use `TunedTransport`.
+* `Conductor._build_handler`: replaced for a partition read by one raw-bytes channel
+  (the judge agent's source): `_raw_handler` does what the handler of
+  `ConductorCompiler.build` does (flow control, the producer-buffer wait as
+  `ProducerBuffer.size` measures it, queue pressure) without faust's codec and
+  settings lookups per message. Other partitions get upstream's handler.
 * `Worker._on_sigint` / `Worker._on_sigterm`: wrapped. A thread arms a deadline
   first, so a stop stuck in a broker call exits after `shutdown_timeout_s`.
 * `Channel.__aiter__`: not replaced, relied on: `run_batches` reads the agent's
@@ -56,6 +61,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import importlib
 import inspect
 import logging
 import os
@@ -68,11 +74,11 @@ from typing import Any, Protocol, cast
 
 import aiokafka
 import faust
-from faust.channels import Channel
 from faust.sensors.monitor import Monitor
-from faust.transport import consumer as faust_consumer
+from faust.transport.conductor import Conductor
 from faust.transport.consumer import CONSUMER_FETCHING, ensure_TP
 from faust.transport.drivers import aiokafka as faust_aiokafka
+from faust.types import TP, Message
 
 from streams.errors import StreamsConfigError
 from streams.processor import EventRecord
@@ -111,6 +117,9 @@ UPSTREAM_SOURCES = {
     "faust.channels.Channel.__aiter__": "f0fdf0d7125731341039a6de582139901d8fa30d430d558bbd0cb24d1cb1365a",
     "aiokafka.consumer.consumer.AIOKafkaConsumer.start": "2f1ba70443327538800d348e61042cdedd5a5e6306f40ebe1a06dddba7494c45",
     "faust.sensors.monitor.Monitor.on_stream_event_in": "df6d2e5f6397ce441d1fdeb83cb7cb5893a33e507e5e0c8caad38e6a916d838d",
+    "faust.transport.conductor.Conductor._build_handler": "5c071d1277988c57e4bb62e25551981babd67d6544d85db9b14bdb0d8aa1b56d",
+    "faust.transport.conductor.ConductorCompiler.build": "837cf521368c1ee4b22c235a2b137f665eca03d0e3e01b5ddedb65232ee73bf2",
+    "faust.transport.producer.ProducerBuffer.size": "b543a978fdece62e7d7c434eea6e842995d67cc1d3288434f5f26ad72c10a779",
 }  # fmt: skip
 
 _PRIVATE: list[tuple[type, tuple[str, ...]]] = [
@@ -125,6 +134,7 @@ _PRIVATE: list[tuple[type, tuple[str, ...]]] = [
     (faust.App, ("rebalancing", "_new_transport", "monitor")),
     (Monitor, ("stream_inbound_time",)),
     (faust.Worker, ("_on_sigint", "_on_sigterm")),
+    (Conductor, ("_build_handler",)),
 ]  # fmt: skip
 
 _MAX_REWINDS = 5
@@ -132,24 +142,13 @@ _HOLD_PAUSE_S = 0.01  # between fetches while records are held during a rebalanc
 
 
 def upstream_functions() -> dict[str, Callable[..., Any]]:
-    """The upstream functions of `UPSTREAM_SOURCES`, by dotted name."""
-    return {
-        "faust.transport.consumer.Consumer._drain_messages": faust_consumer.Consumer._drain_messages,
-        "faust.transport.consumer.Consumer.perform_seek": faust_consumer.Consumer.perform_seek,
-        "faust.transport.consumer.Consumer.force_commit": faust_consumer.Consumer.force_commit,
-        "faust.transport.consumer.Consumer.getmany": faust_consumer.Consumer.getmany,
-        "faust.transport.consumer.Consumer._add_gap": faust_consumer.Consumer._add_gap,
-        "faust.transport.consumer.ThreadDelegateConsumer._seek": faust_consumer.ThreadDelegateConsumer._seek,
-        "faust.transport.consumer.ThreadDelegateConsumer.seek_to_committed": faust_consumer.ThreadDelegateConsumer.seek_to_committed,
-        "faust.transport.drivers.aiokafka.Consumer._new_consumer_thread": faust_aiokafka.Consumer._new_consumer_thread,
-        "faust.transport.drivers.aiokafka.AIOKafkaConsumerThread._create_worker_consumer": faust_aiokafka.AIOKafkaConsumerThread._create_worker_consumer,
-        "faust.app.base.App._new_transport": faust.App._new_transport,
-        "faust.worker.Worker._on_sigint": faust.Worker._on_sigint,
-        "faust.worker.Worker._on_sigterm": faust.Worker._on_sigterm,
-        "faust.channels.Channel.__aiter__": Channel.__aiter__,
-        "aiokafka.consumer.consumer.AIOKafkaConsumer.start": aiokafka.AIOKafkaConsumer.start,
-        "faust.sensors.monitor.Monitor.on_stream_event_in": Monitor.on_stream_event_in,
-    }  # fmt: skip
+    """The upstream functions of `UPSTREAM_SOURCES`, by dotted name (a property: its getter)."""
+    found: dict[str, Callable[..., Any]] = {}
+    for name in UPSTREAM_SOURCES:
+        module, cls, attr = name.rsplit(".", 2)
+        func = inspect.getattr_static(getattr(importlib.import_module(module), cls), attr)
+        found[name] = cast(Callable[..., Any], getattr(func, "fget", func))  # a property
+    return found
 
 
 def source_hash(func: Callable[..., Any]) -> str:
@@ -439,7 +438,62 @@ class _Consumer(faust_aiokafka.Consumer):
         return rewinds
 
 
+def _is_raw(channel: Any) -> bool:
+    """Whether faust's decode of `channel` hands the record's bytes over unchanged."""
+    schema = getattr(channel, "schema", None)
+    if type(schema) is not faust.Schema:
+        return False
+    types = (schema.key_type, schema.value_type, schema.key_serializer, schema.value_serializer)
+    return types == (bytes, bytes, "raw", "raw")
+
+
+def _raw_handler(conductor: Conductor, tp: TP, channel: Any) -> Callable[[Message], Any]:
+    """Upstream's compiled handler (`ConductorCompiler.build`) for one raw-bytes channel,
+    without the codec: the event gets the record's key and value as they are."""
+    app = conductor.app
+    consumer = app.consumer
+    acquire_flow_control = app.flow_control.acquire
+    buffer = app.producer.buffer
+    pending = buffer.pending  # ProducerBuffer.size, unthreaded, minus two settings lookups
+    make_event = cast(Callable[..., Any], app.conf.Event)  # upstream: per message (create_event)
+    on_topic_buffer_full = app.sensors.on_topic_buffer_full
+
+    def on_pressure_high() -> None:
+        on_topic_buffer_full(tp)
+        consumer.on_buffer_full(tp)
+
+    def on_pressure_drop() -> None:
+        consumer.on_buffer_drop(tp)
+
+    async def on_message(message: Message) -> None:
+        await acquire_flow_control()
+        if pending.qsize() > buffer.max_messages:
+            await buffer.wait_until_ebb()
+        message.incref(1)
+        event = make_event(app, message.key, message.value, message.headers, message)
+        queue = channel.queue
+        if queue.full():
+            on_topic_buffer_full(tp)
+            await channel.put(event)
+        else:
+            queue.put_nowait_enhanced(
+                event, on_pressure_high=on_pressure_high, on_pressure_drop=on_pressure_drop
+            )
+
+    return on_message
+
+
+class _Conductor(Conductor):
+    def _build_handler(self, tp: TP, channels: Any) -> Any:
+        if len(channels) == 1 and not self.app.conf.producer_threaded:
+            (channel,) = channels
+            if _is_raw(channel):
+                return _raw_handler(self, tp, channel)
+        return super()._build_handler(tp, channels)
+
+
 class TunedTransport(faust_aiokafka.Transport):
-    """The aiokafka transport with the consumer above."""
+    """The aiokafka transport with the consumer and the conductor above."""
 
     Consumer = _Consumer
+    Conductor = _Conductor

@@ -121,3 +121,20 @@ def test_batches_mark_their_partitions_live_for_fausts_liveness_check() -> None:
     faust_compat.mark_inbound(monitor, tps)
     assert set(monitor.stream_inbound_time) == tps
     faust_compat.mark_inbound(None, tps)  # no monitor: nothing to do
+
+
+async def test_raw_channels_are_delivered_as_fausts_decode_would() -> None:
+    """The raw-bytes handler skips faust's codec: that decode must be the identity."""
+    import faust
+    from faust.types import Message
+
+    app = faust.App("compat-raw", store="memory://", autodiscover=False)
+    raw = app.topic(
+        "t", key_type=bytes, value_type=bytes, key_serializer="raw", value_serializer="raw"
+    )
+    assert faust_compat._is_raw(raw)
+    assert not faust_compat._is_raw(app.topic("j", value_type=bytes, value_serializer="json"))
+    for key, value in ((b"s1", b'{"a": 1}'), (None, None), (b"", b"\x00\xff")):
+        message = Message("t", 0, 1, 0.0, 0, None, key, value, None)
+        event = await raw.decode(message, propagate=True)
+        assert (event.key, event.value) == (key, value)
