@@ -3,13 +3,13 @@
 `TextClassifier.load()` reads `model.json.gz` beside this module, checks its
 sha256 against `manifest.json` (a mismatch raises `ClassifierError`: a model
 is never used unverified), and compiles its features into one RE2 set. Scoring
-a text costs one fold (a few C-level bytes calls) and one set pass per chunk;
-a chunk's log-odds are the bias, plus `word_weight` per word, plus the weights
-of the features present: at most `evidence` of each sign, the strongest (so a
-long run of ordinary words that each lean a little towards an attack, or a
-padding of benign words around an injection, cannot add up without bound). The
-score of a text is the highest chunk probability. No network, no scikit-learn at
-run time.
+a text costs one fold (two C-level bytes calls) and one set pass per chunk; a
+chunk's log-odds are the bias, plus `size_weight` times its length (`text.size`),
+plus the weights of the features present: at most `evidence` of each sign, the
+strongest (so a long run of ordinary words that each lean a little towards an
+attack, or a padding of benign words around an injection, cannot add up without
+bound). The score of a text is the highest chunk probability. No network, no
+scikit-learn at run time.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from typing import Any
 
 import re2
 
-from streams.policy.classifier.text import CHUNK, STRIDE, chunks, fold, words
+from streams.policy.classifier.text import CHUNK, STRIDE, TEXT_VERSION, chunks, fold, pattern, size
 from streams.policy.errors import ClassifierError
 
 __all__ = [
@@ -61,7 +61,7 @@ class TextClassifier:
         weights: list[float],
         bias: float,
         meta: dict[str, Any],
-        word_weight: float = 0.0,
+        size_weight: float = 0.0,
         evidence: int = 0,
     ) -> None:
         if len(features) != len(weights) or not features:
@@ -73,7 +73,7 @@ class TextClassifier:
         self.weights = [weights[i] for i in order]
         self._n_pos = sum(1 for w in weights if w >= 0)
         self.bias = bias
-        self.word_weight = word_weight
+        self.size_weight = size_weight
         self.evidence = evidence  # features counted per sign and chunk (0: all of them)
         self.meta = meta
         self.threshold: float = float(meta.get("threshold", 0.5))
@@ -82,7 +82,7 @@ class TextClassifier:
         opts.max_mem = _MAX_MEM
         self._set = re2.Set.SearchSet(opts)
         for f in self.features:
-            self._set.Add(re2.escape(f.encode()))
+            self._set.Add(pattern(f))
         self._set.Compile()
 
     @classmethod
@@ -97,6 +97,11 @@ class TextClassifier:
             doc = json.loads(gzip.decompress(raw))
         except (OSError, ValueError) as exc:
             raise ClassifierError(f"classifier model is unreadable: {exc}") from exc
+        if doc.get("text") != TEXT_VERSION:
+            raise ClassifierError(
+                f"classifier model was trained on text view {doc.get('text')}, run time "
+                f"reads view {TEXT_VERSION}: retrain it"
+            )
         if (doc.get("chunk"), doc.get("stride")) != (CHUNK, STRIDE):
             raise ClassifierError(
                 f"classifier model was trained on chunks {doc.get('chunk')}/{doc.get('stride')}, "
@@ -108,7 +113,7 @@ class TextClassifier:
             [float(w) for w in doc["weights"]],
             float(doc["bias"]),
             meta,
-            float(doc.get("word_weight", 0.0)),
+            float(doc.get("size_weight", 0.0)),
             int(doc.get("evidence", 0)),
         )
 
@@ -137,18 +142,18 @@ class TextClassifier:
     def chunk_logits(self, folded_chunks: list[bytes]) -> list[float]:
         """The linear score (log-odds) of each chunk."""
         match = self._set.Match
-        b, ww, ev = self.bias, self.word_weight, self._evidence
-        return [b + ww * words(c) + ev(match(c) or []) for c in folded_chunks]
+        b, sw, ev = self.bias, self.size_weight, self._evidence
+        return [b + sw * size(c) + ev(match(c) or []) for c in folded_chunks]
 
     def score(self, text: str) -> Score:
         """Probability that `text` is an injection, jailbreak or prompt extraction."""
         match = self._set.Match
-        b, ww, ev = self.bias, self.word_weight, self._evidence
+        b, sw, ev = self.bias, self.size_weight, self._evidence
         best, best_logit = 0, -math.inf
         best_hits: list[int] = []
         for i, c in enumerate(chunks(fold(text))):
             hits = match(c) or []
-            logit = b + ww * words(c) + ev(hits)
+            logit = b + sw * size(c) + ev(hits)
             if logit > best_logit:
                 best, best_logit, best_hits = i, logit, hits
         return Score(sigmoid(best_logit), best, tuple(best_hits))

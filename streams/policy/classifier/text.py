@@ -1,26 +1,42 @@
 """The classifier's view of a text: folded words, cut into bounded chunks.
 
 Shared by training and run time so both see exactly the same bytes. A text is
-lower-cased, leetspeak-folded (0→o, 1→i, 3→e, 4→a, 5→s, 7→t, @→a, $→s) and
-punctuation becomes spaces, then words are joined by single spaces with a space
-at each end. Features are substrings of that form (" ignore all ", " instr"), so
-one RE2 set pass finds all of them. Long texts are cut into chunks of at most
-`CHUNK` bytes that overlap by `CHUNK - STRIDE`, each scored on its own, so a
-payload after a long benign document or many decoy runs is not diluted. A chunk's
-word count is a feature too (`words`): the model gives it a small negative weight,
-so a long run of ordinary words that each weakly point to an attack ("ignore",
-"previous", "system") does not add up to a finding.
+lower-cased, leetspeak-folded (0→o, 1→i, 3→e, 4→a, 5→s, 7→t, @→a, $→s),
+punctuation becomes spaces, and a space pads each end. Runs of spaces are kept:
+collapsing them cost more than the rest of scoring, so a feature's words match
+across any run instead (`pattern`). Features are word n-grams (" ignore all ")
+and word stems (" instr"), so one RE2 set pass finds all of them. Long texts are
+cut into chunks of at most `CHUNK` bytes that overlap by `CHUNK - STRIDE`, each
+scored on its own, so a payload after a long benign document or many decoy runs
+is not diluted. A chunk's length is a feature too (`size`, about its word count):
+the model gives it a small negative weight, so a long run of ordinary words that
+each weakly point to an attack ("ignore", "previous", "system") does not add up
+to a finding.
 """
 
 from __future__ import annotations
 
-__all__ = ["CHUNK", "STOPWORDS", "STRIDE", "candidates", "chunks", "fold", "words"]
+import re2
+
+__all__ = [
+    "CHUNK",
+    "STOPWORDS",
+    "STRIDE",
+    "TEXT_VERSION",
+    "candidates",
+    "chunks",
+    "fold",
+    "pattern",
+    "size",
+]
 
 # 256 bytes of overlap: any sentence that short is whole in some chunk. Larger chunks than
 # the first model (768/512) mean fewer RE2 calls and fewer bytes scanned twice.
 CHUNK = 1024
 STRIDE = 768
 STEM = 5
+# What a model artifact records of this view; a model trained on another is refused.
+TEXT_VERSION = 3
 
 
 def _table() -> bytes:
@@ -39,9 +55,9 @@ _FOLD = _table()
 
 
 def fold(text: str) -> bytes:
-    """Lower-cased, leet-folded words separated by single spaces, padded with spaces."""
+    """Lower-cased, leet-folded words separated by spaces (runs kept), padded with spaces."""
     data = (text if text.isascii() else text.lower()).encode("utf-8", "replace")
-    return b" " + b" ".join(data.translate(_FOLD).split()) + b" "
+    return b" " + data.translate(_FOLD) + b" "
 
 
 def chunks(folded: bytes) -> list[bytes]:
@@ -63,9 +79,17 @@ def chunks(folded: bytes) -> list[bytes]:
         start = nxt if nxt > start else start + STRIDE
 
 
-def words(chunk: bytes) -> int:
-    """Number of words in a folded chunk (its padding spaces are not words)."""
-    return max(0, chunk.count(b" ") - 1)
+def size(chunk: bytes) -> int:
+    """What a chunk's length feature counts: its spaces, about its number of words (a
+    punctuation mark adds one; counting the words themselves costs a split)."""
+    return chunk.count(b" ")
+
+
+def pattern(feature: str) -> bytes:
+    """The RE2 pattern that finds `feature` in folded text: its words, any run of spaces
+    between them (" your  system prompt " holds " your system prompt ")."""
+    body = b" +".join(re2.escape(w.encode()) for w in feature.split())
+    return b" " + body + (b" " if feature.endswith(" ") else b"")
 
 
 # English function words are never features on their own (only inside a 2- or 3-gram: " your

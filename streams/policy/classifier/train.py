@@ -41,7 +41,15 @@ from streams.policy.classifier.corpora import (
     manifest_sources,
 )
 from streams.policy.classifier.model import MANIFEST_FILE, MODEL_FILE, TextClassifier, sigmoid
-from streams.policy.classifier.text import CHUNK, STRIDE, candidates, chunks, fold, words
+from streams.policy.classifier.text import (
+    CHUNK,
+    STRIDE,
+    TEXT_VERSION,
+    candidates,
+    chunks,
+    fold,
+    size,
+)
 
 __all__ = ["Fitted", "cross_corpus", "fit", "main", "split"]
 
@@ -62,7 +70,10 @@ COMMAND = "python -m streams.policy.classifier.train"
 # following paragraph into German.", "Please ignore my previous email") under threshold:
 # 2% raised the table's mean to 0.77 (lowest 0.53, nine sources) but flagged those and 4
 # of the 63 look-alikes; 1% flags none of them (nine sources: mean 0.71, lowest 0.42; the
-# shipped ten-source table, in manifest.json: mean 0.74, lowest 0.40).
+# shipped ten-source table, in manifest.json: mean 0.74, lowest 0.40). Keeping the runs of
+# spaces that punctuation leaves (features match across them) left the table as it was
+# (mean 0.74, lowest 0.40) and made scoring ~35% cheaper; counting a chunk's length in
+# bytes rather than spaces cost 0.01 of the mean.
 FEATURES = 9000  # attack-pointing features
 BENIGN_FEATURES = 500  # benign-pointing features
 EVIDENCE = 0  # features counted per sign and chunk (0: all)
@@ -101,12 +112,12 @@ def _analyze(chunk: str) -> list[str]:
     return [f.decode("utf-8", "replace") for f in candidates(chunk.encode())]
 
 
-# The word-count column is scaled so its weight is regularised like a feature's.
-_WORDS_SCALE = 100.0
+# The length column (`text.size`) is scaled so its weight is regularised like a feature's.
+_SIZE_SCALE = 100.0
 
 
 def _presence(model: TextClassifier, cs: list[bytes]) -> sparse.csr_matrix:
-    """Feature presence per chunk, plus a last column: the chunk's word count / _WORDS_SCALE."""
+    """Feature presence per chunk, plus a last column: the chunk's length / _SIZE_SCALE."""
     m = model._set
     n = len(model.features)
     indptr = [0]
@@ -117,7 +128,7 @@ def _presence(model: TextClassifier, cs: list[bytes]) -> sparse.csr_matrix:
         indices.extend(hits)
         data.extend([1.0] * len(hits))
         indices.append(n)
-        data.append(words(c) / _WORDS_SCALE)
+        data.append(size(c) / _SIZE_SCALE)
         indptr.append(len(indices))
     values = np.array(data, dtype=np.float32)
     return sparse.csr_matrix((values, indices, indptr), shape=(len(cs), n + 1))
@@ -167,9 +178,9 @@ def fit(train: Sequence[Row], val: Sequence[Row], n_features: int = FEATURES, c:
     lr2.fit(x2, y)
     coef2 = lr2.coef_[0]
     weights = [round(float(w), 5) for w in coef2[:-1]]
-    word_weight = round(float(coef2[-1]) / _WORDS_SCALE, 7)
+    size_weight = round(float(coef2[-1]) / _SIZE_SCALE, 8)
     # Thresholds below are picked with the run-time score, evidence cap included.
-    model = TextClassifier(feats, weights, float(lr2.intercept_[0]), {}, word_weight, evidence)
+    model = TextClassifier(feats, weights, float(lr2.intercept_[0]), {}, size_weight, evidence)
     # Thresholds come from real benign text: the generated look-alikes are trained on only.
     benign_val = [r for r in val if not r.label and r.source not in GENERATED_SOURCES]
     th = _worst_source_threshold(model, [r for r in benign_val if r.role != "tool"], fpr)
@@ -235,14 +246,15 @@ def cross_corpus(
 
 def _write(out: Path, f: Fitted, rows: Sequence[Row], extra: dict[str, Any]) -> dict[str, Any]:
     doc = {
-        "version": 2,
+        "version": 3,
+        "text": TEXT_VERSION,
         "chunk": CHUNK,
         "stride": STRIDE,
         # probabilities (the engine compares the sigmoid of a chunk's score)
         "threshold": round(sigmoid(f.threshold), 6),
         "tool_threshold": round(sigmoid(f.tool_threshold), 6),
         "bias": f.model.bias,
-        "word_weight": f.model.word_weight,
+        "size_weight": f.model.size_weight,
         "evidence": f.model.evidence,
         "features": f.model.features,
         "weights": f.model.weights,
