@@ -119,6 +119,7 @@ class Processor:
         self._engine = engine
         self._collect_traces = collect_traces
         self._topics = topics
+        self._commands = topics.commands  # read per record
         self._source = source
         self._consumer = consumer
         self._proxy_topics = frozenset(topics.event_topics())
@@ -129,7 +130,7 @@ class Processor:
         result = BatchResult()
         for rec in records:
             if rec.value is None:
-                if rec.topic != self._topics.commands:  # compaction tombstones are normal there
+                if rec.topic != self._commands:  # compaction tombstones are normal there
                     self._dead(result, rec, "empty value (tombstone) on an event topic")
                 continue
             try:
@@ -137,7 +138,7 @@ class Processor:
             except DecodeError as exc:
                 self._dead(result, rec, f"undecodable: {exc}")
                 continue
-            if rec.topic == self._topics.commands:
+            if rec.topic == self._commands:
                 if isinstance(event, SessionCommand):
                     self._follow_command(result, rec, event, load)
                 else:

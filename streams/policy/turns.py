@@ -219,9 +219,16 @@ class QuietParts:
     def skip(self, fresh: Sequence[int], keys: Sequence[bytes], version: str) -> tuple[int, ...]:
         """The indices of `fresh` still to judge under `version` (the quiet ones left out)."""
         self._use(version)
-        if not self._keys:
+        known = self._keys
+        if not known:
             return tuple(fresh)
-        return tuple(i for i in fresh if not self.known(keys[i], version))
+        left = []
+        for i in fresh:
+            if keys[i] in known:
+                known.move_to_end(keys[i])  # as `known` does
+            else:
+                left.append(i)
+        return tuple(left)
 
     def remember(self, keys: Sequence[bytes], quiet: Sequence[int], version: str) -> None:
         """Record the parts at `quiet` (indices into `keys`) as judged quiet by `version`."""
