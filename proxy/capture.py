@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from typing import Literal, Unpack
 
+from proxy.construct import Constructor
 from proxy.dialects import Assembled, RequestFacts, extract
 from proxy.keys.registry import Who
 from schemas.events import (
@@ -39,6 +40,11 @@ __all__ = [
 ]
 
 CapturePolicy = Literal["all", "flagged_only", "metadata_only"]
+
+# `model_construct` without its per-field loop (`proxy.construct`): two events a request.
+_request = Constructor(LLMRequest)
+_response = Constructor(LLMResponse)
+_window = Constructor(StreamWindow)
 
 
 def cap_parts(messages: list[ChatMessage], max_chars: int) -> tuple[list[ChatMessage], bool]:
@@ -95,9 +101,7 @@ def build_request(
     if captured and parts:
         messages, cut = cap_parts(parts, max_chars)
         truncated = truncated or cut
-    # Every field with a default factory is passed: model_construct would
-    # otherwise inspect each factory's signature on every call.
-    return LLMRequest.model_construct(
+    return _request(
         event_id=request_id,
         time=utcnow(),
         source=source,
@@ -166,7 +170,7 @@ def build_response(
     total = r.total_tokens
     if total is None and r.input_tokens is not None and r.output_tokens is not None:
         total = r.input_tokens + r.output_tokens
-    return LLMResponse.model_construct(
+    return _response(
         event_id=uuid7(),
         time=utcnow(),
         source=source,
@@ -246,7 +250,7 @@ def build_rejection(
 
 def build_window(req: LLMRequest, index: int, offset: int, text: str) -> StreamWindow:
     """One stream window of the answer to `req`: `text` starts at `offset` characters."""
-    return StreamWindow.model_construct(
+    return _window(
         event_id=uuid7(),
         time=utcnow(),
         tool_calls=[],
