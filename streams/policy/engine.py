@@ -11,10 +11,10 @@ from __future__ import annotations
 import fnmatch
 import hashlib
 import json
-from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict
 from functools import lru_cache
+from typing import Any
 
 import re2
 
@@ -38,6 +38,8 @@ __all__ = ["PolicyEngine", "resolve_overlaps"]
 
 # (target, role, field, text): one text of an event as the rules see it.
 _Unit = tuple[Target, str | None, str, str]
+# A session metric's value for one event (`_METRICS`).
+_Metric = Callable[[Any, SessionContext], float | None]
 # What the proxy's PII transform left in place of a value it found (`⟦EMAIL_1⟧`).
 _PLACEHOLDER = re2.compile("\u27e6([A-Z][A-Z0-9]*(?:_[A-Z0-9]+)*?)_\\d{1,6}\u27e7")
 
@@ -75,21 +77,35 @@ def _units(
     return out
 
 
-# The events each session metric can be measured on (`_metric`): a volume rule is not
-# asked about the others.
-_MEASURED_ON: defaultdict[str, frozenset[type]] = defaultdict(
-    frozenset,
-    {
-        "requests_per_minute": frozenset({LLMRequest}),
-        "session_duration_s": frozenset({LLMRequest}),
-        "bytes_total": frozenset({LLMRequest}),
-        "prompt_chars": frozenset({LLMRequest}),
-        "rate_anomaly": frozenset({LLMRequest}),
-        "tokens_total": frozenset({LLMResponse}),
-        "tool_calls_total": frozenset({LLMResponse}),
-        "tool_calls_per_event": frozenset({LLMResponse, StreamWindow}),
-    },
-)
+_REQUESTS: frozenset[type] = frozenset({LLMRequest})
+_RESPONSES: frozenset[type] = frozenset({LLMResponse})
+
+
+def _duration(event: Any, ctx: SessionContext) -> float | None:
+    return None if ctx.started_at is None else (ctx.now - ctx.started_at).total_seconds()
+
+
+def _rate_anomaly(event: Any, ctx: SessionContext) -> float | None:
+    if ctx.baseline_rpm is None or ctx.baseline_samples < 5 or ctx.requests_last_minute < 10:
+        return None
+    return ctx.requests_last_minute / max(ctx.baseline_rpm, 1.0)
+
+
+# Each session metric of a volume rule: the events it is measured on, and its value for one
+# of them given the session's state (None: not measurable yet).
+_METRICS: dict[str, tuple[frozenset[type], _Metric]] = {
+    "requests_per_minute": (_REQUESTS, lambda ev, ctx: float(ctx.requests_last_minute)),
+    "session_duration_s": (_REQUESTS, _duration),
+    "bytes_total": (_REQUESTS, lambda ev, ctx: float(ctx.bytes_total)),
+    "prompt_chars": (_REQUESTS, lambda ev, ctx: float(sum(len(m.content) for m in ev.messages))),
+    "rate_anomaly": (_REQUESTS, _rate_anomaly),
+    "tokens_total": (_RESPONSES, lambda ev, ctx: float(ctx.tokens_total)),
+    "tool_calls_total": (_RESPONSES, lambda ev, ctx: float(ctx.tool_calls_total)),
+    "tool_calls_per_event": (
+        frozenset({LLMResponse, StreamWindow}),
+        lambda ev, ctx: float(len(ev.tool_calls)),
+    ),
+}
 
 # The role of a text whose role no rule names (rules for every role apply to it).
 _OTHER_ROLE = "\x00other"
@@ -139,12 +155,14 @@ class PolicyEngine:
         self._of_kind: dict[RuleKind, tuple[Rule, ...]] = {}
         for r in self.rules:
             self._of_kind[r.kind] = (*self._of_kind.get(r.kind, ()), r)
-        # The volume rules each kind of event is measured for (`_metric`).
-        self._volume_on: dict[type, tuple[Rule, ...]] = {
+        # The volume rules each kind of event is measured for, with their metric (`_METRICS`).
+        self._volume_on: dict[type, tuple[tuple[Rule, _Metric], ...]] = {
             kind: tuple(
-                r
+                (r, _METRICS[r.metric][1])
                 for r in self._of_kind.get("volume", ())
-                if r.threshold is not None and kind in _MEASURED_ON[r.metric or ""]
+                if r.threshold is not None
+                and r.metric in _METRICS
+                and kind in _METRICS[r.metric][0]
             )
             for kind in (LLMRequest, LLMResponse, StreamWindow)
         }
@@ -317,37 +335,12 @@ class PolicyEngine:
                 out.append(self._finding(r, "tool_call", "assistant", tuple(ev[:MAX_EVIDENCE])))
         return out
 
-    def _metric(
-        self, r: Rule, event: LLMRequest | LLMResponse | StreamWindow, ctx: SessionContext
-    ) -> float | None:
-        m = r.metric
-        req = isinstance(event, LLMRequest)
-        if m == "requests_per_minute" and req:
-            return float(ctx.requests_last_minute)
-        if m == "session_duration_s" and req and ctx.started_at is not None:
-            return (ctx.now - ctx.started_at).total_seconds()
-        if m == "bytes_total" and req:
-            return float(ctx.bytes_total)
-        if m == "prompt_chars" and isinstance(event, LLMRequest):
-            return float(sum(len(msg.content) for msg in event.messages))
-        if m == "tokens_total" and isinstance(event, LLMResponse):
-            return float(ctx.tokens_total)
-        if m == "tool_calls_total" and isinstance(event, LLMResponse):
-            return float(ctx.tool_calls_total)
-        if m == "tool_calls_per_event" and not isinstance(event, LLMRequest):
-            return float(len(event.tool_calls))
-        if m == "rate_anomaly" and req and ctx.baseline_rpm is not None:
-            if ctx.baseline_samples < 5 or ctx.requests_last_minute < 10:
-                return None
-            return ctx.requests_last_minute / max(ctx.baseline_rpm, 1.0)
-        return None
-
     def _volume(
         self, event: LLMRequest | LLMResponse | StreamWindow, ctx: SessionContext
     ) -> list[Finding]:
         out: list[Finding] = []
-        for r in self._volume_on.get(type(event), ()):
-            value, limit = self._metric(r, event, ctx), r.threshold
+        for r, metric in self._volume_on.get(type(event), ()):
+            value, limit = metric(event, ctx), r.threshold
             if value is None or limit is None or value <= limit:
                 continue
             target: Target = "request" if r.metric == "prompt_chars" else "session"
