@@ -4,8 +4,10 @@ httpx's default transport serialises under concurrency (~190 req/s here); the
 aiohttp transport keeps the httpx API at ~1,450 req/s (DESIGN.md). With that
 default transport, requests go to its aiohttp session directly (no
 `httpx.Request` to build and take apart again); a transport handed in (tests,
-MockTransport) gets a regular `httpx.Request`. Either way the answer is an
-`httpx.Response`. Responses are opened in streaming mode and relayed chunk by chunk, exactly as received:
+MockTransport) gets a regular `httpx.Request`. With that default transport, a
+plain-HTTP POST with a body goes through `proxy.http1` instead (the same bytes
+both ways, a fifth of the CPU; `lean=False` turns it off). Either way the
+answer is an `httpx.Response`. Responses are opened in streaming mode and relayed chunk by chunk, exactly as received:
 no decompression (upstream is asked for `identity` so capture can read it),
 no re-chunking, no buffering beyond what the socket hands over.
 
@@ -33,6 +35,7 @@ from proxy.errors import (
     UpstreamTimeout,
     UpstreamUnreachable,
 )
+from proxy.http1 import Http1Pool, LeanBody
 
 __all__ = ["HOP_BY_HOP", "Forwarder", "upstream_error"]
 
@@ -110,6 +113,7 @@ class Forwarder:
         max_connections: int = 16_384,
         pool_timeout_s: float = 30.0,
         transport: httpx.AsyncBaseTransport | None = None,
+        lean: bool = True,
     ) -> None:
         self._timeout = httpx.Timeout(timeout_s, connect=connect_timeout_s, pool=pool_timeout_s)
         # The direct path: `sock_connect` is the TCP connect alone; aiohttp's `connect`
@@ -117,6 +121,7 @@ class Forwarder:
         self._aiohttp_timeout = aiohttp.ClientTimeout(
             sock_connect=connect_timeout_s, sock_read=timeout_s
         )
+        self._connect_s, self._read_s = connect_timeout_s, timeout_s
         self._max_connections = max_connections
         self._pool_timeout_s = pool_timeout_s
         self._slots: dict[str, asyncio.Semaphore] = {}
@@ -124,6 +129,8 @@ class Forwarder:
         self._transport = transport
         self._client: httpx.AsyncClient | None = None
         self._session: aiohttp.ClientSession | None = None
+        self._lean: Http1Pool | None = None
+        self._use_lean = lean
         self._send: Callable[[httpx.Request], Awaitable[httpx.Response]]
 
     async def start(self) -> None:
@@ -132,6 +139,8 @@ class Forwarder:
             if transport is None:
                 self._session = self._session_factory()
                 transport = AiohttpTransport(trust_env=False, client=self._session)
+                if self._use_lean:
+                    self._lean = Http1Pool(connect_s=self._connect_s, read_s=self._read_s)
             self._client = httpx.AsyncClient(
                 transport=transport, timeout=self._timeout, trust_env=False
             )
@@ -151,6 +160,9 @@ class Forwarder:
 
     async def stop(self) -> None:
         client, self._client, self._session = self._client, None, None
+        lean, self._lean = self._lean, None
+        if lean is not None:
+            lean.close()
         if client is not None:
             await client.aclose()  # closes the aiohttp session too
 
@@ -171,6 +183,13 @@ class Forwarder:
         if self._client is None:
             raise RuntimeError("Forwarder not started")
         try:
+            if self._lean is not None and self._lean.takes(method, url, headers, body):
+                slot = await self._slot(url)
+                try:
+                    return await self._lean.open(url, headers, body, slot)
+                except BaseException:
+                    slot.release()
+                    raise
             if self._session is not None:
                 return await self._open_direct(self._session, method, url, headers, body)
             request = httpx.Request(
@@ -259,6 +278,11 @@ class Forwarder:
         the per-chunk async generators of `chunks`.
         """
         stream = response.stream
+        if isinstance(stream, LeanBody):
+            try:
+                return await stream.read()
+            except (TimeoutError, aiohttp.ClientError, OSError) as exc:
+                raise _classify(exc) from exc
         if isinstance(stream, _DirectStream):
             try:
                 return await stream.upstream.read()
