@@ -75,6 +75,9 @@ class _Connection(asyncio.Protocol):
         self.keep_alive = False
         self.timer: asyncio.TimerHandle | None = None
         self.last_read = 0.0
+        # Bytes came after the answer (a second answer nobody asked for): the server is out
+        # of step with the requests, so they are dropped and the connection is never reused.
+        self.trailing = False
 
     # ---- the exchange ----------------------------------------------------------
 
@@ -87,7 +90,13 @@ class _Connection(asyncio.Protocol):
         self._arm()
 
     def reusable(self) -> bool:
-        return self.complete and self.error is None and not self.closed and self.keep_alive
+        return (
+            self.complete
+            and self.error is None
+            and not self.closed
+            and self.keep_alive
+            and not self.trailing
+        )
 
     def recycle(self) -> None:
         self.active = False
@@ -161,13 +170,21 @@ class _Connection(asyncio.Protocol):
     def resume_writing(self) -> None:
         return None
 
+    def on_message_begin(self) -> None:
+        if self.complete:
+            self.trailing = True
+
     def on_status(self, reason: bytes) -> None:
-        self.reason += reason
+        if not self.complete:
+            self.reason += reason
 
     def on_header(self, name: bytes, value: bytes) -> None:
-        self.headers.append((name, value))
+        if not self.complete:
+            self.headers.append((name, value))
 
     def on_headers_complete(self) -> None:
+        if self.complete:
+            return
         status = self.parser.get_status_code()
         if 100 <= status < 200:
             return  # interim (100 Continue): the answer follows
@@ -181,6 +198,8 @@ class _Connection(asyncio.Protocol):
                 self.delimited = True
 
     def on_body(self, body: bytes) -> None:
+        if self.complete:
+            return
         self.chunks.append(body)
         self.buffered += len(body)
         if self.buffered > _HIGH_WATER and not self.paused and self.transport is not None:
@@ -190,6 +209,8 @@ class _Connection(asyncio.Protocol):
         self._wake()
 
     def on_message_complete(self) -> None:
+        if self.complete:
+            return
         if self.status == 0:  # the end of an interim answer
             self.headers = []
             self.reason = b""

@@ -339,3 +339,30 @@ async def test_a_large_body_pauses_reading_until_consumed() -> None:
     finally:
         await fwd.stop()
         server.close()
+
+
+async def _answer_and_more(w: asyncio.StreamWriter) -> bool:
+    # A whole second answer nobody asked for, in the same packet: a backend out of step
+    # (or one that lets a client smuggle an answer) must not answer the next request.
+    w.write(
+        _answer("200 OK", ["content-length: 5"], b"first")
+        + _answer("200 OK", ["content-length: 8", "x-smuggled: 1"], b"smuggled")
+    )
+    return True
+
+
+@pytest.mark.parametrize("lean", [False, True], ids=["aiohttp", "lean"])
+async def test_bytes_after_an_answer_are_never_read_as_the_next_answer(lean: bool) -> None:
+    async with scripted() as (base, seen):
+        SCRIPTS["and-more"] = _answer_and_more
+        fwd = Forwarder(timeout_s=1, connect_timeout_s=1, lean=lean)
+        await fwd.start()
+        try:
+            first = await _exchange(fwd, f"{base}/and-more", IDENTITY, b"{}", False)
+            second = await _exchange(fwd, f"{base}/ok", IDENTITY, b"{}", False)
+        finally:
+            await fwd.stop()
+            del SCRIPTS["and-more"]
+    assert first[0] == 200 and first[3] == b"first"
+    assert second[0] == 200 and second[3] == b'{"ok": 1}\r\n'
+    assert len(seen) == 2  # the second request reached the server and got its own answer
