@@ -156,9 +156,9 @@ class PolicyEngine:
         for r in self.rules:
             self._of_kind[r.kind] = (*self._of_kind.get(r.kind, ()), r)
         # The volume rules each kind of event is measured for, with their metric (`_METRICS`).
-        self._volume_on: dict[type, tuple[tuple[Rule, _Metric], ...]] = {
+        self._volume_on: dict[type, tuple[tuple[Rule, _Metric, float], ...]] = {
             kind: tuple(
-                (r, _METRICS[r.metric][1])
+                (r, _METRICS[r.metric][1], r.threshold)
                 for r in self._of_kind.get("volume", ())
                 if r.threshold is not None
                 and r.metric in _METRICS
@@ -172,7 +172,7 @@ class PolicyEngine:
         # rewrites (rot13, leetspeak) only feed the few rules that ask for them. Built here,
         # for every target and every role a rule names, so no request waits on a compile.
         self._roles = frozenset(x for r in self.rules if r.roles for x in r.roles)
-        self._judging: dict[tuple[Target, str | None, bool], tuple[dict[str, bool], Matcher]] = {}
+        self._judging: dict[tuple[Target, str | None, bool], Matcher] = {}
         for target in sorted(ALL_TARGETS):
             for role in (None, _OTHER_ROLE, *sorted(self._roles)):
                 self.matcher_for(target, role)
@@ -208,16 +208,14 @@ class PolicyEngine:
 
     # -- content -------------------------------------------------------------------------
 
-    def matcher_for(
-        self, target: Target, role: str | None, transformed: bool = False
-    ) -> tuple[dict[str, bool], Matcher]:
-        """The pattern rules that judge text of `target` by `role` (a rewrite when
-        `transformed`), as an accept map by rule id and the matcher of exactly those."""
+    def matcher_for(self, target: Target, role: str | None, transformed: bool = False) -> Matcher:
+        """The matcher of exactly the pattern rules that judge text of `target` by `role`
+        (a rewrite of it when `transformed`)."""
         if role is not None and role not in self._roles:
             role = _OTHER_ROLE  # a role no rule names: only the rules for every role apply
         key = (target, role, transformed)
-        got = self._judging.get(key)
-        if got is None:
+        matcher = self._judging.get(key)
+        if matcher is None:
             chosen = tuple(
                 r
                 for r in self.rules
@@ -225,11 +223,8 @@ class PolicyEngine:
                 and r.applies(target, role)
                 and (r.transforms or not transformed)
             )
-            got = self._judging[key] = (
-                dict.fromkeys((r.id for r in chosen), True),
-                _matcher(chosen),
-            )
-        return got
+            matcher = self._judging[key] = _matcher(chosen)
+        return matcher
 
     def _scan(self, units: list[_Unit], quiet: list[int] | None = None) -> list[Finding]:
         """Content findings of `units`; appends to `quiet` the position of each unit that
@@ -242,11 +237,10 @@ class PolicyEngine:
         for pos, (target, role, fld, text) in enumerate(units):
             plain = self.matcher_for(target, role)
             rewrites = self.matcher_for(target, role, transformed=True)
-            vs, signals = views(text, fld, transforms=bool(rewrites[0]))
+            vs, signals = views(text, fld, transforms=not rewrites.empty)
             loud = self._learned.classify(vs, target, role, learned) or signals.any()
             for v in vs:
-                accept, matcher = rewrites if v.kind == "transform" else plain
-                raw = list(matcher.scan(v, accept))
+                raw = list((rewrites if v.kind == "transform" else plain).scan(v))
                 loud = loud or bool(raw)
                 for hit in resolve_overlaps(raw):
                     rid = hit.rule.id
@@ -339,9 +333,9 @@ class PolicyEngine:
         self, event: LLMRequest | LLMResponse | StreamWindow, ctx: SessionContext
     ) -> list[Finding]:
         out: list[Finding] = []
-        for r, metric in self._volume_on.get(type(event), ()):
-            value, limit = metric(event, ctx), r.threshold
-            if value is None or limit is None or value <= limit:
+        for r, metric, limit in self._volume_on.get(type(event), ()):
+            value = metric(event, ctx)
+            if value is None or value <= limit:
                 continue
             target: Target = "request" if r.metric == "prompt_chars" else "session"
             if r.metric == "tool_calls_per_event":

@@ -111,7 +111,6 @@ class EntityFinder:
             self._type[rid] = name
         self.types: frozenset[str] = frozenset(self._type.values())
         self._matcher = Matcher(chosen)
-        self._accept = dict.fromkeys(self._type, True)
         # Long texts found empty before (a system prompt every request repeats): a lookup,
         # not a scan. `find` is pure, so this changes no result; bounded, LRU.
         self.quiet = QuietParts(quiet_texts)
@@ -127,7 +126,7 @@ class EntityFinder:
             if self.quiet.known(key, ""):
                 return []
         hits = resolve_overlaps(
-            list(self._matcher.scan(View("t", text, data, "plain"), self._accept, None))
+            list(self._matcher.scan(View("t", text, data, "plain"), limit=None))
         )
         if not hits:
             if key is not None:

@@ -118,10 +118,14 @@ class Matcher:
                     found.update(map(ids.__getitem__, matched))
         return found
 
-    def scan(
-        self, view: View, accept: dict[str, bool], limit: int | None = MAX_HITS_PER_PATTERN
-    ) -> Iterator[Hit]:
-        """Validated hits in `view` of rules whose id maps to True in `accept`.
+    @property
+    def empty(self) -> bool:
+        """Whether there is no pattern to scan for (a scan finds nothing)."""
+        return not self._entries
+
+    def scan(self, view: View, limit: int | None = MAX_HITS_PER_PATTERN) -> Iterator[Hit]:
+        """Validated hits in `view` of this matcher's rules (each caller builds a matcher of
+        exactly the rules it judges with: `PolicyEngine.matcher_for`, `EntityFinder`).
 
         At most `limit` hits per pattern (judging needs a few); None finds every one
         (the PII transform must replace every value).
@@ -130,8 +134,6 @@ class Matcher:
             return
         for idx in sorted(self._set_hits(view.data)):
             r, compiled = self._entries[idx]
-            if not accept.get(r.id, False):
-                continue
             validate = VALIDATORS.get(r.validator) if r.validator else None
             n = 0
             for m in compiled.finditer(view.data):

@@ -60,7 +60,7 @@ def test_set_prefilter_agrees_with_each_pattern(strict: PolicyEngine, name: str)
         id(m): m
         for target in sorted(ALL_TARGETS)
         for role in ("user", "system", "assistant", "tool")
-        for _, m in (strict.matcher_for(target, role), strict.matcher_for(target, role, True))
+        for m in (strict.matcher_for(target, role), strict.matcher_for(target, role, True))
     }
     # Every pattern of the rule set is in some matcher; each matcher's sets agree with it.
     patterns = {p for r in strict.rules if r.kind == "pattern" for p in r.patterns}
