@@ -88,6 +88,10 @@ class _DirectStream(AiohttpResponseStream):
         self.upstream = upstream
         self._slot = slot
 
+    async def read(self) -> bytes:
+        """The whole body in one aiohttp call (what's left of it)."""
+        return await self.upstream.read()
+
     async def aclose(self) -> None:
         slot, self._slot = self._slot, None
         try:
@@ -274,18 +278,13 @@ class Forwarder:
     async def read(response: httpx.Response) -> bytes:
         """The whole raw body (the caller closes the response); raises UpstreamError.
 
-        An answer from the direct path is read from aiohttp in one call, without
-        the per-chunk async generators of `chunks`.
+        An answer from the direct path or the lean client is read in one call,
+        without the per-chunk async generators of `chunks`.
         """
         stream = response.stream
-        if isinstance(stream, LeanBody):
+        if isinstance(stream, (LeanBody, _DirectStream)):
             try:
                 return await stream.read()
-            except (TimeoutError, aiohttp.ClientError, OSError) as exc:
-                raise _classify(exc) from exc
-        if isinstance(stream, _DirectStream):
-            try:
-                return await stream.upstream.read()
             except (TimeoutError, aiohttp.ClientError, OSError) as exc:
                 raise _classify(exc) from exc
         return b"".join([c async for c in Forwarder.chunks(response)])
