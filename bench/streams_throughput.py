@@ -1,17 +1,18 @@
 """End-to-end throughput and kill latency of one streams worker on the local broker.
 
     .venv/bin/python bench/streams_throughput.py [--events 20000] [--bootstrap HOST:PORT] \
-        [--broker-storage memory|s3] --json
+        [--broker-storage memory|s3] [--processes N] --json
 
 Starts a Tansu broker (unless --bootstrap; memory storage, or s3 on an embedded
-SeaweedFS as `modeltrail up` runs it by default) and one `python -m streams` worker, waits
-until it is ready and warm, then:
+SeaweedFS as `modeltrail up` runs it by default) and one `python -m streams` worker (with
+`--processes N`, N processes in its group under the supervisor), waits until it is ready and
+warm, then:
 
 * throughput: pauses the worker (SIGSTOP), produces a backlog of realistic proxy
   events (requests with system + user prompts, responses; ~1% attacks) followed by a
   violating sentinel per partition, resumes it (SIGCONT) and times how long it takes
-  until every sentinel's violation is out; the worker's CPU time per event is
-  reported too, since wall time on a shared machine is noisy;
+  until every sentinel's violation is out; the worker's CPU time per event (all of its
+  processes) is reported too, since wall time on a shared machine is noisy;
 * kill latency: for fresh sessions, the time from the broker acking the request
   that crosses the risk threshold to the kill command arriving on `session.commands`.
 
@@ -197,6 +198,7 @@ async def run(args: argparse.Namespace) -> dict[str, float]:
         "MODELTRAIL_STREAMS__DATA_DIR": str(workdir / "data"),
         "MODELTRAIL_STREAMS__BATCH_SIZE": str(args.batch_size),
         "MODELTRAIL_STREAMS__POLICY_PRESET": args.preset,
+        "MODELTRAIL_STREAMS__PROCESSES": str(args.processes),
     }
     worker = ManagedProcess(
         "streams",
@@ -256,6 +258,7 @@ async def run(args: argparse.Namespace) -> dict[str, float]:
     result = {
         "events_per_s": round(len(events) / elapsed, 1),
         "events": float(len(events)),
+        "processes": float(args.processes),
         "mb_per_s": round(payload_mb / elapsed, 2),
         "drain_s": round(elapsed, 3),
         # CPU the worker burnt per event: the contention-free cost on a shared machine
@@ -268,10 +271,17 @@ async def run(args: argparse.Namespace) -> dict[str, float]:
     return result
 
 
-def _cpu_s(pid: int) -> float:
-    """User + system CPU seconds of a process (Linux /proc)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+def _cpu_s(pgid: int) -> float:
+    """User + system CPU seconds of the worker's processes: its process group (Linux /proc)."""
+    ticks = 0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:  # exited meanwhile
+            continue
+        if int(fields[2]) == pgid:
+            ticks += int(fields[11]) + int(fields[12])
+    return ticks / os.sysconf("SC_CLK_TCK")
 
 
 def _profile(pid: int, path: str | None) -> subprocess.Popen[bytes] | None:
@@ -326,6 +336,9 @@ def main() -> None:
     parser.add_argument("--sessions", type=int, default=500)
     parser.add_argument("--attack-ratio", type=float, default=0.01)
     parser.add_argument("--batch-size", type=int, default=500)
+    parser.add_argument(
+        "--processes", type=int, default=1, help="worker processes (streams `processes`)"
+    )
     parser.add_argument("--kills", type=int, default=20, help="sessions for the kill latency")
     parser.add_argument("--bootstrap", default=None, help="use this broker instead of Tansu")
     parser.add_argument(

@@ -26,6 +26,7 @@ from streams.changelog import changelog_topic, ensure_changelog
 from streams.errors import StreamsConfigError
 from streams.faust_compat import BoundedWorker, check
 from streams.settings import StreamsSettings
+from streams.supervisor import supervise
 
 log = logging.getLogger("streams")
 
@@ -54,8 +55,13 @@ def logging_config(level: str) -> dict[str, object]:
 
 
 def main() -> None:
-    """Build settings once, create the topics, run the worker until signalled."""
-    settings = StreamsSettings()
+    """Build settings once, create the topics, run the worker until signalled.
+
+    With `processes` above 1 this process only prepares the topics and supervises that many
+    workers (`streams.supervisor`), each of which runs this function as a child.
+    """
+    settings = StreamsSettings().for_process()
+    child = settings.process_index is not None
     try:
         check()  # the faust/aiokafka internals we rely on are there
     except StreamsConfigError as exc:
@@ -65,14 +71,11 @@ def main() -> None:
     configure_logging(settings.log_level, "json", quiet={"aiokafka": logging.ERROR})
     loop = asyncio.new_event_loop()
     asyncio.set_event_loop(loop)
-    loop.run_until_complete(ensure_topics(settings.kafka))
-    # Before faust: commits left past the end of a replaced log are set back to its start.
-    sources = source_topics(settings.kafka.topics)
-    loop.run_until_complete(reset_stale_commits(settings.kafka, settings.app_id, sources))
-    # Before faust: a changelog the broker created by itself (after a reset) is replaced.
-    changelogs = [changelog_topic(settings.app_id, t) for t in (SESSIONS_TABLE, SPEND_TABLE)]
-    checks = [ensure_changelog(settings.kafka, changelog) for changelog in changelogs]
-    loop.run_until_complete(asyncio.gather(*checks))
+    if not child:  # a child's supervisor has done this once for all of them
+        loop.run_until_complete(prepare(settings))
+    if settings.processes > 1 and not child:
+        loop.close()
+        raise SystemExit(supervise(settings))
     try:
         app = create_app(settings)
     except StreamsConfigError as exc:
@@ -101,6 +104,17 @@ def main() -> None:
         loop.add_signal_handler(signal.SIGHUP, reload_policy)
     log.info("streams_worker_start", extra={"app_id": settings.app_id})
     worker.execute_from_commandline()
+
+
+async def prepare(settings: StreamsSettings) -> None:
+    """Before faust: the topics exist, stale commits are reset, changelogs are checked."""
+    await ensure_topics(settings.kafka)
+    # Commits left past the end of a replaced log are set back to its start.
+    sources = source_topics(settings.kafka.topics)
+    await reset_stale_commits(settings.kafka, settings.app_id, sources)
+    # A changelog the broker created by itself (after a reset) is replaced.
+    changelogs = [changelog_topic(settings.app_id, t) for t in (SESSIONS_TABLE, SPEND_TABLE)]
+    await asyncio.gather(*(ensure_changelog(settings.kafka, c) for c in changelogs))
 
 
 if __name__ == "__main__":

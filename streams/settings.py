@@ -62,6 +62,21 @@ class StreamsSettings(BaseSettings):
         "0: never",
     )
 
+    # --- processes ---
+    processes: int = Field(
+        default=1,
+        ge=1,
+        le=64,
+        description="worker processes (one core each) in this worker's consumer group; "
+        "above 1, this process supervises them (streams.supervisor)",
+    )
+    process_index: int | None = Field(
+        default=None,
+        ge=0,
+        description="set by the supervisor on its children: suffixes instance_id, data_dir "
+        "and web_port so the processes do not collide",
+    )
+
     # --- faust runtime ---
     data_dir: Path = Field(
         default=Path("./modeltrail-data/streams"),
@@ -115,3 +130,16 @@ class StreamsSettings(BaseSettings):
         "key_kill_window_s (0: never escalate)",
     )
     key_kill_window_s: float = Field(default=600.0, gt=0)
+
+    def for_process(self) -> StreamsSettings:
+        """This child's own settings: its instance id, data dir and web port (see `processes`)."""
+        i = self.process_index
+        if i is None:
+            return self
+        return self.model_copy(
+            update={
+                "instance_id": f"{self.instance_id}-p{i}",
+                "data_dir": self.data_dir / f"p{i}",
+                "web_port": self.web_port + i,
+            }
+        )

@@ -3,12 +3,14 @@
 Events in -> violations out -> one kill command out; a poison message -> dead letter;
 SIGKILL and restart -> the table state comes back from the changelog and the same
 decision is never issued twice; a second worker joining mid-stream loses no event;
-SIGTERM with the broker gone exits in bounded time.
+SIGTERM with the broker gone exits in bounded time; `processes: 2` runs two workers in one
+group under a supervisor that stops them together.
 """
 
 from __future__ import annotations
 
 import asyncio
+import os
 import signal
 import sys
 import time
@@ -20,7 +22,7 @@ import orjson
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
-from modeltrail.embedded.process import ManagedProcess
+from modeltrail.embedded.process import ManagedProcess, child_processes
 from modeltrail.embedded.servers import BrokerProcess
 from schemas.codec import decode, encode
 from schemas.events import ChatMessage, DeadLetter, LLMRequest, SessionCommand, Violation
@@ -316,3 +318,92 @@ async def test_sigterm_exits_in_bounded_time_when_the_broker_is_gone(
     assert code not in (0, None) and code != -signal.SIGKILL, worker.tail()
     assert elapsed < 15, f"{elapsed:.1f}s\n{worker.tail()}"
     assert b"shutdown_timeout" in worker.log_path.read_bytes(), worker.tail()
+
+
+def _all_gone(pids: dict[int, str]) -> bool:
+    return not any(Path(f"/proc/{pid}").exists() for pid in pids)
+
+
+def _ready_children(n: int, log_path: Path) -> Callable[[], bool]:
+    def ready() -> bool:
+        return log_path.exists() and log_path.read_bytes().count(b"Worker]: Ready") >= n
+
+    return ready
+
+
+async def test_processes_share_the_group_and_stop_together(
+    kafka_settings: KafkaSettings, tmp_path: Path
+) -> None:
+    """`processes: 2`: both children judge (the group splits the partitions between them);
+    SIGTERM stops both and the worker exits 0; a child that dies takes the worker down."""
+    topics = kafka_settings.topics
+    app_id = f"it-procs-{kafka_settings.topic_prefix.strip('.')}"
+    env = {
+        "MODELTRAIL_KAFKA__BOOTSTRAP_SERVERS": kafka_settings.bootstrap_servers,
+        "MODELTRAIL_KAFKA__TOPIC_PREFIX": kafka_settings.topic_prefix,
+        "MODELTRAIL_STREAMS__APP_ID": app_id,
+        "MODELTRAIL_STREAMS__INSTANCE_ID": "it-procs",
+        "MODELTRAIL_STREAMS__DATA_DIR": str(tmp_path / "data"),
+        "MODELTRAIL_STREAMS__COMMIT_INTERVAL_S": "0.2",
+        "MODELTRAIL_STREAMS__PROCESSES": "2",
+    }
+
+    def start(log_path: Path) -> ManagedProcess:
+        proc = ManagedProcess(
+            "streams",
+            [sys.executable, "-m", "streams"],
+            log_path=log_path,
+            env=env,
+            ready=_ready_children(2, log_path),
+            start_timeout=90,
+        )
+        return proc.start()
+
+    worker = start(tmp_path / "first.log")
+    try:
+        assert worker.pid is not None
+        children = child_processes(worker.pid)
+        assert len(children) == 2 and all("-m streams" in c for c in children.values())
+        assert (tmp_path / "data" / "p0").is_dir() and (tmp_path / "data" / "p1").is_dir()
+        producer = AIOKafkaProducer(bootstrap_servers=kafka_settings.bootstrap_servers)
+        await producer.start()
+        expected: set[str] = set()
+        tail = Tail(kafka_settings.bootstrap_servers, [topics.violations])
+        try:
+            async with tail:
+                for i in range(60):  # sessions hash over every partition
+                    event = _request(f"p-{i}", AWS_KEY)
+                    expected.add(event.event_id)
+                    await producer.send(topics.requests, encode(event), key=f"p-{i}".encode())
+                await producer.flush()
+
+                def judged() -> dict[str, str]:
+                    return {
+                        v.subject_event_id: v.source
+                        for v in tail.events(topics.violations)
+                        if isinstance(v, Violation) and v.subject_event_id
+                    }
+
+                await tail.until(lambda: judged().keys() >= expected, within_s=45)
+                assert set(judged().values()) == {"it-procs-p0", "it-procs-p1"}
+        finally:
+            await producer.stop()
+        started = time.monotonic()
+        assert worker.stop(timeout=30) == 0, worker.tail()
+        assert time.monotonic() - started < 20
+        assert _all_gone(children)
+
+        # one child killed: the supervisor stops the other and exits non-zero
+        worker = start(tmp_path / "second.log")
+        assert worker.pid is not None
+        children = child_processes(worker.pid)
+        assert len(children) == 2
+        victim = min(children)
+        os.kill(victim, signal.SIGKILL)
+        assert worker.proc is not None
+        code = await asyncio.get_running_loop().run_in_executor(None, worker.proc.wait, 30)
+        assert code not in (0, None), worker.tail()
+        assert _all_gone(children)
+        assert b"streams_child_exited" in worker.log_path.read_bytes()
+    finally:
+        worker.stop()

@@ -30,3 +30,24 @@ def test_rejects_unknown_preset(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("MODELTRAIL_STREAMS__POLICY_PRESET", "paranoid")
     with pytest.raises(ValueError, match="policy_preset"):
         StreamsSettings()
+
+
+def test_each_process_gets_its_own_identity_dir_and_port(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MODELTRAIL_STREAMS__PROCESSES", "2")
+    monkeypatch.setenv("MODELTRAIL_STREAMS__DATA_DIR", "/var/lib/streams")
+    supervisor = StreamsSettings()
+    assert supervisor.for_process() is supervisor  # not a child: unchanged
+    monkeypatch.setenv("MODELTRAIL_STREAMS__PROCESS_INDEX", "1")
+    child = StreamsSettings().for_process()
+    assert (child.instance_id, child.data_dir, child.web_port) == (
+        "streams-1-p1",
+        Path("/var/lib/streams/p1"),
+        6067,
+    )
+    assert child.app_id == supervisor.app_id  # one consumer group
+
+
+def test_processes_are_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MODELTRAIL_STREAMS__PROCESSES", "0")
+    with pytest.raises(ValueError, match="processes"):
+        StreamsSettings()
