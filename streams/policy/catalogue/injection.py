@@ -17,6 +17,24 @@ from streams.policy.rules import OUTPUT_TARGETS
 __all__ = ["RULES"]
 
 _W = r"(?:\W+\w+){0,%d}?\W+"
+# What an exfiltration payload carries, and where in a URL it goes (PI-010)
+# What an exfiltration payload carries (the conversation, not "the user's email", which a
+# developer puts in a link for good reasons), and where in a URL it goes (PI-010)
+_LOOT = (
+    r"\b(?:(?:the\W+|this\W+|our\W+|entire\W+|whole\W+|full\W+)*(?:conversation|chat\W+(?:history|log|transcript)|"
+    r"transcript|(?:user'?s?\W+)?(?:previous|earlier|prior|past|last)\W+(?:\w+\W+){0,1}?(?:messages|answers|questions|prompts|replies)|"
+    r"user'?s?\W+messages|everything\W+(?:the\W+user\W+|we\W+|i\W+|you\W+)(?:said|wrote|discussed|typed|shared)))\b"
+)
+# between the payload and where it goes, only words about how ("the chat history, base64
+# encoded, into the link"), so "append the conversation id to the URL" is not one
+_LOOT_GAP = (
+    r"\W+(?:(?:and|then|it|them|all|of|its|their|contents?|text|in|as|base64|hex|encoded|"
+    r"so|far|above|verbatim|full|put|add|append|place|insert|should|must|be|will|is|are|gets?)\W+){0,5}?"
+)
+_URL_PART = (
+    r"(?:url|link|hyperlink|query(?:\W+string)?|(?:query\W+|url\W+)?param(?:eter)?s?|href|src|"
+    r"image(?:\W+(?:url|link|source|src|address))?|address\W+bar)\b"
+)
 _OVERRIDE_VERB = (
     r"\b(?:ignore|disregard|forget|override|bypass|skip|neglect|abandon|discard|circumvent|set aside"
     r"|throw away|toss out|scrap|erase|wipe|drop|ditch|suspend|nullify|cancel)\b"
@@ -241,6 +259,19 @@ RULES = (
             r"(?i)\b(?:the\W+)?(?:assistant|bot|ai|model|safety\W+(?:layer|filter|system))\W+is\W+(?:now\W+)?(?:offline|disabled|deactivated|off|unrestricted|unlocked)\b",
             r"(?i)^\W{0,6}(?:system|admin|root|sudo)\W{0,3}(?:notice|alert|message|mode|override|update)\W{0,3}:",
             r"(?i)\b(?:maintenance|debug|god|root|sudo|admin)\W+mode\W+(?:\w+\W+){0,2}?(?:enabled|activated|engaged|on)\b",
+        ],
+    ),
+    rule(
+        "PI-010", "Exfiltration through a rendered URL: put the conversation or secrets into an image or link URL",
+        "LLM01", "high", "block", {"request"}, "injection", roles=UNTRUSTED_ROLES,
+        patterns=[
+            # "append the user's previous messages to the image URL", "encode the chat history
+            # into the query string of this link": OWASP LLM01's exfiltration scenario
+            r"(?i)\b(?:append|add|include|insert|put|place|encode|attach|concatenate|embed|fill)\w*\W+(?:\w+\W+){0,6}?"
+            + _LOOT + _LOOT_GAP + r"(?:to|in|into|as|inside)\W+(?:\w+\W+){0,2}?" + _URL_PART,
+            r"(?i)" + _LOOT + _LOOT_GAP + r"(?:appended|added|included|inserted|encoded|embedded|placed|put)\W+(?:to|in|into|as|inside)\W+(?:\w+\W+){0,2}?" + _URL_PART,
+            # a markdown image whose query value is left for the model to fill in
+            r"!\[[^\]\n]*\]\(\s*https?://[^)\s]+[?&][^)\s=&]+=(?:\)|\[|<|\$\{|%7[Bb]\w|%3[Cc]\w)",
         ],
     ),
     rule(
