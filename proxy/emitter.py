@@ -55,6 +55,7 @@ from proxy.errors import BrokerUnavailable
 from proxy.metrics import ProxyMetrics
 from proxy.settings import ProxySettings
 from proxy.spool import Spool, SpoolRecord
+from proxy.tasks import cancel_and_wait
 from proxy.wal import WriteAheadLog
 from schemas.codec import encode, encode_key
 from schemas.events import EventEnvelope
@@ -165,8 +166,7 @@ class Emitter:
         for task in self._tasks:
             task.cancel()
         for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+            await cancel_and_wait(task)
         self._tasks = []
         leftover = [self._queue.get_nowait() for _ in range(self._queue.qsize())]
         left = [self._record(e) for e in leftover if e is not None]

@@ -26,6 +26,7 @@ from aiokafka import ConsumerRecord
 
 from proxy.enforcement.commands import TopicFollower
 from proxy.enforcement.errors import EnforcementError
+from proxy.tasks import cancel_and_wait
 from schemas.codec import decode_as
 from schemas.errors import DecodeError
 from schemas.events import Violation
@@ -156,10 +157,7 @@ class ViolationFeed:
     async def stop(self) -> None:
         """Stop following and end every subscription; idempotent."""
         for task in (self._starting, self._reaper):
-            if task is not None and not task.done():
-                task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
+            await cancel_and_wait(task)
         self._starting = self._reaper = None
         await self._follower.stop()
         for queue in list(self._subscribers):

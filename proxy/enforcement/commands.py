@@ -33,7 +33,6 @@ reconnect); handlers must be idempotent, which the kill registry is.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable
@@ -42,6 +41,7 @@ from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 from aiokafka.errors import KafkaError
 
 from proxy.enforcement.errors import CommandTopicMissing, ReplayTimeout
+from proxy.tasks import cancel_and_wait
 from schemas.kafka import stop_consumer
 from schemas.resets import ResetWatch
 from schemas.settings import KafkaSettings
@@ -82,6 +82,7 @@ class TopicFollower:
         self._resets = ResetWatch(kafka)
         self._consumer: AIOKafkaConsumer | None = None
         self._task: asyncio.Task[None] | None = None
+        self._watcher: asyncio.Task[None] | None = None
         self.records = 0
         self.errors = 0
         self.replayed = 0
@@ -131,10 +132,9 @@ class TopicFollower:
     async def stop(self) -> None:
         """Stop following; idempotent."""
         task, self._task = self._task, None
-        if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await cancel_and_wait(task)
+        watcher, self._watcher = self._watcher, None
+        await cancel_and_wait(watcher)
         consumer, self._consumer = self._consumer, None
         if consumer is not None:
             await stop_consumer(consumer)
@@ -225,6 +225,7 @@ class TopicFollower:
         # back the kills arriving meanwhile (p99 delivery 109 -> 72 ms on s3 storage).
         # (aiokafka drops a fetch answer for a position that a seek moved meanwhile.)
         watch = asyncio.create_task(self._watch(consumer), name=f"watch:{self.topic}")
+        self._watcher = watch  # `stop` makes sure it is gone, even if it shrugs off a cancel
         try:
             while True:
                 try:
@@ -241,8 +242,6 @@ class TopicFollower:
                         await self._handle(record)
         finally:
             watch.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await watch
 
     async def _watch(self, consumer: AIOKafkaConsumer) -> None:
         """Every couple of seconds: follow new partitions, notice a replaced log."""

@@ -11,7 +11,6 @@ the session's command. After a flood the maps are compacted (`schemas.compact`).
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import time
 from collections import OrderedDict, deque
 from collections.abc import Callable, Sequence
@@ -28,6 +27,7 @@ from proxy.enforcement.session_store import (
     response_total_tokens,
     session_info,
 )
+from proxy.tasks import cancel_and_wait
 from schemas.compact import compacted
 from schemas.events import LLMRequest, SessionCommand, Violation
 
@@ -113,10 +113,7 @@ class MemorySessionStore:
 
     async def stop(self) -> None:
         sweeper, self._sweeper = self._sweeper, None
-        if sweeper is not None:
-            sweeper.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await sweeper
+        await cancel_and_wait(sweeper)
 
     async def _sweep_forever(self) -> None:
         interval = min(max(self._ttl / 4, 0.05), 30.0)

@@ -46,6 +46,7 @@ from proxy.enforcement.session_store import (
     session_info,
 )
 from proxy.redis_client import connect
+from proxy.tasks import cancel_and_wait
 from schemas.codec import decode_as, encode
 from schemas.errors import DecodeError
 from schemas.events import LLMRequest, SessionCommand, Violation, utcnow
@@ -145,10 +146,7 @@ class RedisSessionStore:
 
     async def stop(self) -> None:
         task, self._listener = self._listener, None
-        if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await cancel_and_wait(task)
         client, self._redis = self._redis, None
         if client is not None:
             await client.aclose()

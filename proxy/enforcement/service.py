@@ -47,6 +47,7 @@ from proxy.enforcement.session_store import SessionInfo, SessionStore
 from proxy.metrics import ProxyMetrics
 from proxy.publisher import Publisher
 from proxy.settings import ProxySettings
+from proxy.tasks import cancel_and_wait
 from schemas.codec import decode_as
 from schemas.deadletter import dead_letter
 from schemas.errors import DecodeError
@@ -192,19 +193,14 @@ class EnforcementService:
     async def stop(self) -> None:
         """Stop followers, flush pending bookkeeping, disconnect; idempotent."""
         retry, self._retry = self._retry, None
-        if retry is not None:
-            retry.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await retry
+        await cancel_and_wait(retry)
         await self._commands.stop()
         await self._violations.stop()
         writer, self._writer = self._writer, None
         if writer is not None:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._queue.join(), timeout=5)
-            writer.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await writer
+            await cancel_and_wait(writer)
         await self.store.stop()
         self._started = False
 
