@@ -1,7 +1,7 @@
 """End-to-end throughput and kill latency of one streams worker on the local broker.
 
     .venv/bin/python bench/streams_throughput.py [--events 20000] [--bootstrap HOST:PORT] \
-        [--broker-storage memory|s3] [--processes N] --json
+        [--broker-storage memory|s3] [--processes N] [--partitions P] --json
 
 Starts a Tansu broker (unless --bootstrap; memory storage, or s3 on an embedded
 SeaweedFS as `modeltrail up` runs it by default) and one `python -m streams` worker (with
@@ -187,7 +187,9 @@ async def run(args: argparse.Namespace) -> dict[str, float]:
         broker, store = start_broker(args.broker_storage, workdir / "broker", workdir)
         bootstrap = broker.address
     prefix = f"b{uuid.uuid4().hex[:8]}."
-    kafka = KafkaSettings(bootstrap_servers=bootstrap, topic_prefix=prefix)
+    kafka = KafkaSettings(
+        bootstrap_servers=bootstrap, topic_prefix=prefix, partitions=args.partitions
+    )
     await ensure_topics(kafka)
     app_id = f"bench-{prefix.strip('.')}"
     log_path = workdir / "worker.log"
@@ -199,6 +201,7 @@ async def run(args: argparse.Namespace) -> dict[str, float]:
         "MODELTRAIL_STREAMS__BATCH_SIZE": str(args.batch_size),
         "MODELTRAIL_STREAMS__POLICY_PRESET": args.preset,
         "MODELTRAIL_STREAMS__PROCESSES": str(args.processes),
+        "MODELTRAIL_KAFKA__PARTITIONS": str(args.partitions),
     }
     worker = ManagedProcess(
         "streams",
@@ -259,6 +262,7 @@ async def run(args: argparse.Namespace) -> dict[str, float]:
         "events_per_s": round(len(events) / elapsed, 1),
         "events": float(len(events)),
         "processes": float(args.processes),
+        "partitions": float(args.partitions),
         "mb_per_s": round(payload_mb / elapsed, 2),
         "drain_s": round(elapsed, 3),
         # CPU the worker burnt per event: the contention-free cost on a shared machine
@@ -338,6 +342,13 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=500)
     parser.add_argument(
         "--processes", type=int, default=1, help="worker processes (streams `processes`)"
+    )
+    parser.add_argument(
+        "--partitions",
+        type=int,
+        default=3,
+        help="partitions of the topics (the processes share them: a multiple of --processes "
+        "balances the load)",
     )
     parser.add_argument("--kills", type=int, default=20, help="sessions for the kill latency")
     parser.add_argument("--bootstrap", default=None, help="use this broker instead of Tansu")
