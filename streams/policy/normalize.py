@@ -2,10 +2,12 @@
 
 `views(text, field)` returns the texts rules scan: the normalised text (NFKC,
 invisible and bidi/control characters stripped, homoglyphs folded), each
-encoded payload in it decoded once (base64, base32, hex, binary, URL and
-backslash escapes, Unicode tag characters), and, for short texts, cheap
-rewrites an attacker uses to dodge a scanner (rot13, leetspeak, reversed,
-spaced letters). Spans in findings refer to the view's text.
+encoded payload in it decoded once (base64, base32, hex, binary, ascii85, Morse,
+decimal character codes, URL, quoted-printable and backslash escapes, Unicode tag
+characters, Braille), the text without the combining marks stacked on its letters
+("zalgo"), and, for short texts, cheap rewrites an attacker uses to dodge a scanner
+(rot13, leetspeak, reversed, letters spaced or dotted apart). Spans in findings refer
+to the view's text.
 
 Every pattern is RE2 (linear time); decoding is bounded in runs and bytes.
 """
@@ -16,6 +18,7 @@ from __future__ import annotations
 import base64
 import binascii
 import codecs
+import quopri
 import unicodedata
 import urllib.parse
 from dataclasses import dataclass
@@ -72,9 +75,31 @@ _HEX = re2.compile(rb"(?:0x)?[0-9A-Fa-f]{16,}")
 _BIN = re2.compile(rb"(?:[01]{8} ?){4,}")
 _A85 = re2.compile(rb"<~[!-u\s]{10,}~>")
 _MORSE = re2.compile(rb"(?:[.-]{1,7}(?: / | {1,3}|/)){8,}[.-]{1,7}")
+_CODES = re2.compile(
+    rb"(?:\b(?:3[2-9]|[4-9][0-9]|1[01][0-9]|12[0-6])\b[ ,;]{1,3}){8,}(?:3[2-9]|[4-9][0-9]|1[01][0-9]|12[0-6])\b"
+)
 _PCT = re2.compile(rb"%[0-9A-Fa-f]{2}")
+_QP = re2.compile(rb"(?:=[0-9A-F]{2}){4,}")
 _UESC = re2.compile(rb"\\u[0-9A-Fa-f]{4}|\\x[0-9A-Fa-f]{2}")
 _SPACED = re2.compile(r"(?:\b[A-Za-z] ){3,}[A-Za-z]\b")
+_DOTTED = re2.compile(r"(?:\b[A-Za-z][.\-_*|+~]){2,}[A-Za-z]\b")
+_DOTS = str.maketrans("", "", ".-_*|+~")
+# Combining marks an attacker stacks on letters ("zalgo"): six letters in a row carrying
+# them, once decomposed. Scripts that need marks (Devanagari, Arabic, Hebrew) have their
+# own, and NFKC composes the accents of Latin text: a Latin mark left after it is stacked.
+_MARKS = "\u0300-\u036f\u1ab0-\u1aff\u1dc0-\u1dff\u20d0-\u20ff\ufe20-\ufe2f"
+_ZALGO = re2.compile(f"(?:[A-Za-z][{_MARKS}]+[^A-Za-z]?){{6,}}")
+_MARK_RUN = re2.compile(f"[{_MARKS}]+")
+_BRAILLE = re2.compile("[\u2801-\u28ff](?:[\u2800-\u28ff ]*[\u2801-\u28ff]){7,}")
+# Grade-1 Braille letters (the cell's dot pattern is the code point's low byte)
+_BRAILLE_LETTERS = dict(
+    zip(
+        (0x01, 0x03, 0x09, 0x19, 0x11, 0x0B, 0x1B, 0x13, 0x0A, 0x1A, 0x05, 0x07, 0x0D,
+         0x1D, 0x15, 0x0F, 0x1F, 0x17, 0x0E, 0x1E, 0x25, 0x27, 0x3A, 0x2D, 0x3D, 0x35),
+        "abcdefghijklmnopqrstuvwxyz",
+        strict=True,
+    )
+)  # fmt: skip
 _LEET = str.maketrans("013457@$", "oieastas")
 
 
@@ -115,8 +140,11 @@ def normalize(text: str) -> tuple[str, Signals]:
     hidden = "".join(chr(ord(c) - 0xE0000) for m in _TAGS.finditer(text) for c in m.group())
     tags = sum(1 for c in text if 0xE0000 <= ord(c) <= 0xE007F) if hidden else 0
     bidi = sum(1 for c in text if ord(c) in _BIDI)
-    folded = unicodedata.normalize("NFKC", text).translate(_TABLE)
-    invisible = max(0, len(text) - len(folded) - tags)
+    composed = unicodedata.normalize("NFKC", text)
+    folded = composed.translate(_TABLE)
+    # What the table deleted, not what NFKC composed or expanded: text typed in NFD (macOS
+    # file names, some keyboards) has an accent per letter and hides nothing.
+    invisible = len(composed) - len(folded) - tags
     return folded, Signals(tags, invisible, bidi, hidden)
 
 
@@ -189,6 +217,10 @@ def _bin(run: bytes) -> bytes | None:
     return bytes(int(bits[i : i + 8], 2) for i in range(0, len(bits) - 7, 8))
 
 
+def _codes(run: bytes) -> bytes | None:
+    return bytes(int(n) for n in run.replace(b",", b" ").replace(b";", b" ").split())
+
+
 _DECODERS = (
     ("base64", _B64, _b64),
     ("base32", _B32, _b32),
@@ -196,6 +228,7 @@ _DECODERS = (
     ("binary", _BIN, _bin),
     ("ascii85", _A85, _a85),
     ("morse", _MORSE, _morse),
+    ("charcodes", _CODES, _codes),
 )
 
 
@@ -205,6 +238,7 @@ def _encoded_set() -> re2.Set:
         s.Add(pattern.pattern)
     s.Add(_PCT.pattern)
     s.Add(_UESC.pattern)
+    s.Add(_QP.pattern)
     s.Compile()
     return s
 
@@ -251,6 +285,10 @@ def _decoded(data: bytes, budget: int) -> list[tuple[str, str]]:
             out.append(("escape", raw.decode("unicode_escape", "replace")))
         except (UnicodeError, ValueError):
             pass
+    if len(_DECODERS) + 2 in present:
+        qp = _readable(quopri.decodestring(data[: max(0, budget) * 3]))
+        if qp:
+            out.append(("quoted-printable", qp))
     return out
 
 
@@ -293,6 +331,7 @@ _HINTS = (
     rb"(?i)\b(?:eht|dna|uoy|siht|htiw|erongi|tpmorp)\b",
     rb"(?i)[g-z][0134578@$][a-z]|[a-z][0134578@$][g-z]|\b[0134578][g-z][a-z]|\b[0134578][a-z][g-z]",
     rb"(?:\b[A-Za-z] ){3,}[A-Za-z]\b",
+    rb"(?:\b[A-Za-z][.\-_*|+~]){3,}[A-Za-z]\b",
 )
 _HINT_SET = _hints()
 
@@ -310,6 +349,38 @@ def _transforms(text: str, data: bytes) -> list[tuple[str, str]]:
         out.append(("leet", text.lower().translate(_LEET)))
     if 3 in hints:
         out.append(("despaced", _SPACED.sub(lambda m: m.group().replace(" ", ""), text)))
+    if 4 in hints:
+        out.append(("undotted", _DOTTED.sub(lambda m: m.group().translate(_DOTS), text)))
+    return out
+
+
+def _braille(run: str) -> str:
+    out: list[str] = []
+    capital = False
+    for c in run:
+        dots = ord(c) - 0x2800
+        if c == " " or dots == 0:
+            out.append(" ")
+        elif dots == 0x20:  # capital sign
+            capital = True
+            continue
+        else:
+            letter = _BRAILLE_LETTERS.get(dots, "")
+            out.append(letter.upper() if capital else letter)
+        capital = False
+    return "".join(out)
+
+
+def _unscripted(norm: str) -> list[tuple[str, str]]:
+    """Letters hidden in Braille cells, or under combining marks stacked on them."""
+    out: list[tuple[str, str]] = []
+    runs = [_braille(m.group()) for m in _BRAILLE.finditer(norm[:MAX_DECODED_CHARS])]
+    if runs:
+        out.append(("braille", "\n".join(runs)))
+    if _MARK_RUN.search(norm):
+        bare = unicodedata.normalize("NFD", norm)
+        if _ZALGO.search(bare):
+            out.append(("unmarked", _MARK_RUN.sub("", bare)))
     return out
 
 
@@ -321,6 +392,9 @@ def views(text: str, field: str, *, transforms: bool = True) -> tuple[list[View]
     if signals.hidden_text:
         hidden = signals.hidden_text
         out.append(View(f"{field}#unicode-tags", hidden, hidden.encode(), "decoded"))
+    if len(data) != len(norm):  # not ASCII: the scripts an attacker hides letters in
+        for name, unhidden in _unscripted(norm):
+            out.append(View(f"{field}#{name}", unhidden, unhidden.encode(), "decoded"))
     for name, decoded in _nested(data):
         dn, _ = normalize(decoded)
         out.append(View(f"{field}#{name}", dn, dn.encode(), "decoded"))
