@@ -71,11 +71,11 @@ def main() -> None:
     configure_logging(settings.log_level, "json", quiet={"aiokafka": logging.ERROR})
     loop = asyncio.new_event_loop()
     asyncio.set_event_loop(loop)
-    if not child:  # a child's supervisor has done this once for all of them
+    if not child:  # (a child's supervisor has done this once for all of them)
         loop.run_until_complete(prepare(settings))
-    if settings.processes > 1 and not child:
-        loop.close()
-        raise SystemExit(supervise(settings))
+        if settings.processes > 1:
+            loop.close()
+            raise SystemExit(supervise(settings))
     try:
         app = create_app(settings)
     except StreamsConfigError as exc:
