@@ -57,22 +57,30 @@ def validate_cmd(
 
 
 def _parse(line: str) -> tuple[str, str, str]:
-    """(text, role, target) of one input line: JSON object, JSON string, or plain text."""
+    """(text, role, target) of one input line: JSON object, JSON string, or plain text.
+
+    A line that is JSON but no text (a number, `null`, a list that is not a conversation)
+    is read as the plain text it is: "42" is a row too.
+    """
     try:
         item = json.loads(line)
     except ValueError:
         return line.rstrip("\r\n"), "user", "request"
     if isinstance(item, str):
         return item, "user", "request"
-    if isinstance(item, dict):
-        text = item.get("text", item.get("prompt"))
-        if isinstance(text, str):
-            target = str(item.get("target", "request"))
-            if target not in get_args(Target) or target == "session":
-                raise ValueError(f"unknown target {target!r}")
-            role = str(item.get("role", "user" if target == "request" else "assistant"))
-            return text, role, target
-    raise ValueError('expected plain text, a JSON string or {"text"|"prompt": ..., "role": ...}')
+    if not isinstance(item, dict):
+        return line.rstrip("\r\n"), "user", "request"
+    text = item.get("text", item.get("prompt"))
+    if isinstance(text, str):
+        target = str(item.get("target", "request"))
+        if target not in get_args(Target) or target == "session":
+            raise ValueError(f"unknown target {target!r}")
+        role = str(item.get("role", "user" if target == "request" else "assistant"))
+        return text, role, target
+    raise ValueError(
+        'expected plain text, a JSON string, {"text"|"prompt": ..., "role": ...}, '
+        '{"messages": [...]} or {"path": ..., "body": {...}}'
+    )
 
 
 def _judge_body(engine: PolicyEngine, item: dict[str, Any]) -> list[Finding]:
@@ -95,13 +103,22 @@ def _judge_body(engine: PolicyEngine, item: dict[str, Any]) -> list[Finding]:
 
 
 def _body_item(line: str) -> dict[str, Any] | None:
-    if '"body"' not in line:
+    """`{"path"?, "body"}` as given; a bare conversation (`{"messages": [...]}` or a list of
+    `{"role", "content"}` turns) as a chat completions body."""
+    if '"body"' not in line and '"messages"' not in line and '"role"' not in line:
         return None
     try:
         item = json.loads(line)
     except ValueError:
         return None
-    return item if isinstance(item, dict) and "body" in item else None
+    if isinstance(item, dict) and "body" in item:
+        return item
+    if isinstance(item, dict) and isinstance(item.get("messages"), list):
+        path = item.get("path") or ("/v1/messages" if "system" in item else None)
+        return {"path": path, "body": {k: v for k, v in item.items() if k != "path"}}
+    if isinstance(item, list) and item and all(isinstance(t, dict) and "role" in t for t in item):
+        return {"body": {"messages": item}}
+    return None
 
 
 def _judge(engine: PolicyEngine, line: str) -> dict[str, Any]:
@@ -165,9 +182,10 @@ def eval_cmd(
     """Judge each input line; one verdict line per line, then a summary line.
 
     A line is plain text, a JSON string, a JSON object {"text" or "prompt": ...,
-    "role": user|tool|system|assistant, "target": request|response|...}, or a whole
+    "role": user|tool|system|assistant, "target": request|response|...}, a whole
     request {"path": "/v1/messages", "body": {...}} whose parts are extracted by the
-    proxy's dialects, so the verdict is the one the proxy and the worker reach. Each verdict
+    proxy's dialects, so the verdict is the one the proxy and the worker reach, or a bare
+    conversation ({"messages": [...]}, or a list of {"role", "content"} turns). Each verdict
     lists the findings with their rule, OWASP tag, severity, action (and classifier score).
     `--transform` adds the text (or body) as the PII transform would forward it.
     """
