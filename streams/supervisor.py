@@ -14,6 +14,7 @@ so an orchestrator restarts the whole worker (no half-running replica stays up u
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import signal
@@ -40,11 +41,7 @@ def child_env(index: int, base: dict[str, str] | None = None) -> dict[str, str]:
 def supervise(settings: StreamsSettings) -> int:
     """Run `settings.processes` workers until one exits; return the exit status to use."""
     argv = [sys.executable, "-m", "streams"]
-    children = [subprocess.Popen(argv, env=child_env(i)) for i in range(settings.processes)]
-    log.info(
-        "streams_supervisor_start",
-        extra={"processes": settings.processes, "pids": [c.pid for c in children]},
-    )
+    children: list[subprocess.Popen[bytes]] = []
     stopping = False
 
     def forward(signum: int, _frame: FrameType | None) -> None:
@@ -52,11 +49,23 @@ def supervise(settings: StreamsSettings) -> int:
         if signum != signal.SIGHUP:
             stopping = True
         for child in children:
-            if child.poll() is None:
-                child.send_signal(signum)
+            # Not `poll()`: reaping here would hide a dead child from `_wait_any`. A
+            # zombie takes the signal harmlessly until it is reaped there.
+            if child.returncode is None:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(child.pid, signum)
 
+    # Handlers first: a signal that arrives while the children start reaches them all.
     previous = {sig: signal.signal(sig, forward) for sig in _FORWARDED}
     try:
+        for i in range(settings.processes):
+            children.append(subprocess.Popen(argv, env=child_env(i)))
+            if stopping:
+                forward(signal.SIGTERM, None)
+        log.info(
+            "streams_supervisor_start",
+            extra={"processes": settings.processes, "pids": [c.pid for c in children]},
+        )
         first = _wait_any(children)
         if not stopping:
             log.error("streams_child_exited", extra={"pid": first.pid, "status": first.returncode})

@@ -28,6 +28,7 @@ from schemas.codec import decode, encode
 from schemas.events import ChatMessage, DeadLetter, LLMRequest, SessionCommand, Violation
 from schemas.settings import KafkaSettings
 from streams.decisions import THRESHOLD_RULE_ID
+from tests.support.polling import wait_until
 
 AWS_KEY = "deploy with AKIAIOSFODNN7EXAMPLE / wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY please"
 PRIVATE_KEY = "-----BEGIN RSA PRIVATE KEY-----\nMIIEowIBAAKCAQEA\n-----END RSA PRIVATE KEY-----"
@@ -320,6 +321,10 @@ async def test_sigterm_exits_in_bounded_time_when_the_broker_is_gone(
     assert b"shutdown_timeout" in worker.log_path.read_bytes(), worker.tail()
 
 
+def _count_in(path: Path, needle: bytes) -> int:
+    return path.read_bytes().count(needle)
+
+
 def _all_gone(pids: dict[int, str]) -> bool:
     return not any(Path(f"/proc/{pid}").exists() for pid in pids)
 
@@ -388,6 +393,10 @@ async def test_processes_share_the_group_and_stop_together(
                 assert set(judged().values()) == {"it-procs-p0", "it-procs-p1"}
         finally:
             await producer.stop()
+        os.kill(worker.pid, signal.SIGHUP)  # forwarded: each child reloads its policy
+        await wait_until(
+            lambda: _count_in(worker.log_path, b"policy_reloaded") == 2, 15, "both reloads"
+        )
         started = time.monotonic()
         assert worker.stop(timeout=30) == 0, worker.tail()
         assert time.monotonic() - started < 20
