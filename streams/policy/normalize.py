@@ -66,6 +66,8 @@ _HOMOGLYPHS = {
 _TABLE: dict[int, int | str | None] = {c: None for c in _INVISIBLE + _CONTROLS}
 _TABLE.update({ord(k): v for k, v in _HOMOGLYPHS.items()})
 _ASCII_CTRL = bytes(c for c in _CONTROLS if c < 0x80)
+# CSI (colours, cursor moves), OSC (titles, links) and two-byte escape sequences
+_ANSI = re2.compile(r"\x1b(?:\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b]{0,512}(?:\x07|\x1b\\)|[@-Z\\-_])")
 _TAGS = re2.compile("[\U000e0020-\U000e007e]+")
 _BIDI = frozenset(list(range(0x202A, 0x202F)) + list(range(0x2066, 0x206A)) + [0x200E, 0x200F])
 
@@ -128,7 +130,13 @@ class View:
 
 
 def normalize(text: str) -> tuple[str, Signals]:
-    """Return the normalised text and what was stripped from it."""
+    """Return the normalised text and what was stripped from it.
+
+    Terminal escape sequences (colours in test runs, `git diff --color`, progress bars) are
+    removed but not counted as hidden: a coding agent's tool results are full of them.
+    """
+    if "\x1b" in text:
+        text = _ANSI.sub("", text)
     if text.isascii():
         # Deleting the control bytes is a C loop over the text: several times faster than
         # a regex search for them, and ordinary text has none.

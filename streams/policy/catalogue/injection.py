@@ -35,9 +35,14 @@ _URL_PART = (
     r"(?:url|link|hyperlink|query(?:\W+string)?|(?:query\W+|url\W+)?param(?:eter)?s?|href|src|"
     r"image(?:\W+(?:url|link|source|src|address))?|address\W+bar)\b"
 )
-_OVERRIDE_VERB = (
-    r"\b(?:ignore|disregard|forget|override|bypass|skip|neglect|abandon|discard|circumvent|set aside"
-    r"|throw away|toss out|scrap|erase|wipe|drop|ditch|suspend|nullify|cancel)\b"
+_OVERRIDE_VERB = r"\b(?:ignore|disregard|forget|bypass|neglect|abandon|circumvent|set aside|throw away|toss out)\b"
+# Verbs that are ordinary work on their own ("skip invalid constraints", "override the FS
+# protocol", "drop the filters", "cancel orders"): an override only when aimed at the
+# assistant's own or earlier rules ("override your safety protocols", "drop all prior rules").
+_WEAK_OVERRIDE_VERB = (
+    r"\b(?:override|skip|discard|scrap|erase|wipe|drop|ditch|suspend|nullify|cancel)\b"
+    r"\W+(?:\w+\W+){0,3}?(?:your|all|any|every|previous|prior|earlier|above|original|initial|"
+    r"system|safety|security|ethical|content|these|those|preceding|old)\W+(?:\w+\W+){0,2}?"
 )
 _OVERRIDE_TARGET = (
     r"(?:instructions?|directives?|rules|guidelines|guardrails|prompts?|programming|constraints"
@@ -67,6 +72,7 @@ RULES = (
         "LLM01", "high", "block", {"request"}, "injection", roles=UNTRUSTED_ROLES, transforms=True,
         patterns=[
             r"(?i)" + _OVERRIDE_VERB + (_W % 5) + _OVERRIDE_TARGET,
+            r"(?i)" + _WEAK_OVERRIDE_VERB + _OVERRIDE_TARGET,
             r"(?i)\b(?:ignore|disregard|forget)\W+(?:all|everything|anything)\W+(?:\w+\W+){0,2}?"
             r"(?:above|before|prior|previous|earlier|you (?:were|have been) told|we discussed)",
             r"(?i)\b(?:previous|prior|above|earlier|preceding|original|initial)\W+(?:\w+\W+){0,2}?"
@@ -188,8 +194,10 @@ RULES = (
         "LLM01", "high", "block", {"request"}, "injection", roles=UNTRUSTED_ROLES,
         patterns=[
             r"(?i)\bdecode\w*\b" + (_W % 8) + r"(?:follow|do|execute|run|obey|act on|carry out)\b",
+            # not "following": "binary forms ... are permitted provided that the following
+            # conditions are met" opens the BSD licence
             r"(?i)\b(?:base64|base32|rot13|hex|binary|morse|encoded|cipher)\b" + (_W % 10)
-            + r"(?:execute|follow|obey)\w*\b",
+            + r"(?:execut\w*|follow(?:s|ed)?|obey\w*)\b",
             r"(?i)\bdo\W+(?:exactly\W+)?what\W+it\W+says\b",
         ],
     ),
