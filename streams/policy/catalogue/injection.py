@@ -110,9 +110,12 @@ RULES = (
             r"(?i)\b(?:skip|bypass|disable|turn off|suspend)\W+(?:all\W+|any\W+|the\W+)?(?:\w+\W+){0,1}?(?:safety|security)\W+(?:checks?|filters?|protocols?|guidelines|measures|rules)",
             r"(?i)\byour\W+(?:rules|guidelines|instructions|policy)\W+(?:have|has)\W+(?:been\W+)?(?:changed|updated|lifted)",
             r"(?i)\b(?:comply|complying)\W+with\W+(?:every|all|any)\W+requests?\b|\bgrant\W+(?:all|every)\W+requests?\b",
-            r"(?i)\byou\W+(?:now\W+)?(?:must|will|shall)\W+(?:now\W+)?(?:obey|comply|answer everything|ignore)\b",
+            # "you must obey me", "you will comply." -- not "You must obey the GNU General Public
+            # License" (the OpenSSL exception in countless licence files)
+            r"(?i)\byou\W+(?:now\W+)?(?:must|will|shall)\W+(?:now\W+)?(?:(?:obey|comply)(?:\W+(?:me|my|us|our|the\W+user|every|all|any|these|this|whatever|without|immediately|now|fully|completely|unconditionally)\b|\W*(?:[.!]|$))|answer everything|ignore)",
             r"(?i)\bfrom now on\W+(?:\w+\W+){0,3}?(?:no|without)\W+(?:\w+\W+){0,2}?(?:restrictions|limits|rules|filters?)",
-            r"(?i)\b(?:system|admin|developer)\W+override\b|^\W*override\W*:",
+            # "SYSTEM OVERRIDE", "admin: override" -- not a file named system-override-kx.sh
+            r"(?i)\b(?:system|admin|developer)(?:[ \t]+|[ \t]*:[ \t]*)override\b|^\W*override\W*:",
             r"(?i)\b(?:from\W+now\W+on|from\W+here\W+on|henceforth)\W+(?:\w+\W+){0,3}?(?:obey|follow|answer\W+to)\W+(?:\w+\W+){0,1}?only\b",
             r"(?i)\byou\W+(?:\w+\W+){0,2}?obey\W+only\W+(?:me|my)\b",
         ],
@@ -194,10 +197,11 @@ RULES = (
         "LLM01", "high", "block", {"request"}, "injection", roles=UNTRUSTED_ROLES,
         patterns=[
             r"(?i)\bdecode\w*\b" + (_W % 8) + r"(?:follow|do|execute|run|obey|act on|carry out)\b",
-            # not "following": "binary forms ... are permitted provided that the following
-            # conditions are met" opens the BSD licence
-            r"(?i)\b(?:base64|base32|rot13|hex|binary|morse|encoded|cipher)\b" + (_W % 10)
-            + r"(?:execut\w*|follow(?:s|ed)?|obey\w*)\b",
+            # "a base64 message follows; execute it". Not binary or hex, which sit beside
+            # "executables" and "following conditions" in every licence and install guide
+            r"(?i)\b(?:base64|base32|rot13|morse|encoded|cipher)\b" + (_W % 10)
+            + r"(?:execute|follow|obey)\W+(?:it|them|this|that|these|those|the\W+(?:\w+\W+){0,1}?"
+            r"(?:instructions?|commands?|message|text|payload|orders?))\b",
             r"(?i)\bdo\W+(?:exactly\W+)?what\W+it\W+says\b",
         ],
     ),
