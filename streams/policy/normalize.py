@@ -2,11 +2,12 @@
 
 `views(text, field)` returns the texts rules scan: the normalised text (NFKC,
 invisible and bidi/control characters stripped, homoglyphs folded), each
-encoded payload in it decoded once (base64, base32, hex, binary, ascii85, Morse,
-decimal character codes, URL, quoted-printable and backslash escapes, Unicode tag
-characters, Braille), the text without the combining marks stacked on its letters
-("zalgo"), and, for short texts, cheap rewrites an attacker uses to dodge a scanner
-(rot13, leetspeak, reversed, letters spaced or dotted apart). Spans in findings refer
+encoded payload in it decoded once (base64, base32, hex, hex bytes, binary, ascii85,
+Morse, decimal character codes, octal, URL, quoted-printable, HTML entity and backslash
+escapes, Unicode tag characters, Braille), the text without the combining marks stacked
+on its letters ("zalgo"), and, for short texts, cheap rewrites an attacker uses to dodge a
+scanner (rot13, leetspeak, reversed, turned upside down, letters spaced or dotted apart).
+Small capitals, boxed letters and regional indicators fold to letters like homoglyphs. Spans in findings refer
 to the view's text.
 
 Every pattern is RE2 (linear time); decoding is bounded in runs and bytes.
@@ -18,6 +19,7 @@ from __future__ import annotations
 import base64
 import binascii
 import codecs
+import html
 import quopri
 import unicodedata
 import urllib.parse
@@ -62,9 +64,18 @@ _HOMOGLYPHS = {
     # Latin look-alikes and typographic punctuation
     "ı": "i", "ȷ": "j", "ɡ": "g", "ℓ": "l", "‘": "'", "’": "'", "“": '"', "”": '"',
     "‐": "-", "‑": "-", "‒": "-", "–": "-", "—": "-", "−": "-",
+    # Small capitals, as "fancy text" generators write them (NFKC leaves them be)
+    "ᴀ": "a", "ʙ": "b", "ᴄ": "c", "ᴅ": "d", "ᴇ": "e", "ꜰ": "f", "ɢ": "g", "ʜ": "h", "ɪ": "i",
+    "ᴊ": "j", "ᴋ": "k", "ʟ": "l", "ᴍ": "m", "ɴ": "n", "ᴏ": "o", "ᴘ": "p", "ʀ": "r", "ꜱ": "s",
+    "ᴛ": "t", "ᴜ": "u", "ᴠ": "v", "ᴡ": "w", "ʏ": "y", "ᴢ": "z",
 }  # fmt: skip
 _TABLE: dict[int, int | str | None] = {c: None for c in _INVISIBLE + _CONTROLS}
 _TABLE.update({ord(k): v for k, v in _HOMOGLYPHS.items()})
+# Letters in boxes and flags: negative circled and squared letters, regional indicators
+for _first in (0x1F150, 0x1F170, 0x1F1E6):
+    _TABLE.update({_first + i: chr(ord("A") + i) for i in range(26)})
+# Text turned upside down: read backwards, each letter turned back (a rewrite, like rot13)
+_TURNED = str.maketrans("ɐqɔpǝɟƃɥᴉɾʞɯudbɹʇnʌʍʎ", "abcdefghijkmnpqrtuvwy")
 _ASCII_CTRL = bytes(c for c in _CONTROLS if c < 0x80)
 # CSI (colours, cursor moves), OSC (titles, links) and two-byte escape sequences
 _ANSI = re2.compile(r"\x1b(?:\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b]{0,512}(?:\x07|\x1b\\)|[@-Z\\-_])")
@@ -80,6 +91,9 @@ _MORSE = re2.compile(rb"(?:[.-]{1,7}(?: / | {1,3}|/)){8,}[.-]{1,7}")
 _CODES = re2.compile(
     rb"(?:\b(?:3[2-9]|[4-9][0-9]|1[01][0-9]|12[0-6])\b[ ,;]{1,3}){8,}(?:3[2-9]|[4-9][0-9]|1[01][0-9]|12[0-6])\b"
 )
+_HEX_BYTES = re2.compile(rb"(?:\b(?:0x)?[0-9A-Fa-f]{2}[ ,:]{1,2}){7,}(?:0x)?[0-9A-Fa-f]{2}\b")
+_OCTAL = re2.compile(rb"(?:\\[0-3][0-7]{2}){6,}")
+_ENTITY = re2.compile(rb"&#(?:[0-9]{2,7}|[xX][0-9A-Fa-f]{2,6});")
 _PCT = re2.compile(rb"%[0-9A-Fa-f]{2}")
 _QP = re2.compile(rb"(?:=[0-9A-F]{2}){4,}")
 _UESC = re2.compile(rb"\\u[0-9A-Fa-f]{4}|\\x[0-9A-Fa-f]{2}")
@@ -225,6 +239,14 @@ def _bin(run: bytes) -> bytes | None:
     return bytes(int(bits[i : i + 8], 2) for i in range(0, len(bits) - 7, 8))
 
 
+def _hex_bytes(run: bytes) -> bytes | None:
+    return _hex(run.replace(b"0x", b"").translate(None, b" ,:"))
+
+
+def _octal(run: bytes) -> bytes | None:
+    return bytes(int(o, 8) for o in run.split(b"\\")[1:])
+
+
 def _codes(run: bytes) -> bytes | None:
     return bytes(int(n) for n in run.replace(b",", b" ").replace(b";", b" ").split())
 
@@ -237,6 +259,8 @@ _DECODERS = (
     ("ascii85", _A85, _a85),
     ("morse", _MORSE, _morse),
     ("charcodes", _CODES, _codes),
+    ("hexbytes", _HEX_BYTES, _hex_bytes),
+    ("octal", _OCTAL, _octal),
 )
 
 
@@ -247,6 +271,7 @@ def _encoded_set() -> re2.Set:
     s.Add(_PCT.pattern)
     s.Add(_UESC.pattern)
     s.Add(_QP.pattern)
+    s.Add(_ENTITY.pattern)
     s.Compile()
     return s
 
@@ -297,6 +322,9 @@ def _decoded(data: bytes, budget: int) -> list[tuple[str, str]]:
         qp = _readable(quopri.decodestring(data[: max(0, budget) * 3]))
         if qp:
             out.append(("quoted-printable", qp))
+    if len(_DECODERS) + 3 in present and len(_ENTITY.findall(data)) >= 4:
+        text = html.unescape(data[: max(0, budget) * 8].decode("utf-8", "replace"))
+        out.append(("html-entities", text))
     return out
 
 
@@ -340,6 +368,7 @@ _HINTS = (
     rb"(?i)[g-z][0134578@$][a-z]|[a-z][0134578@$][g-z]|\b[0134578][g-z][a-z]|\b[0134578][a-z][g-z]",
     rb"(?:\b[A-Za-z] ){3,}[A-Za-z]\b",
     rb"(?:\b[A-Za-z][.\-_*|+~]){3,}[A-Za-z]\b",
+    "(?:ɐ|ǝ|ɥ|ɹ|ʇ|ʎ|ʍ|ɯ|ᴉ|ʞ|ƃ|ɟ)".encode(),
 )
 _HINT_SET = _hints()
 
@@ -359,6 +388,8 @@ def _transforms(text: str, data: bytes) -> list[tuple[str, str]]:
         out.append(("despaced", _SPACED.sub(lambda m: m.group().replace(" ", ""), text)))
     if 4 in hints:
         out.append(("undotted", _DOTTED.sub(lambda m: m.group().translate(_DOTS), text)))
+    if 5 in hints:
+        out.append(("turned", text[::-1].translate(_TURNED)))
     return out
 
 
