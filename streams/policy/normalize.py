@@ -6,7 +6,8 @@ encoded payload in it decoded once (base64, base32, hex, hex bytes, binary, asci
 Morse, decimal character codes, octal, URL, quoted-printable, HTML entity and backslash
 escapes, Unicode tag characters, Braille), the text without the combining marks stacked
 on its letters ("zalgo"), and, for short texts, cheap rewrites an attacker uses to dodge a
-scanner (rot13, leetspeak, reversed, turned upside down, letters spaced or dotted apart).
+scanner (rot13, rot47, atbash, leetspeak, reversed, turned upside down, letters spaced or
+dotted apart).
 Small capitals, boxed letters and regional indicators fold to letters like homoglyphs. Spans in findings refer
 to the view's text.
 
@@ -76,6 +77,9 @@ for _first in (0x1F150, 0x1F170, 0x1F1E6):
     _TABLE.update({_first + i: chr(ord("A") + i) for i in range(26)})
 # Text turned upside down: read backwards, each letter turned back (a rewrite, like rot13)
 _TURNED = str.maketrans("ɐqɔpǝɟƃɥᴉɾʞɯudbɹʇnʌʍʎ", "abcdefghijkmnpqrtuvwy")
+_LOWER = "abcdefghijklmnopqrstuvwxyz"
+_ATBASH = str.maketrans(_LOWER + _LOWER.upper(), _LOWER[::-1] + _LOWER.upper()[::-1])
+_ROT47 = {c: 33 + (c - 33 + 47) % 94 for c in range(33, 127)}
 _ASCII_CTRL = bytes(c for c in _CONTROLS if c < 0x80)
 # CSI (colours, cursor moves), OSC (titles, links) and two-byte escape sequences
 _ANSI = re2.compile(r"\x1b(?:\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b]{0,512}(?:\x07|\x1b\\)|[@-Z\\-_])")
@@ -369,6 +373,8 @@ _HINTS = (
     rb"(?:\b[A-Za-z] ){3,}[A-Za-z]\b",
     rb"(?:\b[A-Za-z][.\-_*|+~]){3,}[A-Za-z]\b",
     "(?:ɐ|ǝ|ɥ|ɹ|ʇ|ʎ|ʍ|ɯ|ᴉ|ʞ|ƃ|ɟ)".encode(),
+    rb"(?i)\b(?:gsv|zmw|blf|gsrh|drgs|rtmliv|kilnkg)\b",  # atbash: the, and, you, ignore...
+    rb"(?:^|\s)(?:E96|2\?5|J@F|E9:D|H:E9|:8?@C6|AC@>AE)(?:\s|$)",  # rot47: the, and, you...
 )
 _HINT_SET = _hints()
 
@@ -390,6 +396,10 @@ def _transforms(text: str, data: bytes) -> list[tuple[str, str]]:
         out.append(("undotted", _DOTTED.sub(lambda m: m.group().translate(_DOTS), text)))
     if 5 in hints:
         out.append(("turned", text[::-1].translate(_TURNED)))
+    if 6 in hints:
+        out.append(("atbash", text.translate(_ATBASH)))
+    if 7 in hints:
+        out.append(("rot47", text.translate(_ROT47)))
     return out
 
 
