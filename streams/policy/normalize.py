@@ -7,9 +7,8 @@ Morse, decimal character codes, octal, URL, quoted-printable, HTML entity and ba
 escapes, Unicode tag characters, Braille), the text without the combining marks stacked
 on its letters ("zalgo"), and, for short texts, cheap rewrites an attacker uses to dodge a
 scanner (rot13, rot47, atbash, leetspeak, reversed, turned upside down, letters spaced or
-dotted apart).
-Small capitals, boxed letters and regional indicators fold to letters like homoglyphs. Spans in findings refer
-to the view's text.
+dotted apart). Small capitals, boxed letters and regional indicators fold to letters like
+homoglyphs. Spans in findings refer to the view's text.
 
 Every pattern is RE2 (linear time); decoding is bounded in runs and bytes.
 """
@@ -22,6 +21,7 @@ import binascii
 import codecs
 import html
 import quopri
+import string
 import unicodedata
 import urllib.parse
 from dataclasses import dataclass
@@ -74,11 +74,13 @@ _TABLE: dict[int, int | str | None] = {c: None for c in _INVISIBLE + _CONTROLS}
 _TABLE.update({ord(k): v for k, v in _HOMOGLYPHS.items()})
 # Letters in boxes and flags: negative circled and squared letters, regional indicators
 for _first in (0x1F150, 0x1F170, 0x1F1E6):
-    _TABLE.update({_first + i: chr(ord("A") + i) for i in range(26)})
+    _TABLE.update({_first + i: c for i, c in enumerate(string.ascii_uppercase)})
 # Text turned upside down: read backwards, each letter turned back (a rewrite, like rot13)
 _TURNED = str.maketrans("ɐqɔpǝɟƃɥᴉɾʞɯudbɹʇnʌʍʎ", "abcdefghijkmnpqrtuvwy")
-_LOWER = "abcdefghijklmnopqrstuvwxyz"
-_ATBASH = str.maketrans(_LOWER + _LOWER.upper(), _LOWER[::-1] + _LOWER.upper()[::-1])
+_ATBASH = str.maketrans(
+    string.ascii_lowercase + string.ascii_uppercase,
+    string.ascii_lowercase[::-1] + string.ascii_uppercase[::-1],
+)
 _ROT47 = {c: 33 + (c - 33 + 47) % 94 for c in range(33, 127)}
 _ASCII_CTRL = bytes(c for c in _CONTROLS if c < 0x80)
 # CSI (colours, cursor moves), OSC (titles, links) and two-byte escape sequences
@@ -116,7 +118,7 @@ _BRAILLE_LETTERS = dict(
     zip(
         (0x01, 0x03, 0x09, 0x19, 0x11, 0x0B, 0x1B, 0x13, 0x0A, 0x1A, 0x05, 0x07, 0x0D,
          0x1D, 0x15, 0x0F, 0x1F, 0x17, 0x0E, 0x1E, 0x25, 0x27, 0x3A, 0x2D, 0x3D, 0x35),
-        "abcdefghijklmnopqrstuvwxyz",
+        string.ascii_lowercase,
         strict=True,
     )
 )  # fmt: skip

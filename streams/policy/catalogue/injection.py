@@ -17,7 +17,6 @@ from streams.policy.rules import OUTPUT_TARGETS
 __all__ = ["RULES"]
 
 _W = r"(?:\W+\w+){0,%d}?\W+"
-# What an exfiltration payload carries, and where in a URL it goes (PI-010)
 # What an exfiltration payload carries (the conversation, not "the user's email", which a
 # developer puts in a link for good reasons), and where in a URL it goes (PI-010)
 _LOOT = (
@@ -274,7 +273,7 @@ RULES = (
         ],
     ),
     rule(
-        "PI-010", "Exfiltration through a rendered URL: put the conversation or secrets into an image or link URL",
+        "PI-010", "Exfiltration through a rendered URL: put the conversation into an image or link URL",
         "LLM01", "high", "block", {"request"}, "injection", roles=UNTRUSTED_ROLES,
         patterns=[
             # "append the user's previous messages to the image URL", "encode the chat history
